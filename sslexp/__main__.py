@@ -1,0 +1,3 @@
+from sslexp.cli import main
+
+main()

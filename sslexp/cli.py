@@ -1,0 +1,76 @@
+"""The ``sslexp`` command line: a click group whose commands load lazily.
+
+Importing TensorFlow takes seconds, so each command lives in its own module and
+is imported only when it runs (``sslexp --help`` stays instant).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import click
+
+from sslexp import __version__
+from sslexp.options import CONTEXT_SETTINGS
+
+COMMANDS = {
+    "datasets": "sslexp.commands.datasets:datasets",
+    "pretrain": "sslexp.commands.pretrain:pretrain",
+    "train": "sslexp.commands.train:train",
+    "compare": "sslexp.commands.compare:compare",
+    "sweep": "sslexp.commands.sweep:sweep",
+    "agents": "sslexp.commands.agents:agents",
+    "sync": "sslexp.commands.sync:sync",
+    "visualize": "sslexp.commands.visualize:visualize",
+    "report": "sslexp.commands.report:report",
+}
+
+SHORT_HELP = {
+    "datasets": "List the data sets and whether each is available here.",
+    "pretrain": "Pretrain a backbone on the RotNet rotation task.",
+    "train": "Train one downstream run (label fraction x method x fold).",
+    "compare": "Print a table of ssl vs scratch test accuracy from run directories.",
+    "sweep": "Run a W&B sweep YAML offline, or create it on the W&B server.",
+    "agents": "Start one `wandb agent` per GPU for an online sweep.",
+    "sync": "Upload a local sweep's offline runs with `wandb sync`.",
+    "visualize": "Filters and activations of the ssl and scratch models, side by side.",
+    "report": "The ssl vs scratch comparison report (HTML offline, W&B Report online).",
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command is used."""
+
+    def list_commands(self, ctx):
+        return [name for name in COMMANDS if _module_exists(COMMANDS[name])]
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None or not _module_exists(target):
+            return None
+        module_name, attribute = target.split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, SHORT_HELP.get(name, "")) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _module_exists(target: str) -> bool:
+    return importlib.util.find_spec(target.split(":")[0]) is not None
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="sslexp")
+def main():
+    """Measure how much self-supervised (RotNet) pretraining helps image
+    classification when labels are scarce.
+
+    Typical flow: `sslexp pretrain`, then `sslexp train` for each label
+    fraction x method x fold (or `sslexp sweep local sweeps/demo.yaml`), then
+    `sslexp report`. Every option also reads an SSLEXP_<OPTION> environment
+    variable, and agent-style spellings (--label_fraction=0.02, --flag=True) work.
+    """
