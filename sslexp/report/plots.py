@@ -1,0 +1,132 @@
+"""The report's charts as matplotlib figures (no pyplot state) and PNG bytes."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from sslexp.report.collect import PretrainRecord
+from sslexp.report.comparison import METHODS, Comparison
+
+METHOD_COLORS = {"ssl": "#1f77b4", "scratch": "#d62728"}
+
+
+def accuracy_vs_labels(comparison: Comparison) -> Figure:
+    """Test accuracy against labels (log x): fold mean, ±1 std band and min-max whiskers."""
+    figure = Figure(figsize=(6.4, 4.2), layout="constrained")
+    axis = figure.subplots()
+    use_labels = _uses_labels(comparison)
+    for method in METHODS:
+        points = [(_x(row, method, use_labels), row.accuracy[method]) for row in comparison.rows
+                  if row.accuracy[method].n]
+        if not points:
+            continue
+        x = np.array([p[0] for p in points])
+        mean = 100 * np.array([p[1].mean for p in points])
+        std = 100 * np.nan_to_num(np.array([p[1].std for p in points]))
+        low = 100 * np.array([p[1].min for p in points])
+        high = 100 * np.array([p[1].max for p in points])
+        color = METHOD_COLORS[method]
+        axis.fill_between(x, mean - std, mean + std, color=color, alpha=0.18, linewidth=0)
+        axis.errorbar(x, mean, yerr=[mean - low, high - mean], color=color, marker="o",
+                      capsize=3, linewidth=1.6, label=f"{method} (mean, ±1 std band, min-max)")
+    axis.set_xscale("log")
+    axis.set_xlabel(_x_label(use_labels))
+    axis.set_ylabel("test accuracy (%)")
+    axis.set_title("Test accuracy against labels")
+    axis.grid(True, which="both", alpha=0.3)
+    if axis.has_data():
+        axis.legend(fontsize=8)
+    return figure
+
+
+def difference_vs_labels(comparison: Comparison) -> Figure:
+    """Paired ssl - scratch difference with its 95% t-interval, in accuracy points."""
+    figure = Figure(figsize=(6.4, 3.4), layout="constrained")
+    axis = figure.subplots()
+    rows = [row for row in comparison.rows if row.difference.n_pairs]
+    use_labels = _uses_labels(comparison)
+    if rows:
+        x = np.array([_x(row, "ssl", use_labels) for row in rows])
+        mean = 100 * np.array([row.difference.mean for row in rows])
+        low = 100 * np.array([row.difference.ci_low for row in rows])
+        high = 100 * np.array([row.difference.ci_high for row in rows])
+        with_interval = np.isfinite(low)
+        axis.errorbar(x[with_interval], mean[with_interval],
+                      yerr=[(mean - low)[with_interval], (high - mean)[with_interval]],
+                      color="#2ca02c", marker="o", capsize=3, linestyle="-",
+                      label="mean paired difference, 95% t-interval")
+        if (~with_interval).any():
+            axis.plot(x[~with_interval], mean[~with_interval], "x", color="#2ca02c",
+                      label="fewer than 2 pairs (no interval)")
+        axis.legend(fontsize=8)
+        axis.set_xscale("log")
+    axis.axhline(0, color="gray", linewidth=1)
+    axis.set_xlabel(_x_label(use_labels))
+    axis.set_ylabel("ssl - scratch (points)")
+    axis.set_title("Paired difference over folds")
+    axis.grid(True, which="both", alpha=0.3)
+    return figure
+
+
+def pretext_curves(pretrains: list[PretrainRecord]) -> Figure | None:
+    """Rotation accuracy and loss per epoch of each pretrain run the ssl runs used."""
+    with_history = [record for record in pretrains if record.history]
+    if not with_history:
+        return None
+    figure = Figure(figsize=(8.4, 3.4), layout="constrained")
+    accuracy_axis, loss_axis = figure.subplots(1, 2)
+    for record in with_history:
+        epochs = [epoch.get("epoch", index + 1) for index, epoch in enumerate(record.history)]
+        label = record.directory.name
+        for key, style in (("accuracy", "-"), ("val_accuracy", "--")):
+            values = [_percent(epoch.get(key)) for epoch in record.history]
+            if any(math.isfinite(value) for value in values):
+                accuracy_axis.plot(epochs, values, style, marker=".", label=f"{label} {key}")
+        for key, style in (("loss", "-"), ("val_loss", "--")):
+            values = [_number(epoch.get(key)) for epoch in record.history]
+            if any(math.isfinite(value) for value in values):
+                loss_axis.plot(epochs, values, style, marker=".", label=f"{label} {key}")
+    accuracy_axis.axhline(25, color="gray", linewidth=1, linestyle=":", label="chance (25%)")
+    accuracy_axis.set(xlabel="epoch", ylabel="rotation accuracy (%)", title="Pretext accuracy")
+    loss_axis.set(xlabel="epoch", ylabel="loss", title="Pretext loss")
+    for axis in (accuracy_axis, loss_axis):
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=7)
+    return figure
+
+
+def to_png(figure: Figure, dpi: int = 110) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def _uses_labels(comparison: Comparison) -> bool:
+    """Plot against labels when every plotted point knows its labels, else against the fraction."""
+    return all(math.isfinite(row.labels_by_method[method]) for row in comparison.rows
+               for method in METHODS if row.accuracy[method].n)
+
+
+def _x(row, method: str, use_labels: bool) -> float:
+    return row.labels_by_method[method] if use_labels else row.label_fraction
+
+
+def _x_label(use_labels: bool) -> str:
+    return ("labelled examples, train + validation (log scale)" if use_labels
+            else "label fraction (log scale)")
+
+
+def _percent(value) -> float:
+    number = _number(value)
+    return 100 * number if math.isfinite(number) else number
+
+
+def _number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan

@@ -1,0 +1,84 @@
+"""The table printed when a local sweep ends: one row per run, then the counts."""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sslexp.sweep.engine import metric_from_results
+from sslexp.sweep.ledger import STATES
+from sslexp.sweep.outcome import read_results
+
+
+def varying_parameters(runs: dict[str, dict[str, Any]]) -> list[str]:
+    """Parameters whose value differs between runs (the constant ones are noise)."""
+    values: dict[str, set[str]] = {}
+    for entry in runs.values():
+        for name, value in entry["config"].items():
+            values.setdefault(name, set()).add(repr(value))
+    return [name for name, seen in values.items() if len(seen) > 1]
+
+
+def state_counts(runs: dict[str, dict[str, Any]]) -> Counter:
+    return Counter(entry["state"] for entry in runs.values())
+
+
+def format_summary(sweep_dir: Path, ledger: dict[str, Any], metric_name: str | None) -> str:
+    """A plain-text table of the sweep's runs, sorted by their parameters."""
+    runs = ledger.get("runs", {})
+    if not runs:
+        return "No runs yet."
+    columns = varying_parameters(runs) or sorted({name for e in runs.values() for name in e["config"]})[:3]
+    metric_label = metric_name or "metric"
+    header = ["run", *columns, "state", "exit", metric_label, "minutes", "tries"]
+    rows = []
+    for run_id, entry in sorted(runs.items(), key=lambda item: _sort_key(item[1]["config"], columns)):
+        results = read_results(sweep_dir / entry["results_file"]) if entry.get("results_file") else None
+        metric = metric_from_results(results, metric_name) if (metric_name and entry["state"] == "finished") else None
+        rows.append(
+            [
+                run_id,
+                *[_format_value(entry["config"].get(name)) for name in columns],
+                entry["state"],
+                "" if entry.get("exit_code") is None else str(entry["exit_code"]),
+                _format_value(metric) if metric is not None else "",
+                _minutes(entry.get("started_at"), entry.get("finished_at")),
+                str(entry.get("attempts", "")),
+            ]
+        )
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    counts = state_counts(runs)
+    lines.append("")
+    lines.append(", ".join(f"{counts[state]} {state}" for state in STATES if counts[state]) + f" ({len(runs)} runs)")
+    failed = [(run_id, e) for run_id, e in runs.items() if e["state"] in ("failed", "interrupted") and e.get("error")]
+    for run_id, entry in failed:
+        lines.append(f"{run_id} {entry['state']}: {entry['error']}")
+    return "\n".join(lines)
+
+
+def _sort_key(config: dict[str, Any], columns: list[str]) -> tuple:
+    return tuple(_orderable(config.get(name)) for name in columns)
+
+
+def _orderable(value: Any) -> tuple:
+    """Numbers in numeric order first, then everything else by its text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value, "")
+    return (1, 0, str(value))
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def _minutes(started_at: str | None, finished_at: str | None) -> str:
+    if not started_at or not finished_at:
+        return ""
+    elapsed = datetime.datetime.fromisoformat(finished_at) - datetime.datetime.fromisoformat(started_at)
+    return f"{elapsed.total_seconds() / 60:.1f}"
