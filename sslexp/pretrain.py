@@ -107,19 +107,14 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
                                         shuffle=False, seed=config.seed)
             best_path = output_dir / PRETEXT_FILE
             history_path = output_dir / "history.csv"
-            # On resume, only an epoch better than those already seen replaces the best model.
-            previous = read_history(history_path) if resume and history_path.exists() else []
-            best_so_far = max((row.get("val_accuracy", 0.0) for row in previous), default=None)
             callbacks = [
-                keras.callbacks.BackupAndRestore(str(backup_dir)),
-                keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_accuracy",
-                                                mode="max", save_best_only=True,
-                                                initial_value_threshold=best_so_far),
-                keras.callbacks.CSVLogger(str(history_path), append=resume),
+                *runtime.checkpoint_callbacks(output_dir, best_path, "val_accuracy", "max",
+                                              resume, weights_only=False),
                 *tracking.metrics_callbacks(run),
             ]
             model.fit(train_data, validation_data=val_data, epochs=config.epochs,
-                      callbacks=callbacks, verbose=runtime.fit_verbosity())
+                      callbacks=callbacks, verbose=runtime.fit_verbosity(),
+                      shuffle=False)  # the tf.data pipeline shuffles
             best = keras.saving.load_model(best_path, compile=False)
             runtime.save_model_atomic(best.get_layer("backbone"), output_dir / BACKBONE_FILE)
             history = read_history(history_path)

@@ -10,17 +10,30 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGES = ("sslexp", "tensorflow", "tensorflow-cpu", "keras", "numpy", "scikit-learn",
-            "tensorflow-datasets", "wandb", "sweeps")
+# Report name -> distributions that provide it (TensorFlow ships as several builds).
+PACKAGES = {
+    "sslexp": ("sslexp",),
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tensorflow-intel"),
+    "keras": ("keras",),
+    "numpy": ("numpy",),
+    "scikit-learn": ("scikit-learn",),
+    "tensorflow-datasets": ("tensorflow-datasets",),
+    "wandb": ("wandb",),
+    "sweeps": ("sweeps",),
+}
 
 
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
-    for package in PACKAGES:
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            continue
+    for name, distributions in PACKAGES.items():
+        for distribution in distributions:
+            try:
+                found[name] = f"{importlib.metadata.version(distribution)}"
+            except importlib.metadata.PackageNotFoundError:
+                continue
+            if distribution != name:
+                found[name] += f" ({distribution})"
+            break
     return found
 
 

@@ -34,3 +34,55 @@ def save_model_atomic(model, path) -> None:
     temporary = path.with_name(f".{path.stem}.partial.keras")
     model.save(temporary)
     os.replace(temporary, path)
+
+
+def backup_callback(backup_dir):
+    """Keras' BackupAndRestore keeping the previous backup too (``double_checkpoint``).
+
+    A process killed while writing its very first backup leaves a truncated
+    file and no previous one; that run restarts from epoch 1 with a warning
+    instead of failing on every resume.
+    """
+    import shutil
+    import warnings
+
+    import keras
+
+    class Backup(keras.callbacks.BackupAndRestore):
+        def on_train_begin(self, logs=None):
+            try:
+                super().on_train_begin(logs)
+            except OSError as error:
+                warnings.warn(f"backup in {self.backup_dir} is unreadable ({error}); "
+                              "starting from the first epoch")
+                shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+    return Backup(str(backup_dir), double_checkpoint=True)
+
+
+def checkpoint_callbacks(output_dir, best_path, monitor: str, mode: str, resume: bool,
+                         weights_only: bool) -> list:
+    """History log, best-epoch checkpoint and backup, in the order that survives a kill.
+
+    The history row and the best checkpoint of an epoch are written before its
+    backup, so a resumed run never lacks an epoch it skips. On resume, only an
+    epoch better than those already seen replaces the best checkpoint.
+    """
+    from pathlib import Path
+
+    import keras
+
+    from sslexp.pretrain import read_history
+
+    output_dir = Path(output_dir)
+    history_path = output_dir / "history.csv"
+    previous = read_history(history_path) if resume and history_path.exists() else []
+    pick = max if mode == "max" else min
+    best_so_far = pick((row[monitor] for row in previous if monitor in row), default=None)
+    return [
+        keras.callbacks.CSVLogger(str(history_path), append=resume),
+        keras.callbacks.ModelCheckpoint(str(best_path), monitor=monitor, mode=mode,
+                                        save_best_only=True, save_weights_only=weights_only,
+                                        initial_value_threshold=best_so_far),
+        backup_callback(output_dir / "backup"),
+    ]

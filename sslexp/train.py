@@ -211,12 +211,10 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
             best_weights = output_dir / "best.weights.h5"
             history_path = output_dir / "history.csv"
             callbacks = [
-                keras.callbacks.BackupAndRestore(str(backup_dir)),
-                keras.callbacks.ModelCheckpoint(str(best_weights), monitor=MONITOR, mode="min",
-                                                save_best_only=True, save_weights_only=True),
+                *runtime.checkpoint_callbacks(output_dir, best_weights, MONITOR, "min", resume,
+                                              weights_only=True),
                 keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min",
                                               patience=config.patience),
-                keras.callbacks.CSVLogger(str(history_path), append=resume),
                 *tracking.metrics_callbacks(run),
             ]
             train_images = data.pool_images[split.train_indices]
@@ -227,6 +225,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                                              data.pool_labels[split.val_indices],
                                              config.batch_size, False, config.seed),
                 epochs=config.epochs, callbacks=callbacks, verbose=runtime.fit_verbosity(),
+                shuffle=False,  # the tf.data pipeline shuffles
             )
             model.load_weights(best_weights)
             runtime.save_model_atomic(model, output_dir / MODEL_FILE)

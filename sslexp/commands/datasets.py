@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from sslexp.options import CONTEXT_SETTINGS
+from sslexp.commands.common import DEFAULT_CACHE_DIR, user_errors
+from sslexp.options import CONTEXT_SETTINGS, option
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-def datasets():
+@option("--prepare", "prepare", default=None, metavar="NAME",
+        help="Download (if needed), decode and cache data set NAME now, e.g. before going offline.")
+@option("--image-size", type=click.IntRange(min=1), default=32, help="Size to cache with --prepare.")
+@option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_CACHE_DIR,
+        help="Where decoded, resized arrays are cached.")
+@user_errors
+def datasets(prepare, image_size, cache_dir):
     """List the data sets: name, source, sizes, and whether each is available here now."""
-    from sslexp.data import available_sources
+    from sslexp.data import available_sources, load_dataset
 
+    if prepare:
+        data = load_dataset(prepare, image_size, cache_dir)
+        click.echo(f"{prepare}: pool {len(data.pool_labels)}, test {len(data.test_labels)}, "
+                   f"{data.num_classes} classes, {data.image_shape}, {data.skipped} unreadable "
+                   f"images skipped; cached in {cache_dir}")
+        return
     rows = []
     for source in available_sources():
         available, reason = source.availability()

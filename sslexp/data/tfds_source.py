@@ -55,9 +55,9 @@ def load_tfds(name: str, pool_split: str, test_split: str, image_size: int,
 
 
 def cats_vs_dogs_source() -> DatasetSource:
-    how = ("Run once on a machine with internet access (`sslexp datasets --prepare cats_vs_dogs` "
-           "or any sslexp command using it), then copy ~/tensorflow_datasets/cats_vs_dogs "
-           "here, or point TFDS_DATA_DIR at a directory that holds it.")
+    how = ("Run `sslexp datasets --prepare cats_vs_dogs` once on a machine with internet "
+           "access, then copy ~/tensorflow_datasets/cats_vs_dogs here, or point "
+           "TFDS_DATA_DIR at a directory that holds it.")
 
     def availability() -> tuple[bool, str]:
         if is_prepared("cats_vs_dogs"):
