@@ -1,0 +1,77 @@
+# sslexp: every target sets itself up first (a .venv with pip, or the active conda env).
+#   make demo    the main job: the demo sweep offline on digits, then the report
+#   make test    the test suite
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+# Inside an activated conda env (other than base) use it; otherwise a local venv.
+ifneq ($(filter-out base,$(CONDA_DEFAULT_ENV)),)
+  PYTHON := python
+  STAMP := .conda-installed
+else
+  PYTHON := $(VENV)/bin/python
+  STAMP := $(VENV)/.installed
+endif
+SSLEXP := $(PYTHON) -m sslexp
+# The TensorFlow build: gpu where an NVIDIA driver answers, cpu elsewhere.
+TF_BUILD ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
+
+SWEEP ?= sweeps/demo.yaml
+SWEEP_DIR ?= sweep-runs/$(basename $(notdir $(SWEEP)))
+WORKERS ?= 1
+GPUS ?=
+SWEEP_ID ?=
+ARGS ?=
+# make pretrain: the demo backbone unless overridden (PRETRAIN_ARGS="--dataset fashion_mnist ...").
+PRETRAIN_ARGS ?= --dataset digits --image-size 16 --depth 8 --width 8 --epochs 15
+
+.PHONY: help setup test demo pretrain train sweep agents sync report bench study clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+setup: $(STAMP)  ## create .venv (or use the active conda env) and install sslexp
+
+$(STAMP): pyproject.toml
+	@if [ "$(STAMP)" = "$(VENV)/.installed" ] && [ ! -x "$(PYTHON)" ]; then python3 -m venv $(VENV); fi
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e ".[$(TF_BUILD),dev]"
+	@# Fashion-MNIST from Debian where apt works as root (the offline benchmark's data).
+	@if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1)) \
+		|| echo "note: could not install dataset-fashion-mnist; fashion_mnist will use tfds"; fi
+	touch $(STAMP)
+
+test: setup  ## run the test suite
+	$(PYTHON) -m pytest
+
+demo: setup  ## the main job, offline: demo sweep on digits (pretrain, ssl + scratch runs), then the report
+	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/demo.yaml --dir sweep-runs/demo --workers $(WORKERS)
+	$(SSLEXP) report sweep-runs/demo
+
+pretrain: setup  ## pretrain a backbone into the cache (PRETRAIN_ARGS=...)
+	$(SSLEXP) pretrain $(PRETRAIN_ARGS)
+
+train: setup  ## one downstream run (ARGS="--method ssl --label-fraction 0.05 ...")
+	$(SSLEXP) train $(ARGS)
+
+sweep: setup  ## run a sweep offline (SWEEP=sweeps/demo.yaml WORKERS=1 GPUS=0,1)
+	$(SSLEXP) sweep local $(SWEEP) --dir $(SWEEP_DIR) --workers $(WORKERS) $(if $(GPUS),--gpus $(GPUS))
+
+agents: setup  ## one wandb agent per GPU for an online sweep (SWEEP_ID=... GPUS=0,1,2,3)
+	@test -n "$(SWEEP_ID)" || { echo "set SWEEP_ID=entity/project/id (from sslexp sweep create)"; exit 2; }
+	$(SSLEXP) agents $(SWEEP_ID) $(if $(GPUS),--gpus $(GPUS))
+
+sync: setup  ## upload a local sweep's offline runs (SWEEP_DIR=sweep-runs/demo)
+	$(SSLEXP) sync $(SWEEP_DIR)
+
+report: setup  ## the comparison report of a sweep (SWEEP_DIR=sweep-runs/demo)
+	$(SSLEXP) report $(SWEEP_DIR)
+
+bench: setup  ## measure pipeline speed, start-up overhead and memory; writes benchmarks/RESULTS.md
+	$(PYTHON) benchmarks/bench.py
+
+clean:  ## remove run outputs and caches (keeps .venv)
+	rm -rf runs sweep-runs artifacts .cache/sslexp wandb .pytest_cache
