@@ -72,6 +72,7 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
     from sslexp.provenance import provenance
     from sslexp.rotation import rotation_dataset
     from sslexp.splits import pretext_split
+    from sslexp.visualize import save_pretext_figures
 
     started = time.time()
     check_image_size(config.image_size)
@@ -117,6 +118,8 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
                       shuffle=False)  # the tf.data pipeline shuffles
             best = keras.saving.load_model(best_path, compile=False)
             runtime.save_model_atomic(best.get_layer("backbone"), output_dir / BACKBONE_FILE)
+            figures = save_pretext_figures(best, data.pool_images[val_indices][:8],
+                                           output_dir / "figures", wandb_run=run)
             history = read_history(history_path)
             best_row = max(history, key=lambda row: row.get("val_accuracy", float("-inf")))
             results.update(
@@ -124,7 +127,8 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
                 best_val_accuracy=best_row.get("val_accuracy"),
                 model={**describe(model), "backbone": dataclasses.asdict(config.backbone),
                        "input_shape": list(data.image_shape)},
-                files=[BACKBONE_FILE, PRETEXT_FILE, "history.csv"],
+                files=[BACKBONE_FILE, PRETEXT_FILE, "history.csv",
+                       *(str(Path(p).relative_to(output_dir)) for p in figures)],
             )
             if run is not None:
                 run.summary.update({"best_val_rotation_accuracy": results["best_val_accuracy"],

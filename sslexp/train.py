@@ -270,10 +270,8 @@ def _flat_config(config: dict, prefix: str = "") -> dict:
 
 
 def _save_figures(model, data, output_dir: Path, run) -> list[str]:
-    """Filters and activations of this run's model, when the visualisation module is present."""
-    try:
-        from sslexp.visualize import save_run_figures
-    except ImportError:
-        return []
+    """Filters and activations of this run's model, as PNGs and W&B images."""
+    from sslexp.visualize import save_run_figures
+
     paths = save_run_figures(model, data.test_images[:4], output_dir / "figures", wandb_run=run)
     return [str(Path(p).relative_to(output_dir)) for p in paths]

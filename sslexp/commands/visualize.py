@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from sslexp.options import CONTEXT_SETTINGS, config_option, option
-
-DEFAULT_CACHE_DIR = ".cache"
+from sslexp.commands.common import DEFAULT_CACHE_DIR, user_errors, wandb_options
+from sslexp.options import CONTEXT_SETTINGS, config_option, flag, option
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -25,28 +24,27 @@ DEFAULT_CACHE_DIR = ".cache"
         help="How many test images to draw activations for.")
 @option("--seed", type=int, default=0, help="Seed that picks the test images.")
 @option("--npz", "npz_path", type=click.Path(exists=True, dir_okay=False), default=None,
-        help="Take the images from this .npz (array test_images or images) instead of the data set.")
+        help="Take the images from this .npz (array test_images or images), not the data set.")
 @option("--dataset", default=None,
         help="Data set whose test split supplies the images. Default: the runs' data set.")
-@option("--cache-dir", type=click.Path(file_okay=False), default=None,
-        help=f"Data set cache directory. Default: the runs' cache_dir, else {DEFAULT_CACHE_DIR}.")
+@option("--cache-dir", type=click.Path(file_okay=False), default=DEFAULT_CACHE_DIR,
+        help="Data set cache directory (shared with `sslexp train`).")
 @option("--out", "out_dir", type=click.Path(file_okay=False), default="visualizations",
         help="Directory for the PNGs.")
-@option("--wandb-project", default=None,
-        help="Also log the pictures as wandb.Image to a new run in this W&B project.")
-@option("--wandb-entity", default=None, help="W&B entity for --wandb-project.")
-@option("--wandb-mode", type=click.Choice(["online", "offline"]), default=None,
-        help="W&B mode for --wandb-project. Default: WANDB_MODE, else online.")
+@flag("--wandb", False, "Also log the pictures as wandb.Image to a new W&B run (job visualize).")
+@wandb_options
+@user_errors
 def visualize(ssl_path, scratch_path, pretext_path, image_count, seed, npz_path, dataset,
-              cache_dir, out_dir, wandb_project, wandb_entity, wandb_mode):
+              cache_dir, out_dir, wandb, wandb_mode, project, entity, group):
     """Draw first-layer filters and per-stage activation maps of the ssl and scratch
     models side by side, computed from the two checkpoints on the same seeded test
     images, and the pretext model's rotation predictions.
 
+    \b
     Example: sslexp visualize --ssl runs/ssl-0.05-0 --scratch runs/scratch-0.05-0 --out figs
     """
+    from sslexp.tracking import WandbSettings, start_run
     from sslexp.viz import (
-        load_model,
         save_comparison_figures,
         save_pretext_figures,
         save_run_figures,
@@ -62,19 +60,20 @@ def visualize(ssl_path, scratch_path, pretext_path, image_count, seed, npz_path,
 
     models = {name: _load(path, "classifier", f"--{name}") for name, path in sources.items()}
     pretext = _load(pretext_path, "pretext", "--pretext") if pretext_path else None
-    input_shape = tuple(next(iter([*models.values(), pretext])).input_shape[1:])
+    reference_model = next(iter(models.values())) if models else pretext
+    input_shape = tuple(reference_model.input_shape[1:])
 
     run_paths = [path for path in (ssl_path, scratch_path, pretext_path) if path]
     images = _test_images(npz_path, dataset, cache_dir, input_shape, trained_on(run_paths))
     images, indices = select_images(images, image_count, seed)
 
-    wandb_run = _start_wandb(wandb_project, wandb_entity, wandb_mode, {
-        "ssl": ssl_path, "scratch": scratch_path, "pretext": str(pretext_path or ""),
-        "images": image_count, "seed": seed, "image_indices": indices.tolist(),
-    })
+    settings = WandbSettings(wandb_mode if wandb else "disabled", project, entity, group)
     out_dir = Path(out_dir)
+    config = {"ssl": ssl_path, "scratch": scratch_path, "pretext": str(pretext_path or ""),
+              "images": image_count, "seed": seed, "image_indices": indices.tolist()}
     written = []
-    try:
+    with start_run(settings, job_type="visualize", name=None, config=config,
+                   run_dir=out_dir) as wandb_run:
         if models:
             written += save_comparison_figures(models, images, out_dir, wandb_run,
                                                max_images=image_count)
@@ -82,10 +81,8 @@ def visualize(ssl_path, scratch_path, pretext_path, image_count, seed, npz_path,
                 written += save_run_figures(model, images, out_dir / name, max_images=image_count,
                                             name=name)
         if pretext is not None:
-            written += save_pretext_figures(pretext, images, out_dir / "pretext", wandb_run)
-    finally:
-        if wandb_run is not None:
-            wandb_run.finish()
+            written += save_pretext_figures(pretext, images, out_dir / "pretext", wandb_run,
+                                            max_images=image_count)
     for path in written:
         click.echo(str(path))
 
@@ -122,12 +119,10 @@ def _test_images(npz_path, dataset, cache_dir, input_shape, run_config: dict):
                 param_hint="--dataset",
             )
         from sslexp.data import load_dataset
-        from sslexp.errors import DataUnavailableError, InputError
 
-        cache_dir = cache_dir or run_config.get("cache_dir") or DEFAULT_CACHE_DIR
         try:
             images = load_dataset(dataset, int(input_shape[0]), cache_dir).test_images
-        except (InputError, DataUnavailableError, ValueError) as error:
+        except ValueError as error:  # InputError included; DataUnavailableError reaches user_errors
             raise click.BadParameter(f"cannot load {dataset!r}: {error}",
                                      param_hint="--dataset") from error
         hint = "--dataset"
@@ -139,12 +134,3 @@ def _test_images(npz_path, dataset, cache_dir, input_shape, run_config: dict):
             param_hint=hint,
         )
     return images
-
-
-def _start_wandb(project, entity, mode, config: dict):
-    if not project:
-        return None
-    import wandb
-
-    return wandb.init(project=project, entity=entity, mode=mode, job_type="visualize",
-                      config=config)

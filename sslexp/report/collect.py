@@ -56,7 +56,7 @@ class RunRecord:
 
     @property
     def is_usable(self) -> bool:
-        """Finished with a test accuracy, a label fraction and a method: it enters the statistics."""
+        """Finished, with a test accuracy, label fraction and method: it enters the statistics."""
         return (self.state == "finished" and self.test_accuracy is not None
                 and self.label_fraction is not None and self.method is not None)
 
@@ -102,7 +102,7 @@ class SweepData:
 
 
 def collect_sweep(directory: str | Path) -> SweepData:
-    """Everything the report needs from ``directory``, or a ``FileNotFoundError`` saying what is absent."""
+    """Everything the report needs from ``directory``; ``FileNotFoundError`` says what is absent."""
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory} is not a directory; give the directory of a sweep")
@@ -146,13 +146,16 @@ def expected_grid(grid_parameters: dict[str, list], runs: list[RunRecord]) -> li
     names = list(grid_parameters)
     by_point: dict[tuple, list[RunRecord]] = {}
     for run in runs:
-        by_point.setdefault(tuple(_match_key(run.config.get(name)) for name in names), []).append(run)
+        key = tuple(_match_key(run.config.get(name)) for name in names)
+        by_point.setdefault(key, []).append(run)
     points = []
     for combination in itertools.product(*grid_parameters.values()):
         matching = by_point.get(tuple(_match_key(value) for value in combination), [])
         states = {run.state for run in matching}
-        state = next((s for s in STATE_ORDER if s in states), "missing" if not matching else "unknown")
-        points.append(GridPoint(dict(zip(names, combination)), state, [run.run_id for run in matching]))
+        state = next((s for s in STATE_ORDER if s in states),
+                     "missing" if not matching else "unknown")
+        points.append(GridPoint(dict(zip(names, combination)), state,
+                                [run.run_id for run in matching]))
     return points
 
 

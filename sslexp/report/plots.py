@@ -6,6 +6,7 @@ import io
 import math
 
 import numpy as np
+from matplotlib import ticker
 from matplotlib.figure import Figure
 
 from sslexp.report.collect import PretrainRecord
@@ -16,7 +17,8 @@ METHOD_COLORS = {"ssl": "#1f77b4", "scratch": "#d62728"}
 
 def accuracy_vs_labels(comparison: Comparison) -> Figure:
     """Test accuracy against labels (log x): fold mean, ±1 std band and min-max whiskers."""
-    figure = Figure(figsize=(6.4, 4.2), layout="constrained")
+    figure = Figure(figsize=(6.4, 4.2))
+    figure.subplots_adjust(left=0.11, right=0.97, bottom=0.13, top=0.92)
     axis = figure.subplots()
     use_labels = _uses_labels(comparison)
     for method in METHODS:
@@ -33,7 +35,8 @@ def accuracy_vs_labels(comparison: Comparison) -> Figure:
         axis.fill_between(x, mean - std, mean + std, color=color, alpha=0.18, linewidth=0)
         axis.errorbar(x, mean, yerr=[mean - low, high - mean], color=color, marker="o",
                       capsize=3, linewidth=1.6, label=f"{method} (mean, ±1 std band, min-max)")
-    axis.set_xscale("log")
+    _label_axis(axis, [_x(row, method, use_labels) for row in comparison.rows for method in METHODS
+                       if row.accuracy[method].n])
     axis.set_xlabel(_x_label(use_labels))
     axis.set_ylabel("test accuracy (%)")
     axis.set_title("Test accuracy against labels")
@@ -45,7 +48,8 @@ def accuracy_vs_labels(comparison: Comparison) -> Figure:
 
 def difference_vs_labels(comparison: Comparison) -> Figure:
     """Paired ssl - scratch difference with its 95% t-interval, in accuracy points."""
-    figure = Figure(figsize=(6.4, 3.4), layout="constrained")
+    figure = Figure(figsize=(6.4, 3.6))
+    figure.subplots_adjust(left=0.12, right=0.97, bottom=0.15, top=0.9)
     axis = figure.subplots()
     rows = [row for row in comparison.rows if row.difference.n_pairs]
     use_labels = _uses_labels(comparison)
@@ -63,7 +67,7 @@ def difference_vs_labels(comparison: Comparison) -> Figure:
             axis.plot(x[~with_interval], mean[~with_interval], "x", color="#2ca02c",
                       label="fewer than 2 pairs (no interval)")
         axis.legend(fontsize=8)
-        axis.set_xscale("log")
+        _label_axis(axis, x)
     axis.axhline(0, color="gray", linewidth=1)
     axis.set_xlabel(_x_label(use_labels))
     axis.set_ylabel("ssl - scratch (points)")
@@ -77,7 +81,8 @@ def pretext_curves(pretrains: list[PretrainRecord]) -> Figure | None:
     with_history = [record for record in pretrains if record.history]
     if not with_history:
         return None
-    figure = Figure(figsize=(8.4, 3.4), layout="constrained")
+    figure = Figure(figsize=(9.6, 3.6))
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.9, wspace=0.25)
     accuracy_axis, loss_axis = figure.subplots(1, 2)
     for record in with_history:
         epochs = [epoch.get("epoch", index + 1) for index, epoch in enumerate(record.history)]
@@ -94,6 +99,7 @@ def pretext_curves(pretrains: list[PretrainRecord]) -> Figure | None:
     accuracy_axis.set(xlabel="epoch", ylabel="rotation accuracy (%)", title="Pretext accuracy")
     loss_axis.set(xlabel="epoch", ylabel="loss", title="Pretext loss")
     for axis in (accuracy_axis, loss_axis):
+        axis.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         axis.grid(True, alpha=0.3)
         axis.legend(fontsize=7)
     return figure
@@ -103,6 +109,16 @@ def to_png(figure: Figure, dpi: int = 110) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+def _label_axis(axis, values) -> None:
+    """Log x axis with a plain-number tick at each measured point (50, 150, 500 ...)."""
+    axis.set_xscale("log")
+    ticks = sorted({float(value) for value in values if math.isfinite(value)})
+    if ticks:
+        axis.set_xticks(ticks, labels=[f"{tick:,.0f}" if tick >= 1 else f"{tick:g}"
+                                       for tick in ticks])
+        axis.xaxis.set_minor_formatter(ticker.NullFormatter())
 
 
 def _uses_labels(comparison: Comparison) -> bool:

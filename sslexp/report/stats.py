@@ -114,12 +114,13 @@ def labels_to_reach(target_accuracy: float, labels, accuracies) -> tuple[float, 
         low, high = accuracies[index], accuracies[index + 1]
         if low < target_accuracy <= high:
             share = (target_accuracy - low) / (high - low)
-            log_labels = np.log(labels[index]) + share * (np.log(labels[index + 1]) - np.log(labels[index]))
-            return float(np.exp(log_labels)), "interpolated"
+            low_log, high_log = np.log(labels[index]), np.log(labels[index + 1])
+            return float(np.exp(low_log + share * (high_log - low_log))), "interpolated"
     return float(labels[-1]), "more_than"
 
 
-def label_efficiency(target_accuracy: float, target_labels: float, labels, accuracies) -> LabelEfficiency:
+def label_efficiency(target_accuracy: float, target_labels: float, labels,
+                     accuracies) -> LabelEfficiency:
     """``labels_to_reach`` on the scratch curve, as a ratio to the labels ssl used."""
     needed, bound = labels_to_reach(target_accuracy, labels, accuracies)
     ratio = needed / target_labels if target_labels and math.isfinite(target_labels) else NAN

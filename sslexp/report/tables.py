@@ -32,8 +32,9 @@ def headline_rows(comparison: Comparison) -> list[dict[str, str]]:
             "ssl acc %": _mean_std(row.accuracy["ssl"].mean, row.accuracy["ssl"].std),
             "scratch acc %": _mean_std(row.accuracy["scratch"].mean, row.accuracy["scratch"].std),
             "ssl - scratch (pp)": _points(difference.mean, signed=True),
-            "95% CI (pp)": (f"[{_points(difference.ci_low, True)}, {_points(difference.ci_high, True)}]"
-                            if _finite(difference.ci_low) else "n/a"),
+            "95% CI (pp)": (
+                f"[{_points(difference.ci_low, True)}, {_points(difference.ci_high, True)}]"
+                if _finite(difference.ci_low) else "n/a"),
             "p (paired t)": _p_value(difference.p_value),
             "folds": str(row.folds),
             "pairs": str(difference.n_pairs),
@@ -56,7 +57,8 @@ def efficiency_rows(comparison: Comparison) -> list[dict[str, str]]:
                 f"> max ({_count(efficiency.labels_needed)})" if efficiency.bound == "more_than"
                 else prefix + _count(efficiency.labels_needed) if known else "n/a"),
             "ratio to ssl labels": (
-                f"{prefix}{efficiency.ratio:.2f}x" if known and _finite(efficiency.ratio) else "n/a"),
+                f"{prefix}{efficiency.ratio:.2f}x" if known and _finite(efficiency.ratio)
+                else "n/a"),
         })
     return rows
 

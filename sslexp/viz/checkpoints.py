@@ -31,11 +31,11 @@ def pretext_checkpoint_for(path: str | Path) -> Path | None:
 
 
 def trained_on(paths) -> dict:
-    """``dataset``, ``image_size`` and ``cache_dir`` from the first run config that names them."""
+    """``dataset`` and ``image_size`` from the first run config that names them."""
     found = {}
     for path in paths:
         config = (run_results(path) or {}).get("config") or {}
-        for key in ("dataset", "image_size", "cache_dir"):
+        for key in ("dataset", "image_size"):
             if config.get(key) is not None:
                 found.setdefault(key, config[key])
     return found

@@ -15,6 +15,14 @@ def first_layer_filters(model) -> np.ndarray:
     return np.asarray(find_backbone(model).get_layer(STEM_LAYER).get_weights()[0])
 
 
+def relative_filter_difference(model, other) -> float:
+    """mean |first - other| / mean |other| over the ``stem_conv`` kernels: 0 for equal weights."""
+    first, second = first_layer_filters(model), first_layer_filters(other)
+    if first.shape != second.shape:
+        return float("nan")
+    return float(np.abs(first - second).mean() / (np.abs(second).mean() or 1.0))
+
+
 def stage_activations(model, images: np.ndarray) -> dict[str, np.ndarray]:
     """Each residual stage's output for ``images`` (raw 0-255 pixels), by layer name."""
     import keras

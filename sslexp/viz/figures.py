@@ -1,7 +1,9 @@
 """Matplotlib figures built from arrays (no pyplot state, so safe in any process).
 
-Each function takes plain NumPy arrays keyed by model name, so the same code
-draws one model or several side by side.
+Each grid of small pictures is first tiled into one RGB mosaic and drawn in a
+single Axes: dozens of Axes cost seconds to lay out, one costs milliseconds.
+Every function takes arrays keyed by model name, so the same code draws one
+model or several side by side.
 """
 
 from __future__ import annotations
@@ -10,35 +12,52 @@ import math
 from pathlib import Path
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from sslexp.viz.features import ROTATION_DEGREES
 from sslexp.viz.images import to_display
 
-CELL_INCHES = 0.55
-MAP_INCHES = 1.1
-CORRECT_COLOR = "#1a7f37"
-WRONG_COLOR = "#cf222e"
+TILE_INCHES = 0.5
+MAP_INCHES = 1.0
+MIN_PANEL_INCHES = 1.8
+CORRECT_RGB = (0.10, 0.50, 0.22)
+WRONG_RGB = (0.81, 0.13, 0.18)
+PADDING_RGB = (1.0, 1.0, 1.0)
 
 
-def filters_figure(kernels: dict[str, np.ndarray], max_filters: int = 64) -> Figure:
-    """First-layer filters of each model as an image grid, models side by side."""
+def filters_figure(kernels: dict[str, np.ndarray], max_filters: int = 64,
+                   difference: tuple[str, str] | None = None) -> Figure:
+    """First-layer filters of each model as an image grid, models side by side.
+
+    Each filter is scaled to its own range, which shows its pattern but hides
+    how much two models differ; ``difference=("ssl", "scratch")`` adds a panel of
+    ssl - scratch per filter on one shared scale (red above, blue below zero).
+    """
     shown = {name: kernel[..., :max_filters] for name, kernel in kernels.items()}
     count = max(kernel.shape[-1] for kernel in shown.values())
     columns = math.ceil(math.sqrt(count))
-    rows = math.ceil(count / columns)
-    figure = Figure(
-        figsize=(len(shown) * columns * CELL_INCHES + 0.4 * len(shown), rows * CELL_INCHES + 0.6),
-        layout="constrained",
-    )
-    panels = figure.subfigures(1, len(shown), squeeze=False)[0]
-    for panel, (name, kernel) in zip(panels, shown.items()):
-        panel.suptitle(f"{name}: first-layer filters", fontsize=9)
-        axes = panel.subplots(rows, columns, squeeze=False)
-        for index, axis in enumerate(axes.flat):
-            axis.set_axis_off()
-            if index < kernel.shape[-1]:
-                _draw_filter(axis, kernel[..., index])
+    panels = list(shown.items())
+    if difference is not None:
+        first, second = (shown[name] for name in difference)
+        panels.append((f"{difference[0]} - {difference[1]}", first - second))
+    panel_inches = max(columns * TILE_INCHES, MIN_PANEL_INCHES) + 0.3
+    figure = Figure(figsize=(len(panels) * panel_inches,
+                             math.ceil(count / columns) * TILE_INCHES + 0.8))
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    for index, (axis, (name, kernel)) in enumerate(zip(axes, panels)):
+        if difference is not None and index == len(panels) - 1:
+            limit = float(np.abs(kernel).max()) or 1.0
+            tiles = [_diverging_rgb(kernel[..., f].mean(axis=-1), limit)
+                     for f in range(kernel.shape[-1])]
+        else:
+            tiles = [_filter_rgb(kernel[..., f]) for f in range(kernel.shape[-1])]
+        axis.imshow(_mosaic(_rows_of(tiles, columns)), interpolation="nearest")
+        axis.set_title(name, fontsize=9)
+        axis.set_axis_off()
+    figure.suptitle("first-layer filters (stem_conv)", fontsize=10)
+    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.6 / figure.get_figheight(),
+                           wspace=0.08)
     return figure
 
 
@@ -46,32 +65,23 @@ def activations_figure(images: np.ndarray, activations: dict[str, dict[str, np.n
     """Per-stage activation maps (channel mean) of each model for the same images.
 
     ``activations`` maps a model name to ``{stage layer name: (N, h, w, c) array}``.
+    Each map is scaled to its own range and enlarged to the input's size.
     """
+    size = images.shape[1]
     stage_count = max(len(stages) for stages in activations.values())
-    rows = len(images)
-    figure = Figure(
-        figsize=((1 + len(activations) * stage_count) * MAP_INCHES + 0.3, rows * MAP_INCHES + 0.7),
-        layout="constrained",
-    )
-    panels = figure.subfigures(
-        1, 1 + len(activations), squeeze=False,
-        width_ratios=[1] + [stage_count] * len(activations),
-    )[0]
-    panels[0].suptitle("input", fontsize=9)
-    input_axes = panels[0].subplots(rows, 1, squeeze=False)[:, 0]
-    for axis, image in zip(input_axes, images):
-        axis.imshow(to_display(image), cmap="gray", interpolation="nearest")
-        axis.set_axis_off()
-    for panel, (name, stages) in zip(panels[1:], activations.items()):
-        panel.suptitle(f"{name}: stage activations (channel mean)", fontsize=9)
-        axes = panel.subplots(rows, stage_count, squeeze=False)
-        for column, (stage, maps) in enumerate(stages.items()):
-            axes[0, column].set_title(stage, fontsize=8)
-            for row in range(rows):
-                axes[row, column].imshow(maps[row].mean(axis=-1), cmap="viridis",
-                                         interpolation="nearest")
-        for axis in axes.flat:
-            axis.set_axis_off()
+    figure = Figure(figsize=((1 + len(activations) * stage_count) * MAP_INCHES + 0.6,
+                             len(images) * MAP_INCHES + 0.8))
+    axes = figure.subplots(1, 1 + len(activations), squeeze=False,
+                           gridspec_kw={"width_ratios": [1] + [stage_count] * len(activations)})[0]
+    inputs = [[_gray_rgb(to_display(image))] for image in images]
+    _show_mosaic(axes[0], _mosaic(inputs), "input", [""], size)
+    for axis, (name, stages) in zip(axes[1:], activations.items()):
+        rows = [[_enlarge(_colormap(maps[index].mean(axis=-1)), size) for maps in stages.values()]
+                for index in range(len(images))]
+        _show_mosaic(axis, _mosaic(rows), f"{name}: stage activations (channel mean)",
+                     list(stages), size)
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01,
+                           top=1 - 0.6 / figure.get_figheight(), wspace=0.05)
     return figure
 
 
@@ -79,29 +89,34 @@ def rotations_figure(rotated: np.ndarray, true_rotations: np.ndarray,
                      probabilities: np.ndarray) -> Figure:
     """Rotated inputs with the pretext model's predicted and true rotation.
 
-    ``rotated`` holds four rotations per image, in the order ``rotate_all`` gives.
+    ``rotated`` holds four rotations per image, in the order ``rotate_all`` gives;
+    a green frame marks a correct prediction, a red one a wrong prediction.
     """
     predicted = probabilities.argmax(axis=-1)
+    size = rotated.shape[1]
+    border = max(1, size // 10)
+    tiles = []
+    for index, image in enumerate(rotated):
+        color = CORRECT_RGB if predicted[index] == true_rotations[index] else WRONG_RGB
+        tiles.append(_framed(_gray_rgb(to_display(image)), border, color))
+    tile = size + 2 * border
+    gap = max(2, tile // 3)  # room under each tile for its prediction
     rows = len(rotated) // 4
-    figure = Figure(figsize=(4 * MAP_INCHES * 1.2, rows * MAP_INCHES * 1.35 + 0.5),
-                    layout="constrained")
+    figure = Figure(figsize=(4 * MAP_INCHES * 1.3 + 0.4, rows * MAP_INCHES * 1.3 + 0.9))
+    axis = figure.subplots()
+    _show_mosaic(axis, _mosaic(_rows_of(tiles, 4), padding=gap), None,
+                 [f"true {ROTATION_DEGREES[k]}°" for k in range(4)], tile, padding=gap)
+    for index in range(len(rotated)):
+        guess = int(predicted[index])
+        row, column = divmod(index, 4)
+        axis.text(gap + column * (tile + gap) + tile / 2, gap + row * (tile + gap) + tile + gap / 2,
+                  f"pred {ROTATION_DEGREES[guess]}° ({probabilities[index, guess]:.0%})",
+                  ha="center", va="center", fontsize=7,
+                  color=CORRECT_RGB if guess == true_rotations[index] else WRONG_RGB)
     correct = int((predicted == true_rotations).sum())
     figure.suptitle(f"rotation prediction: {correct}/{len(rotated)} correct", fontsize=10)
-    axes = figure.subplots(rows, 4, squeeze=False)
-    for index, axis in enumerate(axes.flat):
-        axis.imshow(to_display(rotated[index]), cmap="gray", interpolation="nearest")
-        axis.set_xticks([])
-        axis.set_yticks([])
-        truth, guess = int(true_rotations[index]), int(predicted[index])
-        color = CORRECT_COLOR if truth == guess else WRONG_COLOR
-        axis.set_title(
-            f"true {ROTATION_DEGREES[truth]}°\npred {ROTATION_DEGREES[guess]}° "
-            f"({probabilities[index, guess]:.0%})",
-            fontsize=7, color=color,
-        )
-        for spine in axis.spines.values():
-            spine.set_color(color)
-            spine.set_linewidth(2)
+    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02,
+                           top=1 - 0.75 / figure.get_figheight())
     return figure
 
 
@@ -112,12 +127,72 @@ def save_figure(figure: Figure, path: Path, dpi: int = 100) -> Path:
     return path
 
 
-def _draw_filter(axis, kernel: np.ndarray) -> None:
-    """One (h, w, in_channels) kernel: colour when it reads RGB, grey otherwise."""
+def _show_mosaic(axis, mosaic: np.ndarray, title: str | None, column_labels: list[str],
+                 tile: int, padding: int = 1) -> None:
+    """One mosaic in one Axes, with a label over each column of tiles."""
+    axis.imshow(mosaic, interpolation="nearest")
+    axis.set_xticks([padding + column * (tile + padding) + tile / 2
+                     for column in range(len(column_labels))], labels=column_labels, fontsize=8)
+    axis.xaxis.tick_top()
+    axis.tick_params(length=0)
+    axis.set_yticks([])
+    for spine in axis.spines.values():
+        spine.set_visible(False)
+    if title:
+        axis.set_title(title, fontsize=9, pad=18)
+
+
+def _mosaic(rows: list[list[np.ndarray]], padding: int = 1) -> np.ndarray:
+    """Tile equally sized (h, w, 3) pictures into one image with white gaps."""
+    height, width = rows[0][0].shape[:2]
+    columns = max(len(row) for row in rows)
+    mosaic = np.ones((padding + len(rows) * (height + padding),
+                      padding + columns * (width + padding), 3)) * np.array(PADDING_RGB)
+    for row_index, row in enumerate(rows):
+        for column_index, tile in enumerate(row):
+            top = padding + row_index * (height + padding)
+            left = padding + column_index * (width + padding)
+            mosaic[top:top + height, left:left + width] = tile
+    return mosaic
+
+
+def _rows_of(tiles: list[np.ndarray], columns: int) -> list[list[np.ndarray]]:
+    return [tiles[start:start + columns] for start in range(0, len(tiles), columns)]
+
+
+def _filter_rgb(kernel: np.ndarray) -> np.ndarray:
+    """One (h, w, in_channels) kernel: colour when it reads RGB, grey (0 = mid-grey) otherwise."""
     if kernel.shape[-1] == 3:
         span = float(kernel.max() - kernel.min()) or 1.0
-        axis.imshow((kernel - kernel.min()) / span, interpolation="nearest")
-        return
+        return (kernel - kernel.min()) / span
     weights = kernel.mean(axis=-1)
     limit = float(np.abs(weights).max()) or 1.0
-    axis.imshow(weights, cmap="gray", vmin=-limit, vmax=limit, interpolation="nearest")
+    return np.repeat(((weights / limit + 1) / 2)[..., None], 3, axis=-1)
+
+
+def _diverging_rgb(values: np.ndarray, limit: float) -> np.ndarray:
+    return colormaps["RdBu_r"]((values / limit + 1) / 2)[..., :3]
+
+
+def _gray_rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image, dtype=np.float64) / 255.0
+    return image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1)
+
+
+def _colormap(values: np.ndarray, name: str = "viridis") -> np.ndarray:
+    span = float(values.max() - values.min())
+    scaled = (values - values.min()) / span if span > 0 else np.zeros_like(values)
+    return colormaps[name](scaled)[..., :3]
+
+
+def _enlarge(tile: np.ndarray, size: int) -> np.ndarray:
+    """Nearest-neighbour resize of an (h, w, 3) tile to (size, size, 3)."""
+    rows = np.arange(size) * tile.shape[0] // size
+    columns = np.arange(size) * tile.shape[1] // size
+    return tile[rows][:, columns]
+
+
+def _framed(tile: np.ndarray, border: int, color) -> np.ndarray:
+    framed = np.ones((tile.shape[0] + 2 * border, tile.shape[1] + 2 * border, 3)) * np.array(color)
+    framed[border:-border, border:-border] = tile
+    return framed

@@ -16,7 +16,7 @@ STAGE_PATTERN = re.compile(r"stage(\d+)_out")
 
 
 def resolve_checkpoint(path: str | Path, kind: str = "classifier") -> Path:
-    """The .keras file for ``path``: the file itself, or the checkpoint of ``kind`` in a run directory."""
+    """The .keras file for ``path``: the file itself, or the ``kind`` checkpoint in a run dir."""
     path = Path(path)
     if path.is_file():
         return path

@@ -42,12 +42,16 @@ def save_comparison_figures(models: dict, images: np.ndarray, out_dir: str | Pat
                             file_names=(FILTERS_SIDE_BY_SIDE_PNG, ACTIVATIONS_SIDE_BY_SIDE_PNG),
                             ) -> list[Path]:
     """Filters and activations of several models (e.g. ``{"ssl": ..., "scratch": ...}``)
-    side by side, each computed from its own weights on the same images."""
+    side by side, each computed from its own weights on the same images; two
+    models also get a panel of their filter difference."""
     if not models:
         raise ValueError("give at least one model to draw")
     out_dir = Path(out_dir)
     images = np.asarray(images)[:max_images]
-    filters = filters_figure({name: first_layer_filters(model) for name, model in models.items()})
+    kernels = {name: first_layer_filters(model) for name, model in models.items()}
+    pair = tuple(kernels) if len(kernels) == 2 else None
+    same_shape = pair is not None and len({kernel.shape for kernel in kernels.values()}) == 1
+    filters = filters_figure(kernels, difference=pair if same_shape else None)
     activations = activations_figure(
         images, {name: stage_activations(model, images) for name, model in models.items()}
     )

@@ -1,0 +1,164 @@
+"""``build_local_report``: a sweep directory in, report.html + report.md + CSVs out."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sslexp.report import plots, tables
+from sslexp.report.collect import PretrainRecord, SweepData, collect_sweep, find_pretrains
+from sslexp.report.comparison import Comparison, compare
+from sslexp.report.html import png_data_uri, render_html
+from sslexp.report.markdown import render_markdown
+from sslexp.report.provenance import gather
+from sslexp.report.visuals import ImageSource, Visuals, draw_visuals
+
+RUN_COLUMNS = ("run", "state", "label fraction", "method", "fold", "labels", "test acc %")
+FAILED_COLUMNS = ("run", "state", "label fraction", "method", "fold", "error")
+
+
+@dataclass
+class LocalReport:
+    html: Path
+    markdown: Path
+    comparison_csv: Path
+    runs_csv: Path
+    figures: list[Path] = field(default_factory=list)
+    sweep: SweepData | None = None
+    comparison: Comparison | None = None
+
+    @property
+    def headline(self) -> str:
+        return tables.text_table(tables.headline_rows(self.comparison), tables.HEADLINE_COLUMNS)
+
+
+def build_local_report(sweep_dir: str | Path, out_dir: str | Path | None = None,
+                       image_source: ImageSource | None = None, image_count: int = 4,
+                       seed: int = 0, title: str | None = None) -> LocalReport:
+    """Write the report for ``sweep_dir`` into ``out_dir`` (default ``<sweep_dir>/report``).
+
+    Without ``image_source`` the ssl/scratch pictures are left out (with a note).
+    """
+    sweep = collect_sweep(sweep_dir)
+    out_dir = Path(out_dir) if out_dir else sweep.directory / "report"
+    figures_dir = out_dir / "figures"
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    comparison = compare(sweep.runs)
+    pretrains = find_pretrains(sweep)
+
+    charts, figure_paths = [], []
+    if comparison.rows:
+        for name, figure, chart_title, caption in (
+            ("accuracy_vs_labels", plots.accuracy_vs_labels(comparison),
+             "Test accuracy against labels",
+             "Mean over folds (line), ±1 sample std (band) and min-max over folds (whiskers)."),
+            ("paired_difference", plots.difference_vs_labels(comparison), "Paired difference",
+             "ssl - scratch per fold, mean and 95% t-interval; above zero means ssl helps."),
+        ):
+            png = plots.to_png(figure)
+            figure_paths.append(_write(figures_dir / f"{name}.png", png))
+            charts.append({"title": chart_title, "caption": caption, "uri": png_data_uri(png)})
+    pretext_chart = None
+    pretext_figure = plots.pretext_curves(pretrains)
+    if pretext_figure is not None:
+        png = plots.to_png(pretext_figure)
+        figure_paths.append(_write(figures_dir / "pretext_curves.png", png))
+        pretext_chart = {"title": "Pretext training curves", "uri": png_data_uri(png),
+                         "caption": "Rotation accuracy and loss per epoch (dashed: validation)."}
+
+    if image_source is None:
+        visuals = Visuals(notes=["Pictures were not requested."])
+    else:
+        visuals = draw_visuals(sweep, pretrains, figures_dir, image_source, image_count, seed)
+    figure_paths += [figure.path for figure in visuals.figures]
+
+    context = _context(sweep, comparison, pretrains, visuals, charts, pretext_chart,
+                       title or f"ssl vs scratch: {sweep.name}")
+    html_path = _write(out_dir / "report.html", render_html(context).encode())
+    links = {path.stem.replace("_", " "): path.relative_to(out_dir).as_posix()
+             for path in figure_paths}
+    markdown_path = _write(out_dir / "report.md", render_markdown(context, links).encode())
+    return LocalReport(
+        html=html_path, markdown=markdown_path,
+        comparison_csv=tables.write_comparison_csv(comparison, out_dir / "comparison.csv"),
+        runs_csv=tables.write_runs_csv(sweep, out_dir / "runs.csv"),
+        figures=figure_paths, sweep=sweep, comparison=comparison,
+    )
+
+
+def _context(sweep: SweepData, comparison: Comparison, pretrains: list[PretrainRecord],
+             visuals: Visuals, charts: list[dict], pretext_chart: dict | None, title: str) -> dict:
+    run_rows = tables.run_rows(sweep)
+    return {
+        "title": title,
+        "sweep_name": sweep.name,
+        "sweep_dir": str(sweep.directory),
+        "generated_at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "counts": sweep.state_counts(),
+        "expected_runs": len(sweep.grid) if sweep.grid is not None else None,
+        "notes": sweep.notes,
+        "headline": {"columns": tables.HEADLINE_COLUMNS, "rows": tables.headline_rows(comparison)},
+        "efficiency": {"columns": tables.EFFICIENCY_COLUMNS,
+                       "rows": tables.efficiency_rows(comparison)},
+        "charts": charts,
+        "pretrains": [_pretrain_row(record) for record in pretrains],
+        "pretext_chart": pretext_chart,
+        "pictures": [{"title": figure.title, "caption": figure.caption,
+                      "uri": png_data_uri(figure.path.read_bytes())} for figure in visuals.figures],
+        "picture_notes": visuals.notes,
+        "run_columns": RUN_COLUMNS,
+        "runs": [_display_run(row) for row in run_rows],
+        "failed_columns": FAILED_COLUMNS,
+        "failed": [_display_run(row) for row in run_rows if row["state"] != "finished"],
+        "grid_parameters": list(sweep.grid_parameters),
+        "missing": None if sweep.grid is None else [
+            {name: str(value) for name, value in point.values.items()}
+            for point in sweep.missing_points],
+        "provenance": gather(sweep),
+    }
+
+
+def _display_run(row: dict) -> dict:
+    accuracy = row["test_accuracy"]
+    return {
+        "run": row["run_id"], "state": row["state"],
+        "label fraction": "" if row["label_fraction"] is None else f"{row['label_fraction']:g}",
+        "method": row["method"] or "", "fold": "" if row["fold"] is None else row["fold"],
+        "labels": "" if row["n_labels"] is None else f"{row['n_labels']:.0f}",
+        "test acc %": "" if accuracy is None else f"{100 * accuracy:.2f}",
+        "error": row["error"],
+    }
+
+
+def _pretrain_row(record: PretrainRecord) -> dict:
+    history = record.history
+    final = history[-1].get("accuracy") if history else None
+    best = record.best_val_accuracy
+    data = (record.results or {}).get("data") or {}
+    return {
+        "directory": str(record.directory),
+        "epochs": len(history),
+        "final_accuracy": _percent(final),
+        "best_val_accuracy": _percent(best),
+        "n_pretext_images": data.get("n_pretext_images", "n/a"),
+        "runs": ", ".join(record.run_ids),
+    }
+
+
+def _percent(value) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return f"{100 * number:.2f}" if math.isfinite(number) else "n/a"
+
+
+def _write(path: Path, content: bytes) -> Path:
+    """Write via a temporary file and rename, so a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(content)
+    temporary.replace(path)
+    return path

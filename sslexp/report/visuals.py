@@ -1,0 +1,116 @@
+"""The report's pictures: one ssl and one scratch run of the same fraction and
+fold, drawn side by side from their own checkpoints, plus the pretext model's
+rotation predictions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from sslexp.report.collect import PretrainRecord, RunRecord, SweepData
+
+MODEL_FILE = "model.keras"
+ImageSource = Callable[[str, int], np.ndarray]
+"""(data set name, image size) -> test images (N, H, W, C), raw 0-255 pixels."""
+
+
+@dataclass
+class ReportFigure:
+    title: str
+    caption: str
+    path: Path
+
+
+@dataclass
+class Visuals:
+    figures: list[ReportFigure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def choose_pair(sweep: SweepData) -> tuple[RunRecord, RunRecord] | None:
+    """The finished ssl/scratch pair with a checkpoint at the smallest fraction (then fold)."""
+    candidates: dict[tuple, dict[str, RunRecord]] = {}
+    for run in sweep.usable_runs:
+        if run.run_dir is not None and (run.run_dir / MODEL_FILE).is_file():
+            key = (run.label_fraction, run.fold if run.fold is not None else -1)
+            candidates.setdefault(key, {})[run.method] = run
+    for key in sorted(candidates):
+        if {"ssl", "scratch"} <= set(candidates[key]):
+            return candidates[key]["ssl"], candidates[key]["scratch"]
+    return None
+
+
+def draw_visuals(sweep: SweepData, pretrains: list[PretrainRecord], out_dir: Path,
+                 image_source: ImageSource, image_count: int = 4, seed: int = 0) -> Visuals:
+    """Draw what can be drawn; every picture that cannot is explained in ``notes``."""
+    from sslexp.viz import load_model, save_comparison_figures, save_pretext_figures, select_images
+    from sslexp.viz.features import relative_filter_difference
+
+    visuals = Visuals()
+    pair = choose_pair(sweep)
+    pretext_path = next((p.pretext_checkpoint for p in pretrains if p.pretext_checkpoint), None)
+    if pair is None:
+        visuals.notes.append(
+            "No label fraction has both a finished ssl and a finished scratch run with "
+            f"{MODEL_FILE}, so filters and activations are not shown.")
+    if pair is None and pretext_path is None:
+        visuals.notes.append("No pretext.keras was found next to the ssl runs' backbone.")
+        return visuals
+    try:
+        models = {run.method: load_model(run.run_dir / MODEL_FILE) for run in pair or ()}
+        pretext = load_model(pretext_path, "pretext") if pretext_path else None
+        reference = next(iter(models.values()), pretext)
+        image_size = int(reference.input_shape[1])
+        config = (pair[0] if pair else sweep.runs[0]).config
+        dataset = config.get("dataset") or sweep.sweep_config.get("parameters", {}).get(
+            "dataset", {}).get("value")
+        images, indices = select_images(image_source(str(dataset), image_size), image_count, seed)
+    except Exception as error:  # a report without pictures beats no report
+        visuals.notes.append(f"Pictures skipped: {type(error).__name__}: {error}")
+        return visuals
+    chosen = f"test images {', '.join(str(i) for i in indices)} (seed {seed})"
+    if pair:
+        ssl, scratch = pair
+        filters_path, activations_path = save_comparison_figures(models, images, out_dir,
+                                                                 max_images=image_count)
+        where = (f"label fraction {ssl.label_fraction:g}, fold {ssl.fold}: runs {ssl.run_id} (ssl) "
+                 f"and {scratch.run_id} (scratch)")
+        change = relative_filter_difference(models["ssl"], models["scratch"])
+        visuals.figures += [
+            ReportFigure("First-layer filters, ssl vs scratch",
+                         f"stem_conv kernels of each checkpoint, each filter on its own scale, "
+                         f"and their difference on one shared scale; the kernels differ by "
+                         f"{change:.1%} (mean |ssl - scratch| / mean |scratch|); {where}.",
+                         filters_path),
+            ReportFigure("Stage activations, ssl vs scratch",
+                         f"Channel-mean output of each residual stage for {chosen}; {where}.",
+                         activations_path),
+        ]
+    if pretext is not None:
+        rotations_path, _ = save_pretext_figures(pretext, images, out_dir / "pretext",
+                                                 max_images=image_count)
+        visuals.figures.append(ReportFigure(
+            "Pretext rotation predictions",
+            f"All four rotations of {chosen}, predicted by {pretext_path}.", rotations_path))
+    return visuals
+
+
+def dataset_images(cache_dir: str | Path) -> ImageSource:
+    """Test images from ``sslexp.data.load_dataset``, resized to the models' input."""
+    def load(dataset: str, image_size: int) -> np.ndarray:
+        from sslexp.data import load_dataset
+
+        return load_dataset(dataset, image_size, cache_dir).test_images
+    return load
+
+
+def npz_images(path: str | Path) -> ImageSource:
+    """Test images from a .npz file, whatever the data set."""
+    def load(dataset: str, image_size: int) -> np.ndarray:
+        from sslexp.viz import load_npz_images
+
+        return load_npz_images(path)
+    return load

@@ -1,0 +1,115 @@
+"""The local report end to end: one HTML file, Markdown and CSV with the same numbers."""
+
+import base64
+import csv
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sslexp.report.build import build_local_report
+from tests.report import sweep_factory
+
+SCRIPT = "<script>alert('pwned')</script>"
+
+
+def colored_pixels(path) -> int:
+    """Pixels of the red-blue difference colormap (grey and white pixels do not count)."""
+    rgb = np.asarray(Image.open(path).convert("RGB"), dtype=int)
+    return int((np.abs(rgb[..., 0] - rgb[..., 2]) > 60).sum())
+
+
+def test_report_files_are_written_next_to_the_sweep(built_report):
+    out_dir = built_report.sweep.directory / "report"
+    assert built_report.html == out_dir / "report.html"
+    for path in (built_report.html, built_report.markdown, built_report.comparison_csv,
+                 built_report.runs_csv):
+        assert path.is_file() and path.stat().st_size > 0
+
+
+def test_html_is_self_contained_with_inline_images(built_report):
+    html = built_report.html.read_text()
+    sources = re.findall(r'<img src="([^"]+)"', html)
+    # accuracy, paired difference, pretext curve, filters, activations, rotations
+    assert len(sources) == 6
+    for source in sources:
+        assert source.startswith("data:image/png;base64,")
+        image = Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1])))
+        assert image.width > 100 and image.height > 100
+    assert not re.search(r'(src|href)="(https?:)?//', html), "the report must not need a network"
+
+
+def test_html_reports_failed_and_missing_runs(built_report):
+    html = built_report.html.read_text()
+    assert sweep_factory.FAILURE_MESSAGE in html
+    assert sweep_factory.run_id(*sweep_factory.FAILED) in html
+    assert "1 grid point(s)" in html
+    missing_row = re.search(r'<table id="missing">(.*?)</table>', html, re.S).group(1)
+    assert "<td>1.0</td><td>ssl</td><td>2</td>" in missing_row.replace("\n", "").replace("  ", "")
+
+
+def test_html_holds_the_statistics_and_provenance(built_report):
+    html = built_report.html.read_text()
+    headline = re.search(r'<table id="headline">(.*?)</table>', html, re.S).group(1)
+    assert "72.00 ± 1.73" in headline  # ssl at 0.1: mean 0.72, std sqrt(0.0003)
+    assert "62.00 ± 2.00" in headline  # scratch at 0.1
+    assert "+10.00" in headline
+    efficiency = re.search(r'<table id="efficiency">(.*?)</table>', html, re.S).group(1)
+    assert "2.08x" in efficiency  # 3^(2/3)
+    assert "&gt; max (500)" in efficiency
+    assert "0123abcd" in html and "split-0.1-0" in html and "digits-abc" in html
+    assert "Every paired ssl and scratch run used the same labelled subset" in html
+    assert "label_fraction:" in html  # the sweep YAML text
+    assert "64.00" in html  # best pretext validation rotation accuracy
+
+
+def test_pictures_come_from_the_two_checkpoints(built_report):
+    names = {path.name for path in built_report.figures}
+    assert {"filters_side_by_side.png", "activations_side_by_side.png", "rotations.png"} <= names
+    html = built_report.html.read_text()
+    pair = sweep_factory.run_id("ssl", 0.1, 0), sweep_factory.run_id("scratch", 0.1, 0)
+    assert all(run in html for run in pair)
+    # the difference panel (red/blue, white where equal) shows that the two checkpoints differ
+    filters = next(path for path in built_report.figures if path.name == "filters_side_by_side.png")
+    assert colored_pixels(filters) > 50
+    assert re.search(r"the kernels differ by \d+\.\d%", html)
+
+
+def test_csv_and_markdown_carry_the_same_numbers(built_report):
+    rows = list(csv.DictReader(built_report.comparison_csv.open()))
+    assert [float(row["label_fraction"]) for row in rows] == [0.1, 0.3, 1.0]
+    assert float(rows[0]["ssl_mean"]) == pytest.approx(0.72)
+    assert float(rows[0]["p_value"]) == pytest.approx(1 - (300 / 302) ** 0.5)
+    assert int(rows[1]["diff_n_pairs"]) == 2
+    assert rows[2]["label_efficiency_bound"] == "more_than"
+    runs = list(csv.DictReader(built_report.runs_csv.open()))
+    assert len(runs) == 17
+    assert {row["state"] for row in runs} == {"finished", "failed"}
+    markdown = built_report.markdown.read_text()
+    assert "| 0.1 | 50 | 72.00 ± 1.73 | 62.00 ± 2.00 | +10.00 |" in markdown
+    assert "## Missing grid points" in markdown
+    assert "figures/filters_side_by_side.png" in markdown
+
+
+def test_config_strings_are_escaped_everywhere(tmp_path):
+    sweep_dir = sweep_factory.write_sweep(tmp_path, extra_config={"note": SCRIPT})
+    report = build_local_report(sweep_dir, tmp_path / "out")
+    html = report.html.read_text()
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(" in html
+    assert "<script" not in report.markdown.read_text().lower()
+
+
+def test_a_sweep_with_no_finished_run_still_reports_what_is_missing(tmp_path):
+    sweep_dir = tmp_path / "empty-sweep"
+    sweep_dir.mkdir()
+    (sweep_dir / "sweep.yaml").write_text(
+        "method: grid\nparameters:\n  label_fraction: {values: [0.1, 0.5]}\n"
+        "  method: {values: [ssl, scratch]}\n  fold: {values: [0]}\n")
+    report = build_local_report(sweep_dir)
+    html = report.html.read_text()
+    assert "No finished runs yet" in html
+    assert "4 grid point(s)" in html
+    assert report.sweep.state_counts()["missing"] == 4
