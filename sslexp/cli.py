@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 
 import click
 
 from sslexp import __version__
 from sslexp.options import CONTEXT_SETTINGS
 
+# TensorFlow's C++ start-up chatter hides the output users look for.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 COMMANDS = {
     "datasets": "sslexp.commands.datasets:datasets",
     "pretrain": "sslexp.commands.pretrain:pretrain",
     "train": "sslexp.commands.train:train",
-    "compare": "sslexp.commands.compare:compare",
     "sweep": "sslexp.commands.sweep:sweep",
     "agents": "sslexp.commands.agents:agents",
     "sync": "sslexp.commands.sync:sync",
@@ -30,7 +33,6 @@ SHORT_HELP = {
     "datasets": "List the data sets and whether each is available here.",
     "pretrain": "Pretrain a backbone on the RotNet rotation task.",
     "train": "Train one downstream run (label fraction x method x fold).",
-    "compare": "Print a table of ssl vs scratch test accuracy from run directories.",
     "sweep": "Run a W&B sweep YAML offline, or create it on the W&B server.",
     "agents": "Start one `wandb agent` per GPU for an online sweep.",
     "sync": "Upload a local sweep's offline runs with `wandb sync`.",

@@ -52,9 +52,10 @@ class PretrainConfig:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:10]
 
     def directory_name(self) -> str:
-        name = self.dataset.replace("folder:", "folder-").replace("/", "_").strip("_")[-40:]
+        from sslexp.data.registry import dataset_slug
+
         b = self.backbone
-        return f"{name}-{self.image_size}px-resnet{b.depth}w{b.width}-{self.key()}"
+        return f"{dataset_slug(self.dataset)}-{self.image_size}px-resnet{b.depth}w{b.width}-{self.key()}"
 
 
 def pixel_mean(images: np.ndarray) -> np.ndarray:

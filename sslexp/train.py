@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import shutil
 import time
 from pathlib import Path
@@ -41,6 +42,7 @@ class TrainConfig:
     lr: float = 1e-3
     val_fraction: float = 0.2
     patience: int = 10
+    min_steps: int = 0
     pretext: PretrainConfig | None = None  # what `--pretrained auto` pretrains or finds
 
     def __post_init__(self):
@@ -59,9 +61,18 @@ class TrainConfig:
         """Scratch trains everything: same architecture, random init, same budget."""
         return self.finetune if self.method == "ssl" else "full"
 
+    def epochs_for(self, n_train: int) -> int:
+        """--epochs, raised so that tiny labelled subsets still get --min-steps updates.
+
+        The same rule applies to ssl and scratch, so the budget stays equal.
+        """
+        steps_per_epoch = max(1, math.ceil(n_train / self.batch_size))
+        return max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
+
     def default_run_name(self) -> str:
-        name = self.dataset.replace("folder:", "folder-").replace("/", "_").strip("_")[-40:]
-        return (f"{name}-{self.method}-p{self.label_fraction:g}-fold{self.fold}"
+        from sslexp.data.registry import dataset_slug
+
+        return (f"{dataset_slug(self.dataset)}-{self.method}-p{self.label_fraction:g}-fold{self.fold}"
                 f"-seed{self.seed}")
 
     def as_dict(self) -> dict:
@@ -217,6 +228,8 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                                               patience=config.patience),
                 *tracking.metrics_callbacks(run),
             ]
+            epochs = config.epochs_for(len(split.train_indices))
+            results["epochs_run_limit"] = epochs
             train_images = data.pool_images[split.train_indices]
             train_labels = data.pool_labels[split.train_indices]
             model.fit(
@@ -224,7 +237,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                 validation_data=make_dataset(data.pool_images[split.val_indices],
                                              data.pool_labels[split.val_indices],
                                              config.batch_size, False, config.seed),
-                epochs=config.epochs, callbacks=callbacks, verbose=runtime.fit_verbosity(),
+                epochs=epochs, callbacks=callbacks, verbose=runtime.fit_verbosity(),
                 shuffle=False,  # the tf.data pipeline shuffles
             )
             model.load_weights(best_weights)

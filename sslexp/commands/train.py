@@ -37,6 +37,9 @@ from sslexp.options import CONTEXT_SETTINGS, config_option, flag, option
         help="Share of the labelled subset used to select the epoch (at least 1 per class).")
 @option("--patience", type=click.IntRange(min=1), default=10,
         help="Stop after this many epochs without a better validation loss.")
+@option("--min-steps", type=click.IntRange(min=0), default=0,
+        help="Raise --epochs for small labelled subsets until at least this many optimizer "
+             "steps run (same rule for ssl and scratch); 0: off.")
 @option("--pretext-epochs", type=click.IntRange(min=1), default=15,
         help="auto backbone: pretext epochs.")
 @option("--pretext-rotations", type=click.Choice(["all", "random"]), default="all",
@@ -58,8 +61,8 @@ from sslexp.options import CONTEXT_SETTINGS, config_option, flag, option
 @user_errors
 def train(method, label_fraction, fold, folds, seed, dataset, image_size, cache_dir, depth, width,
           preprocessing, pretrained, finetune, epochs, batch_size, lr, val_fraction, patience,
-          pretext_epochs, pretext_rotations, unlabeled_fraction, pretext_batch_size, pretext_lr,
-          backbone_cache, output_dir, run_name, resume, wandb_mode, project, entity, group):
+          min_steps, pretext_epochs, pretext_rotations, unlabeled_fraction, pretext_batch_size,
+          pretext_lr, backbone_cache, output_dir, run_name, resume, wandb_mode, project, entity, group):
     """Train one run (label fraction x method x fold), then test it once.
 
     A validation split carved from the labelled subset selects the epoch; the
@@ -77,7 +80,7 @@ def train(method, label_fraction, fold, folds, seed, dataset, image_size, cache_
         dataset=dataset, image_size=image_size, backbone=backbone, method=method,
         label_fraction=label_fraction, fold=fold, folds=folds, seed=seed, pretrained=pretrained,
         finetune=finetune, epochs=epochs, batch_size=batch_size, lr=lr,
-        val_fraction=val_fraction, patience=patience,
+        val_fraction=val_fraction, patience=patience, min_steps=min_steps,
         pretext=PretrainConfig(dataset=dataset, image_size=image_size, backbone=backbone,
                                rotations=pretext_rotations, unlabeled_fraction=unlabeled_fraction,
                                epochs=pretext_epochs, batch_size=pretext_batch_size,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -123,10 +124,14 @@ def load_dataset(name: str, image_size: int, cache_dir: str | Path) -> Dataset:
                    skipped=raw.skipped, **arrays)
 
 
+def dataset_slug(name: str) -> str:
+    """A data set name usable in file names (``folder:/data/pets`` -> ``folder_data_pets``)."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")[-40:]
+
+
 def _cache_key(name: str, image_size: int, token: str) -> str:
     digest = hashlib.sha256(f"{name}|{image_size}|{token}".encode()).hexdigest()[:12]
-    readable = name.replace("folder:", "folder-").replace("/", "_").strip("_")[-40:]
-    return f"{readable}-{image_size}px-{digest}"
+    return f"{dataset_slug(name)}-{image_size}px-{digest}"
 
 
 def _check_usable(name: str, raw: RawDataset) -> None:
