@@ -55,7 +55,8 @@ class PretrainConfig:
         from sslexp.data.registry import dataset_slug
 
         b = self.backbone
-        return f"{dataset_slug(self.dataset)}-{self.image_size}px-resnet{b.depth}w{b.width}-{self.key()}"
+        return (f"{dataset_slug(self.dataset)}-{self.image_size}px-resnet{b.depth}w{b.width}"
+                f"-{self.key()}")
 
 
 def pixel_mean(images: np.ndarray) -> np.ndarray:

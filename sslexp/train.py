@@ -72,8 +72,8 @@ class TrainConfig:
     def default_run_name(self) -> str:
         from sslexp.data.registry import dataset_slug
 
-        return (f"{dataset_slug(self.dataset)}-{self.method}-p{self.label_fraction:g}-fold{self.fold}"
-                f"-seed{self.seed}")
+        return (f"{dataset_slug(self.dataset)}-{self.method}-p{self.label_fraction:g}"
+                f"-fold{self.fold}-seed{self.seed}")
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -72,13 +71,11 @@ class AgentGroup:
         self.stagger_s = stagger_s
         self.echo = echo
         self.processes: list[subprocess.Popen | None] = [None] * len(specs)
-        self._stop = threading.Event()
         self._signals_received = 0
 
-    def handle_signal(self, signum: int, frame=None) -> None:
+    def handle_signal(self, signum: int) -> None:
         """First signal: pass it to each agent; second: kill them."""
         self._signals_received += 1
-        self._stop.set()
         forceful = self._signals_received > 1
         self.echo(
             "Stopping agents now (killing them)." if forceful else
@@ -98,9 +95,9 @@ class AgentGroup:
     def run(self) -> list[int | None]:
         """Exit code of each agent (None for one never started because of a stop)."""
         for index, spec in enumerate(self.specs):
-            if index and self._stop.wait(self.stagger_s):
-                break
-            if self._stop.is_set():
+            if index:
+                self._sleep_unless_stopped(self.stagger_s)
+            if self._signals_received:
                 break
             self.processes[index] = subprocess.Popen(spec.argv, env=spec.env, start_new_session=True)
             self.echo(f"agent {index} started on GPU {spec.gpu} (pid {self.processes[index].pid})")
@@ -117,21 +114,7 @@ class AgentGroup:
                     continue
         return codes
 
-
-def forwarding_signals(handler: Callable[[int, object], None]):
-    """Install ``handler`` for SIGINT and SIGTERM; returns a function restoring the old ones."""
-    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
-
-    def restore() -> None:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-
-    return restore
-
-
-def wait_time_label(seconds: float) -> str:
-    return f"{seconds:g} s"
-
-
-def elapsed_since(start: float) -> float:
-    return time.monotonic() - start
+    def _sleep_unless_stopped(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._signals_received and time.monotonic() < deadline:
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))

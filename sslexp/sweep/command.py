@@ -1,7 +1,7 @@
 """The command line and environment of one run, built as ``wandb agent`` builds them.
 
 The macro expansion (``${args}``, ``${args_no_hyphens}``, ``${args_json}``,
-``${envvar:NAME}``, ...) reuses wandb's own helpers, so a sweep YAML behaves the
+``${envvar:NAME}``, ...) reuses wandb's own functions, so a sweep YAML behaves the
 same offline as under a real agent. One difference: ``${interpreter}`` is this
 Python (``sys.executable``), not whatever ``python`` is first on PATH.
 """

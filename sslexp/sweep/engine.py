@@ -77,6 +77,8 @@ def propose_next_run(
 
 def all_remaining_runs(engine_config: Mapping[str, Any], runs: Iterable[Any] = ()) -> list[dict[str, Any]]:
     """Every configuration a grid sweep has yet to propose, in the engine's order."""
+    if engine_config.get("method") != "grid":
+        raise ValueError(f"only a grid sweep has a finite list of runs, not a {engine_config.get('method')} search.")
     engine = load_engine()
     grid_size_bound = 10**7
     proposals = engine.next_runs(dict(engine_config), list(runs), validate=False, n=grid_size_bound)

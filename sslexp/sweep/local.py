@@ -53,7 +53,7 @@ class WorkerSlot:
 @dataclass(frozen=True)
 class LocalSweepOptions:
     sweep_dir: Path
-    workers: int = 1
+    workers: int | None = None  # None: one per GPU, or 1
     gpus: tuple[str, ...] = ()
     count: int | None = None
     retry_failed: bool = False
@@ -147,12 +147,15 @@ class LocalSweep:
         self._on_run_end = on_run_end or (lambda run_id, entry: None)
         self._stop = threading.Event()
         self._stop_requests = 0
+        self._stop_signal: int = signal.SIGTERM
         self._guard = threading.Lock()
         self._attempted: set[str] = set()
         self._started = 0
         self._processes: dict[str, subprocess.Popen] = {}
         self._worker_errors: list[BaseException] = []
         self._identity = liveness.identify_process(os.getpid())
+        with self.ledger.transaction() as data:
+            mark_stale_runs(self.ledger, data, check_results=True)
 
     @property
     def stopped(self) -> bool:
@@ -160,8 +163,6 @@ class LocalSweep:
 
     def run(self) -> dict[str, Any]:
         """Run workers until the sweep is done, the count is reached or a stop is requested."""
-        with self.ledger.transaction() as data:
-            mark_stale_runs(self.ledger, data, check_results=True)
         threads = [
             threading.Thread(target=self._worker_loop, args=(slot,), name=slot.name, daemon=True)
             for slot in self.slots
@@ -179,6 +180,7 @@ class LocalSweep:
         """Start no new runs; pass the signal on to running ones (a second request kills them)."""
         with self._guard:
             self._stop_requests += 1
+            self._stop_signal = signum
             self._stop.set()
             processes = list(self._processes.values())
             forceful = self._stop_requests > 1
@@ -310,6 +312,9 @@ class LocalSweep:
                 return 127
             with self._guard:
                 self._processes[claim.run_id] = process
+                late_stop = self._stop_signal if self._stop.is_set() else None
+            if late_stop is not None:  # the stop came while this run was starting
+                process.send_signal(late_stop)
             self._note_run_process(claim, process.pid)
             try:
                 return process.wait()

@@ -6,8 +6,10 @@ reported before anything reaches the server.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sslexp.sweep.config import SweepSpec
@@ -25,10 +27,21 @@ class CreatedSweep:
     output: str
 
 
-def create_sweep_command(spec: SweepSpec, project: str | None, entity: str | None, wandb: str) -> list[str]:
-    argv = [wandb, "sweep"]
-    if project:
-        argv += ["--project", project]
+# `sslexp train` logs to this project by default; without it `wandb sweep` would
+# name the project after the git repository.
+DEFAULT_PROJECT = "sslexp"
+
+
+def create_sweep_command(
+    spec: SweepSpec,
+    project: str | None,
+    entity: str | None,
+    wandb: str,
+    env: Mapping[str, str] = os.environ,
+) -> list[str]:
+    """``wandb sweep`` with the project from the option, the YAML, $WANDB_PROJECT or sslexp's default."""
+    project = project or spec.raw.get("project") or env.get("WANDB_PROJECT") or DEFAULT_PROJECT
+    argv = [wandb, "sweep", "--project", project]
     if entity:
         argv += ["--entity", entity]
     return argv + [str(spec.path)]
