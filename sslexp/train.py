@@ -69,6 +69,10 @@ class TrainConfig:
         steps_per_epoch = max(1, math.ceil(n_train / self.batch_size))
         return max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
 
+    def patience_for(self, n_train: int) -> int:
+        """--patience, stretched by the same factor as the epochs (patience counts updates)."""
+        return math.ceil(self.patience * self.epochs_for(n_train) / self.epochs)
+
     def default_run_name(self) -> str:
         from sslexp.data.registry import dataset_slug
 
@@ -224,8 +228,9 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
             callbacks = [
                 *runtime.checkpoint_callbacks(output_dir, best_weights, MONITOR, "min", resume,
                                               weights_only=True),
-                keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min",
-                                              patience=config.patience),
+                keras.callbacks.EarlyStopping(
+                    monitor=MONITOR, mode="min",
+                    patience=config.patience_for(len(split.train_indices))),
                 *tracking.metrics_callbacks(run),
             ]
             epochs = config.epochs_for(len(split.train_indices))

@@ -11,6 +11,12 @@ def test_min_steps_raises_epochs_for_small_subsets_only():
     assert TrainConfig(epochs=3, batch_size=32).epochs_for(48) == 3  # off by default
 
 
+def test_patience_stretches_with_the_epochs():
+    config = TrainConfig(epochs=20, batch_size=32, min_steps=300, patience=10)
+    assert config.patience_for(60) == 75  # 150 epochs of 2 steps: 7.5x
+    assert config.patience_for(38_400) == 10
+
+
 def test_scratch_always_trains_everything():
     assert TrainConfig(method="scratch", finetune="linear").effective_finetune == "full"
     assert TrainConfig(method="ssl", finetune="linear").effective_finetune == "linear"

@@ -67,5 +67,9 @@ def user_errors(function):
                                      param_hint=f"'{error.option}'") from error
         except DataUnavailableError as error:
             raise click.ClickException(str(error)) from error
+        except KeyboardInterrupt:
+            # The run already recorded itself as interrupted; 130 is what shells expect.
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(130) from None
 
     return wrapper

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -53,7 +54,8 @@ from sslexp.options import CONTEXT_SETTINGS, config_option, flag, option
 @option("--backbone-cache", type=click.Path(file_okay=False, path_type=Path),
         default=Path("artifacts/backbones"), help="auto backbone: where backbones are cached.")
 @option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-        show_default=False, help="Run directory. Default: runs/<run name>.")
+        show_default=False,
+        help="Run directory. Default: runs/<run name> (plus the W&B run id under an agent).")
 @option("--run-name", default=None, show_default=False,
         help="Default: <dataset>-<method>-p<fraction>-fold<fold>-seed<seed>.")
 @flag("--resume", False, "Continue an interrupted run from its last completed epoch.")
@@ -87,7 +89,10 @@ def train(method, label_fraction, fold, folds, seed, dataset, image_size, cache_
                                lr=pretext_lr, seed=seed),
     )
     run_name = run_name or config.default_run_name()
-    output_dir = output_dir or Path("runs") / run_name
+    if output_dir is None:
+        # Under `wandb agent`, runs of different sweeps may share a grid point: keep them apart.
+        run_id = os.environ.get("WANDB_RUN_ID")
+        output_dir = Path("runs") / (f"{run_name}-{run_id}" if run_id else run_name)
     results = run_training(config, output_dir, cache_dir, backbone_cache,
                            WandbSettings(wandb_mode, project, entity, group), run_name, resume)
     test = results["test"]

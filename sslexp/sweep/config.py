@@ -112,6 +112,11 @@ def grid_points(spec: SweepSpec) -> list[dict[str, Any]]:
     return all_remaining_runs(spec.engine_config)
 
 
+def grid_parameter_names(spec: SweepSpec) -> list[str]:
+    """Parameters the sweep varies (those given as a list of ``values``)."""
+    return [name for name, item in spec.raw.get("parameters", {}).items() if isinstance(item, dict) and "values" in item]
+
+
 def planned_run_count(spec: SweepSpec) -> int | None:
     """How many runs the sweep will create: the grid size capped by run_cap."""
     if spec.method == "grid":

@@ -35,7 +35,7 @@ from sslexp.sweep.command import build_command, describe_command, run_environmen
 from sslexp.sweep.config import SweepSpec
 from sslexp.sweep.engine import metric_from_results, propose_next_run, to_sweep_run
 from sslexp.sweep.ledger import RESULTS_NAME, Ledger, new_entry, new_run_id, utc_now
-from sslexp.sweep.outcome import classify, last_line, read_results, results_state
+from sslexp.sweep.outcome import Outcome, classify, last_line, read_results, results_state
 
 LOG_NAME = "output.log"
 ARGS_JSON_NAME = "args.json"
@@ -334,6 +334,9 @@ class LocalSweep:
     def _record(self, claim: Claim, exit_code: int) -> dict[str, Any]:
         run_dir = self.ledger.run_dir(claim.run_id)
         outcome = classify(exit_code, read_results(run_dir / RESULTS_NAME), last_line(run_dir / LOG_NAME))
+        if self._stop.is_set() and outcome.state == "failed":
+            # The sweep passed a stop signal on: however the run exited, it was interrupted.
+            outcome = Outcome("interrupted", f"stopped by the sweep ({outcome.error})")
         with self.ledger.transaction() as data:
             entry = data["runs"][claim.run_id]
             if entry["attempts"] == claim.attempt:

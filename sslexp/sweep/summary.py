@@ -25,12 +25,20 @@ def state_counts(runs: dict[str, dict[str, Any]]) -> Counter:
     return Counter(entry["state"] for entry in runs.values())
 
 
-def format_summary(sweep_dir: Path, ledger: dict[str, Any], metric_name: str | None) -> str:
-    """A plain-text table of the sweep's runs, sorted by their parameters."""
+def format_summary(
+    sweep_dir: Path,
+    ledger: dict[str, Any],
+    metric_name: str | None,
+    columns: list[str] | None = None,
+) -> str:
+    """A plain-text table of the sweep's runs, sorted by their parameters.
+
+    ``columns`` are the parameters shown (default: those that differ between runs).
+    """
     runs = ledger.get("runs", {})
     if not runs:
         return "No runs yet."
-    columns = varying_parameters(runs) or sorted({name for e in runs.values() for name in e["config"]})[:3]
+    columns = columns or varying_parameters(runs)
     metric_label = metric_name or "metric"
     header = ["run", *columns, "state", "exit", metric_label, "minutes", "tries"]
     rows = []
