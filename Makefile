@@ -26,6 +26,8 @@ ARGS ?=
 # make pretrain: the demo backbone unless overridden (PRETRAIN_ARGS="--dataset fashion_mnist ...").
 PRETRAIN_ARGS ?= --dataset digits --image-size 16 --depth 8 --width 8 --epochs 15
 
+STUDY_WORKERS ?= 2
+
 .PHONY: help setup test demo pretrain train sweep agents sync report bench study clean
 
 help:  ## list the targets
@@ -72,6 +74,10 @@ report: setup  ## the comparison report of a sweep (SWEEP_DIR=sweep-runs/demo)
 
 bench: setup  ## measure pipeline speed, start-up overhead and memory; writes benchmarks/RESULTS.md
 	$(PYTHON) benchmarks/bench.py
+
+study: setup  ## the Fashion-MNIST study, offline (about an hour on 2 cores): pretraining, sweep, report
+	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/fashion_mnist.yaml --dir sweep-runs/fashion_mnist --workers $(STUDY_WORKERS)
+	$(SSLEXP) report sweep-runs/fashion_mnist
 
 clean:  ## remove run outputs and caches (keeps .venv)
 	rm -rf runs sweep-runs artifacts .cache/sslexp wandb .pytest_cache
