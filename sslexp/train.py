@@ -61,17 +61,12 @@ class TrainConfig:
         """Scratch trains everything: same architecture, random init, same budget."""
         return self.finetune if self.method == "ssl" else "full"
 
-    def epochs_for(self, n_train: int) -> int:
-        """--epochs, raised so that tiny labelled subsets still get --min-steps updates.
-
-        The same rule applies to ssl and scratch, so the budget stays equal.
-        """
-        steps_per_epoch = max(1, math.ceil(n_train / self.batch_size))
-        return max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
-
-    def patience_for(self, n_train: int) -> int:
-        """--patience, stretched by the same factor as the epochs (patience counts updates)."""
-        return math.ceil(self.patience * self.epochs_for(n_train) / self.epochs)
+    def steps_per_epoch(self, n_train: int) -> int:
+        """One pass over the labelled subset, or more (the data repeats) when that is
+        fewer than ``min_steps / epochs`` updates: tiny subsets still train, with
+        the same rule for ssl and scratch, and validation still runs once an epoch."""
+        one_pass = max(1, math.ceil(n_train / self.batch_size))
+        return max(one_pass, math.ceil(self.min_steps / self.epochs))
 
     def default_run_name(self) -> str:
         from sslexp.data.registry import dataset_slug
@@ -228,21 +223,22 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
             callbacks = [
                 *runtime.checkpoint_callbacks(output_dir, best_weights, MONITOR, "min", resume,
                                               weights_only=True),
-                keras.callbacks.EarlyStopping(
-                    monitor=MONITOR, mode="min",
-                    patience=config.patience_for(len(split.train_indices))),
+                keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min",
+                                              patience=config.patience),
                 *tracking.metrics_callbacks(run),
             ]
-            epochs = config.epochs_for(len(split.train_indices))
-            results["epochs_run_limit"] = epochs
+            steps_per_epoch = config.steps_per_epoch(len(split.train_indices))
+            results["steps_per_epoch"] = steps_per_epoch
             train_images = data.pool_images[split.train_indices]
             train_labels = data.pool_labels[split.train_indices]
             model.fit(
-                make_dataset(train_images, train_labels, config.batch_size, True, config.seed),
+                make_dataset(train_images, train_labels, config.batch_size, True,
+                             config.seed).repeat(),
+                steps_per_epoch=steps_per_epoch,
                 validation_data=make_dataset(data.pool_images[split.val_indices],
                                              data.pool_labels[split.val_indices],
                                              config.batch_size, False, config.seed),
-                epochs=epochs, callbacks=callbacks, verbose=runtime.fit_verbosity(),
+                epochs=config.epochs, callbacks=callbacks, verbose=runtime.fit_verbosity(),
                 shuffle=False,  # the tf.data pipeline shuffles
             )
             model.load_weights(best_weights)

@@ -4,17 +4,11 @@ from sslexp.errors import InputError
 from sslexp.train import TrainConfig
 
 
-def test_min_steps_raises_epochs_for_small_subsets_only():
-    config = TrainConfig(epochs=3, batch_size=32, min_steps=400)
-    assert config.epochs_for(48) == 200  # 2 steps an epoch
-    assert config.epochs_for(38_400) == 3  # 1,200 steps an epoch: --epochs already suffices
-    assert TrainConfig(epochs=3, batch_size=32).epochs_for(48) == 3  # off by default
-
-
-def test_patience_stretches_with_the_epochs():
-    config = TrainConfig(epochs=20, batch_size=32, min_steps=300, patience=10)
-    assert config.patience_for(60) == 75  # 150 epochs of 2 steps: 7.5x
-    assert config.patience_for(38_400) == 10
+def test_min_steps_repeats_small_subsets_within_an_epoch():
+    config = TrainConfig(epochs=3, batch_size=32, min_steps=300)
+    assert config.steps_per_epoch(48) == 100  # 2 batches of data, repeated
+    assert config.steps_per_epoch(38_400) == 1_200  # one pass already suffices
+    assert TrainConfig(epochs=3, batch_size=32).steps_per_epoch(48) == 2  # off by default
 
 
 def test_scratch_always_trains_everything():

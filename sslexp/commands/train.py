@@ -39,8 +39,8 @@ from sslexp.options import CONTEXT_SETTINGS, config_option, flag, option
 @option("--patience", type=click.IntRange(min=1), default=10,
         help="Stop after this many epochs without a better validation loss.")
 @option("--min-steps", type=click.IntRange(min=0), default=0,
-        help="Raise --epochs for small labelled subsets until at least this many optimizer "
-             "steps run (same rule for ssl and scratch); 0: off.")
+        help="At least this many optimizer steps in all: small labelled subsets are repeated "
+             "within an epoch (same rule for ssl and scratch); 0: one pass an epoch.")
 @option("--pretext-epochs", type=click.IntRange(min=1), default=15,
         help="auto backbone: pretext epochs.")
 @option("--pretext-rotations", type=click.Choice(["all", "random"]), default="all",
