@@ -9,13 +9,13 @@ get the chance to write an ``interrupted`` results file.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from sslexp.sweep.signals import pass_signal
 from sslexp.sweep.wandb_cli import environment_with_this_python_first
 
 
@@ -81,16 +81,7 @@ class AgentGroup:
             "Stopping agents now (killing them)." if forceful else
             f"Passing {signal.Signals(signum).name} to the agents; send it again to kill them."
         )
-        for process in self.processes:
-            if process is None or process.poll() is not None:
-                continue
-            try:
-                if forceful:
-                    os.killpg(process.pid, signal.SIGKILL)
-                else:
-                    process.send_signal(signum)
-            except ProcessLookupError:
-                pass
+        pass_signal(self.processes, signum, forceful)
 
     def run(self) -> list[int | None]:
         """Exit code of each agent (None for one never started because of a stop)."""

@@ -36,6 +36,7 @@ from sslexp.sweep.config import SweepSpec
 from sslexp.sweep.engine import metric_from_results, propose_next_run, to_sweep_run
 from sslexp.sweep.ledger import RESULTS_NAME, Ledger, new_entry, new_run_id, utc_now
 from sslexp.sweep.outcome import Outcome, classify, last_line, read_results, results_state
+from sslexp.sweep.signals import pass_signal
 
 LOG_NAME = "output.log"
 ARGS_JSON_NAME = "args.json"
@@ -184,14 +185,7 @@ class LocalSweep:
             self._stop.set()
             processes = list(self._processes.values())
             forceful = self._stop_requests > 1
-        for process in processes:
-            try:
-                if forceful:
-                    os.killpg(process.pid, signal.SIGKILL)
-                else:
-                    process.send_signal(signum)
-            except ProcessLookupError:
-                pass
+        pass_signal(processes, signum, forceful)
 
     def _worker_loop(self, slot: WorkerSlot) -> None:
         try:
