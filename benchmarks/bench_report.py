@@ -1,0 +1,122 @@
+"""Rows of results, the machine they were measured on, and their Markdown form.
+
+A benchmark number is only worth keeping next to the machine, library
+versions, revision and command that produced it, so all of them go into the
+same file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One line of the results table."""
+
+    section: str
+    measurement: str
+    result: str
+    target: str = ""
+    note: str = ""
+
+
+def cpu_model() -> str:
+    """The CPU model name as the kernel reports it (platform.processor() is often empty)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpu_names() -> list[str]:
+    """Names of the GPUs TensorFlow sees (empty on a CPU-only machine)."""
+    import tensorflow as tf
+
+    names = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            details = tf.config.experimental.get_device_details(gpu)
+        except (RuntimeError, ValueError):
+            details = {}
+        names.append(details.get("device_name", gpu.name))
+    return names
+
+
+def describe_machine() -> dict[str, str]:
+    """CPU, cores, memory, accelerators, versions, revision and date, as table cells."""
+    import psutil
+
+    from sslexp.provenance import git_revision, versions
+
+    git = git_revision()
+    revision = git["revision"] or "unknown"
+    if git["dirty"]:
+        revision += " (with uncommitted changes)"
+    physical = psutil.cpu_count(logical=False)
+    load = ", ".join(f"{value:.1f}" for value in psutil.getloadavg())
+    return {
+        "CPU": cpu_model(),
+        "cores": f"{os.cpu_count()} logical, {physical} physical",
+        "RAM": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
+        "GPU": ", ".join(gpu_names()) or "none",
+        "OS": platform.platform(),
+        "libraries": ", ".join(f"{name} {version}" for name, version in versions().items()),
+        "git revision": revision,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "load average at start (1, 5, 15 min)": load,
+    }
+
+
+def command_line() -> str:
+    """The command as it was typed, so the table can be reproduced."""
+    return "python " + shlex.join(sys.argv)
+
+
+def escape(cell: str) -> str:
+    return str(cell).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(escape(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def results_table(rows: list[Row]) -> str:
+    return markdown_table(["Section", "Measurement", "Result", "Target", "Notes"],
+                          [[r.section, r.measurement, r.result, r.target, r.note] for r in rows])
+
+
+def render_markdown(machine: dict[str, str], command: str, settings: list[str],
+                    rows: list[Row], elapsed_s: float) -> str:
+    """The whole RESULTS.md: machine, command, settings, then the results table."""
+    machine_table = markdown_table(["Machine", ""], [[key, value] for key, value in machine.items()])
+    parts = [
+        "# sslexp benchmarks",
+        "",
+        "Written by `benchmarks/bench.py`. Ratios come from variants timed interleaved in one "
+        "process (A B C, B C A, ...), so that machine noise hits them alike; absolute rates on "
+        "a shared 2-core machine vary up to 3x between identical runs.",
+        "",
+        machine_table,
+        "",
+        f"Command: `{command}` (took {elapsed_s / 60:.1f} min)",
+        "",
+        "Settings:",
+        "",
+        *[f"- {line}" for line in settings],
+        "",
+        results_table(rows),
+        "",
+    ]
+    return "\n".join(parts)
