@@ -24,7 +24,7 @@ GPUS ?=
 SWEEP_ID ?=
 ARGS ?=
 # make pretrain: the demo backbone unless overridden (PRETRAIN_ARGS="--dataset fashion_mnist ...").
-PRETRAIN_ARGS ?= --dataset digits --image-size 16 --depth 8 --width 8 --epochs 15
+PRETRAIN_ARGS ?= --dataset digits --image-size 16 --depth 8 --width 8 --epochs 15 --lr 0.003
 
 STUDY_WORKERS ?= 2
 

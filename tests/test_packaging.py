@@ -37,3 +37,29 @@ def test_readme_make_targets_exist():
 
 def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_make_pretrain_fills_the_backbone_the_demo_sweep_uses():
+    from sslexp.models import BackboneConfig
+    from sslexp.pretrain import PretrainConfig
+
+    line = re.search(r"^PRETRAIN_ARGS \?= (.+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    tokens = line.group(1).split()
+    make_args = {tokens[i].lstrip("-").replace("-", "_"): tokens[i + 1]
+                 for i in range(0, len(tokens), 2)}
+    demo = {k: v["value"] for k, v in
+            yaml.safe_load((ROOT / "sweeps" / "demo.yaml").read_text())["parameters"].items()
+            if "value" in v}
+
+    def config(source, epochs, lr, prefix=""):
+        return PretrainConfig(
+            dataset=source["dataset"], image_size=int(source["image_size"]),
+            backbone=BackboneConfig(depth=int(source["depth"]), width=int(source["width"])),
+            epochs=int(epochs), lr=float(lr),
+            batch_size=int(source.get(f"{prefix}batch_size", 64)),
+            unlabeled_fraction=float(source.get("unlabeled_fraction", 1.0)),
+        )
+
+    from_make = config(make_args, make_args["epochs"], make_args["lr"])
+    from_demo = config(demo, demo["pretext_epochs"], demo["pretext_lr"], prefix="pretext_")
+    assert from_make.key() == from_demo.key()
