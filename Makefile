@@ -27,6 +27,7 @@ ARGS ?=
 PRETRAIN_ARGS ?= --dataset digits --image-size 16 --depth 8 --width 8 --epochs 15 --lr 0.003
 
 STUDY_WORKERS ?= 2
+DEMO_WORKERS ?= 2
 
 .PHONY: help setup test demo pretrain train sweep agents sync report bench study clean
 
@@ -50,7 +51,7 @@ test: setup  ## run the test suite
 	$(PYTHON) -m pytest
 
 demo: setup  ## the main job, offline: demo sweep on digits (pretrain, ssl + scratch runs), then the report
-	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/demo.yaml --dir sweep-runs/demo --workers $(WORKERS)
+	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/demo.yaml --dir sweep-runs/demo --workers $(DEMO_WORKERS)
 	$(SSLEXP) report sweep-runs/demo
 
 pretrain: setup  ## pretrain a backbone into the cache (PRETRAIN_ARGS=...)
