@@ -44,6 +44,17 @@ def check_image_size(image_size: int) -> None:
                          f"the ResNet backbone downsamples by 4; use at least {MIN_IMAGE_SIZE} pixels.")
 
 
+def pool_pixel_mean(pool_images: np.ndarray, preprocessing: str) -> np.ndarray | None:
+    """The pool's per-pixel mean when the backbone subtracts it, else None.
+
+    Accumulated in float64 by numpy's buffered reduction, never as a float64
+    copy of the pool (6 GB for cats_vs_dogs at 120x120).
+    """
+    if preprocessing != "pixel-mean":
+        return None
+    return pool_images.mean(axis=0, dtype=np.float64).astype(np.float32)
+
+
 def build_backbone(input_shape: tuple[int, int, int], config: BackboneConfig,
                    pixel_mean: np.ndarray | None = None):
     """The ResNet backbone as a named functional sub-model: raw 0-255 pixels -> features.

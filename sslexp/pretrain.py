@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import json
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from sslexp.models import BackboneConfig
-from sslexp.results import RESULTS_FILE, error_record, now, write_json_atomic
+from sslexp.results import RESULTS_FILE, error_record, now, read_history, write_json_atomic
 from sslexp.rotation import ROTATION_MODES
 from sslexp.tracking import WandbSettings
 
@@ -59,10 +58,6 @@ class PretrainConfig:
                 f"-{self.key()}")
 
 
-def pixel_mean(images: np.ndarray) -> np.ndarray:
-    return images.astype(np.float64).mean(axis=0).astype(np.float32)
-
-
 def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
                     wandb_settings: WandbSettings = WandbSettings(), resume: bool = False) -> dict:
     """Pretrain, keep the epoch with the best validation rotation accuracy, save the backbone."""
@@ -70,7 +65,8 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
 
     from sslexp import runtime, tracking
     from sslexp.data import load_dataset
-    from sslexp.models import build_backbone, build_pretext_model, check_image_size, describe
+    from sslexp.models import (build_backbone, build_pretext_model, check_image_size, describe,
+                               pool_pixel_mean)
     from sslexp.provenance import provenance
     from sslexp.rotation import rotation_dataset
     from sslexp.splits import pretext_split
@@ -99,8 +95,9 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
         with tracking.start_run(wandb_settings, job_type="pretrain",
                                 name=f"pretrain-{config.directory_name()}",
                                 config=results["config"], run_dir=output_dir) as run:
-            backbone = build_backbone(data.image_shape, config.backbone,
-                                      pixel_mean(data.pool_images))
+            backbone = build_backbone(
+                data.image_shape, config.backbone,
+                pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
             model = build_pretext_model(backbone)
             model.compile(optimizer=keras.optimizers.Adam(config.lr),
                           loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -151,12 +148,3 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
         results.update(finished_at=now(), wall_time_s=round(time.time() - started, 2))
         write_json_atomic(output_dir / RESULTS_FILE, results)
     return results
-
-
-def read_history(path: Path) -> list[dict]:
-    """Keras' CSVLogger rows as dicts with a 1-based epoch (appended across resumes)."""
-    with open(path, newline="") as stream:
-        rows = [{k: float(v) for k, v in row.items() if v not in ("", None)}
-                for row in csv.DictReader(stream)]
-    by_epoch = {int(row["epoch"]) + 1: row for row in rows}  # a resumed epoch replaces its row
-    return [{**row, "epoch": epoch} for epoch, row in sorted(by_epoch.items())]

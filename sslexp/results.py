@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime
 import json
 import math
@@ -62,3 +63,12 @@ def error_record(error: BaseException) -> dict:
         "message": str(error),
         "traceback": "".join(traceback.format_exception(error)),
     }
+
+
+def read_history(path: Path) -> list[dict]:
+    """Keras' CSVLogger rows as dicts with a 1-based epoch (appended across resumes)."""
+    with open(path, newline="") as stream:
+        rows = [{k: float(v) for k, v in row.items() if v not in ("", None)}
+                for row in csv.DictReader(stream)]
+    by_epoch = {int(row["epoch"]) + 1: row for row in rows}  # a resumed epoch replaces its row
+    return [{**row, "epoch": epoch} for epoch, row in sorted(by_epoch.items())]

@@ -72,7 +72,7 @@ def checkpoint_callbacks(output_dir, best_path, monitor: str, mode: str, resume:
 
     import keras
 
-    from sslexp.pretrain import read_history
+    from sslexp.results import read_history
 
     output_dir = Path(output_dir)
     history_path = output_dir / "history.csv"

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from sslexp.models import BackboneConfig, parse_finetune
-from sslexp.pretrain import PretrainConfig, pixel_mean, read_history
-from sslexp.results import RESULTS_FILE, error_record, now, write_json_atomic
+from sslexp.pretrain import PretrainConfig
+from sslexp.results import RESULTS_FILE, error_record, now, read_history, write_json_atomic
 from sslexp.tracking import WandbSettings
 
 METHODS = ("ssl", "scratch")
@@ -82,10 +82,11 @@ def resolve_backbone(config: TrainConfig, data, cache_dir: Path, backbone_cache:
     """The backbone for this run and a record of where it came from."""
     from sslexp import tracking
     from sslexp.backbones import ensure_backbone
-    from sslexp.models import build_backbone, load_backbone
+    from sslexp.models import build_backbone, load_backbone, pool_pixel_mean
 
     if config.method == "scratch":
-        return build_backbone(data.image_shape, config.backbone, pixel_mean(data.pool_images)), None
+        mean = pool_pixel_mean(data.pool_images, config.backbone.preprocessing)
+        return build_backbone(data.image_shape, config.backbone, mean), None
     if config.pretrained == "auto":
         path = ensure_backbone(config.pretext, backbone_cache, cache_dir,
                                WandbSettings(mode="disabled"))

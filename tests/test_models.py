@@ -77,3 +77,13 @@ def test_saved_backbone_keeps_its_preprocessing_and_checks_its_shape(tmp_path):
         load_backbone(path, (16, 16, 1))
     with pytest.raises(InputError, match="no such file"):
         load_backbone(tmp_path / "missing.keras", SHAPE)
+
+
+def test_pool_pixel_mean_only_for_pixel_mean_preprocessing():
+    from sslexp.models import pool_pixel_mean
+
+    pool = np.random.default_rng(0).integers(0, 256, (50, *SHAPE), dtype=np.uint8)
+    assert pool_pixel_mean(pool, "scale") is None
+    mean = pool_pixel_mean(pool, "pixel-mean")
+    assert mean.dtype == np.float32 and mean.shape == SHAPE
+    np.testing.assert_allclose(mean, pool.astype(np.float64).mean(axis=0), rtol=1e-6)
