@@ -23,8 +23,6 @@ WORKERS ?= 1
 GPUS ?=
 SWEEP_ID ?=
 ARGS ?=
-# make pretrain: the demo backbone unless overridden (PRETRAIN_ARGS="--dataset fashion_mnist ...").
-PRETRAIN_ARGS ?= --dataset digits --image-size 16 --depth 8 --width 8 --epochs 15 --lr 0.003
 
 STUDY_WORKERS ?= 2
 DEMO_WORKERS ?= 2
@@ -54,8 +52,8 @@ demo: setup  ## the main job, offline: demo sweep on digits (pretrain, ssl + scr
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/demo.yaml --dir sweep-runs/demo --workers $(DEMO_WORKERS)
 	$(SSLEXP) report sweep-runs/demo
 
-pretrain: setup  ## pretrain a backbone into the cache (PRETRAIN_ARGS=...)
-	$(SSLEXP) pretrain $(PRETRAIN_ARGS)
+pretrain: setup  ## pretrain every backbone a sweep's ssl runs use (SWEEP=sweeps/demo.yaml)
+	$(SSLEXP) sweep pretrain $(SWEEP)
 
 train: setup  ## one downstream run (ARGS="--method ssl --label-fraction 0.05 ...")
 	$(SSLEXP) train $(ARGS)
@@ -65,10 +63,10 @@ sweep: setup  ## run a sweep offline (SWEEP=sweeps/demo.yaml WORKERS=1 GPUS=0,1)
 
 agents: setup  ## one wandb agent per GPU for an online sweep (SWEEP_ID=... GPUS=0,1,2,3)
 	@test -n "$(SWEEP_ID)" || { echo "set SWEEP_ID=entity/project/id (from sslexp sweep create)"; exit 2; }
-	$(SSLEXP) agents $(SWEEP_ID) $(if $(GPUS),--gpus $(GPUS))
+	$(SSLEXP) sweep agents $(SWEEP_ID) $(if $(GPUS),--gpus $(GPUS))
 
 sync: setup  ## upload a local sweep's offline runs (SWEEP_DIR=sweep-runs/demo)
-	$(SSLEXP) sync $(SWEEP_DIR)
+	$(SSLEXP) sweep sync $(SWEEP_DIR)
 
 report: setup  ## the comparison report of a sweep (SWEEP_DIR=sweep-runs/demo)
 	$(SSLEXP) report $(SWEEP_DIR)

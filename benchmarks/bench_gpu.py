@@ -49,7 +49,7 @@ def gpu_variants(settings: GpuSettings, images: np.ndarray) -> list[Variant]:
     size, the in-memory ceiling for the configuration Keras picks on a GPU (float32, XLA on)."""
     import tensorflow as tf
 
-    from sslexp.rotation import rotation_dataset
+    from sslexp.data.pipelines import rotation_dataset
 
     rotated, labels = rotate_with_numpy(images)
     variants = []

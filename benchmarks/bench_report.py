@@ -56,7 +56,7 @@ def describe_machine() -> dict[str, str]:
     """CPU, cores, memory, accelerators, versions, revision and date, as table cells."""
     import psutil
 
-    from sslexp.provenance import git_revision, versions
+    from sslexp.runs.provenance import git_revision, versions
 
     git = git_revision()
     revision = git["revision"] or "unknown"

@@ -32,7 +32,7 @@ DEMO_FALLBACK = {
     "label_fraction": 0.05, "method": "ssl", "fold": 0, "folds": 5, "seed": 0,
     "batch_size": 32, "lr": 0.003, "epochs": 20, "min_steps": 300, "patience": 10,
     "finetune": "full", "pretrained": "auto", "pretext_epochs": 15, "pretext_rotations": "all",
-    "unlabeled_fraction": 1.0, "pretext_batch_size": 64, "pretext_lr": 0.003,
+    "pretext_unlabeled_fraction": 1.0, "pretext_batch_size": 64, "pretext_lr": 0.003,
 }
 # Pretext epochs change how long `sslexp pretrain` runs, not what a downstream run
 # costs once its backbone is cached: the bench pretrains for this many.
@@ -41,12 +41,6 @@ BENCH_PRETEXT_EPOCHS = 2
 START_UP_ONLY = {"epochs": 1, "min_steps": 0}
 # Smallest settings that still run every step, for --quick.
 QUICK_OVERRIDES = {"image_size": 8, "width": 4, "pretext_epochs": 1, **START_UP_ONLY}
-PRETRAIN_OPTIONS = {  # `sslexp pretrain` option <- demo sweep parameter
-    "dataset": "dataset", "image_size": "image_size", "depth": "depth", "width": "width",
-    "preprocessing": "preprocessing", "rotations": "pretext_rotations",
-    "unlabeled_fraction": "unlabeled_fraction", "epochs": "pretext_epochs",
-    "batch_size": "pretext_batch_size", "lr": "pretext_lr", "seed": "seed",
-}
 
 
 def demo_settings(path: Path = DEMO_SWEEP) -> tuple[dict, str]:
@@ -96,9 +90,9 @@ def train_command(settings: dict, method: str, places: RunPlaces, name: str) -> 
 
 
 def pretrain_command(settings: dict, places: RunPlaces) -> list[str]:
-    options = {option: settings[parameter] for option, parameter in PRETRAIN_OPTIONS.items()
-               if parameter in settings}
-    return ["pretrain", *as_options(options), f"--cache-dir={places.data_cache}",
+    from sslexp.config import pretrain_options
+
+    return ["pretrain", *as_options(pretrain_options(settings)), f"--cache-dir={places.data_cache}",
             f"--backbone-cache={places.backbones}", "--wandb-mode=disabled"]
 
 

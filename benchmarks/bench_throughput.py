@@ -83,7 +83,8 @@ def build_pretext_model(input_shape, depth: int, width: int, seed: int, jit_comp
     """The pretext model compiled as ``sslexp pretrain`` compiles it, with a fixed init."""
     import keras
 
-    from sslexp.models import BackboneConfig, build_backbone
+    from sslexp.config import BackboneConfig
+    from sslexp.models import build_backbone
     from sslexp.models import build_pretext_model as add_rotation_head
 
     keras.utils.set_random_seed(seed)
@@ -130,7 +131,7 @@ def paired_ratio(numerator: Variant, denominator: Variant) -> tuple[float, float
 
 def pipeline_alone_rate(images: np.ndarray, batch_size: int, repeats: int = 3) -> float:
     """Samples per second sslexp's rotation pipeline delivers with no model attached."""
-    from sslexp.rotation import rotation_dataset
+    from sslexp.data.pipelines import rotation_dataset
 
     dataset = rotation_dataset(images, batch_size, "all", shuffle=True, seed=0)
     rates = []
@@ -145,7 +146,7 @@ def build_variants(settings: ThroughputSettings, images: np.ndarray,
                    rotated: np.ndarray, labels: np.ndarray) -> list[Variant]:
     import tensorflow as tf
 
-    from sslexp.rotation import rotation_dataset
+    from sslexp.data.pipelines import rotation_dataset
 
     shape = images.shape[1:]
     sslexp_batches = rotation_dataset(images, settings.batch_size, "all", shuffle=True,

@@ -23,8 +23,8 @@ COMMANDS = {
     "pretrain": "sslexp.commands.pretrain:pretrain",
     "train": "sslexp.commands.train:train",
     "sweep": "sslexp.commands.sweep:sweep",
-    "agents": "sslexp.commands.agents:agents",
-    "sync": "sslexp.commands.sync:sync",
+    "agents": "sslexp.commands.sweep:agents",  # alias of `sslexp sweep agents`
+    "sync": "sslexp.commands.sweep:sync",  # alias of `sslexp sweep sync`
     "visualize": "sslexp.commands.visualize:visualize",
     "report": "sslexp.commands.report:report",
 }
@@ -33,9 +33,9 @@ SHORT_HELP = {
     "datasets": "List the data sets and whether each is available here.",
     "pretrain": "Pretrain a backbone on the RotNet rotation task.",
     "train": "Train one downstream run (label fraction x method x fold).",
-    "sweep": "Run a W&B sweep YAML offline, or create it on the W&B server.",
-    "agents": "Start one `wandb agent` per GPU for an online sweep.",
-    "sync": "Upload a local sweep's offline runs with `wandb sync`.",
+    "sweep": "Run a sweep YAML here (local), or on the W&B server (create, agents); sync.",
+    "agents": "Same as `sslexp sweep agents`: one `wandb agent` per GPU.",
+    "sync": "Same as `sslexp sweep sync`: upload a local sweep's offline runs.",
     "visualize": "Filters and activations of the ssl and scratch models, side by side.",
     "report": "The ssl vs scratch comparison report (HTML offline, W&B Report online).",
 }

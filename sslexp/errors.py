@@ -6,7 +6,10 @@ from __future__ import annotations
 class InputError(ValueError):
     """Bad input detected before or while loading data or models.
 
-    The CLI turns it into a usage error (exit status 2) that names the option.
+    ``option`` is a config field (``label_fraction``, or ``pretext.epochs`` for a
+    nested one) or, for inputs that are not config fields, the option itself
+    (``--gpus``). The CLI names the option the user typed for the field and
+    turns the error into a usage error (exit status 2).
     """
 
     def __init__(self, option: str, value: object, problem: str):
@@ -14,6 +17,12 @@ class InputError(ValueError):
         self.value = value
         self.problem = problem
         super().__init__(f"{option}={value!r}: {problem}")
+
+    def within(self, section: str) -> "InputError":
+        """The same error for a field inside ``section`` (``epochs`` -> ``pretext.epochs``)."""
+        if self.option.startswith("-"):
+            return self
+        return InputError(f"{section}.{self.option}", self.value, self.problem)
 
 
 class DataUnavailableError(RuntimeError):

@@ -6,41 +6,15 @@ stages of n basic blocks with ``width``, ``2*width``, ``4*width`` filters.
 
 from __future__ import annotations
 
-import dataclasses
-import re
-
 import numpy as np
 
+from sslexp.config import MIN_IMAGE_SIZE, BackboneConfig, parse_finetune
 from sslexp.errors import InputError
-
-MIN_IMAGE_SIZE = 8  # two stride-2 stages need at least 8 pixels to keep a 2x2 map
-PREPROCESSING = ("scale", "pixel-mean")
-
-
-@dataclasses.dataclass(frozen=True)
-class BackboneConfig:
-    depth: int = 20
-    width: int = 16
-    preprocessing: str = "scale"
-
-    def __post_init__(self):
-        if self.depth < 8 or (self.depth - 2) % 6:
-            raise InputError("--depth", self.depth,
-                             "ResNet v1 depth must be 6n+2 with n >= 1: 8, 14, 20, 32, 44, 56...")
-        if self.width < 1:
-            raise InputError("--width", self.width, "must be a positive number of filters.")
-        if self.preprocessing not in PREPROCESSING:
-            raise InputError("--preprocessing", self.preprocessing,
-                             f"allowed: {', '.join(PREPROCESSING)}.")
-
-    @property
-    def blocks_per_stage(self) -> int:
-        return (self.depth - 2) // 6
 
 
 def check_image_size(image_size: int) -> None:
     if image_size < MIN_IMAGE_SIZE:
-        raise InputError("--image-size", image_size,
+        raise InputError("image_size", image_size,
                          f"the ResNet backbone downsamples by 4; use at least {MIN_IMAGE_SIZE} pixels.")
 
 
@@ -133,19 +107,6 @@ def build_classifier(backbone, num_classes: int):
     return keras.Model(inputs, outputs, name="classifier_model")
 
 
-FINETUNE_HELP = ("full: every layer trains; linear: frozen backbone, only the head trains; "
-                 "last:N: only the last N weighted backbone layers (conv/BN) and the head train")
-
-
-def parse_finetune(policy: str) -> tuple[str, int | None]:
-    if policy in ("full", "linear"):
-        return policy, None
-    match = re.fullmatch(r"last:(\d+)", policy)
-    if match and int(match.group(1)) >= 1:
-        return "last", int(match.group(1))
-    raise InputError("--finetune", policy, f"allowed: full, linear, last:N with N >= 1 ({FINETUNE_HELP}).")
-
-
 def apply_finetune_policy(backbone, policy: str) -> list[str]:
     """Set which backbone layers train; return the names of the trainable weighted layers."""
     kind, last_n = parse_finetune(policy)
@@ -156,7 +117,7 @@ def apply_finetune_policy(backbone, policy: str) -> list[str]:
         trainable = []
     else:
         if last_n > len(weighted):
-            raise InputError("--finetune", policy,
+            raise InputError("finetune", policy,
                              f"the backbone has only {len(weighted)} weighted layers.")
         trainable = weighted[-last_n:]
     chosen = {layer.name for layer in trainable}
@@ -185,24 +146,24 @@ def load_backbone(path, expected_shape: tuple[int, int, int]):
 
     path = Path(path)
     if not path.is_file():
-        raise InputError("--pretrained", str(path),
+        raise InputError("pretrained", str(path),
                          "no such file. Give a backbone.keras written by `sslexp pretrain`, "
                          "or use --pretrained auto.")
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # keras raises many types for a bad archive
-        raise InputError("--pretrained", str(path),
+        raise InputError("pretrained", str(path),
                          f"is not a readable Keras model ({type(error).__name__}: {error}).") from error
     if model.name != "backbone":
         try:
             model = model.get_layer("backbone")
         except ValueError as error:
-            raise InputError("--pretrained", str(path),
+            raise InputError("pretrained", str(path),
                              "holds no sub-model named 'backbone'; give a file written by "
                              "`sslexp pretrain`.") from error
     shape = tuple(model.input_shape[1:])
     if shape != tuple(expected_shape):
-        raise InputError("--pretrained", str(path),
+        raise InputError("pretrained", str(path),
                          f"expects images of shape {shape}, but the data set gives "
                          f"{tuple(expected_shape)}; pretrain with the same --dataset and --image-size.")
     return model

@@ -1,44 +1,147 @@
-"""Click conventions shared by every command.
+"""The command line's conventions, and click options generated from the config classes.
 
 W&B agents pass options as ``--label_fraction=0.02`` and booleans as
-``--flag=True``; people type ``--label-fraction 0.02``. Both spellings work,
-every option can come from an ``SSLEXP_<NAME>`` environment variable, and
-``--config FILE`` (YAML) supplies defaults that flags override.
+``--flag=True``; people type ``--label-fraction 0.02`` and ``--flag``. Both
+spellings work. Every option reads an environment variable named after what it
+means (``SSLEXP_PRETEXT_EPOCHS`` is the pretext epochs whether the command is
+``pretrain --epochs`` or ``train --pretext-epochs``), and ``--config FILE``
+(YAML) supplies defaults that flags override.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
 import yaml
+
+from sslexp import config as configs
+from sslexp.errors import DataUnavailableError, InputError
 
 CONTEXT_SETTINGS = {
     "token_normalize_func": lambda token: token.replace("_", "-"),
     "help_option_names": ["-h", "--help"],
     "max_content_width": 100,
 }
+SECTION_TITLES = {"data": "Data", "": "Training",
+                  "backbone": "Backbone (shared by pretext, ssl and scratch)",
+                  "pretext": "Pretext task"}
+DATA_FIELDS = ("dataset", "image_size")
+OTHER_OPTIONS = "Options"
 
 
-def option(*param_decls: str, **attrs):
-    """A click option with its default shown and its SSLEXP_ environment variable."""
-    name = max((d for d in param_decls if d.startswith("--")), key=len)
-    attrs.setdefault("envvar", "SSLEXP_" + name.lstrip("-").replace("-", "_").upper())
-    attrs.setdefault("show_envvar", True)
+class Option(click.Option):
+    """A click option that knows the config field it sets and the heading it is listed under."""
+
+    def __init__(self, *args, field_path: str | None = None, help_section: str = OTHER_OPTIONS,
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.field_path = field_path
+        self.help_section = help_section
+
+    def get_help_record(self, ctx):
+        record = super().get_help_record(ctx)
+        if record is not None and self.type is click.BOOL and self.flag_value is True:
+            # A bare flag for people; --flag=True / --flag false still work for agents.
+            record = (record[0].replace(" BOOLEAN", ""), record[1])
+        return record
+
+
+class Command(click.Command):
+    """Options listed under headings; options without an environment variable get
+    ``SSLEXP_<ENV_PREFIX>_<NAME>`` so that two commands never read one variable for
+    different things."""
+
+    def __init__(self, *args, env_prefix: str | None = None, **kwargs):
+        kwargs.setdefault("context_settings", CONTEXT_SETTINGS)
+        super().__init__(*args, **kwargs)
+        prefix = (env_prefix or self.name or "").upper().replace("-", "_")
+        for param in self.params:
+            if isinstance(param, click.Option) and param.envvar is None and param.name != "help":
+                param.envvar = f"SSLEXP_{prefix}_{param.name.upper()}"
+                param.show_envvar = True
+
+    def format_options(self, ctx, formatter):
+        sections: dict[str, list] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                title = getattr(param, "help_section", OTHER_OPTIONS)
+                sections.setdefault(title, []).append(record)
+        for title, records in sections.items():
+            with formatter.section(title):
+                formatter.write_dl(records)
+
+    def option_for(self, field_path: str) -> str:
+        """The option spelling of a config field in this command (``pretext.epochs`` ->
+        ``--pretext-epochs`` in train, ``--epochs`` in pretrain)."""
+        for param in self.params:
+            if getattr(param, "field_path", None) == field_path:
+                return max(param.opts, key=len)
+        return field_path if field_path.startswith("-") else (
+            "--" + field_path.replace(".", "-").replace("_", "-"))
+
+
+def option(*param_decls: str, section: str = OTHER_OPTIONS, **attrs):
+    """A click option with its default and environment variable shown."""
     attrs.setdefault("show_default", True)
-    return click.option(*param_decls, **attrs)
+    if attrs.get("envvar"):
+        attrs.setdefault("show_envvar", True)
+    return click.option(*param_decls, cls=Option, help_section=section, **attrs)
 
 
-def flag(name: str, default: bool, help: str):
+def flag(name: str, default: bool, help: str, section: str = OTHER_OPTIONS, **attrs):
     """A boolean option usable as ``--name``, ``--name=True`` or ``--name false``."""
-    return option(
-        name,
-        type=click.BOOL,
-        is_flag=False,
-        flag_value=True,
-        default=default,
-        help=help,
-    )
+    return option(name, type=click.BOOL, is_flag=False, flag_value=True, default=default,
+                  help=help, section=section, **attrs)
+
+
+def config_options(cls, prefixes: dict[str, str] | None = None, exclude: tuple[str, ...] = ()):
+    """One click option per leaf field of the config class ``cls`` (see ``sslexp.config``).
+
+    ``prefixes`` renames a section's options for this command (``{"pretext": ""}``
+    makes ``pretext.epochs`` ``--epochs``); the environment variable keeps the
+    field's canonical name either way.
+    """
+    canonical = {dotted: name for _, _, dotted, name in configs.flat_fields(cls)}
+    declared = [item for item in configs.flat_fields(cls, prefixes) if item[2] not in exclude]
+
+    def decorate(command):
+        for owner, field, dotted, name in reversed(declared):
+            section = dotted.rsplit(".", 1)[0] if "." in dotted else (
+                "data" if dotted in DATA_FIELDS else "")
+            kind = configs.field_types(owner)[field.name]
+            attrs = dict(help=field.metadata["help"], default=field.default,
+                         envvar="SSLEXP_" + canonical[dotted].upper(), show_envvar=True,
+                         field_path=dotted, section=SECTION_TITLES.get(section, section))
+            if kind is bool:
+                attrs.update(type=click.BOOL, is_flag=False, flag_value=True)
+            else:
+                attrs.update(type=_click_type(field, kind))
+            command = option("--" + name.replace("_", "-"), name, **attrs)(command)
+        return command
+
+    return decorate
+
+
+def _click_type(field, kind: type):
+    meta = field.metadata
+    if meta.get("choices"):
+        return click.Choice([str(choice) for choice in meta["choices"]])
+    if kind in (int, float) and (meta.get("min") is not None or meta.get("max") is not None):
+        ranged = click.IntRange if kind is int else click.FloatRange
+        extra = ({"min_open": meta["min_open"], "max_open": meta["max_open"]}
+                 if kind is float else {})
+        return ranged(min=meta.get("min"), max=meta.get("max"), **extra)
+    return kind
+
+
+def split_values(cls, values: dict, prefixes: dict[str, str] | None = None):
+    """(config built from the option values, the command's other option values)."""
+    names = {name for _, _, _, name in configs.flat_fields(cls, prefixes)}
+    built = configs.build(cls, {k: v for k, v in values.items() if k in names}, prefixes)
+    return built, {k: v for k, v in values.items() if k not in names}
 
 
 def _load_config_file(ctx: click.Context, param: click.Parameter, value: str | None):
@@ -86,3 +189,26 @@ def config_option(command):
         show_envvar=True,
         help="YAML file of option defaults (keys spelled like the options); flags override it.",
     )(command)
+
+
+def user_errors(function):
+    """InputError becomes a usage error (exit status 2) naming the option the user typed."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except InputError as error:
+            command = click.get_current_context().command
+            option = (command.option_for(error.option) if isinstance(command, Command)
+                      else error.option)
+            raise click.BadParameter(f"{error.value!r}: {error.problem}",
+                                     param_hint=f"'{option}'") from error
+        except DataUnavailableError as error:
+            raise click.ClickException(str(error)) from error
+        except KeyboardInterrupt:
+            # The run already recorded itself as interrupted; 130 is what shells expect.
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(130) from None
+
+    return wrapper

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from sslexp.errors import InputError
-from sslexp.models import (BackboneConfig, apply_finetune_policy, build_backbone,
+from sslexp.config import BackboneConfig
+from sslexp.models import (apply_finetune_policy, build_backbone,
                            build_classifier, build_pretext_model, describe, load_backbone)
 
 SHAPE = (8, 8, 1)

@@ -39,27 +39,13 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
-def test_make_pretrain_fills_the_backbone_the_demo_sweep_uses():
-    from sslexp.models import BackboneConfig
-    from sslexp.pretrain import PretrainConfig
+def test_sweep_pretrain_plans_exactly_the_backbone_the_demo_ssl_runs_ask_for():
+    from sslexp.config import TrainConfig, build, flat_fields
+    from sslexp.sweep.spec import grid_points, load_sweep, planned_backbones
 
-    line = re.search(r"^PRETRAIN_ARGS \?= (.+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
-    tokens = line.group(1).split()
-    make_args = {tokens[i].lstrip("-").replace("-", "_"): tokens[i + 1]
-                 for i in range(0, len(tokens), 2)}
-    demo = {k: v["value"] for k, v in
-            yaml.safe_load((ROOT / "sweeps" / "demo.yaml").read_text())["parameters"].items()
-            if "value" in v}
-
-    def config(source, epochs, lr, prefix=""):
-        return PretrainConfig(
-            dataset=source["dataset"], image_size=int(source["image_size"]),
-            backbone=BackboneConfig(depth=int(source["depth"]), width=int(source["width"])),
-            epochs=int(epochs), lr=float(lr),
-            batch_size=int(source.get(f"{prefix}batch_size", 64)),
-            unlabeled_fraction=float(source.get("unlabeled_fraction", 1.0)),
-        )
-
-    from_make = config(make_args, make_args["epochs"], make_args["lr"])
-    from_demo = config(demo, demo["pretext_epochs"], demo["pretext_lr"], prefix="pretext_")
-    assert from_make.key() == from_demo.key()
+    spec = load_sweep(ROOT / "sweeps" / "demo.yaml")
+    names = {name for _, _, _, name in flat_fields(TrainConfig)}
+    asked = {build(TrainConfig, {k: v for k, v in point.items() if k in names})
+             .pretrain_config().key() for point in grid_points(spec) if point["method"] == "ssl"}
+    assert [config.key() for config in planned_backbones(spec)] == sorted(asked)
+    assert "sweep pretrain $(SWEEP)" in (ROOT / "Makefile").read_text()

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from sslexp.commands.common import DEFAULT_CACHE_DIR, user_errors
-from sslexp.options import CONTEXT_SETTINGS, option
+from sslexp.commands.common import cache_dir_option
+from sslexp.config import image_size_field
+from sslexp.options import Command, option, user_errors
 
 
-@click.command(context_settings=CONTEXT_SETTINGS)
+@click.command(cls=Command)
 @option("--prepare", "prepare", default=None, metavar="NAME",
         help="Download (if needed), decode and cache data set NAME now, e.g. before going offline.")
-@option("--image-size", type=click.IntRange(min=1), default=32, help="Size to cache with --prepare.")
-@option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_CACHE_DIR,
-        help="Where decoded, resized arrays are cached.")
+@option("--image-size", type=click.IntRange(min=8), default=image_size_field().default,
+        envvar="SSLEXP_IMAGE_SIZE", help="Size to cache with --prepare.")
+@cache_dir_option
 @user_errors
 def datasets(prepare, image_size, cache_dir):
     """List the data sets: name, source, sizes, and whether each is available here now."""

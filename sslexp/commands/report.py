@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import click
 
-from sslexp.commands.common import DEFAULT_CACHE_DIR
-from sslexp.options import CONTEXT_SETTINGS, config_option, flag, option
+from sslexp.commands.common import cache_dir_option
+from sslexp.options import Command, config_option, flag, option
 
 
-@click.command(context_settings=CONTEXT_SETTINGS)
+@click.command(cls=Command)
 @click.argument("sweep_dir", required=False, type=click.Path(exists=True, file_okay=False))
 @config_option
 @option("--out", "out_dir", type=click.Path(file_okay=False), default=None, show_default=False,
@@ -23,8 +23,7 @@ from sslexp.options import CONTEXT_SETTINGS, config_option, flag, option
 @option("--npz", "npz_path", type=click.Path(exists=True, dir_okay=False), default=None,
         help="Take the pictures' images from this .npz (array test_images or images) instead of "
              "the runs' data set.")
-@option("--cache-dir", type=click.Path(file_okay=False), default=DEFAULT_CACHE_DIR,
-        help="Data set cache directory (shared with `sslexp train`).")
+@cache_dir_option
 @option("--wandb", "wandb_path", default=None, metavar="ENTITY/PROJECT",
         help="Also build a W&B Report in this project (online; needs --sweep or --group).")
 @option("--sweep", "sweep_id", default=None, help="W&B sweep id whose runs the W&B Report shows.")

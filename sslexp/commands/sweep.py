@@ -1,28 +1,32 @@
-"""``sslexp sweep local`` (offline, the default) and ``sslexp sweep create`` (W&B server)."""
+"""``sslexp sweep``: run a sweep YAML here (``local``), or on the W&B server
+(``create``, then ``agents``), and upload offline runs (``sync``)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from pathlib import Path
 
 import click
 
-from sslexp.options import CONTEXT_SETTINGS, flag, option
+from sslexp.commands.common import backbone_cache_option, cache_dir_option, wandb_options
+from sslexp.options import CONTEXT_SETTINGS, Command, flag, option, user_errors
 
 SWEEP_FILE = click.argument("sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
 def sweep():
-    """Run a W&B sweep YAML offline (`local`), or create it on the W&B server (`create`).
+    """Run a W&B sweep YAML here (`local`), or on the W&B server (`create`, then
+    `agents`), and upload offline runs (`sync`).
 
     The YAML is a plain W&B sweep file (see sweeps/*.yaml); the same file works
     both ways.
     """
 
 
-@sweep.command("local", context_settings=CONTEXT_SETTINGS)
+@sweep.command("local", cls=Command, env_prefix="SWEEP")
 @SWEEP_FILE
 @option("--workers", type=click.IntRange(min=1), default=None,
         help="Runs at a time. Default: one per GPU in --gpus, else 1.")
@@ -44,10 +48,10 @@ def local(sweep_file, workers, gpus, count, retry_failed, sweep_dir, wandb_mode)
     sweep name. Running the same command again resumes: finished runs are
     kept, interrupted ones run again.
     """
-    from sslexp.sweep.agents import parse_gpus
-    from sslexp.sweep.config import grid_parameter_names, planned_run_count
-    from sslexp.sweep.local import LocalSweep, LocalSweepOptions
-    from sslexp.sweep.signals import forwarding_signals
+    from sslexp.sweep.online import parse_gpus
+    from sslexp.sweep.processes import forwarding_signals
+    from sslexp.sweep.runner import LocalSweep, LocalSweepOptions
+    from sslexp.sweep.spec import grid_parameter_names, planned_run_count
     from sslexp.sweep.summary import format_summary, state_counts
 
     spec = _load_spec(sweep_file)
@@ -96,13 +100,14 @@ def local(sweep_file, workers, gpus, count, retry_failed, sweep_dir, wandb_mode)
     if final["failed"] or final["interrupted"]:
         click.echo(
             f"{final['failed']} failed and {final['interrupted']} interrupted run(s); logs are in "
-            f"{options.sweep_dir}/runs/<run id>/output.log. Rerun with --retry-failed to run failed ones again.",
+            f"{options.sweep_dir}/runs/<run name>/output.log. Rerun with --retry-failed to run "
+            "failed ones again.",
             err=True,
         )
         sys.exit(1)
 
 
-@sweep.command("create", context_settings=CONTEXT_SETTINGS)
+@sweep.command("create", cls=Command, env_prefix="SWEEP")
 @SWEEP_FILE
 @option("--project", default=None, show_default=False,
         help="W&B project of the sweep. Default: the YAML's `project`, else $WANDB_PROJECT, else sslexp.")
@@ -123,9 +128,127 @@ def create(sweep_file, project, entity):
         click.echo(f"  {hint}")
 
 
+@sweep.command("agents", cls=Command, env_prefix="AGENTS")
+@click.argument("sweep_id")
+@option("--gpus", default="0", help="GPU indices, e.g. 0,1,2,3: one agent per GPU (CUDA_VISIBLE_DEVICES).")
+@option("--count", type=click.IntRange(min=1), default=None, help="Runs per agent (default: until the sweep ends).")
+@option("--stagger", type=click.FloatRange(min=0), default=5.0,
+        help="Seconds between agent starts; agents started together can get the same first run.")
+@option("--project", default=None, help="W&B project, when SWEEP_ID is not entity/project/id.")
+@option("--entity", default=None, help="W&B entity, when SWEEP_ID is not entity/project/id.")
+def agents(sweep_id, gpus, count, stagger, project, entity):
+    """Start one `wandb agent SWEEP_ID` per GPU and wait for them all.
+
+    Ctrl-C or SIGTERM is passed to every agent (which passes it to its run);
+    a second one kills them. Ends with each agent's exit status.
+    """
+    from sslexp.sweep.online import AgentGroup, agent_specs, find_wandb_executable, parse_gpus
+    from sslexp.sweep.processes import forwarding_signals
+
+    try:
+        gpu_list = parse_gpus(gpus)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--gpus") from error
+    try:
+        wandb = find_wandb_executable()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    specs = agent_specs(sweep_id, gpu_list, wandb, os.environ, count=count, project=project, entity=entity)
+    group = AgentGroup(specs, stagger_s=stagger, echo=lambda line: click.echo(line, err=True))
+    with forwarding_signals(group.handle_signal):
+        codes = group.run()
+    for index, (spec, code) in enumerate(zip(specs, codes)):
+        status = "not started" if code is None else f"exit status {code}"
+        click.echo(f"agent {index} (GPU {spec.gpu}): {status}")
+    if any(code != 0 for code in codes):
+        sys.exit(1)
+
+
+@sweep.command("sync", cls=Command, env_prefix="SYNC")
+@click.argument("sweep_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@option("--project", default=None, help="Upload to this W&B project (default: the one each run recorded).")
+@option("--entity", default=None, help="Upload to this W&B entity (default: the one each run recorded).")
+@flag("--dry-run", False, "List what would be uploaded, one line per run with its group; upload nothing.")
+@flag("--include-unfinished", False, "Upload failed and interrupted runs too.")
+def sync(sweep_dir, project, entity, dry_run, include_unfinished):
+    """Upload the offline W&B runs of SWEEP_DIR (made by `sslexp sweep local`) with `wandb sync`.
+
+    Each run keeps its group (the sweep name).
+    """
+    from sslexp.sweep.online import find_wandb_executable
+    from sslexp.sweep.sync import describe, find_offline_runs, sync_runs
+
+    try:
+        runs, without_data = find_offline_runs(sweep_dir, include_unfinished=include_unfinished)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="SWEEP_DIR") from error
+    if without_data:
+        click.echo(
+            f"{len(without_data)} run(s) have no offline W&B data (logged with W&B disabled or online?): "
+            + ", ".join(without_data),
+            err=True,
+        )
+    if not runs:
+        click.echo("Nothing to upload.", err=True)
+        return
+    if dry_run:
+        for run in runs:
+            click.echo(describe(run))
+        return
+    try:
+        wandb = find_wandb_executable()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    statuses = sync_runs(runs, wandb, project, entity, echo=lambda line: click.echo(line, err=True))
+    failed = [path for path, code in statuses.items() if code != 0]
+    click.echo(f"uploaded {len(statuses) - len(failed)} of {len(statuses)} run(s)")
+    for path in failed:
+        click.echo(f"failed: {path} (exit status {statuses[path]})", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@sweep.command("pretrain", cls=Command, env_prefix="SWEEP")
+@SWEEP_FILE
+@cache_dir_option
+@backbone_cache_option
+@wandb_options
+@flag("--dry-run", False, "List the backbones (and whether each is cached); pretrain nothing.")
+@user_errors
+def pretrain_backbones(sweep_file, cache_dir, backbone_cache, wandb_mode, project, entity, group,
+                       dry_run):
+    """Pretrain every backbone the ssl runs of SWEEP_FILE will ask for, before the sweep.
+
+    The backbones are keyed by the sweep's `pretext_*` parameters (and data
+    set, image size and architecture) exactly as `sslexp train --pretrained
+    auto` keys them, so the sweep's ssl runs then find them in --backbone-cache
+    and start training at once.
+    """
+    from sslexp.training.backbones import backbone_dir, ensure_backbone, is_finished
+    from sslexp.training.tracking import WandbSettings
+    from sslexp.sweep.spec import planned_backbones
+
+    spec = _load_spec(sweep_file)
+    if spec.method != "grid":
+        raise click.BadParameter(f"only a grid sweep has a fixed list of runs (method is "
+                                 f"{spec.method!r})", param_hint="SWEEP_FILE")
+    configs = planned_backbones(spec)
+    if not configs:
+        click.echo(f"{spec.name}: no ssl run uses `pretrained: auto`; nothing to pretrain.")
+        return
+    settings = WandbSettings(wandb_mode, project, entity, group or spec.name)
+    for index, config in enumerate(configs, 1):
+        directory = backbone_dir(backbone_cache, config)
+        status = "cached" if is_finished(directory) else "to pretrain"
+        click.echo(f"[{index}/{len(configs)}] {directory} ({status})")
+        if not dry_run and status != "cached":
+            ensure_backbone(config, backbone_cache, cache_dir, settings)
+            click.echo(f"[{index}/{len(configs)}] {directory} (pretrained)")
+
+
 def _load_spec(sweep_file: Path):
     """The validated sweep, or a usage error (exit 2) listing the engine's violations."""
-    from sslexp.sweep.config import SweepConfigError, load_sweep
+    from sslexp.sweep.spec import SweepConfigError, load_sweep
 
     try:
         return load_sweep(sweep_file)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from sslexp.commands.common import DEFAULT_CACHE_DIR, user_errors, wandb_options
-from sslexp.options import CONTEXT_SETTINGS, config_option, flag, option
+from sslexp.commands.common import cache_dir_option, wandb_options
+from sslexp.options import Command, config_option, flag, option, user_errors
 
 
-@click.command(context_settings=CONTEXT_SETTINGS)
+@click.command(cls=Command)
 @config_option
 @option("--ssl", "ssl_path", type=click.Path(exists=True), default=None,
         help="ssl run directory (holding model.keras) or a .keras classifier.")
@@ -27,8 +27,7 @@ from sslexp.options import CONTEXT_SETTINGS, config_option, flag, option
         help="Take the images from this .npz (array test_images or images), not the data set.")
 @option("--dataset", default=None,
         help="Data set whose test split supplies the images. Default: the runs' data set.")
-@option("--cache-dir", type=click.Path(file_okay=False), default=DEFAULT_CACHE_DIR,
-        help="Data set cache directory (shared with `sslexp train`).")
+@cache_dir_option
 @option("--out", "out_dir", type=click.Path(file_okay=False), default="visualizations",
         help="Directory for the PNGs.")
 @flag("--wandb", False, "Also log the pictures as wandb.Image to a new W&B run (job visualize).")
@@ -43,14 +42,14 @@ def visualize(ssl_path, scratch_path, pretext_path, image_count, seed, npz_path,
     \b
     Example: sslexp visualize --ssl runs/ssl-0.05-0 --scratch runs/scratch-0.05-0 --out figs
     """
-    from sslexp.tracking import WandbSettings, start_run
+    from sslexp.training.tracking import WandbSettings, start_run
     from sslexp.viz import (
         save_comparison_figures,
         save_pretext_figures,
         save_run_figures,
         select_images,
     )
-    from sslexp.viz.checkpoints import pretext_checkpoint_for, trained_on
+    from sslexp.viz.models import pretext_checkpoint_for, trained_on
 
     sources = {name: path for name, path in (("ssl", ssl_path), ("scratch", scratch_path)) if path}
     if pretext_path is None and ssl_path:

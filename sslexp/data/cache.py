@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from sslexp.runs.record import write_atomic
 
 
 def read(cache_dir: Path, key: str) -> dict | None:
@@ -33,15 +33,7 @@ def read(cache_dir: Path, key: str) -> dict | None:
 def write(cache_dir: Path, key: str, arrays: dict[str, np.ndarray], class_names,
           fingerprint: str, skipped: int) -> Path:
     """Write atomically so that parallel runs never read half a file."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
     meta = json.dumps({"class_names": list(class_names), "fingerprint": fingerprint,
                        "skipped": skipped})
-    handle, temporary = tempfile.mkstemp(dir=cache_dir, prefix=f".{key}.", suffix=".npz")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, meta=np.array(meta), **arrays)
-        os.replace(temporary, cache_dir / f"{key}.npz")
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return cache_dir / f"{key}.npz"
+    return write_atomic(Path(cache_dir) / f"{key}.npz",
+                        lambda stream: np.savez(stream, meta=np.array(meta), **arrays))

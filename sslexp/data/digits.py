@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sslexp.data.registry import DatasetSource, RawDataset
+from sslexp.data.dataset import DatasetSource, RawDataset
 
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0

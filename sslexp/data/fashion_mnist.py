@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sslexp.data.network import is_reachable
-from sslexp.data.registry import DatasetSource, RawDataset
+from sslexp.data.dataset import DatasetSource, RawDataset
+from sslexp.data.tfds import is_reachable
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -48,7 +48,7 @@ def load(image_size: int) -> RawDataset:
         arrays = {key: read_idx(directory / name) for key, name in FILES.items()}
         return RawDataset(arrays["pool_images"][..., None], arrays["pool_labels"],
                           arrays["test_images"][..., None], arrays["test_labels"], CLASS_NAMES)
-    from sslexp.data.tfds_source import load_tfds
+    from sslexp.data.tfds import load_tfds
 
     how = ("Install Debian's package (`sudo apt-get install dataset-fashion-mnist`, which "
            f"puts the IDX files in {DEBIAN_DIR}), or set SSLEXP_FASHION_MNIST_DIR to a "
@@ -58,7 +58,7 @@ def load(image_size: int) -> RawDataset:
 
 def source() -> DatasetSource:
     def availability() -> tuple[bool, str]:
-        from sslexp.data.tfds_source import is_prepared
+        from sslexp.data.tfds import is_prepared
 
         if has_idx_files(idx_dir()):
             return True, f"IDX files in {idx_dir()}"

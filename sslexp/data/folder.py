@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sslexp.data.registry import DatasetSource, RawDataset
+from sslexp.data.dataset import DatasetSource, RawDataset
 from sslexp.errors import InputError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -18,7 +18,7 @@ SPLIT_SEED = 0
 def list_images(root: Path) -> dict[str, list[Path]]:
     """Class name -> image files, classes in sorted order."""
     if not root.is_dir():
-        raise InputError("--dataset", f"folder:{root}", "is not a directory. Give a directory "
+        raise InputError("dataset", f"folder:{root}", "is not a directory. Give a directory "
                          "with one sub-directory of images per class.")
     classes = {}
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
@@ -28,7 +28,7 @@ def list_images(root: Path) -> dict[str, list[Path]]:
             classes[class_dir.name] = files
     if len(classes) < 2:
         raise InputError(
-            "--dataset", f"folder:{root}",
+            "dataset", f"folder:{root}",
             f"found {len(classes)} class sub-director{'y' if len(classes) == 1 else 'ies'} with "
             f"images ({', '.join(classes) or 'none'}); a classifier needs at least 2. Lay it out "
             f"as {root}/<class name>/<image files> ({', '.join(sorted(IMAGE_SUFFIXES))}).",
@@ -67,7 +67,7 @@ def load(root: Path, image_size: int) -> RawDataset:
     too_few = [name for name, count in zip(classes, counts) if count < 2]
     if too_few:
         raise InputError(
-            "--dataset", f"folder:{root}",
+            "dataset", f"folder:{root}",
             f"classes {too_few} have fewer than 2 readable images ({skipped} unreadable files "
             "skipped); each class needs images for both the pool and the test split.",
         )
@@ -101,7 +101,7 @@ def source(path: str) -> DatasetSource:
 
 
 def _needs_a_path(image_size: int) -> RawDataset:
-    raise InputError("--dataset", "folder:PATH", "replace PATH with a directory of class folders.")
+    raise InputError("dataset", "folder:PATH", "replace PATH with a directory of class folders.")
 
 
 def pattern_source() -> DatasetSource:

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sslexp.report import plots, tables
-from sslexp.report.collect import PretrainRecord, SweepData, collect_sweep, find_pretrains
+from sslexp.report.collect import PretrainRun, SweepData, collect_sweep, find_pretrains
 from sslexp.report.comparison import Comparison, compare
-from sslexp.report.html import png_data_uri, render_html
-from sslexp.report.markdown import render_markdown
+from sslexp.report.render import png_data_uri, render_html, render_markdown
 from sslexp.report.provenance import gather
 from sslexp.report.visuals import ImageSource, Visuals, draw_visuals
 
@@ -88,7 +87,7 @@ def build_local_report(sweep_dir: str | Path, out_dir: str | Path | None = None,
     )
 
 
-def _context(sweep: SweepData, comparison: Comparison, pretrains: list[PretrainRecord],
+def _context(sweep: SweepData, comparison: Comparison, pretrains: list[PretrainRun],
              visuals: Visuals, charts: list[dict], pretext_chart: dict | None, title: str) -> dict:
     run_rows = tables.run_rows(sweep)
     return {
@@ -132,11 +131,11 @@ def _display_run(row: dict) -> dict:
     }
 
 
-def _pretrain_row(record: PretrainRecord) -> dict:
+def _pretrain_row(record: PretrainRun) -> dict:
     history = record.history
     final = history[-1].get("accuracy") if history else None
     best = record.best_val_accuracy
-    data = (record.results or {}).get("data") or {}
+    data = (record.record.data if record.record else None) or {}
     return {
         "directory": str(record.directory),
         "epochs": len(history),

@@ -1,40 +1,43 @@
-"""Reading a sweep directory: sweep.yaml, ledger.json and every run's results.json.
+"""Reading a sweep directory: its YAML, its ledger and every run's record.
 
-Tolerates what real sweeps leave behind: no ledger (then ``runs/*/results.json``
-is globbed), runs that failed before writing results, results files still
-marked ``running``, and grid points that never ran.
+Nothing here re-derives what the sweep knows: the expected grid comes from the
+sweep engine (``sslexp.sweep.spec``), a run's state from the rule the sweep
+uses (``sslexp.sweep.ledger.run_state``), and files from the record's own file
+list. Tolerates what real sweeps leave behind: no ledger (then
+``runs/*/results.json`` is globbed), runs that failed before writing a record,
+records still marked ``running`` or unreadable, and grid points that never ran.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-RESULTS_FILE = "results.json"
-LEDGER_FILE = "ledger.json"
-SWEEP_FILE = "sweep.yaml"
+from sslexp.config import TrainConfig, flatten, from_dict
+from sslexp.runs.record import RESULTS_FILE, Record, as_float, load_record
+from sslexp.sweep.ledger import LEDGER_NAME, RUNS_DIR, SWEEP_COPY, Ledger, run_state
+from sslexp.sweep.spec import SweepConfigError, planned_grid
+
 STATE_ORDER = ("finished", "failed", "interrupted", "running", "pending", "missing")
 
 
 @dataclass
-class RunRecord:
-    """One downstream run as the files describe it."""
+class SweepRun:
+    """One downstream run as its ledger entry and record describe it."""
 
     run_id: str
     run_dir: Path | None
     state: str
-    config: dict
-    results: dict | None = None
+    config: dict  # flat, spelled like the sweep parameters (label_fraction, pretext_epochs)
+    record: Record | None = None
     error: str | None = None
 
     @property
     def label_fraction(self) -> float | None:
-        return _as_float(self.config.get("label_fraction"))
+        return as_float(self.config.get("label_fraction"))
 
     @property
     def method(self) -> str | None:
@@ -43,16 +46,26 @@ class RunRecord:
 
     @property
     def fold(self) -> int | None:
-        fold = _as_float(self.config.get("fold"))
+        fold = as_float(self.config.get("fold"))
         return None if fold is None else int(fold)
 
     @property
     def test_accuracy(self) -> float | None:
-        return _as_float(((self.results or {}).get("test") or {}).get("accuracy"))
+        return self.record.test_accuracy if self.record is not None else None
 
     @property
     def n_labels(self) -> float | None:
-        return _as_float(((self.results or {}).get("split") or {}).get("n_labels"))
+        return self.record.n_labels if self.record is not None else None
+
+    @property
+    def finished_at(self) -> str:
+        return (self.record.finished_at if self.record is not None else None) or ""
+
+    def file(self, role: str) -> Path | None:
+        """A file the run's record lists (``model``, ``history``...), if it is there."""
+        if self.record is None or self.run_dir is None:
+            return None
+        return self.record.path_of(self.run_dir, role)
 
     @property
     def is_usable(self) -> bool:
@@ -77,16 +90,16 @@ class SweepData:
     sweep_yaml: str | None
     sweep_config: dict
     grid_parameters: dict[str, list]
-    runs: list[RunRecord]
+    runs: list[SweepRun]
     grid: list[GridPoint] | None
     has_ledger: bool
     notes: list[str] = field(default_factory=list)
 
-    def runs_in_state(self, state: str) -> list[RunRecord]:
+    def runs_in_state(self, state: str) -> list[SweepRun]:
         return [run for run in self.runs if run.state == state]
 
     @property
-    def usable_runs(self) -> list[RunRecord]:
+    def usable_runs(self) -> list[SweepRun]:
         return [run for run in self.runs if run.is_usable]
 
     @property
@@ -106,26 +119,26 @@ def collect_sweep(directory: str | Path) -> SweepData:
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory} is not a directory; give the directory of a sweep")
-    notes = []
-    sweep_yaml, sweep_config = _read_sweep_yaml(directory / SWEEP_FILE, notes)
-    ledger = _read_json(directory / LEDGER_FILE, notes)
-    runs = _runs_from_ledger(directory, ledger) if ledger else {}
-    for results_path in sorted(directory.glob(f"runs/*/{RESULTS_FILE}")):
-        run_id = results_path.parent.name
-        if run_id not in runs:
-            runs[run_id] = _run_from_results(run_id, results_path.parent, notes)
+    notes: list[str] = []
+    sweep_yaml, sweep_config = _read_sweep_yaml(directory / SWEEP_COPY, notes)
+    ledger = _read_ledger(directory, notes)
+    runs = _runs_from_ledger(Ledger(directory), ledger, notes) if ledger else {}
+    listed = {run.run_dir.resolve() for run in runs.values() if run.run_dir is not None}
+    for results_path in sorted(directory.glob(f"{RUNS_DIR}/*/{RESULTS_FILE}")):
+        if results_path.parent.resolve() not in listed:
+            run = _run_from_record(results_path.parent.name, results_path.parent, notes)
+            runs[run.run_id] = run
     if not sweep_yaml and not ledger and not runs:
         raise FileNotFoundError(
-            f"{directory} holds no {SWEEP_FILE}, no {LEDGER_FILE} and no runs/*/{RESULTS_FILE}; "
-            f"give the directory that `sslexp sweep local` wrote"
+            f"{directory} holds no {SWEEP_COPY}, no {LEDGER_NAME} and no "
+            f"{RUNS_DIR}/*/{RESULTS_FILE}; give the directory that `sslexp sweep local` wrote"
         )
     if ledger is None:
-        notes.append(f"No {LEDGER_FILE}: runs were found by globbing runs/*/{RESULTS_FILE}.")
+        notes.append(f"No {LEDGER_NAME}: runs were found by globbing "
+                     f"{RUNS_DIR}/*/{RESULTS_FILE}.")
     grid_parameters = grid_parameters_of(sweep_config)
     run_list = list(runs.values())
-    grid = expected_grid(grid_parameters, run_list) if grid_parameters else None
-    if sweep_config and grid is None:
-        notes.append("sweep.yaml lists no `values` parameters, so missing grid points are unknown.")
+    grid = _expected_grid(directory, sweep_config, grid_parameters, run_list, notes)
     name = (ledger or {}).get("sweep") or sweep_config.get("name") or directory.name
     return SweepData(directory, str(name), sweep_yaml, sweep_config, grid_parameters, run_list,
                      grid, ledger is not None, notes)
@@ -141,81 +154,106 @@ def grid_parameters_of(sweep_config: dict) -> dict[str, list]:
     }
 
 
-def expected_grid(grid_parameters: dict[str, list], runs: list[RunRecord]) -> list[GridPoint]:
-    """Every combination of ``values`` with the best state any run reached for it."""
+def _expected_grid(directory: Path, sweep_config: dict, grid_parameters: dict[str, list],
+                   runs: list[SweepRun], notes: list[str]) -> list[GridPoint] | None:
+    """Every point the engine plans for the sweep, with the best state any run reached."""
+    if not sweep_config:
+        return None
+    if not grid_parameters:
+        notes.append(f"{SWEEP_COPY} lists no `values` parameters, so missing grid points are "
+                     "unknown.")
+        return None
+    try:
+        planned = planned_grid(sweep_config, directory / SWEEP_COPY)
+    except (SweepConfigError, ValueError) as error:
+        notes.append(f"The sweep engine cannot list the grid ({error}); missing grid points "
+                     "are unknown.")
+        return None
     names = list(grid_parameters)
-    by_point: dict[tuple, list[RunRecord]] = {}
+    by_point: dict[tuple, list[SweepRun]] = {}
     for run in runs:
         key = tuple(_match_key(run.config.get(name)) for name in names)
         by_point.setdefault(key, []).append(run)
     points = []
-    for combination in itertools.product(*grid_parameters.values()):
-        matching = by_point.get(tuple(_match_key(value) for value in combination), [])
+    for values in planned:
+        point = {name: values.get(name) for name in names}
+        matching = by_point.get(tuple(_match_key(value) for value in point.values()), [])
         states = {run.state for run in matching}
         state = next((s for s in STATE_ORDER if s in states),
                      "missing" if not matching else "unknown")
-        points.append(GridPoint(dict(zip(names, combination)), state,
-                                [run.run_id for run in matching]))
+        points.append(GridPoint(point, state, [run.run_id for run in matching]))
     return points
 
 
-def _runs_from_ledger(directory: Path, ledger: dict) -> dict[str, RunRecord]:
+def _runs_from_ledger(ledger: Ledger, data: dict, notes: list[str]) -> dict[str, SweepRun]:
     runs = {}
-    for run_id, entry in (ledger.get("runs") or {}).items():
+    for run_id, entry in (data.get("runs") or {}).items():
         entry = entry or {}
-        results_path = _resolve(directory, entry.get("results_file")) or (
-            directory / "runs" / str(run_id) / RESULTS_FILE)
-        results = _read_json(results_path, [])
-        run_dir = results_path.parent if results_path.parent.is_dir() else None
-        config = {**(entry.get("config") or {}), **((results or {}).get("config") or {})}
-        state = _combined_state((results or {}).get("state"), entry.get("state"))
+        run_dir = ledger.run_dir(entry) if _has_run_dir(entry) else None
+        loaded = load_record(run_dir) if run_dir is not None else None
+        record = loaded.record if loaded is not None else None
+        if loaded is not None and record is None and run_dir.exists() and "missing" not in (
+                loaded.problem or ""):
+            notes.append(f"Run {entry.get('name') or run_id}: {loaded.problem}; it counts as "
+                         "not finished.")
+        state = run_state(entry, record)
         error = None
         if state != "finished":
-            error = _error_text((results or {}).get("error")) or _error_text(entry.get("error"))
+            error = (record.error_text() if record is not None else None) or _text(
+                entry.get("error"))
             if error is None and entry.get("exit_code") not in (None, 0):
                 error = f"exit code {entry['exit_code']}"
-        runs[str(run_id)] = RunRecord(str(run_id), run_dir, state, config, results, error)
+        config = {**(entry.get("config") or {}), **_flat_config(record)}
+        runs[str(run_id)] = SweepRun(str(entry.get("name") or run_id),
+                                     run_dir if run_dir is not None and run_dir.is_dir() else None,
+                                     state, config, record, error)
     return runs
 
 
-def _run_from_results(run_id: str, run_dir: Path, notes: list[str]) -> RunRecord:
-    results = _read_json(run_dir / RESULTS_FILE, notes) or {}
-    state = str(results.get("state") or "unknown")
-    error = None if state == "finished" else _error_text(results.get("error"))
-    return RunRecord(run_id, run_dir, state, results.get("config") or {}, results or None, error)
+def _run_from_record(run_id: str, run_dir: Path, notes: list[str]) -> SweepRun:
+    loaded = load_record(run_dir)
+    if loaded.record is None:
+        notes.append(f"Run {run_id}: {loaded.problem}; it counts as missing.")
+    record = loaded.record
+    state = run_state(None, record)
+    error = None if state == "finished" or record is None else record.error_text()
+    return SweepRun(run_id, run_dir, state, _flat_config(record), record, error)
 
 
-def _combined_state(results_state: str | None, ledger_state: str | None) -> str:
-    """A results file that says finished wins; otherwise the ledger knows how the process ended."""
-    if results_state == "finished":
-        return "finished"
-    return str(ledger_state or results_state or "unknown")
+def _flat_config(record: Record | None) -> dict:
+    """A record's config spelled like sweep parameters (``pretext_epochs``)."""
+    if record is None:
+        return {}
+    try:
+        return flatten(from_dict(TrainConfig, record.config))
+    except (ValueError, TypeError):  # an older or foreign record: take what it says
+        return {key: value for key, value in record.config.items() if not isinstance(value, dict)}
 
 
-def _error_text(error) -> str | None:
-    if not error:
-        return None
-    if isinstance(error, dict):
-        kind, message = error.get("type"), error.get("message")
-        return ": ".join(str(part) for part in (kind, message) if part) or json.dumps(error)
-    return str(error)
+def _has_run_dir(entry: dict) -> bool:
+    return bool(entry.get("run_dir") or entry.get("results_file"))
+
+
+def _text(value) -> str | None:
+    return None if not value else str(value)
 
 
 def _read_sweep_yaml(path: Path, notes: list[str]) -> tuple[str | None, dict]:
     try:
         text = path.read_text()
     except OSError:
-        notes.append(f"No {SWEEP_FILE}: the expected grid is unknown.")
+        notes.append(f"No {SWEEP_COPY}: the expected grid is unknown.")
         return None, {}
     try:
         config = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
-        notes.append(f"{SWEEP_FILE} is not valid YAML ({error}); the expected grid is unknown.")
+        notes.append(f"{SWEEP_COPY} is not valid YAML ({error}); the expected grid is unknown.")
         return text, {}
     return text, config if isinstance(config, dict) else {}
 
 
-def _read_json(path: Path, notes: list[str]) -> dict | None:
+def _read_ledger(directory: Path, notes: list[str]) -> dict | None:
+    path = directory / LEDGER_NAME
     try:
         loaded = json.loads(path.read_text())
     except FileNotFoundError:
@@ -226,78 +264,57 @@ def _read_json(path: Path, notes: list[str]) -> dict | None:
     return loaded if isinstance(loaded, dict) else None
 
 
-def _resolve(directory: Path, path: str | None) -> Path | None:
-    if not path:
-        return None
-    path = Path(path)
-    if path.is_absolute():
-        return path
-    inside = directory / path
-    return path if path.exists() and not inside.exists() else inside
-
-
-def _as_float(value) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _match_key(value):
     """Grid values and run configs compare equal across int/float/str spellings (0.05 == "0.05")."""
     if isinstance(value, bool) or value is None:
         return value
-    number = _as_float(value)
+    number = as_float(value)
     if number is not None:
         return round(number, 10)
     return str(value)
 
 
 @dataclass
-class PretrainRecord:
-    """A pretrain directory some ssl runs started from."""
+class PretrainRun:
+    """A pretrain directory some ssl runs started from, and its record."""
 
     backbone_path: Path
     directory: Path
-    results: dict | None
+    record: Record | None
     run_ids: list[str]
 
     @property
     def pretext_checkpoint(self) -> Path | None:
-        path = self.directory / "pretext.keras"
-        return path if path.is_file() else None
+        return self.record.path_of(self.directory, "pretext") if self.record else None
 
     @property
     def history(self) -> list[dict]:
-        return list((self.results or {}).get("history") or [])
+        return list(self.record.history) if self.record else []
 
     @property
     def best_val_accuracy(self) -> float | None:
-        results = self.results or {}
-        best = _as_float(results.get("best_val_accuracy"))
+        best = as_float(self.record.best_val_accuracy) if self.record else None
         if best is None:
-            values = [_as_float(epoch.get("val_accuracy")) for epoch in self.history]
+            values = [as_float(epoch.get("val_accuracy")) for epoch in self.history]
             values = [value for value in values if value is not None]
             best = max(values) if values else None
         return best
 
 
-def find_pretrains(sweep: SweepData) -> list[PretrainRecord]:
-    """The pretrain directories named by ssl runs' ``model.pretrained.path``, each once."""
-    found: dict[Path, PretrainRecord] = {}
+def find_pretrains(sweep: SweepData) -> list[PretrainRun]:
+    """The pretrain directories ssl runs name as their backbone's source, each once."""
+    found: dict[Path, PretrainRun] = {}
     for run in sweep.runs:
-        pretrained = ((run.results or {}).get("model") or {}).get("pretrained")
-        path = pretrained.get("path") if isinstance(pretrained, dict) else pretrained
-        if run.method != "ssl" or not path:
+        backbone = run.record.pretrained_backbone if run.record is not None else None
+        if run.method != "ssl" or backbone is None:
             continue
-        backbone = _locate(Path(path), [sweep.directory, run.run_dir])
+        backbone = _locate(backbone, [sweep.directory, run.run_dir])
         key = backbone.resolve()
         if key not in found:
-            results = _read_json(backbone.parent / RESULTS_FILE, sweep.notes)
-            found[key] = PretrainRecord(backbone, backbone.parent, results, [])
+            loaded = load_record(backbone.parent)
+            if loaded.record is None and backbone.parent.exists():
+                sweep.notes.append(f"Pretraining {backbone.parent}: {loaded.problem}.")
+            found[key] = PretrainRun(backbone, backbone.parent, loaded.record, [])
         found[key].run_ids.append(run.run_id)
     return list(found.values())
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sslexp.report.collect import RunRecord
+from sslexp.report.collect import SweepRun
 from sslexp.report.stats import (
     LabelEfficiency,
     PairedDifference,
@@ -52,9 +52,9 @@ class Comparison:
         return [row.label_fraction for row in self.rows]
 
 
-def compare(runs: list[RunRecord], confidence: float = 0.95) -> Comparison:
+def compare(runs: list[SweepRun], confidence: float = 0.95) -> Comparison:
     """One ``FractionRow`` per label fraction that has any finished ssl or scratch run."""
-    by_fraction: dict[float, list[RunRecord]] = {}
+    by_fraction: dict[float, list[SweepRun]] = {}
     for run in runs:
         if run.is_usable and run.method in METHODS:
             by_fraction.setdefault(round(run.label_fraction, 12), []).append(run)
@@ -75,7 +75,7 @@ def compare(runs: list[RunRecord], confidence: float = 0.95) -> Comparison:
     return Comparison(rows)
 
 
-def _summarize_fraction(fraction: float, runs: list[RunRecord], confidence: float):
+def _summarize_fraction(fraction: float, runs: list[SweepRun], confidence: float):
     per_fold: dict[str, dict[int, float]] = {method: {} for method in METHODS}
     labels: dict[str, list[float]] = {method: [] for method in METHODS}
     for run in sorted(runs, key=_finish_order):
@@ -95,5 +95,5 @@ def _summarize_fraction(fraction: float, runs: list[RunRecord], confidence: floa
     return fraction, mean_labels, spread, per_fold, difference
 
 
-def _finish_order(run: RunRecord) -> tuple[str, str]:
-    return str((run.results or {}).get("finished_at") or ""), run.run_id
+def _finish_order(run: SweepRun) -> tuple[str, str]:
+    return run.finished_at, run.run_id

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from sslexp.report.collect import PretrainRecord
+from sslexp.report.collect import PretrainRun
 from sslexp.report.comparison import METHODS, Comparison
 
 METHOD_COLORS = {"ssl": "#1f77b4", "scratch": "#d62728"}
@@ -76,7 +76,7 @@ def difference_vs_labels(comparison: Comparison) -> Figure:
     return figure
 
 
-def pretext_curves(pretrains: list[PretrainRecord]) -> Figure | None:
+def pretext_curves(pretrains: list[PretrainRun]) -> Figure | None:
     """Rotation accuracy and loss per epoch of each pretrain run the ssl runs used."""
     with_history = [record for record in pretrains if record.history]
     if not with_history:

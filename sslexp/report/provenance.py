@@ -37,8 +37,9 @@ def gather(sweep: SweepData) -> Provenance:
     hostnames: set[str] = set()
     splits: dict[tuple, dict[str, str]] = {}
     for run in sweep.runs:
-        results = run.results or {}
-        provenance = results.get("provenance") or {}
+        if run.record is None:
+            continue
+        provenance = run.record.provenance or {}
         for library, version in (provenance.get("versions") or {}).items():
             if version is not None:
                 versions.setdefault(str(library), set()).add(str(version))
@@ -47,7 +48,7 @@ def gather(sweep: SweepData) -> Provenance:
             revisions[(str(git["revision"]), bool(git.get("dirty")))] += 1
         if provenance.get("hostname"):
             hostnames.add(str(provenance["hostname"]))
-        split = results.get("split") or {}
+        split = run.record.split or {}
         if split.get("dataset_fingerprint"):
             dataset_fingerprints.add(str(split["dataset_fingerprint"]))
         if split.get("fingerprint") and run.label_fraction is not None and run.method:

@@ -10,9 +10,8 @@ from typing import Callable
 
 import numpy as np
 
-from sslexp.report.collect import PretrainRecord, RunRecord, SweepData
+from sslexp.report.collect import PretrainRun, SweepData, SweepRun
 
-MODEL_FILE = "model.keras"
 ImageSource = Callable[[str, int], np.ndarray]
 """(data set name, image size) -> test images (N, H, W, C), raw 0-255 pixels."""
 
@@ -30,11 +29,11 @@ class Visuals:
     notes: list[str] = field(default_factory=list)
 
 
-def choose_pair(sweep: SweepData) -> tuple[RunRecord, RunRecord] | None:
+def choose_pair(sweep: SweepData) -> tuple[SweepRun, SweepRun] | None:
     """The finished ssl/scratch pair with a checkpoint at the smallest fraction (then fold)."""
-    candidates: dict[tuple, dict[str, RunRecord]] = {}
+    candidates: dict[tuple, dict[str, SweepRun]] = {}
     for run in sweep.usable_runs:
-        if run.run_dir is not None and (run.run_dir / MODEL_FILE).is_file():
+        if run.file("model") is not None:
             key = (run.label_fraction, run.fold if run.fold is not None else -1)
             candidates.setdefault(key, {})[run.method] = run
     for key in sorted(candidates):
@@ -43,7 +42,7 @@ def choose_pair(sweep: SweepData) -> tuple[RunRecord, RunRecord] | None:
     return None
 
 
-def draw_visuals(sweep: SweepData, pretrains: list[PretrainRecord], out_dir: Path,
+def draw_visuals(sweep: SweepData, pretrains: list[PretrainRun], out_dir: Path,
                  image_source: ImageSource, image_count: int = 4, seed: int = 0) -> Visuals:
     """Draw what can be drawn; every picture that cannot is explained in ``notes``."""
     from sslexp.viz import load_model, save_comparison_figures, save_pretext_figures, select_images
@@ -54,13 +53,13 @@ def draw_visuals(sweep: SweepData, pretrains: list[PretrainRecord], out_dir: Pat
     pretext_path = next((p.pretext_checkpoint for p in pretrains if p.pretext_checkpoint), None)
     if pair is None:
         visuals.notes.append(
-            "No label fraction has both a finished ssl and a finished scratch run with "
-            f"{MODEL_FILE}, so filters and activations are not shown.")
+            "No label fraction has both a finished ssl and a finished scratch run with a "
+            "saved model, so filters and activations are not shown.")
     if pair is None and pretext_path is None:
         visuals.notes.append("No pretext.keras was found next to the ssl runs' backbone.")
         return visuals
     try:
-        models = {run.method: load_model(run.run_dir / MODEL_FILE) for run in pair or ()}
+        models = {run.method: load_model(run.file("model")) for run in pair or ()}
         pretext = load_model(pretext_path, "pretext") if pretext_path else None
         reference = next(iter(models.values()), pretext)
         image_size = int(reference.input_shape[1])

@@ -6,11 +6,10 @@ YAML's ``command`` exactly as a ``wandb agent`` would, keeping a ledger on disk
 so an interrupted sweep resumes. Online, ``wandb sweep`` creates the sweep and
 one ``wandb agent`` per GPU runs it.
 
-Modules: ``config`` (load and validate a sweep YAML, enumerate its grid),
-``engine`` (ask the engine for the next run), ``ledger`` (the sweep directory's
-run table), ``liveness`` (is a recorded process still alive), ``command``
-(agent-style command line and environment), ``outcome`` (what a finished
-subprocess means), ``local`` (workers), ``summary`` (the end-of-sweep table),
-``wandb_cli`` (finding and running the ``wandb`` executable), ``online``,
-``agents`` and ``sync``.
+Modules: ``spec`` (a sweep YAML and the engine), ``ledger`` (the sweep
+directory's run table, and what a finished run means for it), ``runner``
+(local workers claiming runs), ``executor`` (running one run, its command line
+and environment), ``processes`` (liveness and signals of the processes
+started), ``summary`` (the end-of-sweep table), ``online`` (``wandb sweep``
+and ``wandb agent``), ``sync`` (uploading offline runs).
 """

@@ -1,22 +1,28 @@
-"""The sweep directory's run table, ``ledger.json``, shared by every worker.
+"""The sweep directory's run table, ``ledger.json``, shared by every worker, and what
+a finished run process means for it.
 
 Layout of a sweep directory (the report reads it)::
 
-    <dir>/sweep.yaml                 copy of the sweep YAML
-    <dir>/ledger.json                {"sweep": name, "runs": {run_id: entry}}
-    <dir>/runs/<run_id>/results.json the run's results and its other files
-    <dir>/partial/<run_id>/attempt-N files of an interrupted or failed attempt
+    <dir>/sweep.yaml                  copy of the sweep YAML
+    <dir>/ledger.json                 {"sweep": name, "runs": {run_id: entry}}
+    <dir>/runs/<name>/                the run directory (its record and other files)
+    <dir>/partial/<name>/attempt-N    files of an interrupted or failed attempt
 
-An entry holds ``config`` (flat parameter values), ``state``
-(pending|running|finished|failed|interrupted), ``exit_code``, ``results_file``
-and ``wandb_dir`` (relative to the sweep directory), ``cuda_visible_devices``,
-``worker`` (name, host, pid and start time of the worker process, plus those
-of the run's process), ``started_at`` and ``finished_at`` (ISO 8601, UTC),
-``attempts`` and ``error``.
+An entry holds ``config`` (flat parameter values), ``name`` (readable, e.g.
+``ssl-p0.05-fold0``), ``run_dir`` (relative to the sweep directory),
+``wandb_id`` (the W&B run id the run recorded), ``state``
+(pending|running|finished|failed|interrupted), ``exit_code``,
+``results_file`` and ``wandb_dir``, ``cuda_visible_devices``, ``worker`` (name,
+host, pid and start time of the worker process, plus those of the run's
+process), ``started_at`` and ``finished_at`` (ISO 8601, UTC), ``attempts`` and
+``error``.
 
 Every change happens under a file lock and is written to a temporary file that
 replaces the ledger, so readers never see half a file and two workers never
-claim the same run.
+claim the same run. A run counts as finished only when it exited 0 and its
+record says ``finished``; a run stopped by SIGINT/SIGTERM/SIGHUP, or whose
+record says ``interrupted``, is interrupted (run again on resume); anything
+else failed.
 """
 
 from __future__ import annotations
@@ -24,44 +30,32 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
-import os
+import re
 import secrets
+import signal
 import string
-import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
 
+from sslexp.runs.record import RESULTS_FILE, Record, read_record, write_json_atomic
+
 STATES = ("pending", "running", "finished", "failed", "interrupted")
 LEDGER_NAME = "ledger.json"
 RUNS_DIR = "runs"
 PARTIAL_DIR = "partial"
-RESULTS_NAME = "results.json"
+SWEEP_COPY = "sweep.yaml"
 
 _RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
+_SHORT_NAMES = {"label_fraction": "p", "fold": "fold", "pretext_unlabeled_fraction": "u",
+                "seed": "seed"}
 
 
 def utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
 
 
 def new_run_id(taken: set[str] | dict[str, Any]) -> str:
@@ -72,9 +66,30 @@ def new_run_id(taken: set[str] | dict[str, Any]) -> str:
             return run_id
 
 
-def new_entry(config: dict[str, Any]) -> dict[str, Any]:
+def readable_name(values: dict[str, Any], varying: list[str]) -> str:
+    """A run name from the parameters that vary in the sweep: ``ssl-p0.05-fold0``."""
+    parts = [str(values["method"])] if "method" in varying else []
+    for name in varying:
+        if name == "method":
+            continue
+        value = values.get(name)
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        parts.append(f"{_SHORT_NAMES[name]}{shown}" if name in _SHORT_NAMES else f"{name}-{shown}")
+    text = "-".join(parts) or "run"
+    return re.sub(r"[^A-Za-z0-9.=_-]+", "_", text)[:80]
+
+
+def unique_name(name: str, run_id: str, runs: dict[str, Any]) -> str:
+    taken = {entry.get("name") for entry in runs.values()}
+    return name if name not in taken else f"{name}-{run_id}"
+
+
+def new_entry(config: dict[str, Any], name: str | None = None) -> dict[str, Any]:
     return {
         "config": dict(config),
+        "name": name,
+        "run_dir": None,
+        "wandb_id": None,
         "state": "pending",
         "exit_code": None,
         "results_file": None,
@@ -96,11 +111,19 @@ class Ledger:
         self.path = self.sweep_dir / LEDGER_NAME
         self._lock = FileLock(str(self.path) + ".lock", timeout=lock_timeout_s)
 
-    def run_dir(self, run_id: str) -> Path:
-        return self.sweep_dir / RUNS_DIR / run_id
+    def run_dir(self, entry: dict[str, Any]) -> Path:
+        """The directory of a run (``runs/<name>``; older ledgers named its results file)."""
+        relative = entry.get("run_dir") or Path(entry["results_file"]).parent
+        return self.sweep_dir / relative
 
-    def partial_dir(self, run_id: str, attempt: int) -> Path:
-        return self.sweep_dir / PARTIAL_DIR / run_id / f"attempt-{attempt}"
+    def partial_dir(self, entry: dict[str, Any], attempt: int) -> Path:
+        return self.sweep_dir / PARTIAL_DIR / self.run_dir(entry).name / f"attempt-{attempt}"
+
+    def record_of(self, entry: dict[str, Any]) -> Record | None:
+        """The run's record, or None when it is missing or unreadable."""
+        if not entry.get("run_dir") and not entry.get("results_file"):
+            return None
+        return read_record(self.run_dir(entry))
 
     def read(self) -> dict[str, Any]:
         """The current ledger (no lock needed: the file is always replaced whole)."""
@@ -129,3 +152,68 @@ class Ledger:
             data = self.read()
             yield data
             write_json_atomic(self.path, data)
+
+
+_INTERRUPTING_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str
+    error: str | None
+
+
+def run_state(entry: dict[str, Any] | None, record: Record | None) -> str:
+    """What a run amounts to, the one rule of the sweep and the report.
+
+    With a ledger entry, its state stands, except that a run counts as finished
+    only while its record says so: one whose results are gone or unreadable is
+    interrupted, and a resumed sweep runs it again. Without a ledger (runs found
+    on disk) the record alone says; no record is ``missing``.
+    """
+    if entry is None:
+        return record.state if record is not None else "missing"
+    state = str(entry.get("state") or "pending")
+    if state == "finished" and (record is None or not record.is_finished):
+        return "interrupted"
+    return state
+
+
+def classify(exit_code: int, record: Record | None, log_tail: str = "") -> Outcome:
+    """Turn an exit status and the run's record into a ledger state and error text."""
+    state = record.state if record is not None else None
+    if exit_code == 0 and state == "finished":
+        return Outcome("finished", None)
+    if exit_code < 0 and -exit_code in {int(s) for s in _INTERRUPTING_SIGNALS}:
+        return Outcome("interrupted", f"stopped by {_signal_name(-exit_code)}")
+    if state == "interrupted":
+        return Outcome("interrupted", record.error_text() or "the run reports it was interrupted")
+    if exit_code < 0:
+        reason = f"killed by {_signal_name(-exit_code)}"
+    elif exit_code == 0:
+        reason = f"exited 0 but {RESULTS_FILE} says state {state!r} (expected 'finished')"
+    else:
+        reason = f"exited with status {exit_code}"
+    detail = (record.error_text() if record is not None else None) or log_tail.strip()
+    return Outcome("failed", f"{reason}: {detail}" if detail else reason)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def last_line(path: Path, max_bytes: int = 4096) -> str:
+    """The last non-empty line of a log file (the usual place of the error)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            tail = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    lines = [line for line in tail.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""

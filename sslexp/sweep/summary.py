@@ -7,9 +7,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sslexp.sweep.engine import metric_from_results
-from sslexp.sweep.ledger import STATES
-from sslexp.sweep.outcome import read_results
+from sslexp.sweep.ledger import STATES, Ledger
+from sslexp.sweep.spec import metric_from_results
 
 
 def varying_parameters(runs: dict[str, dict[str, Any]]) -> list[str]:
@@ -43,11 +42,12 @@ def format_summary(
     header = ["run", *columns, "state", "exit", metric_label, "minutes", "tries"]
     rows = []
     for run_id, entry in sorted(runs.items(), key=lambda item: _sort_key(item[1]["config"], columns)):
-        results = read_results(sweep_dir / entry["results_file"]) if entry.get("results_file") else None
-        metric = metric_from_results(results, metric_name) if (metric_name and entry["state"] == "finished") else None
+        record = Ledger(sweep_dir).record_of(entry)
+        metric = (metric_from_results(record.to_json() if record else None, metric_name)
+                  if (metric_name and entry["state"] == "finished") else None)
         rows.append(
             [
-                run_id,
+                entry.get("name") or run_id,
                 *[_format_value(entry["config"].get(name)) for name in columns],
                 entry["state"],
                 "" if entry.get("exit_code") is None else str(entry["exit_code"]),
@@ -64,7 +64,7 @@ def format_summary(
     lines.append(", ".join(f"{counts[state]} {state}" for state in STATES if counts[state]) + f" ({len(runs)} runs)")
     failed = [(run_id, e) for run_id, e in runs.items() if e["state"] in ("failed", "interrupted") and e.get("error")]
     for run_id, entry in failed:
-        lines.append(f"{run_id} {entry['state']}: {entry['error']}")
+        lines.append(f"{entry.get('name') or run_id} {entry['state']}: {entry['error']}")
     return "\n".join(lines)
 
 

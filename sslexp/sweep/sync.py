@@ -1,9 +1,8 @@
 """Upload a local sweep's offline W&B runs with ``wandb sync``.
 
-Each run of a local sweep logs offline under ``runs/<run_id>/wandb/``; the
+Each run of a local sweep logs offline under ``runs/<name>/wandb/``; the
 group (the sweep name) is recorded in the offline run itself, so ``wandb sync``
-keeps it. The group listed is the one the run wrote to results.json, else the
-sweep name. Runs that did not finish are left out unless asked for.
+keeps it. The group listed is the one the run recorded, else the sweep name. Runs that did not finish are left out unless asked for.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sslexp.sweep.ledger import Ledger
-from sslexp.sweep.outcome import read_results
 
 OFFLINE_RUN_GLOB = "wandb/offline-run-*"
 
@@ -39,21 +37,23 @@ def find_offline_runs(sweep_dir: Path, include_unfinished: bool = False) -> tupl
     for run_id, entry in sorted(data["runs"].items()):
         if entry["state"] != "finished" and not include_unfinished:
             continue
-        wandb_dir = sweep_dir / (entry.get("wandb_dir") or f"runs/{run_id}")
+        wandb_dir = sweep_dir / (entry.get("wandb_dir") or entry.get("run_dir") or "")
+        if not entry.get("wandb_dir") and not entry.get("run_dir"):
+            without_data.append(run_id)
+            continue
         offline_dirs = sorted(path for path in wandb_dir.glob(OFFLINE_RUN_GLOB) if path.is_dir())
         if not offline_dirs:
             without_data.append(run_id)
-        group = _recorded_group(sweep_dir, entry) or sweep_group
-        found += [OfflineRun(run_id, entry["state"], group, path) for path in offline_dirs]
+        group = _recorded_group(ledger, entry) or sweep_group
+        found += [OfflineRun(entry.get("name") or run_id, entry["state"], group, path)
+                  for path in offline_dirs]
     return found, without_data
 
 
-def _recorded_group(sweep_dir: Path, entry: dict) -> str | None:
-    """The W&B group the run itself recorded in results.json, when it did."""
-    if not entry.get("results_file"):
-        return None
-    results = read_results(sweep_dir / entry["results_file"]) or {}
-    return (results.get("wandb") or {}).get("group")
+def _recorded_group(ledger: Ledger, entry: dict) -> str | None:
+    """The W&B group the run itself recorded, when it did."""
+    record = ledger.record_of(entry)
+    return ((record.wandb if record else None) or {}).get("group")
 
 
 def sync_command(run: OfflineRun, wandb: str, project: str | None, entity: str | None) -> list[str]:

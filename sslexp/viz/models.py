@@ -1,15 +1,17 @@
-"""Finding and loading the models to draw: run directories, pretrain directories
-or .keras files, and the named ``backbone`` inside each model."""
+"""Finding and loading the models to draw: run directories (through their records),
+pretrain directories or .keras files, and the named ``backbone`` inside each model."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from sslexp.runs.record import BACKBONE_FILE, MODEL_FILE, PRETEXT_FILE, read_record
+
 CHECKPOINT_NAMES = {
-    "classifier": ("model.keras",),
-    "pretext": ("pretext.keras",),
-    "backbone": ("backbone.keras",),
+    "classifier": ("model", MODEL_FILE),
+    "pretext": ("pretext", PRETEXT_FILE),
+    "backbone": ("backbone", BACKBONE_FILE),
 }
 STEM_LAYER = "stem_conv"
 STAGE_PATTERN = re.compile(r"stage(\d+)_out")
@@ -21,12 +23,16 @@ def resolve_checkpoint(path: str | Path, kind: str = "classifier") -> Path:
     if path.is_file():
         return path
     if path.is_dir():
-        for name in CHECKPOINT_NAMES[kind]:
-            if (path / name).is_file():
-                return path / name
+        role, name = CHECKPOINT_NAMES[kind]
+        record = read_record(path)
+        found = record.path_of(path, role) if record is not None else None
+        if found is None and (path / name).is_file():
+            found = path / name
+        if found is not None:
+            return found
         raise FileNotFoundError(
-            f"{path} holds no {' or '.join(CHECKPOINT_NAMES[kind])}; give a run directory "
-            f"that finished, or the .keras file itself"
+            f"{path} holds no {name}; give a run directory that finished, or the .keras file "
+            f"itself"
         )
     raise FileNotFoundError(f"{path} does not exist; give a run directory or a .keras file")
 
@@ -64,3 +70,29 @@ def stage_layer_names(backbone) -> list[str]:
 
 def _has_layer(model, name: str) -> bool:
     return any(layer.name == name for layer in model.layers)
+
+
+def pretext_checkpoint_for(path: str | Path) -> Path | None:
+    """The pretext model of the pretraining behind an ssl run, when it can be found."""
+    path = Path(path)
+    record = read_record(path if path.is_dir() else path.parent)
+    backbone = record.pretrained_backbone if record is not None else None
+    if backbone is None:
+        return None
+    pretrain = read_record(backbone.parent)
+    found = pretrain.path_of(backbone.parent, "pretext") if pretrain is not None else None
+    candidate = found or backbone.parent / PRETEXT_FILE
+    return candidate if candidate.is_file() else None
+
+
+def trained_on(paths) -> dict:
+    """``dataset`` and ``image_size`` from the first run record that names them."""
+    found = {}
+    for path in paths:
+        path = Path(path)
+        record = read_record(path if path.is_dir() else path.parent)
+        config = record.config if record is not None else {}
+        for key in ("dataset", "image_size"):
+            if config.get(key) is not None:
+                found.setdefault(key, config[key])
+    return found

@@ -98,7 +98,7 @@ def test_sweep_help_lists_local_and_create_with_env_vars():
     assert {"local", "create"} <= set(invoke("sweep", "--help").output.split())
     local_help = " ".join(invoke("sweep", "local", "--help").output.split())
     for text in ("--workers", "--gpus", "--count", "--retry-failed", "--dir", "--wandb-mode",
-                 "SSLEXP_WORKERS", "default: offline"):
+                 "SSLEXP_SWEEP_WORKERS", "default: offline"):
         assert text in local_help
 
 

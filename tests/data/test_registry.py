@@ -31,7 +31,7 @@ def test_second_load_comes_from_the_cache(tmp_path, monkeypatch):
 def test_unknown_dataset_lists_what_is_allowed():
     with pytest.raises(InputError) as raised:
         resolve_source("imagenet")
-    assert raised.value.option == "--dataset"
+    assert raised.value.option == "dataset"
     assert "digits" in raised.value.problem and "folder:PATH" in raised.value.problem
 
 
@@ -62,7 +62,7 @@ def test_fashion_mnist_reads_idx_files(tmp_path, monkeypatch):
 def test_cats_vs_dogs_through_tfds_mock_data(tmp_path, monkeypatch):
     import tensorflow_datasets as tfds
 
-    from sslexp.data import tfds_source
+    from sslexp.data import tfds as tfds_source
 
     # The mock replaces the download; the reachability check before it must pass.
     monkeypatch.setattr(tfds_source, "require_network", lambda *args, **kwargs: None)
@@ -74,7 +74,7 @@ def test_cats_vs_dogs_through_tfds_mock_data(tmp_path, monkeypatch):
 
 
 def test_tfds_download_without_network_fails_fast(tmp_path, monkeypatch):
-    from sslexp.data import network
+    from sslexp.data import tfds as network
 
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.setattr(network.socket, "create_connection",

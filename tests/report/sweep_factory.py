@@ -73,11 +73,11 @@ def write_pretrain(directory: Path, with_models: bool) -> Path:
                 "val_loss": 1.45 - 0.2 * epoch, "val_accuracy": 0.24 + 0.1 * epoch}
                for epoch in range(1, 5)]
     _write_json(directory / "results.json", {
-        "schema": 1, "kind": "pretrain", "state": "finished", "error": None,
+        "schema": 2, "kind": "pretrain", "state": "finished", "error": None,
         "config": {"dataset": "digits", "image_size": IMAGE_SHAPE[0]},
         "history": history, "best_epoch": 4, "best_val_accuracy": history[-1]["val_accuracy"],
         "data": {"n_pretext_images": 400, "n_val_images": 100, "unlabeled_fraction": 1.0},
-        "files": ["backbone.keras", "pretext.keras"],
+        "files": {"backbone": "backbone.keras", "pretext": "pretext.keras"},
     })
     backbone_path = directory / "backbone.keras"
     if with_models:
@@ -124,12 +124,16 @@ def write_sweep(root: Path, with_models: bool = False, with_ledger: bool = True,
                 accuracy = (SSL_ACCURACY if method == "ssl" else SCRATCH_ACCURACY)[fraction][fold]
                 run_dir = sweep_dir / "runs" / identifier
                 run_dir.mkdir(parents=True)
-                _write_json(run_dir / "results.json", _train_results(
-                    config, accuracy, failed, backbone_path if method == "ssl" else None))
+                results = _train_results(config, accuracy, failed,
+                                         backbone_path if method == "ssl" else None)
                 if with_models and fraction == FRACTIONS[0] and fold == 0:
                     tiny_classifier(seed=1 if method == "ssl" else 2).save(run_dir / "model.keras")
+                    results["files"] = {"model": "model.keras"}
+                _write_json(run_dir / "results.json", results)
                 ledger["runs"][identifier] = {
                     "config": {k: config[k] for k in ("label_fraction", "method", "fold")},
+                    "name": identifier,
+                    "run_dir": f"runs/{identifier}",
                     "state": "failed" if failed else "finished",
                     "exit_code": 1 if failed else 0,
                     "results_file": f"runs/{identifier}/results.json",
@@ -144,7 +148,7 @@ def write_sweep(root: Path, with_models: bool = False, with_ledger: bool = True,
 def _train_results(config: dict, accuracy: float, failed: bool, backbone_path: Path | None) -> dict:
     fraction, fold = config["label_fraction"], config["fold"]
     results = {
-        "schema": 1, "kind": "train", "state": "failed" if failed else "finished",
+        "schema": 2, "kind": "train", "state": "failed" if failed else "finished",
         "error": {"type": "RuntimeError", "message": FAILURE_MESSAGE, "traceback": "..."}
         if failed else None,
         "config": {**config, "image_size": IMAGE_SHAPE[0], "folds": len(FOLDS), "seed": 0},

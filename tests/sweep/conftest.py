@@ -25,7 +25,7 @@ if os.environ.get("STANDIN_EXIT_ON_SIGNAL"):
 out = os.environ["SSLEXP_OUTPUT_DIR"]
 os.makedirs(out, exist_ok=True)
 args = dict(arg[2:].split("=", 1) for arg in sys.argv[1:])
-watched = ["SSLEXP_OUTPUT_DIR", "SSLEXP_GROUP", "WANDB_RUN_GROUP", "WANDB_MODE", "SSLEXP_WANDB_MODE",
+watched = ["SSLEXP_OUTPUT_DIR", "SSLEXP_RUN_NAME", "SSLEXP_GROUP", "WANDB_RUN_GROUP", "WANDB_MODE", "SSLEXP_WANDB_MODE",
            "WANDB_DIR", "TF_FORCE_GPU_ALLOW_GROWTH", "CUDA_VISIBLE_DEVICES"]
 started = time.time()
 

@@ -1,0 +1,371 @@
+"""Every option of pretraining and training, declared once.
+
+Each field carries its default, type, range and help text. The command line
+(``sslexp.options``) is generated from these classes, so are the W&B config
+keys and the ``SSLEXP_*`` variables; sweep YAMLs and ``--config`` files use the
+same names. A record stores the config it ran with, so a run is self-describing.
+
+Nested sections: ``backbone`` fields appear without a prefix (``--depth``), the
+pretext task's fields appear in ``train`` as ``--pretext-<field>`` (in
+``pretrain`` they are the command's own options, ``--epochs``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+import types
+import typing
+
+from sslexp.errors import InputError
+
+MIN_IMAGE_SIZE = 8  # two stride-2 stages need at least 8 pixels to keep a 2x2 map
+PREPROCESSING = ("scale", "pixel-mean")
+ROTATION_MODES = ("all", "random")
+METHODS = ("ssl", "scratch")
+FINETUNE_HELP = ("full: every layer trains; linear: frozen backbone, only the head trains; "
+                 "last:N: only the last N weighted backbone layers (conv/BN) and the head train")
+
+
+def setting(default, help: str, *, choices: tuple | None = None, min: float | None = None,
+            max: float | None = None, min_open: bool = False, max_open: bool = False,
+            check=None, metavar: str | None = None):
+    """A config field: its default, help text and the values it accepts."""
+    return dataclasses.field(default=default, metadata={
+        "help": help, "choices": choices, "min": min, "max": max, "min_open": min_open,
+        "max_open": max_open, "check": check, "metavar": metavar})
+
+
+def section(factory, prefix: str):
+    """A nested config whose fields the command line shows as ``--<prefix><field>``."""
+    return dataclasses.field(default_factory=factory, metadata={"section": prefix})
+
+
+def is_section(field: dataclasses.Field) -> bool:
+    return "section" in field.metadata
+
+
+def field_types(cls) -> dict[str, type]:
+    """Field name -> its plain type (``int | None`` gives int)."""
+    plain = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        plain[name] = hint
+    return plain
+
+
+class Config:
+    """Checks and normalises every field on construction (numbers by type, ranges, choices).
+
+    A wrong value raises InputError naming the field; the CLI turns the field
+    into the option the user typed.
+    """
+
+    def __post_init__(self):
+        types = field_types(type(self))
+        for field in dataclasses.fields(self):
+            if is_section(field):
+                continue
+            value = _coerce(field.name, getattr(self, field.name), types[field.name])
+            object.__setattr__(self, field.name, value)
+            _check(field, value)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(name: str, value, wanted: type):
+    """YAML, environment and JSON hand numbers over loosely: 1 for 1.0, "0.05" for 0.05."""
+    if value is None or wanted not in (int, float, bool):
+        return value
+    if wanted is bool:
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        if isinstance(value, (bool, int)):
+            return bool(value)
+        raise InputError(name, value, "must be true or false.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(name, value, f"must be a number ({wanted.__name__}).") from None
+    if wanted is int:
+        if not number.is_integer():
+            raise InputError(name, value, "must be a whole number.")
+        return int(number)
+    if not math.isfinite(number):
+        raise InputError(name, value, "must be a finite number.")
+    return number
+
+
+def _check(field: dataclasses.Field, value) -> None:
+    meta = field.metadata
+    if value is None:
+        return
+    if meta.get("choices") and value not in meta["choices"]:
+        raise InputError(field.name, value, f"allowed: {', '.join(map(str, meta['choices']))}.")
+    low, high = meta.get("min"), meta.get("max")
+    too_low = low is not None and (value <= low if meta.get("min_open") else value < low)
+    too_high = high is not None and (value >= high if meta.get("max_open") else value > high)
+    if too_low or too_high:
+        raise InputError(field.name, value, f"must be in {describe_range(meta)}.")
+    if meta.get("check"):
+        meta["check"](field.name, value)
+
+
+def describe_range(meta) -> str:
+    low, high = meta.get("min"), meta.get("max")
+    if high is None:
+        return f"{'>' if meta.get('min_open') else '>='} {low:g}" if low is not None else "any"
+    left = "(" if meta.get("min_open") else "["
+    right = ")" if meta.get("max_open") else "]"
+    return f"{left}{low:g}, {high:g}{right}"
+
+
+def _check_depth(name: str, depth: int) -> None:
+    if depth < 8 or (depth - 2) % 6:
+        raise InputError(name, depth, "ResNet v1 depth must be 6n+2 with n >= 1: 8, 14, 20, 32, "
+                                      "44, 56...")
+
+
+def _check_image_size(name: str, size: int) -> None:
+    if size < MIN_IMAGE_SIZE:
+        raise InputError(name, size, f"the ResNet backbone downsamples by 4; use at least "
+                                     f"{MIN_IMAGE_SIZE} pixels.")
+
+
+def parse_finetune(policy: str) -> tuple[str, int | None]:
+    """``full`` / ``linear`` / ``last:N`` -> (kind, N)."""
+    if policy in ("full", "linear"):
+        return policy, None
+    match = re.fullmatch(r"last:(\d+)", str(policy))
+    if match and int(match.group(1)) >= 1:
+        return "last", int(match.group(1))
+    raise InputError("finetune", policy,
+                     f"allowed: full, linear, last:N with N >= 1 ({FINETUNE_HELP}).")
+
+
+def _check_finetune(name: str, policy: str) -> None:
+    try:
+        parse_finetune(policy)
+    except InputError as error:
+        raise InputError(name, policy, error.problem) from None
+
+
+def dataset_field():
+    return setting("digits", "digits, fashion_mnist, cats_vs_dogs or folder:PATH "
+                             "(see `sslexp datasets`).")
+
+
+def image_size_field():
+    return setting(32, f"Images are resized to SIZE x SIZE pixels (at least {MIN_IMAGE_SIZE}).",
+                   min=MIN_IMAGE_SIZE, check=_check_image_size)
+
+
+@dataclasses.dataclass(frozen=True)
+class BackboneConfig(Config):
+    """The ResNet v1 shared by pretext, ssl and scratch: the comparison is fair by construction."""
+
+    depth: int = setting(20, "ResNet v1 depth, 6n+2 (8, 14, 20, 32...).", check=_check_depth)
+    width: int = setting(16, "Filters of the first stage (the stages have 1x, 2x, 4x).", min=1)
+    preprocessing: str = setting(
+        "scale", "scale: pixels/255; pixel-mean: also subtract the pool's per-pixel mean.",
+        choices=PREPROCESSING)
+
+    @property
+    def blocks_per_stage(self) -> int:
+        return (self.depth - 2) // 6
+
+
+@dataclasses.dataclass(frozen=True)
+class PretextConfig(Config):
+    """The RotNet task's own settings (data set, size and backbone come from the run)."""
+
+    rotations: str = setting(
+        "all", "all: every batch holds all 4 rotations of each image (RotNet); random: one "
+               "random rotation per image per epoch (the reference variant).",
+        choices=ROTATION_MODES)
+    unlabeled_fraction: float = setting(
+        1.0, "Share of the pool used for pretraining (how much unlabelled data is needed?).",
+        min=0, max=1, min_open=True)
+    val_fraction: float = setting(
+        0.1, "Share of the pretext images held out to select the epoch by rotation accuracy.",
+        min=0, max=1, min_open=True, max_open=True)
+    epochs: int = setting(15, "Pretext epochs.", min=1)
+    batch_size: int = setting(64, "Source images per batch (x4 samples with rotations all).",
+                              min=1)
+    lr: float = setting(1e-3, "Adam learning rate.", min=0, min_open=True)
+    seed: int = setting(0, "Seed for the data order, initialisation and held-out slice.")
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainConfig(Config):
+    """Everything that determines a pretrained backbone, and so its cache key."""
+
+    dataset: str = dataset_field()
+    image_size: int = image_size_field()
+    backbone: BackboneConfig = section(BackboneConfig, "")
+    pretext: PretextConfig = section(PretextConfig, "pretext_")
+
+    def key(self) -> str:
+        return config_hash(self.as_dict())
+
+    def directory_name(self) -> str:
+        from sslexp.data.registry import dataset_slug
+
+        b = self.backbone
+        return (f"{dataset_slug(self.dataset)}-{self.image_size}px-resnet{b.depth}w{b.width}"
+                f"-{self.key()}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(Config):
+    """One downstream run: (label fraction, method, fold) and how it trains."""
+
+    dataset: str = dataset_field()
+    image_size: int = image_size_field()
+    backbone: BackboneConfig = section(BackboneConfig, "")
+    method: str = setting("ssl", "ssl: start from the pretrained backbone and fine-tune; "
+                                 "scratch: same architecture, random init, same budget.",
+                          choices=METHODS)
+    label_fraction: float = setting(0.1, "Share of the pool whose labels are used, in (0, 1].",
+                                    min=0, max=1, min_open=True)
+    fold: int = setting(0, "Which labelled subset (0..folds-1); different folds give different "
+                           "subsets.", min=0)
+    folds: int = setting(5, "Number of folds of the pool.", min=2)
+    seed: int = setting(0, "Seed for subsets, init and data order.")
+    pretrained: str = setting(
+        "auto", "ssl only. auto: the backbone pretrained with the --pretext-* options "
+                "(pretrained once on first use, then cached); a path to backbone.keras; or a "
+                "W&B artifact reference (entity/project/name:alias, online).")
+    finetune: str = setting("full", f"ssl fine-tune policy. {FINETUNE_HELP}.",
+                            check=_check_finetune)
+    epochs: int = setting(30, "Maximum epochs.", min=1)
+    batch_size: int = setting(32, "Batch size.", min=1)
+    lr: float = setting(1e-3, "Adam learning rate.", min=0, min_open=True)
+    val_fraction: float = setting(
+        0.2, "Share of the labelled subset used to select the epoch (at least 1 per class).",
+        min=0, max=1, min_open=True, max_open=True)
+    patience: int = setting(10, "Stop after this many epochs without a better validation loss.",
+                            min=1)
+    min_steps: int = setting(
+        0, "At least this many optimizer steps in all: small labelled subsets are repeated "
+           "within an epoch (same rule for ssl and scratch); 0: one pass an epoch.", min=0)
+    pretext: PretextConfig = section(PretextConfig, "pretext_")
+
+    @property
+    def effective_finetune(self) -> str:
+        """Scratch trains everything: same architecture, random init, same budget."""
+        return self.finetune if self.method == "ssl" else "full"
+
+    def pretrain_config(self) -> PretrainConfig:
+        """The backbone ``--pretrained auto`` pretrains or finds for this run."""
+        return PretrainConfig(dataset=self.dataset, image_size=self.image_size,
+                              backbone=self.backbone, pretext=self.pretext)
+
+    def steps_per_epoch(self, n_train: int) -> int:
+        """One pass over the labelled subset, or more (the data repeats) when that is
+        fewer than ``min_steps / epochs`` updates: tiny subsets still train, with
+        the same rule for ssl and scratch, and validation still runs once an epoch."""
+        one_pass = max(1, math.ceil(n_train / self.batch_size))
+        return max(one_pass, math.ceil(self.min_steps / self.epochs))
+
+    def short_name(self) -> str:
+        """What tells this run from its neighbours in a sweep: ``ssl-p0.05-fold0``."""
+        name = f"{self.method}-p{self.label_fraction:g}-fold{self.fold}"
+        if self.pretext.unlabeled_fraction != 1.0 and self.method == "ssl":
+            name += f"-u{self.pretext.unlabeled_fraction:g}"
+        if self.seed:
+            name += f"-seed{self.seed}"
+        return name
+
+    def default_run_name(self) -> str:
+        """The short name, the data set and a hash of everything else, so that runs with
+        other settings never land in the same default directory."""
+        from sslexp.data.registry import dataset_slug
+
+        return f"{dataset_slug(self.dataset)}-{self.short_name()}-{config_hash(self.as_dict())[:6]}"
+
+
+def config_hash(values: dict) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def flat_fields(cls, prefixes: dict[str, str] | None = None, path: str = "", prefix: str = ""):
+    """Yield (owner class, field, dotted path, flat name) for every leaf field of ``cls``.
+
+    ``prefixes`` overrides a section's prefix by its path (``{"pretext": ""}``).
+    """
+    prefixes = prefixes or {}
+    for field in dataclasses.fields(cls):
+        dotted = f"{path}{field.name}"
+        if is_section(field):
+            inner = prefixes.get(dotted, field.metadata["section"])
+            yield from flat_fields(field.default_factory, prefixes, f"{dotted}.", prefix + inner)
+        else:
+            yield cls, field, dotted, prefix + field.name
+
+
+def flatten(config: Config, prefixes: dict[str, str] | None = None) -> dict:
+    """A config as flat ``{option name: value}``, the shape of sweep parameters and W&B config."""
+    flat = {}
+    for _, _, dotted, name in flat_fields(type(config), prefixes):
+        value = config
+        for part in dotted.split("."):
+            value = getattr(value, part)
+        flat[name] = value
+    return flat
+
+
+def build(cls, values: dict, prefixes: dict[str, str] | None = None, path: str = "",
+          prefix: str = ""):
+    """``cls`` from flat option values (missing ones take their defaults).
+
+    An InputError from a nested section names the field by its dotted path
+    (``pretext.epochs``), so the CLI can name the option the user typed.
+    """
+    prefixes = prefixes or {}
+    arguments = {}
+    for field in dataclasses.fields(cls):
+        dotted = f"{path}{field.name}"
+        if is_section(field):
+            inner = prefixes.get(dotted, field.metadata["section"])
+            arguments[field.name] = build(field.default_factory, values, prefixes, f"{dotted}.",
+                                          prefix + inner)
+        elif prefix + field.name in values and values[prefix + field.name] is not None:
+            arguments[field.name] = values[prefix + field.name]
+    try:
+        return cls(**arguments)
+    except InputError as error:
+        if not path:
+            raise
+        raise error.within(path.rstrip(".")) from None
+
+
+PRETRAIN_PREFIXES = {"pretext": ""}  # `sslexp pretrain --epochs` is the pretext's epochs
+
+
+def pretrain_options(train_values: dict) -> dict:
+    """The ``sslexp pretrain`` options that make the backbone a train run with these
+    (flat, sweep-parameter) values asks for with ``--pretrained auto``."""
+    names = {name for _, _, _, name in flat_fields(TrainConfig)}
+    config = build(TrainConfig, {k: v for k, v in train_values.items() if k in names})
+    return flatten(config.pretrain_config(), PRETRAIN_PREFIXES)
+
+
+def from_dict(cls, values: dict):
+    """A config from its nested ``as_dict()`` form (a record's ``config``); unknown keys ignored."""
+    arguments = {}
+    for field in dataclasses.fields(cls):
+        if field.name not in values:
+            continue
+        value = values[field.name]
+        arguments[field.name] = (from_dict(field.default_factory, value or {})
+                                 if is_section(field) else value)
+    return cls(**arguments)

@@ -1,0 +1,91 @@
+"""What a data set is once loaded: a pool and a test split of uint8 images, and the
+helpers every source shares (resizing, fingerprints, file-name slugs)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from typing import Callable
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class RawDataset:
+    """Images as a source delivers them (uint8 NHWC); sources that decode files
+    resize while decoding, in-memory sources leave resizing to the registry."""
+
+    pool_images: np.ndarray
+    pool_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    class_names: tuple[str, ...]
+    skipped: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """A data set resized to one image size: the pool (unlabelled and labelled
+    subsets come from it) and the test split, evaluated once per run."""
+
+    name: str
+    pool_images: np.ndarray
+    pool_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    class_names: tuple[str, ...]
+    fingerprint: str
+    skipped: int = 0
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.pool_images.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSource:
+    """One entry of the registry."""
+
+    name: str
+    source: str
+    sizes: str
+    load: Callable[[int], RawDataset]
+    availability: Callable[[], tuple[bool, str]]
+    cache_token: Callable[[], str] = lambda: ""
+
+
+def dataset_slug(name: str) -> str:
+    """A data set name usable in file names (``folder:/data/pets`` -> ``folder_data_pets``)."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")[-40:]
+
+
+def resize_images(images: np.ndarray | list[np.ndarray], image_size: int,
+                  batch_size: int = 1024) -> np.ndarray:
+    """Resize uint8 images (an array, or a list of differently sized images) to a square."""
+    import tensorflow as tf
+
+    def resize(batch):
+        resized = tf.image.resize(batch, (image_size, image_size), antialias=True)
+        return np.clip(np.rint(resized.numpy()), 0, 255).astype(np.uint8)
+
+    if isinstance(images, np.ndarray):
+        if images.shape[1:3] == (image_size, image_size):
+            return images.astype(np.uint8)
+        return np.concatenate(
+            [resize(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+        ) if len(images) else np.zeros((0, image_size, image_size, images.shape[-1]), np.uint8)
+    return np.stack([resize(image[None])[0] for image in images])
+
+
+def fingerprint_arrays(arrays: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for key in sorted(arrays):
+        digest.update(key.encode())
+        digest.update(str(arrays[key].shape).encode())
+        digest.update(np.ascontiguousarray(arrays[key]).tobytes())
+    return digest.hexdigest()[:16]

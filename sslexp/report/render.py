@@ -1,0 +1,76 @@
+"""The report as text: one self-contained HTML file and a Markdown summary.
+
+HTML: Jinja2 with autoescape on, so every string that comes from a config, an
+error or the sweep YAML is shown, never executed; images are inline data URIs,
+so the file opens anywhere without a network. Markdown: for a README, a pull
+request or a terminal pager, cells escaped the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import jinja2
+
+from sslexp.report.tables import markdown_escape, markdown_table
+
+TEMPLATE = "report.html.j2"
+
+
+def render_html(context: dict) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("sslexp", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return environment.get_template(TEMPLATE).render(**context)
+
+
+def png_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
+    """``context`` is the HTML report's; ``figure_links`` maps a title to a relative PNG path."""
+    lines = [
+        f"# {markdown_escape(context['title'])}",
+        "",
+        f"Sweep `{markdown_escape(context['sweep_name'])}`, "
+        f"report written {context['generated_at']}.",
+        "",
+        "Runs: " + ", ".join(f"{count} {state}" for state, count in context["counts"].items()),
+        "",
+    ]
+    lines += [f"> {markdown_escape(note)}" for note in context["notes"]]
+    lines += [
+        "",
+        "## Per label fraction",
+        "",
+        "Accuracy in percent (mean ± std over folds); difference = ssl - scratch paired by fold, "
+        "95% t-interval, paired t-test p-value.",
+        "",
+        markdown_table(context["headline"]["rows"], context["headline"]["columns"]),
+        "",
+        "## Label efficiency",
+        "",
+        markdown_table(context["efficiency"]["rows"], context["efficiency"]["columns"]),
+        "",
+    ]
+    if context["pretrains"]:
+        lines += ["## Pretext task", "",
+                  markdown_table(context["pretrains"], ["directory", "epochs", "final_accuracy",
+                                                        "best_val_accuracy", "n_pretext_images"]),
+                  ""]
+    if figure_links:
+        lines += ["## Figures", ""]
+        lines += [f"![{markdown_escape(title)}]({path})" for title, path in figure_links.items()]
+        lines += [""]
+    if context["failed"]:
+        lines += ["## Failed or unfinished runs", "",
+                  markdown_table(context["failed"], context["failed_columns"]), ""]
+    if context["missing"]:
+        lines += ["## Missing grid points", "",
+                  markdown_table(context["missing"], context["grid_parameters"]), ""]
+    return "\n".join(lines)

@@ -1,0 +1,113 @@
+"""One lifecycle for every run, pretrain and train alike.
+
+1. ``check_run_dir``: before anything is written, a directory holding a
+   finished run is refused (or, with ``--resume``, reported as done); a
+   directory holding an unfinished run is started over or resumed.
+2. ``recorded``: the record is written as ``running``, then ends ``finished``,
+   ``failed`` (with the error) or ``interrupted`` (Ctrl-C, SIGTERM, SIGHUP),
+   whatever happens inside. SIGKILL cannot be caught: its record stays
+   ``running``, which the sweep reads as interrupted.
+
+Every input is checked by the caller before step 1, so bad input never
+touches an earlier run's files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+from sslexp.errors import InputError
+from sslexp.runs.record import (BACKUP_DIR, Record, error_record, now, read_record,
+                                write_record)
+
+INTERRUPTING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A signal asked the run to stop; it is recorded as interrupted."""
+
+
+class AlreadyFinished(Exception):
+    """``--resume`` on a run that has nothing left to do."""
+
+    def __init__(self, record: Record, run_dir: Path):
+        self.record = record
+        self.run_dir = run_dir
+        super().__init__(f"{run_dir} holds a finished run; nothing to resume")
+
+
+def check_run_dir(run_dir: Path, resume: bool, option: str = "--output-dir") -> Record | None:
+    """Check, writing nothing, that a run may start in ``run_dir``; return the record there.
+
+    A finished run is never overwritten: without ``resume`` this is an input
+    error, with it ``AlreadyFinished``.
+    """
+    run_dir = Path(run_dir)
+    existing = read_record(run_dir)
+    if existing is not None and existing.is_finished:
+        if resume:
+            raise AlreadyFinished(existing, run_dir)
+        raise InputError(option, str(run_dir),
+                         f"holds a finished run{_named(existing)}. Its files are kept: choose "
+                         "another directory, or delete this one to run again.")
+    return existing
+
+
+@contextlib.contextmanager
+def recorded(run_dir: Path, record: Record, resume: bool):
+    """Write ``record`` as running, yield it to fill in, and write how the run ended.
+
+    Unless resuming, an unfinished earlier run's backup is cleared first, so a
+    new run never continues an old one by accident.
+    """
+    run_dir = Path(run_dir)
+    if not resume and (run_dir / BACKUP_DIR).exists():
+        shutil.rmtree(run_dir / BACKUP_DIR)
+    started = time.time()
+    record.state, record.error, record.started_at = "running", None, now()
+    write_record(run_dir, record)
+    try:
+        with _signals_interrupt():
+            yield record
+    except KeyboardInterrupt as error:
+        record.state, record.error = "interrupted", error_record(error)
+        raise
+    except BaseException as error:
+        record.state, record.error = "failed", error_record(error)
+        raise
+    else:
+        record.state = "finished"
+        shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)  # nothing left to resume
+    finally:
+        record.finished_at = now()
+        record.wall_time_s = round(time.time() - started, 2)
+        write_record(run_dir, record)
+
+
+@contextlib.contextmanager
+def _signals_interrupt():
+    """SIGTERM and SIGHUP raise RunInterrupted in the main thread, like Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise RunInterrupted(f"stopped by {signal.Signals(signum).name}")
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in INTERRUPTING_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _named(record: Record) -> str:
+    accuracy = record.test_accuracy
+    detail = f", test accuracy {100 * accuracy:.2f}%" if accuracy is not None else ""
+    return f" ({record.name or record.kind}{detail})"

@@ -1,0 +1,326 @@
+"""A run directory: its file names, its results record, and how both are written and read.
+
+Every ``sslexp pretrain`` and ``sslexp train`` run writes ``results.json``, the
+typed ``Record`` below, with an atomic rename, so a reader never sees half a
+file. The sweep, the report and the pictures read runs only through this
+module. ``docs/results-format.md`` is generated from ``Record``
+(``schema_markdown``), and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import json
+import math
+import os
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
+
+import numpy as np
+
+SCHEMA_VERSION = 2
+STATES = ("running", "finished", "failed", "interrupted")
+
+# The files of a run directory: defined here only.
+RESULTS_FILE = "results.json"
+HISTORY_FILE = "history.csv"
+MODEL_FILE = "model.keras"
+BEST_WEIGHTS_FILE = "best.weights.h5"
+BACKBONE_FILE = "backbone.keras"
+PRETEXT_FILE = "pretext.keras"
+LOG_FILE = "output.log"
+BACKUP_DIR = "backup"
+FIGURES_DIR = "figures"
+
+
+def doc(text: str, kinds: tuple[str, ...] = ("train", "pretrain"), default=None,
+        factory=None):
+    """A record field with the description ``docs/results-format.md`` shows."""
+    metadata = {"doc": text, "kinds": kinds}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass
+class Record:
+    """One run's ``results.json``."""
+
+    kind: str = doc("`train` (a downstream run) or `pretrain` (a pretext run)")
+    state: str = doc("`running` (written at start), `finished`, `failed` or `interrupted`",
+                     default="running")
+    name: str | None = doc("the run name (also the W&B run name), e.g. `ssl-p0.05-fold0`")
+    config: dict = doc("the run's full config as `sslexp.config` declares it: for train "
+                       "`dataset`, `image_size`, `backbone` {`depth`, `width`, "
+                       "`preprocessing`}, `method`, `label_fraction`, `fold`, `folds`, `seed`, "
+                       "`pretrained`, `finetune`, the budget fields and `pretext` {the pretext "
+                       "task's fields}; for pretrain `dataset`, `image_size`, `backbone`, "
+                       "`pretext`", factory=dict)
+    error: dict | None = doc("`null`, or `{type, message, traceback}` when failed or interrupted")
+    started_at: str | None = doc("ISO 8601 time the run started (UTC)")
+    finished_at: str | None = doc("ISO 8601 time the run ended (UTC)")
+    wall_time_s: float | None = doc("seconds from start to end")
+    provenance: dict = doc("`versions` (python, sslexp, tensorflow, keras, numpy, ...), `git` "
+                           "(`revision`, `dirty`), `hostname`, `platform`, `argv`, "
+                           "`cuda_visible_devices`", factory=dict)
+    wandb: dict | None = doc("`mode`, `run_id`, `run_dir`, `url`, `project`, `group` of the W&B "
+                             "mirror (`null` when W&B was disabled)")
+    files: dict = doc("role -> path relative to the run directory of every file the run wrote "
+                      "(`model`, `history`, `backbone`, `pretext`, `figures/...`)", factory=dict)
+    history: list = doc("one dict per epoch: `epoch` (1-based), `loss`, `accuracy`, `val_loss`, "
+                        "`val_accuracy`", factory=list)
+    best_epoch: int | None = doc("the epoch the validation split selected (1-based)")
+    split: dict | None = doc(
+        "`fingerprint` (hash of the chosen train and validation indices), "
+        "`dataset_fingerprint`, `pool_size`, `test_size`, `n_train`, `n_val`, `n_labels` "
+        "(train + validation: the labels the run used), `labels_per_class`", kinds=("train",))
+    model: dict | None = doc(
+        "`total_params`, `trainable_params`, `trainable_layers`, `finetune`, `backbone` "
+        "(depth, width, preprocessing, input shape), `pretrained` (`path`, `reference`, the "
+        "pretext run's `key`, `config`, `best_epoch`, `best_val_accuracy`; ssl only)",
+        kinds=("train",))
+    training: dict | None = doc("how the budget was spent: `steps_per_epoch`, `epochs_run`, "
+                                "`updates`", kinds=("train",))
+    test: dict | None = doc(
+        "evaluated once, at the end, with the selected weights: `accuracy`, `loss`, `n_test`, "
+        "`class_names`, `per_class_accuracy` (name -> accuracy), `confusion_matrix` (rows: "
+        "true class, columns: predicted)", kinds=("train",))
+    key: str | None = doc("the backbone cache key (hash of the pretrain config)",
+                          kinds=("pretrain",))
+    data: dict | None = doc("`dataset_fingerprint`, `pool_size`, `n_pretext_images`, "
+                            "`n_val_images`, `unlabeled_fraction`", kinds=("pretrain",))
+    best_val_accuracy: float | None = doc("rotation accuracy on the held-out slice at the best "
+                                          "epoch (pretrain); validation accuracy at the selected "
+                                          "epoch (train)")
+    artifact: str | None = doc("the W&B artifact reference of the backbone, when logged",
+                               kinds=("pretrain",))
+    schema: int = doc("format version", default=SCHEMA_VERSION)
+    extra: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    # What readers ask of a record.
+    @property
+    def is_finished(self) -> bool:
+        return self.state == "finished"
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return as_float((self.test or {}).get("accuracy"))
+
+    @property
+    def n_labels(self) -> float | None:
+        return as_float((self.split or {}).get("n_labels"))
+
+    @property
+    def pretrained_backbone(self) -> Path | None:
+        """The backbone file an ssl run started from."""
+        pretrained = (self.model or {}).get("pretrained") or {}
+        path = pretrained.get("path") if isinstance(pretrained, dict) else pretrained
+        return Path(path) if path else None
+
+    def path_of(self, run_dir: Path, role: str) -> Path | None:
+        """The file the run wrote for ``role`` (``model``, ``pretext``...), if it exists."""
+        relative = self.files.get(role)
+        if not relative:
+            return None
+        path = Path(run_dir) / relative
+        return path if path.exists() else None
+
+    def error_text(self) -> str | None:
+        return error_text(self.error)
+
+    def to_json(self) -> dict:
+        data = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+                if field.name != "extra"}
+        return _to_json({**data, **self.extra})
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Record":
+        names = {field.name for field in dataclasses.fields(cls)} - {"extra"}
+        known = {key: value for key, value in data.items() if key in names}
+        record = cls(**known, extra={k: v for k, v in data.items() if k not in names})
+        if isinstance(record.files, list):  # schema 1 listed names only
+            record.files = {_role_of(name): name for name in record.files}
+        if not isinstance(record.config, dict):
+            record.config = {}
+        return record
+
+
+def _role_of(name: str) -> str:
+    roles = {MODEL_FILE: "model", HISTORY_FILE: "history", BEST_WEIGHTS_FILE: "best_weights",
+             BACKBONE_FILE: "backbone", PRETEXT_FILE: "pretext"}
+    return roles.get(name, Path(name).with_suffix("").as_posix())
+
+
+def error_text(error) -> str | None:
+    """``"Type: message"`` of a recorded error (a dict or a string)."""
+    if not error:
+        return None
+    if isinstance(error, dict):
+        kind, message = error.get("type"), error.get("message")
+        return ": ".join(str(part) for part in (kind, message) if part) or json.dumps(error)
+    return str(error)
+
+
+def error_record(error: BaseException) -> dict:
+    return {
+        "type": type(error).__name__,
+        "message": str(error),
+        "traceback": "".join(traceback.format_exception(error)),
+    }
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+# Writing: whole files or nothing, readable by the group as the umask allows.
+
+def current_umask() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: Path, content: bytes | Callable[[BinaryIO], object]) -> Path:
+    """Write ``content`` (bytes, or a function writing to a binary stream) to a temporary
+    file beside ``path``, then rename it into place.
+
+    The file gets the permissions a plain ``open`` would give (0666 less the
+    umask), not the 0600 of a temporary file, so colleagues can read shared runs.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            if callable(content):
+                content(stream)
+            else:
+                stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o666 & ~current_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    return write_atomic(path, (json.dumps(_to_json(data), indent=2) + "\n").encode())
+
+
+def write_record(run_dir: Path, record: Record) -> Path:
+    return write_json_atomic(Path(run_dir) / RESULTS_FILE, record.to_json())
+
+
+# Reading: never trust a file, never crash on one.
+
+@dataclasses.dataclass(frozen=True)
+class ReadResult:
+    record: Record | None
+    problem: str | None = None  # why there is no record: missing, unreadable, not a record
+
+
+def load_record(run_dir: Path) -> ReadResult:
+    """The record in ``run_dir`` (or the file itself), or why there is none."""
+    path = Path(run_dir)
+    if path.is_dir() or path.suffix != ".json":
+        path = path / RESULTS_FILE
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return ReadResult(None, f"{path} is missing")
+    except (OSError, ValueError) as error:
+        return ReadResult(None, f"{path} is unreadable ({type(error).__name__}: {error})")
+    if not isinstance(data, dict) or data.get("state") not in STATES:
+        return ReadResult(None, f"{path} is not a results record")
+    try:
+        return ReadResult(Record.from_json(data))
+    except TypeError as error:
+        return ReadResult(None, f"{path} is not a results record ({error})")
+
+
+def read_record(run_dir: Path) -> Record | None:
+    """The record, or None when it is missing or unreadable (which counts as missing)."""
+    return load_record(run_dir).record
+
+
+def read_history(path: Path) -> list[dict]:
+    """Keras' CSVLogger rows as dicts with a 1-based epoch (appended across resumes)."""
+    with open(path, newline="") as stream:
+        rows = [{k: float(v) for k, v in row.items() if v not in ("", None)}
+                for row in csv.DictReader(stream)]
+    by_epoch = {int(row["epoch"]) + 1: row for row in rows}  # a resumed epoch replaces its row
+    return [{**row, "epoch": epoch} for epoch, row in sorted(by_epoch.items())]
+
+
+def schema_markdown() -> str:
+    """``docs/results-format.md``, generated from ``Record``."""
+    lines = [
+        "# Results files",
+        "",
+        "<!-- Generated from sslexp/runs/record.py (Record); regenerate with",
+        "     python -c 'from sslexp.runs.record import schema_markdown as s; print(s(), end=\"\")'"
+        " > docs/results-format.md -->",
+        "",
+        f"Every `sslexp pretrain` and `sslexp train` run writes one `{RESULTS_FILE}` in its run",
+        "directory, replaced atomically (written to a temporary file in the same directory,",
+        "then renamed), so a reader never sees half a file. W&B mirrors these files; it is",
+        "never the only copy. A file that is missing or cannot be parsed counts as no record.",
+        "",
+        f"Schema version {SCHEMA_VERSION}. Other files of a run directory: `{HISTORY_FILE}` "
+        f"(one row per epoch), `{MODEL_FILE}` (train: the selected classifier), "
+        f"`{BACKBONE_FILE}` and `{PRETEXT_FILE}` (pretrain), `{FIGURES_DIR}/` (PNG and SVG "
+        f"pictures), `{BACKUP_DIR}/` (while running: what `--resume` continues from), "
+        f"`{LOG_FILE}` (in a sweep: the run's output).",
+        "",
+        "| field | kinds | meaning |",
+        "| --- | --- | --- |",
+    ]
+    for field in dataclasses.fields(Record):
+        if field.name == "extra":
+            continue
+        kinds = ", ".join(field.metadata["kinds"])
+        lines.append(f"| `{field.name}` | {kinds} | {field.metadata['doc']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _to_json(value):
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _to_json(dataclasses.asdict(value))
+    if isinstance(value, np.ndarray):
+        return _to_json(value.tolist())
+    if isinstance(value, np.generic):
+        return _to_json(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def as_float(value) -> float | None:
+    """A finite number from a record field, or None (missing, text, NaN, a bool)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

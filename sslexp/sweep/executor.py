@@ -1,0 +1,168 @@
+"""Executing one run of a sweep: its command line and environment, built as
+``wandb agent`` builds them, and the process that runs it with its output captured.
+
+The macro expansion (``${args}``, ``${args_no_hyphens}``, ``${args_json}``,
+``${envvar:NAME}``, ...) reuses wandb's own functions, so a sweep YAML behaves the
+same offline as under a real agent. One difference: ``${interpreter}`` is this
+Python (``sys.executable``), not whatever ``python`` is first on PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sslexp.commands.common import GROUP_ENV, OUTPUT_DIR_ENV, RUN_NAME_ENV, WANDB_MODE_ENV
+from sslexp.runs.record import LOG_FILE
+from sslexp.sweep.processes import pass_signal
+from sslexp.sweep.spec import to_engine_config
+
+ARGS_JSON_FILE = "args.json"
+
+def build_command(
+    command_template: list[str],
+    parameters: Mapping[str, Any],
+    program: str | None = None,
+    interpreter: str = sys.executable,
+    args_json_file: Path | None = None,
+) -> list[str]:
+    """Expand the YAML's ``command`` for one run's parameters into an argv list."""
+    from wandb.sdk.launch.sweeps import utils as sweep_utils
+
+    template = sweep_utils.create_sweep_command(list(command_template))
+    variables = sweep_utils.create_sweep_command_args({"args": to_engine_config(parameters)})
+    variables["interpreter"] = [interpreter]
+    variables["program"] = [program] if program else []
+    variables["env"] = ["/usr/bin/env"] if platform.system() != "Windows" else []
+    if args_json_file is not None:
+        variables["args_json_file"] = [str(args_json_file)]
+    argv: list[str] = []
+    for part in template:
+        part = str(part)
+        if part.startswith("${") and part.endswith("}"):
+            argv += [str(item) for item in variables.get(part[2:-1]) or []]
+        else:
+            argv.append(part)
+    return argv
+
+
+def uses_args_json_file(command_template: list[str]) -> bool:
+    return "${args_json_file}" in command_template
+
+
+def run_environment(
+    base_env: Mapping[str, str],
+    *,
+    sweep_name: str,
+    run_dir: Path,
+    run_name: str,
+    wandb_mode: str,
+    cuda_visible_devices: str | None,
+) -> dict[str, str]:
+    """The run's environment: W&B offline by default, grouped by sweep, writing into its run dir."""
+    env = dict(base_env)
+    env.update(
+        {
+            "WANDB_MODE": wandb_mode,
+            WANDB_MODE_ENV: wandb_mode,
+            "WANDB_RUN_GROUP": sweep_name,
+            GROUP_ENV: sweep_name,
+            OUTPUT_DIR_ENV: str(run_dir),
+            RUN_NAME_ENV: run_name,
+            "WANDB_DIR": str(run_dir),
+            # Runs sharing a GPU must not each reserve all of its memory at start.
+            "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+        }
+    )
+    if cuda_visible_devices is not None:
+        env["CUDA_VISIBLE_DEVICES"] = cuda_visible_devices
+    return env
+
+
+def describe_command(argv: list[str]) -> str:
+    """A copy-pasteable rendering of argv for logs."""
+    return " ".join(shlex.quote(part) for part in argv)
+
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One run to execute: the sweep parameters and where its files go."""
+
+    run_id: str
+    name: str
+    config: dict[str, Any]
+    run_dir: Path
+    cuda_visible_devices: str | None = None
+
+
+class SubprocessExecutor:
+    """Each run as its own process, running the YAML's command as ``wandb agent`` would,
+    its output appended to the run's log."""
+
+    def __init__(self, spec, *, base_env: Mapping[str, str], interpreter: str = sys.executable,
+                 working_dir: Path | None = None, wandb_mode: str = "offline"):
+        self.spec = spec
+        self.base_env = base_env
+        self.interpreter = interpreter
+        self.working_dir = working_dir
+        self.wandb_mode = wandb_mode
+        self._processes: dict[str, subprocess.Popen] = {}
+        self._stop_signal: int | None = None
+        self._guard = threading.Lock()
+
+    def command(self, request: RunRequest) -> tuple[list[str], dict[str, str]]:
+        """The run's argv and environment."""
+        args_json_file = (request.run_dir / ARGS_JSON_FILE
+                          if uses_args_json_file(self.spec.command) else None)
+        argv = build_command(self.spec.command, request.config, program=self.spec.program,
+                             interpreter=self.interpreter, args_json_file=args_json_file)
+        if args_json_file is not None:
+            args_json_file.write_text(json.dumps(request.config))
+        env = run_environment(self.base_env, sweep_name=self.spec.name, run_dir=request.run_dir,
+                              run_name=request.name, wandb_mode=self.wandb_mode,
+                              cuda_visible_devices=request.cuda_visible_devices)
+        return argv, env
+
+    def run(self, request: RunRequest, on_start: Callable[[int], None]) -> int:
+        """Run to the end and return the exit status (negative: killed by that signal)."""
+        request.run_dir.mkdir(parents=True, exist_ok=True)
+        argv, env = self.command(request)
+        with open(request.run_dir / LOG_FILE, "ab") as log:
+            log.write(f"$ {describe_command(argv)}\n".encode())
+            log.flush()
+            try:
+                process = subprocess.Popen(
+                    argv, env=env, cwd=self.working_dir, stdin=subprocess.DEVNULL, stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # signals reach it only through stop()
+                )
+            except OSError as error:
+                log.write(f"cannot start the command: {error}\n".encode())
+                return 127
+            with self._guard:
+                self._processes[request.run_id] = process
+                late_stop = self._stop_signal
+            if late_stop is not None:  # the stop came while this run was starting
+                process.send_signal(late_stop)
+            on_start(process.pid)
+            try:
+                return process.wait()
+            finally:
+                with self._guard:
+                    self._processes.pop(request.run_id, None)
+
+    def stop(self, signum: int, forceful: bool) -> None:
+        """Pass ``signum`` to every running run (kill their process groups when forceful)."""
+        with self._guard:
+            self._stop_signal = signum
+            processes = list(self._processes.values())
+        pass_signal(processes, signum, forceful)

@@ -1,0 +1,299 @@
+"""Run a sweep offline: worker threads that each claim a run and execute it.
+
+Each worker loops: lock the ledger, ask the engine for the next run given every
+run in the ledger (or pick an interrupted run to redo), mark it running, unlock,
+run the YAML's command as a subprocess, record the outcome. The lock makes
+claims atomic across threads and across ``sslexp sweep local`` processes
+sharing the directory, so no grid point ever runs twice at once.
+
+Resuming is running the same command again: finished runs are skipped;
+interrupted runs (state ``interrupted``, or ``running``/``pending`` with a dead
+worker, or ``finished`` without a finished record) run again after their
+partial files are moved to ``partial/<name>/attempt-N``; failed runs run again
+only with ``retry_failed``. Each run is attempted at most once per invocation,
+so a run that keeps failing cannot loop. How a run is executed is the
+executor's business (``sslexp.sweep.executor``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sslexp.runs.record import LOG_FILE, RESULTS_FILE, read_record
+from sslexp.sweep import processes
+from sslexp.sweep.executor import RunRequest, SubprocessExecutor
+from sslexp.sweep.ledger import (RUNS_DIR, SWEEP_COPY, Ledger, Outcome, classify, last_line,
+                                 new_entry, new_run_id, readable_name, run_state, unique_name,
+                                 utc_now)
+from sslexp.sweep.spec import (SweepSpec, grid_parameter_names, metric_from_results,
+                               propose_next_run, to_sweep_run)
+
+
+@dataclass(frozen=True)
+class WorkerSlot:
+    """One worker: its name and the GPUs its runs see (None: inherit)."""
+
+    name: str
+    cuda_visible_devices: str | None
+
+
+@dataclass(frozen=True)
+class LocalSweepOptions:
+    sweep_dir: Path
+    workers: int | None = None  # None: one per GPU, or 1
+    gpus: tuple[str, ...] = ()
+    count: int | None = None
+    retry_failed: bool = False
+    wandb_mode: str = "offline"
+    base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    interpreter: str = sys.executable
+    working_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    run_id: str
+    request: RunRequest
+    attempt: int
+    slot: WorkerSlot
+
+
+def worker_slots(workers: int | None, gpus: tuple[str, ...]) -> list[WorkerSlot]:
+    """One worker per GPU by default; with more workers than GPUs they share them in turn."""
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}.")
+    if not gpus:
+        return [WorkerSlot(f"worker-{index}", None) for index in range(workers or 1)]
+    total = workers or len(gpus)
+    return [WorkerSlot(f"worker-{index}", gpus[index % len(gpus)]) for index in range(total)]
+
+
+def prepare_sweep_dir(spec: SweepSpec, sweep_dir: Path) -> Ledger:
+    """Create (or reopen) the sweep directory; refuse one that holds another sweep."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    copy = sweep_dir / SWEEP_COPY
+    if copy.exists():
+        existing = yaml.safe_load(copy.read_text())
+        if existing != spec.raw:
+            raise ValueError(
+                f"{sweep_dir} holds a different sweep ({copy} differs from {spec.path}). "
+                "Pass another --dir for a new sweep, or restore the YAML to resume this one."
+            )
+    else:
+        shutil.copyfile(spec.path, copy)
+    ledger = Ledger(sweep_dir)
+    ledger.initialise(spec.name)
+    recorded = ledger.read().get("sweep")
+    if recorded != spec.name:
+        raise ValueError(f"{ledger.path} belongs to sweep {recorded!r}, not {spec.name!r}. Pass another --dir.")
+    return ledger
+
+
+def mark_stale_runs(ledger: Ledger, data: dict[str, Any], check_results: bool) -> list[str]:
+    """Mark runs interrupted whose worker is gone (stopping any run process it left).
+
+    With ``check_results``, finished runs whose record is missing, unreadable
+    or not finished are marked interrupted too (``run_state``). Returns the ids
+    marked.
+    """
+    marked = []
+    for run_id, entry in data["runs"].items():
+        state = entry["state"]
+        worker = entry.get("worker") or {}
+        if state in ("running", "pending") and not processes.is_alive(worker):
+            processes.terminate(worker.get("run"))
+            entry["state"] = "interrupted"
+            entry["error"] = (f"the worker process ({worker.get('name', 'unknown')}) stopped "
+                              "before the run ended")
+            marked.append(run_id)
+        elif state == "finished" and check_results:
+            if run_state(entry, ledger.record_of(entry)) != "finished":
+                entry["state"] = "interrupted"
+                entry["error"] = f"its {RESULTS_FILE} is missing, unreadable or not finished"
+                marked.append(run_id)
+    return marked
+
+
+class LocalSweep:
+    """Workers executing one sweep directory; ``run()`` returns when no work is left."""
+
+    def __init__(
+        self,
+        spec: SweepSpec,
+        options: LocalSweepOptions,
+        on_run_end: Callable[[str, dict[str, Any]], None] | None = None,
+    ):
+        if spec.method != "grid" and spec.run_cap is None and options.count is None:
+            raise ValueError(
+                f"{spec.path}: a {spec.method} search never runs out of configurations. "
+                "Set run_cap in the YAML or pass --count."
+            )
+        self.spec = spec
+        self.options = options
+        self.slots = worker_slots(options.workers, options.gpus)
+        self.ledger = prepare_sweep_dir(spec, Path(options.sweep_dir).resolve())
+        self._on_run_end = on_run_end or (lambda run_id, entry: None)
+        self._stop = threading.Event()
+        self._stop_requests = 0
+        self._guard = threading.Lock()
+        self._attempted: set[str] = set()
+        self._started = 0
+        self._worker_errors: list[BaseException] = []
+        self._identity = processes.identify_process(os.getpid())
+        self._varying = grid_parameter_names(spec)
+        self.executor = SubprocessExecutor(spec, base_env=options.base_env,
+                                           interpreter=options.interpreter,
+                                           working_dir=options.working_dir,
+                                           wandb_mode=options.wandb_mode)
+        with self.ledger.transaction() as data:
+            mark_stale_runs(self.ledger, data, check_results=True)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> dict[str, Any]:
+        """Run workers until the sweep is done, the count is reached or a stop is requested."""
+        threads = [
+            threading.Thread(target=self._worker_loop, args=(slot,), name=slot.name, daemon=True)
+            for slot in self.slots
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.2)
+        if self._worker_errors:
+            raise self._worker_errors[0]
+        return self.ledger.read()
+
+    def request_stop(self, signum: int = signal.SIGTERM) -> None:
+        """Start no new runs; pass the signal on to running ones (a second request kills them)."""
+        with self._guard:
+            self._stop_requests += 1
+            self._stop.set()
+            forceful = self._stop_requests > 1
+        self.executor.stop(signum, forceful)
+
+    def _worker_loop(self, slot: WorkerSlot) -> None:
+        try:
+            while not self._stop.is_set():
+                claim = self._claim(slot)
+                if claim is None:
+                    return
+                exit_code = self.executor.run(
+                    claim.request, lambda pid, claim=claim: self._note_run_process(claim, pid))
+                entry = self._record(claim, exit_code)
+                self._on_run_end(claim.run_id, entry)
+        except BaseException as error:  # surfaced by run() once the other workers stop
+            with self._guard:
+                self._worker_errors.append(error)
+            self.request_stop()
+
+    def _claim(self, slot: WorkerSlot) -> Claim | None:
+        with self.ledger.transaction() as data:
+            with self._guard:
+                if self._stop.is_set():
+                    return None
+                if self.options.count is not None and self._started >= self.options.count:
+                    return None
+                mark_stale_runs(self.ledger, data, check_results=False)
+                run_id = self._run_to_redo(data) or self._new_run(data)
+                if run_id is None:
+                    return None
+                entry = data["runs"][run_id]
+                if not entry.get("name"):
+                    name = readable_name(entry["config"], self._varying)
+                    entry["name"] = unique_name(name, run_id, data["runs"])
+                entry["run_dir"] = f"{RUNS_DIR}/{entry['name']}"
+                if entry["attempts"]:
+                    self._set_aside(entry, entry["attempts"])
+                entry.update(
+                    state="running",
+                    attempts=entry["attempts"] + 1,
+                    exit_code=None,
+                    error=None,
+                    results_file=f"{entry['run_dir']}/{RESULTS_FILE}",
+                    wandb_dir=entry["run_dir"],
+                    cuda_visible_devices=slot.cuda_visible_devices,
+                    worker={"name": slot.name, **self._identity, "run": None},
+                    started_at=utc_now(),
+                    finished_at=None,
+                )
+                self._attempted.add(run_id)
+                self._started += 1
+                request = RunRequest(run_id, entry["name"], dict(entry["config"]),
+                                     self.ledger.run_dir(entry), slot.cuda_visible_devices)
+                return Claim(run_id, request, entry["attempts"], slot)
+
+    def _run_to_redo(self, data: dict[str, Any]) -> str | None:
+        redo_states = {"interrupted", "pending"} | ({"failed"} if self.options.retry_failed else set())
+        for run_id, entry in data["runs"].items():
+            if run_id not in self._attempted and entry["state"] in redo_states:
+                return run_id
+        return None
+
+    def _new_run(self, data: dict[str, Any]) -> str | None:
+        runs = data["runs"]
+        if self.spec.run_cap is not None and len(runs) >= self.spec.run_cap:
+            return None
+        engine_runs = [to_sweep_run(entry, self._summary_metrics(entry)) for entry in runs.values()]
+        proposal = propose_next_run(self.spec.engine_config, engine_runs)
+        if proposal is None:
+            return None
+        run_id = new_run_id(runs)
+        runs[run_id] = new_entry(proposal)
+        return run_id
+
+    def _summary_metrics(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """The sweep metric of a finished run, which bayes search learns from."""
+        metric = self.spec.metric_name
+        if self.spec.method == "grid" or not metric or entry["state"] != "finished":
+            return {}
+        record = self.ledger.record_of(entry)
+        value = metric_from_results(record.to_json() if record else None, metric)
+        return {} if value is None else {metric: value}
+
+    def _set_aside(self, entry: dict[str, Any], attempt: int) -> None:
+        """Move an earlier attempt's files out of runs/, so nothing reads them as results."""
+        run_dir = self.ledger.run_dir(entry)
+        if run_dir.exists():
+            target = self.ledger.partial_dir(entry, attempt)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(run_dir, target)
+
+    def _note_run_process(self, claim: Claim, pid: int) -> None:
+        identity = processes.identify_process(pid)
+        if identity is None:  # the run already exited: nothing to record
+            return
+        with self.ledger.transaction() as data:
+            entry = data["runs"][claim.run_id]
+            if entry["attempts"] == claim.attempt and entry.get("worker"):
+                entry["worker"]["run"] = identity
+
+    def _record(self, claim: Claim, exit_code: int) -> dict[str, Any]:
+        run_dir = claim.request.run_dir
+        record = read_record(run_dir)
+        outcome = classify(exit_code, record, last_line(run_dir / LOG_FILE))
+        if self._stop.is_set() and outcome.state == "failed":
+            # The sweep passed a stop signal on: however the run exited, it was interrupted.
+            outcome = Outcome("interrupted", f"stopped by the sweep ({outcome.error})")
+        with self.ledger.transaction() as data:
+            entry = data["runs"][claim.run_id]
+            if entry["attempts"] == claim.attempt:
+                entry.update(state=outcome.state, exit_code=exit_code, error=outcome.error,
+                             finished_at=utc_now(),
+                             wandb_id=((record.wandb or {}).get("run_id") if record else None))
+            return dict(entry)

@@ -1,0 +1,1 @@
+"""Training: RotNet pretraining, downstream runs, the pretrained-backbone cache, W&B tracking."""

@@ -1,0 +1,91 @@
+"""RotNet pretraining: backbone + rotation head on the unlabelled pool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sslexp.config import PretrainConfig
+from sslexp.runs.lifecycle import check_run_dir, recorded
+from sslexp.runs.record import (BACKBONE_FILE, FIGURES_DIR, HISTORY_FILE, PRETEXT_FILE, Record,
+                                read_history)
+from sslexp.training.tracking import WandbSettings
+
+MONITOR = "val_accuracy"  # rotation accuracy on the held-out slice of the pool
+
+
+def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
+                    wandb_settings: WandbSettings = WandbSettings(),
+                    resume: bool = False) -> Record:
+    """Pretrain, keep the epoch with the best validation rotation accuracy, save the backbone.
+
+    Every input is checked before anything is written to ``output_dir``.
+    """
+    import keras
+
+    from sslexp.data import load_dataset
+    from sslexp.data.pipelines import rotation_dataset
+    from sslexp.data.splits import pretext_split
+    from sslexp.models import build_backbone, build_pretext_model, describe, pool_pixel_mean
+    from sslexp.runs.provenance import provenance
+    from sslexp.training import runtime, tracking
+    from sslexp.viz.run_figures import save_pretext_figures
+
+    pretext = config.pretext
+    output_dir = Path(output_dir)
+    data = load_dataset(config.dataset, config.image_size, cache_dir)
+    train_indices, val_indices = pretext_split(len(data.pool_images), pretext.unlabeled_fraction,
+                                               pretext.val_fraction, pretext.seed)
+    check_run_dir(output_dir, resume)
+    runtime.configure(pretext.seed)
+    record = Record(
+        kind="pretrain", name=f"pretrain-{config.directory_name()}", config=config.as_dict(),
+        key=config.key(), provenance=provenance(),
+        data={"dataset_fingerprint": data.fingerprint, "pool_size": len(data.pool_images),
+              "n_pretext_images": len(train_indices), "n_val_images": len(val_indices),
+              "unlabeled_fraction": pretext.unlabeled_fraction})
+    with recorded(output_dir, record, resume), tracking.start_run(
+            wandb_settings, job_type="pretrain", name=record.name, config=tracking.flat(config),
+            run_dir=output_dir) as run:
+        backbone = build_backbone(data.image_shape, config.backbone,
+                                  pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
+        model = build_pretext_model(backbone)
+        model.compile(optimizer=keras.optimizers.Adam(pretext.lr),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        train_data = rotation_dataset(data.pool_images[train_indices], pretext.batch_size,
+                                      pretext.rotations, shuffle=True, seed=pretext.seed)
+        val_data = rotation_dataset(data.pool_images[val_indices], pretext.batch_size, "all",
+                                    shuffle=False, seed=pretext.seed)
+        best_path = output_dir / PRETEXT_FILE
+        callbacks = [
+            *runtime.checkpoint_callbacks(output_dir, best_path, MONITOR, "max", resume,
+                                          weights_only=False),
+            *tracking.metrics_callbacks(run),
+        ]
+        model.fit(train_data, validation_data=val_data, epochs=pretext.epochs,
+                  callbacks=callbacks, verbose=runtime.fit_verbosity(),
+                  shuffle=False)  # the pipeline shuffles
+        best = keras.saving.load_model(best_path, compile=False)
+        runtime.save_model_atomic(best.get_layer("backbone"), output_dir / BACKBONE_FILE)
+        figures = save_pretext_figures(best, data.pool_images[val_indices][:8],
+                                       output_dir / FIGURES_DIR, wandb_run=run)
+        record.history = read_history(output_dir / HISTORY_FILE)
+        best_row = max(record.history, key=lambda row: row.get(MONITOR, float("-inf")))
+        record.best_epoch = best_row["epoch"]
+        record.best_val_accuracy = best_row.get(MONITOR)
+        record.model = {**describe(model), "input_shape": list(data.image_shape)}
+        record.files = {"backbone": BACKBONE_FILE, "pretext": PRETEXT_FILE,
+                        "history": HISTORY_FILE, **figure_files(figures, output_dir)}
+        if run is not None:
+            run.summary.update({"best_val_rotation_accuracy": record.best_val_accuracy,
+                                "best_epoch": record.best_epoch})
+            record.artifact = tracking.log_model_artifact(
+                run, output_dir / BACKBONE_FILE, f"backbone-{config.key()}",
+                metadata=record.config)
+        record.wandb = tracking.run_record(run)
+    return record
+
+
+def figure_files(paths, run_dir: Path) -> dict[str, str]:
+    """Figure paths as record ``files`` entries (role = path without its suffix)."""
+    relative = [Path(path).relative_to(run_dir) for path in paths]
+    return {path.with_suffix("").as_posix(): path.as_posix() for path in relative}

@@ -1,0 +1,41 @@
+"""Recorded processes: alive, gone, or a different process with a reused pid."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from sslexp.sweep import processes as liveness
+
+
+def test_this_process_is_alive():
+    assert liveness.is_alive(liveness.identify_process(os.getpid()))
+
+
+def test_an_exited_process_is_not_alive():
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    record = liveness.identify_process(process.pid)
+    process.wait()
+    assert record is None or not liveness.is_alive(record)
+
+
+def test_a_reused_pid_with_another_start_time_is_not_the_recorded_process():
+    record = {**liveness.identify_process(os.getpid()), "started": 12345.0}
+    assert not liveness.is_alive(record)
+
+
+def test_a_process_on_another_host_is_assumed_alive():
+    assert liveness.is_alive({"host": "some-other-host", "pid": 1, "started": 0})
+    assert not liveness.is_alive(None)
+
+
+def test_terminate_stops_a_left_behind_process():
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        record = liveness.identify_process(process.pid)
+        assert liveness.terminate(record, grace_s=5)
+        assert not liveness.is_alive(record)
+        process.wait(timeout=5)  # already reaped by terminate(); must not block
+    finally:
+        process.kill()

@@ -1,0 +1,54 @@
+"""Options generated from the configs: every field is an option, defaults are written
+once, and no environment variable means two things."""
+
+import click
+import pytest
+
+from sslexp.cli import COMMANDS, main
+from sslexp.config import PretrainConfig, TrainConfig, flat_fields
+
+
+def all_commands():
+    """(path, command) for every command and sweep sub-command."""
+    context = click.Context(main)
+    for name in COMMANDS:
+        command = main.get_command(context, name)
+        if isinstance(command, click.Group):
+            for sub in command.commands.values():
+                yield f"{name} {sub.name}", sub
+        else:
+            yield name, command
+
+
+def test_no_environment_variable_means_two_things():
+    meanings: dict[str, set] = {}
+    for path, command in all_commands():
+        for param in command.params:
+            for envvar in ([param.envvar] if isinstance(param.envvar, str) else param.envvar or []):
+                meaning = getattr(param, "field_path", None) or param.name
+                meanings.setdefault(envvar, set()).add(meaning)
+    clashes = {envvar: found for envvar, found in meanings.items() if len(found) > 1}
+    assert not clashes
+    assert "SSLEXP_PRETEXT_EPOCHS" in meanings and meanings["SSLEXP_EPOCHS"] == {"epochs"}
+
+
+@pytest.mark.parametrize("command_name, cls", [("train", TrainConfig), ("pretrain", PretrainConfig)])
+def test_every_config_field_is_an_option_with_the_config_default(command_name, cls):
+    command = main.get_command(click.Context(main), command_name)
+    by_field = {getattr(p, "field_path", None): p for p in command.params}
+    for _, field, dotted, _ in flat_fields(cls):
+        assert dotted in by_field, f"{command_name} has no option for {dotted}"
+        assert by_field[dotted].default == field.default
+
+
+def test_errors_name_the_option_of_the_command_in_use():
+    train = main.get_command(click.Context(main), "train")
+    pretrain = main.get_command(click.Context(main), "pretrain")
+    assert train.option_for("pretext.val_fraction") == "--pretext-val-fraction"
+    assert pretrain.option_for("pretext.val_fraction") == "--val-fraction"
+    assert train.option_for("backbone.depth") == "--depth"
+
+
+def test_boolean_options_show_as_bare_flags():
+    help_text = click.testing.CliRunner().invoke(main, ["train", "--help"]).output
+    assert "--resume " in help_text and "--resume BOOLEAN" not in help_text
