@@ -217,8 +217,6 @@ class PretrainConfig(Config):
         return config_hash(self.as_dict())
 
     def directory_name(self) -> str:
-        from sslexp.data.registry import dataset_slug
-
         b = self.backbone
         return (f"{dataset_slug(self.dataset)}-{self.image_size}px-resnet{b.depth}w{b.width}"
                 f"-{self.key()}")
@@ -288,9 +286,12 @@ class TrainConfig(Config):
     def default_run_name(self) -> str:
         """The short name, the data set and a hash of everything else, so that runs with
         other settings never land in the same default directory."""
-        from sslexp.data.registry import dataset_slug
-
         return f"{dataset_slug(self.dataset)}-{self.short_name()}-{config_hash(self.as_dict())[:6]}"
+
+
+def dataset_slug(name: str) -> str:
+    """A data set name usable in file names (``folder:/data/pets`` -> ``folder_data_pets``)."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")[-40:]
 
 
 def config_hash(values: dict) -> str:

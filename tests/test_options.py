@@ -3,6 +3,7 @@ once, and no environment variable means two things."""
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from sslexp.cli import COMMANDS, main
 from sslexp.config import PretrainConfig, TrainConfig, flat_fields
@@ -50,5 +51,5 @@ def test_errors_name_the_option_of_the_command_in_use():
 
 
 def test_boolean_options_show_as_bare_flags():
-    help_text = click.testing.CliRunner().invoke(main, ["train", "--help"]).output
+    help_text = CliRunner().invoke(main, ["train", "--help"]).output
     assert "--resume " in help_text and "--resume BOOLEAN" not in help_text

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import click
 
-from sslexp.commands.common import (DEFAULT_RUNS_DIR, RUN, RUN_NAME_ENV, run_options,
-                                    wandb_options)
+from sslexp.commands.common import DEFAULT_RUNS_DIR, RUN, run_options, wandb_options
 from sslexp.config import TrainConfig
-from sslexp.options import (Command, config_option, config_options, option, split_values,
-                            user_errors)
+from sslexp.options import (RUN_NAME_ENV, Command, config_option, config_options, option,
+                            split_values, user_errors)
 
 
 @click.command(cls=Command)
