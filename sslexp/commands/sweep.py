@@ -298,11 +298,14 @@ def pretrain_backbones(sweep_file, cache_dir, backbone_cache, wandb_mode, projec
     The backbones are keyed by the sweep's `pretext_*` parameters (and data
     set, image size and architecture) exactly as `sslexp train --pretrained
     auto` keys them, so the sweep's ssl runs then find them in --backbone-cache
-    and start training at once.
+    and start training at once. Online each is also logged as the W&B artifact
+    agents on other machines download instead of pretraining it again (a
+    backbone cached without W&B is logged from a run replaying its record).
     """
-    from sslexp.training.backbones import backbone_dir, ensure_backbone, is_finished
-    from sslexp.training.tracking import WandbSettings
     from sslexp.sweep.spec import planned_backbones
+    from sslexp.training.backbones import backbone_dir, ensure_backbone, is_usable
+    from sslexp.training.shared_backbones import SharedBackbones
+    from sslexp.training.tracking import WandbSettings
 
     spec = _load_spec(sweep_file)
     if spec.method != "grid":
@@ -313,13 +316,21 @@ def pretrain_backbones(sweep_file, cache_dir, backbone_cache, wandb_mode, projec
         click.echo(f"{spec.name}: no ssl run uses `pretrained: auto`; nothing to pretrain.")
         return
     settings = WandbSettings(wandb_mode, project, entity, group or spec.name)
+    shared = SharedBackbones.for_settings(settings)
     for index, config in enumerate(configs, 1):
         directory = backbone_dir(backbone_cache, config)
-        status = "cached" if is_finished(directory) else "to pretrain"
+        status = "cached" if is_usable(directory) else "to pretrain"
         click.echo(f"[{index}/{len(configs)}] {directory} ({status})")
-        if not dry_run and status != "cached":
-            ensure_backbone(config, backbone_cache, cache_dir, settings)
-            click.echo(f"[{index}/{len(configs)}] {directory} (pretrained)")
+        if dry_run:
+            continue
+        if status != "cached":
+            ensure_backbone(config, backbone_cache, cache_dir, settings,
+                            echo=lambda line: click.echo(f"warning: {line}", err=True))
+            status = "ready"
+        reference = shared.publish(directory, settings) if shared is not None else None
+        where = f"; W&B artifact {reference}" if reference else ""
+        if status == "ready" or where:
+            click.echo(f"[{index}/{len(configs)}] {directory} ({status}{where})")
 
 
 def _load_spec(sweep_file: Path):

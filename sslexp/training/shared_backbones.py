@@ -24,9 +24,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sslexp.runs.record import BACKBONE_FILE, Record, read_record, write_record
-from sslexp.training.tracking import (BACKBONE_KEY, PRETRAIN_JOB, WandbSettings, Yielded,
-                                      backbone_artifact_name, resolve_mode, warn)
+from sslexp.runs.record import BACKBONE_FILE, RESULTS_FILE, Record, read_record, write_record
+from sslexp.training.tracking import (BACKBONE_KEY, PRETRAIN_JOB, ArtifactSpec, WandbSettings,
+                                      Yielded, backbone_artifact_name, log_artifact,
+                                      resolve_mode, start_run, warn)
 
 LIVE_STATES = ("running", "pending")
 WAIT_ENV = "SSLEXP_BACKBONE_WAIT_S"
@@ -130,6 +131,30 @@ class SharedBackbones:
         self.echo(f"backbone {record.key} downloaded from W&B ({reference}) into {directory}")
         return record
 
+    def publish(self, directory: Path, settings: WandbSettings) -> str | None:
+        """Log a backbone cached without W&B (or offline) as its artifact, from a pretrain run
+        that replays its record's curves, unless W&B already holds it; its reference."""
+        directory = Path(directory)
+        record = read_record(directory)
+        artifact = self.find(self.api_factory(), record.key)
+        if artifact is not None:
+            return (f"{artifact.entity}/{artifact.project}/{artifact.name.split(':')[0]}:"
+                    f"{artifact.version}")
+        config = {**_flat_pretrain_config(record.config), BACKBONE_KEY: record.key}
+        with start_run(settings, job_type=PRETRAIN_JOB, name=record.name or record.key,
+                       config=config, run_dir=directory) as run:
+            for row in record.history:  # the keys Keras' W&B callback logs while pretraining
+                run.log({f"epoch/{name}": value for name, value in row.items()})
+            run.summary.update({"best_val_rotation_accuracy": record.best_val_accuracy,
+                                "best_epoch": record.best_epoch, "replayed_from": str(directory)})
+            reference = log_artifact(run, ArtifactSpec(backbone_artifact_name(record.key),
+                                                       (BACKBONE_FILE, RESULTS_FILE),
+                                                       metadata=record.config), directory)
+        if reference:
+            record.artifact = reference
+            write_record(directory, record)
+        return reference
+
     def _wait(self, key: str, deadline: float):
         """The artifact once a claim delivers it; None when every claim died first."""
         claims = [run.id for run in self.live_claims(self.api_factory(), key)]
@@ -171,3 +196,13 @@ def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise ValueError(f"{name}={text!r} must not be negative")
     return value
+
+
+def _flat_pretrain_config(config: dict) -> dict:
+    """A record's pretrain config as the flat W&B config a pretraining logs."""
+    from sslexp.config import PretrainConfig, flatten, from_dict
+
+    try:
+        return flatten(from_dict(PretrainConfig, config))
+    except (TypeError, ValueError):
+        return {key: value for key, value in config.items() if not isinstance(value, dict)}
