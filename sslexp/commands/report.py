@@ -55,8 +55,8 @@ def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cac
     image_source = _image_source(cache_dir, npz_path) if pictures else None
     from_wandb = None
     if target is not None:
-        selection = sweep_id or group
-        out_dir = out_dir or (None if sweep_dir else DEFAULT_WANDB_OUT / selection.replace("/", "-"))
+        if out_dir is None and sweep_dir is None:
+            out_dir = DEFAULT_WANDB_OUT / (sweep_id or group).replace("/", "-")
         downloads = Path(out_dir or Path(sweep_dir) / "report") / "wandb-files"
         from_wandb = _collect_from_wandb(target, sweep_id, group, downloads,
                                          pictures=pictures and sweep_dir is None)

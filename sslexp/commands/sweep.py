@@ -131,11 +131,13 @@ def create(sweep_file, project, entity):
 
 @sweep.command("agents", cls=Command, env_prefix="AGENTS")
 @click.argument("sweep_id")
-@option("--gpus", default="0", help="GPU indices, e.g. 0,1,2,3: agents on each (CUDA_VISIBLE_DEVICES).")
+@option("--gpus", default="0",
+        help="GPU indices, e.g. 0,1,2,3: agents on each (CUDA_VISIBLE_DEVICES).")
 @option("--per-gpu", type=click.IntRange(min=1), default=1,
         help="Agents per GPU. They share its memory (allocated as needed): on an H200 four "
              "processes gave 1.43x the throughput of one, eight no more.")
-@option("--count", type=click.IntRange(min=1), default=None, help="Runs per agent (default: until the sweep ends).")
+@option("--count", type=click.IntRange(min=1), default=None,
+        help="Runs per agent (default: until the sweep ends).")
 @option("--stagger", type=click.FloatRange(min=0), default=5.0,
         help="Seconds between agent starts; agents started together can get the same first run.")
 @flag("--isolate", False, "One `wandb agent` process per agent and a new process for every run "
@@ -148,7 +150,8 @@ def create(sweep_file, project, entity):
              "Default: sweep-agents/<sweep id>/<host name>.")
 @option("--project", default=None, help="W&B project, when SWEEP_ID is not entity/project/id.")
 @option("--entity", default=None, help="W&B entity, when SWEEP_ID is not entity/project/id.")
-@option("--group", default=None, help="W&B group of the runs and their pretrainings. Default: the sweep id.")
+@option("--group", default=None,
+        help="W&B group of the runs and their pretrainings. Default: the sweep id.")
 @option("--slurm", "slurm_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="Write an sbatch script that runs these agents on every node of a Slurm job, "
              "instead of starting them here.")

@@ -128,8 +128,8 @@ def _pretrains(api, path: str, runs: list[SweepRun], directory: Path, pictures: 
     users = backbone_users(runs)
     if not users:
         return []
-    candidates = api.runs(path, filters={"$and": [{"jobType": PRETRAIN_JOB},
-                                                  {f"config.{BACKBONE_KEY}": {"$in": list(users)}}]},
+    keys = {f"config.{BACKBONE_KEY}": {"$in": list(users)}}
+    candidates = api.runs(path, filters={"$and": [{"jobType": PRETRAIN_JOB}, keys]},
                           per_page=200, lazy=False)
     found = []
     for key, run_ids in users.items():

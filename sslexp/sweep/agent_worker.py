@@ -176,7 +176,8 @@ class InProcessAgent:
             self.state.end(run_id, record.state if record is not None else "failed")
             clear_keras()
         if status != 0:
-            raise RuntimeError(f"sslexp train exited with status {status}; see {run_dir / LOG_FILE}")
+            raise RuntimeError(f"sslexp train exited with status {status}; "
+                               f"see {run_dir / LOG_FILE}")
 
     def stop(self) -> None:
         """Start no new run; interrupt the running one where Python next runs."""

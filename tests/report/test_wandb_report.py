@@ -31,7 +31,8 @@ class FakeServer:
         if "upsertView" in query:
             return {"upsertView": {"view": {
                 "id": "VIEW123", "displayName": variables["displayName"], "spec": variables["spec"],
-                "project": {"name": variables["projectName"], "entityName": variables["entityName"]},
+                "project": {"name": variables["projectName"],
+                            "entityName": variables["entityName"]},
             }, "inserted": True}}
         if "internalId" in query:
             return {"project": {"id": "UHJvamVjdDox", "internalId": "PROJECT1"}}
@@ -77,7 +78,8 @@ def leaves(runset):
 
 
 def test_the_url_is_returned(saved):
-    assert saved[1] == "https://wandb.example/team/sslexp/reports/ssl-vs-scratch:-sweep-abc123--VIEW123"
+    assert saved[1] == ("https://wandb.example/team/sslexp/reports/"
+                        "ssl-vs-scratch:-sweep-abc123--VIEW123")
 
 
 def test_the_verdict_opens_the_report(saved):
@@ -131,7 +133,8 @@ def test_ssl_and_scratch_figures_are_paired_by_fraction_and_fold(saved):
         assert [key["key"]["name"] for key in runsets[0]["sort"]["keys"]] == ["fold", "method"]
         assert [key["ascending"] for key in runsets[0]["sort"]["keys"]] == [True, False]
         found = leaves(runsets[0])
-        assert ("run", "sweep", "=", "abc123") in found and ("run", "jobType", "=", "train") in found
+        assert ("run", "sweep", "=", "abc123") in found
+        assert ("run", "jobType", "=", "train") in found
         fractions |= {value for _, name, _, value in found if name == "label_fraction"}
     assert fractions == {0.1, 0.3, 1.0}
 

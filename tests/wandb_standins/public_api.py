@@ -96,8 +96,8 @@ class FakeRun:
         self.config = copy.deepcopy(config or {})
         self.summary_metrics = dict(summary or {})
         self.sweep_name = sweep
-        order = next(_CREATED)
-        self.created_at = f"2026-01-01T{order // 3600 % 24:02d}:{order // 60 % 60:02d}:{order % 60:02d}Z"
+        hours, rest = divmod(next(_CREATED), 3600)
+        self.created_at = f"2026-01-01T{hours % 24:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
         self._files = {}
         for file_name, content in (files or {}).items():
             self.add_file(file_name, content)

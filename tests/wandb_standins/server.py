@@ -16,7 +16,6 @@ import base64
 import contextlib
 import itertools
 import json
-import os
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,7 +48,8 @@ class FakeBackend:
 
     # ---------------------------------------------------------------- helpers
     def _project(self, project):
-        return {"id": gid("Project", project), "internalId": gid("Project", project), "name": project,
+        return {"id": gid("Project", project), "internalId": gid("Project", project),
+                "name": project,
                 "entity": {"id": gid("Entity", self.entity), "name": self.entity}}
 
     def _artifact_fragment(self, art):
@@ -71,7 +71,7 @@ class FakeBackend:
         alias = alias or "latest"
         with self.lock:
             for art in self.artifacts.values():
-                if art["project"] == project and art["name"] == name and art["state"] == "COMMITTED":
+                if (art["project"], art["name"], art["state"]) == (project, name, "COMMITTED"):
                     if alias in art["aliases"] or alias == f"v{art['version']}":
                         return art
         return None
@@ -128,7 +128,8 @@ class FakeBackend:
     def op_RunResumeStatus(self, v, q):
         run = self.runs.get((v.get("project"), v["name"]))
         bucket = None if run is None else {
-            "id": run["id"], "name": run["name"], "summaryMetrics": run.get("summaryMetrics") or "{}",
+            "id": run["id"], "name": run["name"],
+            "summaryMetrics": run.get("summaryMetrics") or "{}",
             "displayName": run.get("displayName"), "logLineCount": 0,
             "historyLineCount": len(run.get("history", [])), "eventsLineCount": 0,
             "historyTail": "[]", "eventsTail": "[]", "config": run.get("config") or "{}",
@@ -147,7 +148,8 @@ class FakeBackend:
             path = f"/upload/run/{v['project']}/{v['run']}/{name}"
             self.run_files[(v["project"], v["run"], name)] = path
             files.append({"name": name, "uploadUrl": self.base_url + path})
-        return {"createRunFiles": {"runID": self.runs.get((v["project"], v["run"]), {}).get("id", "r"),
+        run_id = self.runs.get((v["project"], v["run"]), {}).get("id", "r")
+        return {"createRunFiles": {"runID": run_id,
                                    "uploadHeaders": [], "files": files}}
 
     def op_MarkRunFilesUploaded(self, v, q):
@@ -164,11 +166,13 @@ class FakeBackend:
         inp = v["input"]
         project = inp.get("projectName")
         name = inp["artifactCollectionName"]
-        versions = [a for a in self.artifacts.values() if a["project"] == project and a["name"] == name]
+        versions = [a for a in self.artifacts.values()
+                    if (a["project"], a["name"]) == (project, name)]
         for existing in versions:          # same digest -> same version
             if existing["digest"] == inp["digest"]:
-                return {"createArtifact": {"artifact": {"id": existing["id"], "state": existing["state"],
-                        "artifactSequence": {"latestArtifact": {"id": existing["id"]}}}}}
+                return {"createArtifact": {"artifact": {
+                    "id": existing["id"], "state": existing["state"],
+                    "artifactSequence": {"latestArtifact": {"id": existing["id"]}}}}}
         aid = gid("Artifact", next(self.counter))
         aliases = [a["alias"] for a in inp.get("aliases") or []]
         self.artifacts[aid] = {"id": aid, "project": project, "name": name,
@@ -188,11 +192,9 @@ class FakeBackend:
             "id": gid("File", path), "uploadUrl": self.base_url + path, "uploadHeaders": []}}}}
 
     def op_UpdateArtifactManifest(self, v, q):
-        return self.op_CreateArtifactManifest({"artifactID": base64.b64decode(
-            v["artifactManifestID"]).decode().split(":", 1)[1]}, q) and {
-            "updateArtifactManifest": self.op_CreateArtifactManifest(
-                {"artifactID": base64.b64decode(v["artifactManifestID"]).decode().split(":", 1)[1]},
-                q)["createArtifactManifest"]}
+        artifact_id = base64.b64decode(v["artifactManifestID"]).decode().split(":", 1)[1]
+        created = self.op_CreateArtifactManifest({"artifactID": artifact_id}, q)
+        return {"updateArtifactManifest": created["createArtifactManifest"]}
 
     def op_CreateArtifactFiles(self, v, q):
         edges = []
@@ -207,7 +209,8 @@ class FakeBackend:
     def op_CommitArtifact(self, v, q):
         art = self.artifacts[v["artifactID"]]
         for other in self.artifacts.values():   # 'latest' (and other aliases) move
-            if other is not art and other["project"] == art["project"] and other["name"] == art["name"]:
+            same = (other["project"], other["name"]) == (art["project"], art["name"])
+            if other is not art and same:
                 other["aliases"] = [a for a in other["aliases"] if a not in art["aliases"]]
         art["state"] = "COMMITTED"
         if "latest" not in art["aliases"]:
@@ -247,7 +250,8 @@ class FakeBackend:
         art = self.artifacts.get(v["id"])
         if not art:
             return {"artifact": None}
-        return {"artifact": {"currentManifest": {"file": {"directUrl": self.base_url + art["manifest"]}}}}
+        url = self.base_url + art["manifest"]
+        return {"artifact": {"currentManifest": {"file": {"directUrl": url}}}}
 
     def op_GetArtifactMembershipFileUrls(self, v, q):
         art = self.find_artifact(v["project"], f"{v['collection']}:{v['alias']}")
@@ -256,9 +260,10 @@ class FakeBackend:
         edges = [{"node": {"__typename": "File", "name": name,
                            "directUrl": f"{self.base_url}/upload/artifact/{art['id']}/{name}"}}
                  for name in art["files"]]
-        return {"project": {"artifactCollection": {"__typename": "ArtifactSequence", "artifactMembership": {
-            "files": {"pageInfo": {"__typename": "PageInfo", "endCursor": None, "hasNextPage": False},
-                      "edges": edges}}}}}
+        page = {"__typename": "PageInfo", "endCursor": None, "hasNextPage": False}
+        return {"project": {"artifactCollection": {
+            "__typename": "ArtifactSequence",
+            "artifactMembership": {"files": {"pageInfo": page, "edges": edges}}}}}
 
     def op_GetDefaultEntity(self, v, q):
         return {"viewer": {"id": gid("User", 1), "entity": self.entity}}
@@ -281,7 +286,8 @@ class FakeBackend:
         running = json.loads(v.get("runState") or "{}")
         if running or not queue:          # hand out the next job only when idle
             return {"agentHeartbeat": {"agent": {"id": v["id"]}, "commands": "[]"}}
-        return {"agentHeartbeat": {"agent": {"id": v["id"]}, "commands": json.dumps([queue.pop(0)])}}
+        return {"agentHeartbeat": {"agent": {"id": v["id"]},
+                                   "commands": json.dumps([queue.pop(0)])}}
 
     # ------------------------------------------------------------ read side
     # (what wandb.Api() asks for: runs, one run, run files, sweep, history, lineage)
@@ -344,14 +350,16 @@ class FakeBackend:
                 "state": run.get("state", "running"), "config": run.get("config") or "{}",
                 "group": run.get("groupName"), "jobType": run.get("jobType"), "commit": None,
                 "readOnly": False, "createdAt": NOW, "heartbeatAt": NOW, "description": None,
-                "notes": None, "systemMetrics": "{}", "summaryMetrics": run.get("summaryMetrics") or "{}",
+                "notes": None, "systemMetrics": "{}",
+                "summaryMetrics": run.get("summaryMetrics") or "{}",
                 "historyLineCount": len(run.get("history", [])),
                 "user": {"name": "tester", "username": "tester"},
                 "historyKeys": {"lastStep": len(run.get("history", [])) - 1}}
 
     def op_Runs(self, v, q):
         filters = json.loads(v.get("filters") or "{}")
-        runs = [r for (p, _), r in self.runs.items() if p == v["project"] and self._matches(r, filters)]
+        runs = [r for (p, _), r in self.runs.items()
+                if p == v["project"] and self._matches(r, filters)]
         return {"project": {"internalId": "1", "runCount": len(runs), "readOnly": False, "runs": {
             "edges": [{"node": self._run_node(v["project"], r), "cursor": r["name"]} for r in runs],
             "pageInfo": {"endCursor": None, "hasNextPage": False}}}}
@@ -365,26 +373,26 @@ class FakeBackend:
         names = [n for (p, r, n) in self.run_files if p == v["project"] and r == v["name"]]
         if v.get("fileNames"):
             names = [n for n in names if n in v["fileNames"]]
-        edges = [{"node": {"id": gid("File", n), "name": n,
-                           "url": self.base_url + self.run_files[(v["project"], v["name"], n)],
-                           "directUrl": self.base_url + self.run_files[(v["project"], v["name"], n)],
-                           "sizeBytes": len(self.uploads.get(self.run_files[(v["project"], v["name"], n)], b"")),
+        paths = {n: self.run_files[(v["project"], v["name"], n)] for n in names}
+        edges = [{"node": {"id": gid("File", n), "name": n, "url": self.base_url + paths[n],
+                           "directUrl": self.base_url + paths[n],
+                           "sizeBytes": len(self.uploads.get(paths[n], b"")),
                            "mimetype": "application/json", "updatedAt": NOW, "md5": ""},
                   "cursor": n} for n in names]
+        page = {"endCursor": None, "hasNextPage": False}
         return {"project": {"internalId": "1", "run": None if run is None else {
-            "fileCount": len(edges), "files": {"edges": edges,
-                                               "pageInfo": {"endCursor": None, "hasNextPage": False}}}}}
+            "fileCount": len(edges), "files": {"edges": edges, "pageInfo": page}}}}
 
     def op_GetSweep(self, v, q):
         if v["name"] not in self.sweeps and not any(
                 r.get("sweep") == v["name"] for r in self.runs.values()):
             return {"project": {"sweep": None}}
-        return {"project": {"sweep": {"__typename": "Sweep", "id": gid("Sweep", v["name"]), "name": v["name"],
-                                      "displayName": None, "method": "grid", "state": "FINISHED",
-                                      "description": None, "bestLoss": None,
-                                      "config": json.dumps(self.sweep_configs.get(
-                                          v["name"], {"method": "grid"})), "createdAt": NOW,
-                                      "updatedAt": NOW, "runCount": 0, "runCountExpected": None}}}
+        config = json.dumps(self.sweep_configs.get(v["name"], {"method": "grid"}))
+        return {"project": {"sweep": {
+            "__typename": "Sweep", "id": gid("Sweep", v["name"]), "name": v["name"],
+            "displayName": None, "method": "grid", "state": "FINISHED", "description": None,
+            "bestLoss": None, "config": config, "createdAt": NOW, "updatedAt": NOW,
+            "runCount": 0, "runCountExpected": None}}}
 
     def op_RunFullHistory(self, v, q):
         run = self.runs.get((v["project"], v["name"])) or {}
