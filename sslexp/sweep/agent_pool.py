@@ -5,7 +5,7 @@ Each agent slot (a GPU, or a share of one with ``per_gpu``) runs one process
 run it is given in-process, so TensorFlow starts once per slot rather than once
 per run. The process says which run it is executing in a small state file. A
 process that dies during a run, or whose run outlives ``run_timeout_s``
-(wedged), is stopped; the run is recorded as failed in its results.json
+(wedged), is killed; the run is recorded as failed in its results.json
 (which the W&B server cannot learn from a dead process) and a new process takes
 the slot, with what is left of its ``count``. The first Ctrl-C or SIGTERM is
 passed to every process (the running runs are recorded as interrupted); a
@@ -29,7 +29,6 @@ from sslexp.sweep.processes import pass_signal
 
 MAX_REPLACEMENTS = 3  # in a row, without a run that ended on its own
 POLL_S = 0.5
-KILL_GRACE_S = 10.0
 
 
 class AgentState:
@@ -223,11 +222,8 @@ class AgentPool:
                   f"{reason}")
 
     def _kill(self, process: subprocess.Popen) -> None:
-        pass_signal([process], signal.SIGTERM, forceful=False)
-        try:
-            process.wait(timeout=KILL_GRACE_S)
-        except subprocess.TimeoutExpired:
-            pass_signal([process], signal.SIGKILL, forceful=True)
+        """A wedged process is not asked: it and its children (a pretraining) are killed."""
+        pass_signal([process], signal.SIGKILL, forceful=True)
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

@@ -62,7 +62,8 @@ def run_location(parameters: dict, run_id: str) -> tuple[str, Path]:
         return run_id, Path("runs") / run_id
     output_dir = parameters.get("output_dir")
     return train_location(config, parameters.get("run_name"),
-                          Path(output_dir) if output_dir else None)
+                          Path(output_dir) if output_dir else None,
+                          environ={**os.environ, "WANDB_RUN_ID": run_id})
 
 
 @contextlib.contextmanager
