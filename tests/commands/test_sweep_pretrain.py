@@ -53,3 +53,38 @@ def test_the_cache_holds_exactly_the_backbones_the_ssl_runs_use(tmp_path, data_c
     assert used == {path.resolve() for path in pretrained}
     again = CliRunner().invoke(main, ["sweep", "pretrain", str(sweep_file), *caches])
     assert again.output.count("(cached)") == 2 and "(ready)" not in again.output
+
+
+def test_online_a_backbone_cached_without_wandb_is_logged_once(tmp_path, data_cache,
+                                                               pretrained_dir, monkeypatch):
+    import shutil
+
+    from sslexp.config import PretrainConfig, build
+    from sslexp.training.backbones import backbone_dir
+    from tests.wandb_standins.server import fake_wandb
+
+    sweep = {**TINY_SWEEP, "parameters": {**TINY_SWEEP["parameters"],
+                                          "pretext_unlabeled_fraction": {"value": 1.0},
+                                          "pretext_batch_size": {"value": 64}}}
+    sweep_file = tmp_path / "tiny.yaml"
+    sweep_file.write_text(yaml.safe_dump(sweep))
+    config = build(PretrainConfig, {"dataset": "digits", "image_size": 8, "depth": 8, "width": 4,
+                                    "epochs": 1}, {"pretext": ""})
+    directory = backbone_dir(tmp_path / "backbones", config)
+    shutil.copytree(pretrained_dir, directory)  # pretrained with W&B disabled
+    command = ["sweep", "pretrain", str(sweep_file), f"--backbone-cache={tmp_path / 'backbones'}",
+               f"--cache-dir={data_cache}", "--wandb-mode=online", "--entity=team"]
+    with fake_wandb(monkeypatch, tmp_path) as backend:
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 0, result.output
+        reference = f"team/sslexp/backbone-{config.key()}:v0"
+        assert f"(cached; W&B artifact {reference})" in result.output
+        (run,) = backend.runs.values()
+        assert run["jobType"] == "pretrain" and run["groupName"] == "tiny"
+        assert run["displayName"] == read_record(directory).name
+        (artifact,) = backend.artifacts.values()
+        assert sorted(artifact["files"]) == ["backbone.keras", "results.json"]
+        assert read_record(directory).artifact == reference
+        again = CliRunner().invoke(main, command)
+        assert again.exit_code == 0 and f"(cached; W&B artifact {reference})" in again.output
+        assert len(backend.runs) == 1 and len(backend.artifacts) == 1
