@@ -171,10 +171,10 @@ class AgentPool:
         self.echo(f"{slot.label} started (pid {slot.process.pid}); log: {slot.log_path}")
 
     def _watch(self, slot: Slot) -> None:
-        state = AgentState.read(slot.state_path)
+        code = slot.process.poll()
+        state = AgentState.read(slot.state_path)  # read after poll: final once it has exited
         self._report(slot, state)
         current = state.get("current")
-        code = slot.process.poll()
         timeout = self.options.run_timeout_s
         if code is None and current and timeout is not None and (
                 time.time() - current["started_at"] > timeout):
@@ -182,8 +182,9 @@ class AgentPool:
             self._lost(slot, current, f"it ran longer than --run-timeout {timeout:g} s "
                                       "(wedged?): its agent process was killed")
             code = slot.process.wait()
-        elif code is not None and current:
-            self._lost(slot, current, f"its agent process died ({_exit_text(code)})")
+        elif code is not None and current:  # interrupted when the user killed it
+            self._lost(slot, current, f"its agent process died ({_exit_text(code)})",
+                       "interrupted" if self.stopping else "failed")
         if code is None:
             return
         slot.started += state.get("started", 0)
@@ -215,10 +216,10 @@ class AgentPool:
                       f"in {current['run_dir']}")
         slot.reported = (len(ended), current.get("run_id") if current else None)
 
-    def _lost(self, slot: Slot, current: dict, reason: str) -> None:
-        record_lost_run(Path(current["run_dir"]), current.get("name"), reason)
+    def _lost(self, slot: Slot, current: dict, reason: str, state: str = "failed") -> None:
+        record_lost_run(Path(current["run_dir"]), current.get("name"), reason, state)
         slot.lost.append(current["run_id"])
-        self.echo(f"{slot.label}: {current.get('name')} (W&B run {current['run_id']}) failed: "
+        self.echo(f"{slot.label}: {current.get('name')} (W&B run {current['run_id']}) {state}: "
                   f"{reason}")
 
     def _kill(self, process: subprocess.Popen) -> None:
@@ -231,11 +232,12 @@ class AgentPool:
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
 
-def record_lost_run(run_dir: Path, name: str | None, reason: str) -> Record:
-    """A run whose process is gone ends as failed in its results.json, with the reason."""
+def record_lost_run(run_dir: Path, name: str | None, reason: str,
+                    state: str = "failed") -> Record:
+    """A run whose process is gone ends as ``state`` in its results.json, with the reason."""
     record = read_record(run_dir) or Record(kind="train", name=name)  # none: state running
     if record.state == "running":
-        record.state = "failed"
+        record.state = state
         record.error = {"type": "AgentProcessLost", "message": reason, "traceback": None}
         record.finished_at = now()
         write_record(run_dir, record)
