@@ -1,5 +1,7 @@
 """Sweeps on the W&B server: create one with ``wandb sweep``, run one ``wandb agent``
-per GPU, and find the ``wandb`` executable.
+per agent slot (``--isolate``; the default in-process agents are in ``agent_pool``),
+write the sbatch script that starts agents on every node of a Slurm job, and find
+the ``wandb`` executable.
 
 The YAML is first checked with the open-source engine's schema, so a typo is
 reported before anything reaches the server. Agents start a few seconds apart
