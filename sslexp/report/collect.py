@@ -157,7 +157,7 @@ def grid_parameters_of(sweep_config: dict) -> dict[str, list]:
 
 
 def expected_grid(directory: Path, sweep_config: dict, grid_parameters: dict[str, list],
-                   runs: list[SweepRun], notes: list[str]) -> list[GridPoint] | None:
+                  runs: list[SweepRun], notes: list[str]) -> list[GridPoint] | None:
     """Every point the engine plans for the sweep, with the best state any run reached."""
     if not sweep_config:
         return None
