@@ -41,7 +41,14 @@ def build_local_report(sweep_dir: str | Path, out_dir: str | Path | None = None,
     Without ``image_source`` the ssl/scratch pictures are left out (with a note).
     """
     sweep = collect_sweep(sweep_dir)
-    out_dir = Path(out_dir) if out_dir else sweep.directory / "report"
+    return build_report(sweep, Path(out_dir) if out_dir else sweep.directory / "report",
+                        image_source, image_count, seed, title)
+
+
+def build_report(sweep: SweepData, out_dir: Path, image_source: ImageSource | None = None,
+                 image_count: int = 4, seed: int = 0, title: str | None = None) -> LocalReport:
+    """The report of runs collected from any source (a sweep directory, or W&B)."""
+    out_dir = Path(out_dir)
     figures_dir = out_dir / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     comparison = compare(sweep.runs)
@@ -93,7 +100,7 @@ def _context(sweep: SweepData, comparison: Comparison, pretrains: list[PretrainR
     return {
         "title": title,
         "sweep_name": sweep.name,
-        "sweep_dir": str(sweep.directory),
+        "sweep_dir": sweep.source or str(sweep.directory),
         "generated_at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "counts": sweep.state_counts(),
         "expected_runs": len(sweep.grid) if sweep.grid is not None else None,

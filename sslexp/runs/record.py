@@ -81,7 +81,9 @@ class Record:
     model: dict | None = doc(
         "`total_params`, `trainable_params`, `trainable_layers`, `finetune`, `backbone` "
         "(depth, width, preprocessing, input shape), `pretrained` (`path`, `reference`, the "
-        "pretext run's `key`, `config`, `best_epoch`, `best_val_accuracy`; ssl only)",
+        "pretext run's `key`, `config`, `best_epoch`, `best_val_accuracy`, and `artifact`: "
+        "the backbone's W&B artifact `reference`, whether the run `declared` its use, and a "
+        "`note` when not; ssl only)",
         kinds=("train",))
     training: dict | None = doc("how the budget was spent: `steps_per_epoch`, `epochs_run`, "
                                 "`updates`", kinds=("train",))

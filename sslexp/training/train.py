@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from sslexp.config import TrainConfig
-from sslexp.runs.lifecycle import check_run_dir, recorded
+from sslexp.runs.lifecycle import check_run_dir
 from sslexp.runs.record import (BEST_WEIGHTS_FILE, FIGURES_DIR, HISTORY_FILE, MODEL_FILE, Record,
                                 read_history, read_record)
 from sslexp.training.tracking import WandbSettings
@@ -27,6 +27,7 @@ class PretrainedBackbone:
     path: Path
     reference: str
     pretext: dict | None
+    artifact: str | None = None  # the W&B artifact of the backbone, when it has one
 
     def summary(self) -> dict:
         return {"path": str(self.path.resolve()), "reference": self.reference,
@@ -40,9 +41,9 @@ def find_pretrained(config: TrainConfig, cache_dir: Path, backbone_cache: Path,
     from sslexp.training import tracking
     from sslexp.training.backbones import ensure_backbone
 
-    if config.pretrained == "auto":
+    if config.pretrained == "auto":  # pretrained with this run's W&B settings, as its own run
         path = ensure_backbone(config.pretrain_config(), backbone_cache, cache_dir,
-                               WandbSettings(mode="disabled"))
+                               wandb_settings)
     elif tracking.is_artifact_reference(config.pretrained):
         path = tracking.download_backbone_artifact(config.pretrained, wandb_settings)
     else:
@@ -53,7 +54,9 @@ def find_pretrained(config: TrainConfig, cache_dir: Path, backbone_cache: Path,
         summary = {"key": pretext.key, "config": pretext.config, "best_epoch": pretext.best_epoch,
                    "best_val_accuracy": pretext.best_val_accuracy}
         _check_same_architecture(config, pretext.config, path)
-    return PretrainedBackbone(Path(path), config.pretrained, summary)
+    artifact = (config.pretrained if tracking.is_artifact_reference(config.pretrained)
+                else pretext.artifact if pretext is not None else None)
+    return PretrainedBackbone(Path(path), config.pretrained, summary, artifact)
 
 
 def _check_same_architecture(config: TrainConfig, pretext_config: dict, path) -> None:
@@ -144,13 +147,12 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                "backbone": {**dataclasses.asdict(config.backbone),
                             "input_shape": list(data.image_shape)},
                "pretrained": pretrained.summary() if pretrained else None})
-    with recorded(output_dir, record, resume), tracking.start_run(
-            wandb_settings, job_type="train", name=run_name, config=tracking.flat(config),
-            run_dir=output_dir) as run:
+    with tracking.tracked_run(wandb_settings, record, output_dir, resume,
+                              job_type=tracking.TRAIN_JOB, name=run_name,
+                              config=tracking.flat(config), upload=(MODEL_FILE,)) as run:
         if pretrained is not None:
-            tracking.use_backbone_artifact(run, pretrained.reference
-                                           if tracking.is_artifact_reference(pretrained.reference)
-                                           else None)
+            record.model["pretrained"]["artifact"] = tracking.declare_backbone(
+                run, pretrained.artifact)
         model.compile(optimizer=keras.optimizers.Adam(config.lr),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         best_weights = output_dir / BEST_WEIGHTS_FILE
