@@ -30,8 +30,14 @@ from sslexp.options import Command, config_option, flag, option
 @option("--group", default=None, help="W&B group whose runs the W&B Report shows.")
 @option("--metric", default="test/accuracy",
         help="W&B summary key holding a run's test accuracy.")
+@option("--experiment", default=None, show_default=False,
+        help="When the runs belong to several experiments (other data set, image size, "
+             "architecture, budget...): the one to report, by the name the error lists, or "
+             "`all` for one report per experiment in OUT/<name>/.")
+@option("--min-val-per-class", type=click.FloatRange(min=0), default=5,
+        help="Flag epoch selection as noisy below this many validation images per class.")
 def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cache_dir,
-           wandb_path, sweep_id, group, metric):
+           wandb_path, sweep_id, group, metric, experiment, min_val_per_class):
     """Compare ssl with scratch over a sweep: accuracy against labels, paired
     differences with 95% intervals and p-values, label efficiency, the pretext
     curve, filters and activations side by side, an inventory of finished, failed
@@ -49,22 +55,41 @@ def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cac
     local = None
     if sweep_dir is not None:
         local = _local_report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path,
-                              cache_dir)
+                              cache_dir, experiment, min_val_per_class)
     if wandb_target is not None:
         _wandb_report(wandb_target, sweep_id, group, title, metric, local)
 
 
-def _local_report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cache_dir):
-    from sslexp.report.build import build_local_report
+def _local_report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cache_dir,
+                  experiment, min_val_per_class):
+    """Write the report(s); return the first (the W&B Report summarises that one)."""
+    from sslexp.report.build import build_local_reports
+    from sslexp.report.experiments import ExperimentChoiceError
     from sslexp.report.visuals import dataset_images, npz_images
 
     image_source = None
     if pictures:
         image_source = npz_images(npz_path) if npz_path else dataset_images(cache_dir)
     try:
-        local = build_local_report(sweep_dir, out_dir, image_source, image_count, seed, title)
+        reports = build_local_reports(sweep_dir, out_dir, image_source, image_count, seed, title,
+                                      experiment, min_val_per_class)
     except FileNotFoundError as error:
         raise click.BadParameter(str(error), param_hint="SWEEP_DIR") from error
+    except ExperimentChoiceError as error:
+        raise click.BadParameter(str(error), param_hint="--experiment") from error
+    for local in reports:
+        _print_report(local)
+    return reports[0]
+
+
+def _print_report(local) -> None:
+    """The verdict and its warnings first, then the numbers, as the report itself opens."""
+    if local.experiment:
+        click.echo(f"Experiment {local.experiment}")
+    for sentence in local.verdict:
+        click.echo(sentence)
+    for warning in local.warnings:
+        click.echo(f"Warning: {warning}")
     counts = local.sweep.state_counts()
     click.echo(f"Sweep {local.sweep.name}: "
                + ", ".join(f"{count} {state}" for state, count in counts.items() if count))
@@ -77,7 +102,6 @@ def _local_report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_pa
                    f"(listed in the report)")
     click.echo(f"Report: {local.html}")
     click.echo(f"Also: {local.markdown}, {local.comparison_csv}, {local.runs_csv}")
-    return local
 
 
 def _wandb_target(wandb_path: str, sweep_id: str | None, group: str | None) -> tuple[str, str]:

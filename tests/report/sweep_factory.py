@@ -66,7 +66,8 @@ def run_id(method: str, fraction: float, fold: int) -> str:
     return f"{method}-p{fraction:g}-fold{fold}"
 
 
-def write_pretrain(directory: Path, with_models: bool) -> Path:
+def write_pretrain(directory: Path, with_models: bool, dataset: str = "digits",
+                   image_shape=IMAGE_SHAPE) -> Path:
     """A pretrain directory with results.json (rotation accuracy history) and checkpoints."""
     directory.mkdir(parents=True, exist_ok=True)
     history = [{"epoch": epoch, "loss": 1.4 - 0.2 * epoch, "accuracy": 0.25 + 0.1 * epoch,
@@ -74,14 +75,14 @@ def write_pretrain(directory: Path, with_models: bool) -> Path:
                for epoch in range(1, 5)]
     _write_json(directory / "results.json", {
         "schema": 2, "kind": "pretrain", "state": "finished", "error": None,
-        "config": {"dataset": "digits", "image_size": IMAGE_SHAPE[0]},
+        "config": {"dataset": dataset, "image_size": image_shape[0]},
         "history": history, "best_epoch": 4, "best_val_accuracy": history[-1]["val_accuracy"],
         "data": {"n_pretext_images": 400, "n_val_images": 100, "unlabeled_fraction": 1.0},
         "files": {"backbone": "backbone.keras", "pretext": "pretext.keras"},
     })
     backbone_path = directory / "backbone.keras"
     if with_models:
-        pretext = tiny_pretext(seed=7)
+        pretext = tiny_pretext(seed=7, backbone=tiny_backbone(7, image_shape))
         pretext.save(directory / "pretext.keras")
         pretext.get_layer("backbone").save(backbone_path)
     else:
@@ -90,7 +91,8 @@ def write_pretrain(directory: Path, with_models: bool) -> Path:
 
 
 def write_sweep(root: Path, with_models: bool = False, with_ledger: bool = True,
-                extra_config: dict | None = None) -> Path:
+                extra_config: dict | None = None, dataset: str = "digits",
+                image_shape=IMAGE_SHAPE) -> Path:
     """A 3 fractions x 2 methods x 3 folds sweep with one failed and one missing run.
 
     With ``with_models`` the fraction-0.1 fold-0 pair gets real (different)
@@ -99,12 +101,12 @@ def write_sweep(root: Path, with_models: bool = False, with_ledger: bool = True,
     extra_config = extra_config or {}
     sweep_dir = root / "sweep"
     sweep_dir.mkdir(parents=True)
-    backbone_path = write_pretrain(root / "pretrain", with_models)
+    backbone_path = write_pretrain(root / "pretrain", with_models, dataset, image_shape)
     parameters = {
         "label_fraction": {"values": list(FRACTIONS)},
         "method": {"values": ["ssl", "scratch"]},
         "fold": {"values": list(FOLDS)},
-        "dataset": {"value": "digits"},
+        "dataset": {"value": dataset},
         "epochs": {"value": 2},
         **{name: {"values": [value]} for name, value in extra_config.items()},
     }
@@ -119,15 +121,18 @@ def write_sweep(root: Path, with_models: bool = False, with_ledger: bool = True,
                     continue
                 identifier = run_id(method, fraction, fold)
                 config = {"label_fraction": fraction, "method": method, "fold": fold,
-                          "dataset": "digits", "epochs": 2, **extra_config}
+                          "dataset": dataset, "epochs": 2, **extra_config}
                 failed = (method, fraction, fold) == FAILED
                 accuracy = (SSL_ACCURACY if method == "ssl" else SCRATCH_ACCURACY)[fraction][fold]
                 run_dir = sweep_dir / "runs" / identifier
                 run_dir.mkdir(parents=True)
                 results = _train_results(config, accuracy, failed,
-                                         backbone_path if method == "ssl" else None)
+                                         backbone_path if method == "ssl" else None,
+                                         image_shape)
                 if with_models and fraction == FRACTIONS[0] and fold == 0:
-                    tiny_classifier(seed=1 if method == "ssl" else 2).save(run_dir / "model.keras")
+                    seed = 1 if method == "ssl" else 2
+                    tiny_classifier(seed, backbone=tiny_backbone(seed, image_shape)).save(
+                        run_dir / "model.keras")
                     results["files"] = {"model": "model.keras"}
                 _write_json(run_dir / "results.json", results)
                 ledger["runs"][identifier] = {
@@ -145,13 +150,14 @@ def write_sweep(root: Path, with_models: bool = False, with_ledger: bool = True,
     return sweep_dir
 
 
-def _train_results(config: dict, accuracy: float, failed: bool, backbone_path: Path | None) -> dict:
+def _train_results(config: dict, accuracy: float, failed: bool, backbone_path: Path | None,
+                   image_shape=IMAGE_SHAPE) -> dict:
     fraction, fold = config["label_fraction"], config["fold"]
     results = {
         "schema": 2, "kind": "train", "state": "failed" if failed else "finished",
         "error": {"type": "RuntimeError", "message": FAILURE_MESSAGE, "traceback": "..."}
         if failed else None,
-        "config": {**config, "image_size": IMAGE_SHAPE[0], "folds": len(FOLDS), "seed": 0},
+        "config": {**config, "image_size": image_shape[0], "folds": len(FOLDS), "seed": 0},
         "split": {"fingerprint": f"split-{fraction:g}-{fold}", "dataset_fingerprint": "digits-abc",
                   "n_labels": int(round(fraction * POOL_SIZE)), "pool_size": POOL_SIZE},
         "model": {"pretrained": {"path": str(backbone_path)} if backbone_path else None},
