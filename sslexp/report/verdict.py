@@ -153,7 +153,7 @@ def _signed_points(value: float) -> str:
 
 
 def _p(value: float) -> str:
-    return f"{value:.2g}" if value < 0.01 else f"{value:.2f}"
+    return f"{value:.2g}"
 
 
 def _listing(names: list[str], shown: int = 6) -> str:

@@ -22,6 +22,8 @@ SSL_ACCURACY = {0.1: (0.70, 0.73, 0.73), 0.3: (0.80, 0.83, 0.83), 1.0: (0.91, 0.
 FAILED = ("scratch", 0.3, 1)
 MISSING = ("ssl", 1.0, 2)
 FAILURE_MESSAGE = "out of memory while training"
+CLASSES = ("zero", "one")
+CAP_HIT = ("scratch", 1.0, 0)  # the run still improving when its cap stopped it
 
 
 def tiny_backbone(seed: int, input_shape=IMAGE_SHAPE, width: int = 4):
@@ -153,13 +155,17 @@ def write_sweep(root: Path, with_models: bool = False, with_ledger: bool = True,
 def _train_results(config: dict, accuracy: float, failed: bool, backbone_path: Path | None,
                    image_shape=IMAGE_SHAPE) -> dict:
     fraction, fold = config["label_fraction"], config["fold"]
+    n_labels = int(round(fraction * POOL_SIZE))
+    n_val = int(round(0.15 * n_labels))
     results = {
         "schema": 2, "kind": "train", "state": "failed" if failed else "finished",
         "error": {"type": "RuntimeError", "message": FAILURE_MESSAGE, "traceback": "..."}
         if failed else None,
         "config": {**config, "image_size": image_shape[0], "folds": len(FOLDS), "seed": 0},
         "split": {"fingerprint": f"split-{fraction:g}-{fold}", "dataset_fingerprint": "digits-abc",
-                  "n_labels": int(round(fraction * POOL_SIZE)), "pool_size": POOL_SIZE},
+                  "n_labels": n_labels, "pool_size": POOL_SIZE, "n_train": n_labels - n_val,
+                  "n_val": n_val, "labels_per_class": [n_labels // 2, n_labels - n_labels // 2],
+                  "val_per_class": [n_val // 2, n_val - n_val // 2]},
         "model": {"pretrained": {"path": str(backbone_path)} if backbone_path else None},
         "provenance": {"versions": {"python": "3.11.2", "keras": "3.15.0", "tensorflow": "2.21.0"},
                        "git": {"revision": "0123abcd", "dirty": False}, "hostname": "testhost"},
@@ -167,9 +173,18 @@ def _train_results(config: dict, accuracy: float, failed: bool, backbone_path: P
         "finished_at": "2026-01-01T00:01:00+00:00",
     }
     if not failed:
-        results.update(best_epoch=2, test={"accuracy": accuracy, "loss": 1 - accuracy},
-                       history=[{"epoch": 1, "accuracy": accuracy - 0.1},
-                                {"epoch": 2, "accuracy": accuracy}])
+        # ssl gains 5 points more on class "zero" than on class "one"
+        spread = 0.025 if config["method"] == "ssl" else -0.025
+        capped = (config["method"], fraction, fold) == CAP_HIT
+        results.update(
+            best_epoch=3 if capped else 2,
+            test={"accuracy": accuracy, "loss": 1 - accuracy, "class_names": list(CLASSES),
+                  "per_class_accuracy": {"zero": accuracy + spread, "one": accuracy - spread},
+                  "without_recalibration": {"accuracy": accuracy - 0.05}},
+            training={"budget": "converged", "select": "best", "updates": 300 if capped else 250,
+                      "max_updates": 300, "epochs_run": 3, "max_epochs": 3, "cap_hit": capped},
+            history=[{"epoch": 1, "accuracy": accuracy - 0.1},
+                     {"epoch": 2, "accuracy": accuracy}, {"epoch": 3, "accuracy": accuracy}])
     return results
 
 
