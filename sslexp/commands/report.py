@@ -38,10 +38,12 @@ from sslexp.options import Command, config_option, flag, option
         help="Flag epoch selection as noisy below this many validation images per class.")
 def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cache_dir,
            wandb_path, sweep_id, group, metric, experiment, min_val_per_class):
-    """Compare ssl with scratch over a sweep: accuracy against labels, paired
-    differences with 95% intervals and p-values, label efficiency, the pretext
+    """Compare ssl with scratch over a sweep: a verdict and its warnings, accuracy
+    against labels, paired differences with 95% intervals and Holm-adjusted
+    p-values, label efficiency, per-class gains, training budgets, the pretext
     curve, filters and activations side by side, an inventory of finished, failed
-    and missing runs, and provenance.
+    and missing runs, and provenance. Runs of incomparable settings are reported
+    per experiment (--experiment).
 
     \b
     Offline: sslexp report sweep-runs/demo            (writes sweep-runs/demo/report/)
@@ -122,8 +124,10 @@ def _wandb_report(target: tuple[str, str], sweep_id, group, title, metric, local
     summary = None
     parameters = None
     if local is not None:
-        summary = tables.markdown_table(tables.headline_rows(local.comparison),
-                                        tables.HEADLINE_COLUMNS)
+        summary = "\n\n".join([
+            *local.verdict, *(f"Warning: {warning}" for warning in local.warnings),
+            tables.markdown_table(tables.headline_rows(local.comparison),
+                                  tables.HEADLINE_COLUMNS)])
         parameters = tuple(local.sweep.grid_parameters) or None
     spec = WandbReportSpec(entity=target[0], project=target[1], sweep_id=sweep_id, group=group,
                            title=title, accuracy_key=metric, summary_markdown=summary,
