@@ -135,7 +135,10 @@ def write_sweep(root: Path, with_models: bool = False, with_ledger: bool = True,
                     seed = 1 if method == "ssl" else 2
                     tiny_classifier(seed, backbone=tiny_backbone(seed, image_shape)).save(
                         run_dir / "model.keras")
-                    results["files"] = {"model": "model.keras"}
+                    start = tiny_backbone(0, image_shape).get_layer("stem_conv").get_weights()[0]
+                    np.save(run_dir / "initial_filters.npy", start)
+                    results["files"] = {"model": "model.keras",
+                                        "initial_filters": "initial_filters.npy"}
                 _write_json(run_dir / "results.json", results)
                 ledger["runs"][identifier] = {
                     "config": {k: config[k] for k in ("label_fraction", "method", "fold")},
@@ -166,7 +169,9 @@ def _train_results(config: dict, accuracy: float, failed: bool, backbone_path: P
                   "n_labels": n_labels, "pool_size": POOL_SIZE, "n_train": n_labels - n_val,
                   "n_val": n_val, "labels_per_class": [n_labels // 2, n_labels - n_labels // 2],
                   "val_per_class": [n_val // 2, n_val - n_val // 2]},
-        "model": {"pretrained": {"path": str(backbone_path)} if backbone_path else None},
+        "model": {"pretrained": {"path": str(backbone_path),
+                                 "pretext": {"config": {"pretext": {"seed": 0}}}}
+                  if backbone_path else None},
         "provenance": {"versions": {"python": "3.11.2", "keras": "3.15.0", "tensorflow": "2.21.0"},
                        "git": {"revision": "0123abcd", "dirty": False}, "hostname": "testhost"},
         "started_at": "2026-01-01T00:00:00+00:00",

@@ -75,6 +75,9 @@ def test_pictures_come_from_the_two_checkpoints(built_report):
     filters = next(path for path in built_report.figures if path.name == "filters_side_by_side.png")
     assert colored_pixels(filters) > 50
     assert re.search(r"the kernels differ by \d+\.\d%", html)
+    # the first column: the random kernels scratch started from; fold 0's derived seed is not 0
+    assert "The first column shows the random kernels scratch started from" in html
+    assert "pretraining started from other random kernels (pretext seed 0)" in html
 
 
 def test_csv_and_markdown_carry_the_same_numbers(built_report):
