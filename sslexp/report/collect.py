@@ -225,7 +225,11 @@ def _flat_config(record: Record | None) -> dict:
     if record is None:
         return {}
     try:
-        return flatten(from_dict(TrainConfig, record.config))
+        flat = flatten(from_dict(TrainConfig, record.config))
+        # settings this version no longer has (an older record's `epochs`) stay visible, so
+        # such runs are not mistaken for runs of today's defaults
+        return {**{key: value for key, value in record.config.items()
+                   if key not in flat and not isinstance(value, dict)}, **flat}
     except (ValueError, TypeError):  # an older or foreign record: take what it says
         return {key: value for key, value in record.config.items() if not isinstance(value, dict)}
 
