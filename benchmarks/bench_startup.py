@@ -30,7 +30,7 @@ DEMO_SWEEP = REPOSITORY / "sweeps" / "demo.yaml"
 DEMO_FALLBACK = {
     "dataset": "digits", "image_size": 16, "depth": 8, "width": 8, "preprocessing": "scale",
     "label_fraction": 0.05, "method": "ssl", "fold": 0, "folds": 5, "seed": 0,
-    "batch_size": 32, "lr": 0.003, "budget": "converged", "max_updates": 600, "patience": 200,
+    "batch_size": 32, "lr": 0.003, "budget": "converged", "max_updates": 500, "patience": 150,
     "finetune": "full", "pretrained": "auto", "pretext_epochs": 15, "pretext_rotations": "all",
     "pretext_unlabeled_fraction": 1.0, "pretext_batch_size": 64, "pretext_lr": 0.003,
 }

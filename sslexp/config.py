@@ -29,7 +29,7 @@ METHODS = ("ssl", "scratch")
 BUDGETS = ("converged", "matched")
 SELECTIONS = ("best", "last")
 SEED_RULES = ("shared", "per-fold")
-AUTO_EVAL_EVERY = (20, 200)  # updates between validations when eval_every is 0
+AUTO_EVAL_EVERY = (50, 250)  # updates between validations when eval_every is 0
 FINETUNE_HELP = ("full: every layer trains; linear: frozen backbone, only the head trains; "
                  "last:N: only the last N weighted backbone layers (conv/BN) and the head train")
 
@@ -257,10 +257,10 @@ class TrainConfig(Config):
                      "updates (the same for both methods at every label fraction).",
         choices=BUDGETS)
     max_updates: int = setting(
-        3000, "Optimizer updates: the cap for a converged budget, the exact number for a "
+        5000, "Optimizer updates: the cap for a converged budget, the exact number for a "
               "matched one.", min=1)
     patience: int = setting(
-        600, "converged only: stop after this many updates without a better validation loss.",
+        1000, "converged only: stop after this many updates without a better validation loss.",
         min=1)
     eval_every: int = setting(
         0, f"Updates between validations (one Keras epoch; small labelled subsets repeat "

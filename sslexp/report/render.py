@@ -37,8 +37,8 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
     lines = [
         f"# {markdown_escape(context['title'])}",
         "",
-        *[f"**{markdown_escape(sentence)}**" for sentence in context["verdict"]],
-        "",
+        *[line for sentence in context["verdict"]
+          for line in (f"**{markdown_escape(sentence)}**", "")],
         *[f"- Warning: {markdown_escape(warning)}" for warning in context["warnings"]],
         "",
         f"Sweep `{markdown_escape(context['sweep_name'])}`, "

@@ -72,11 +72,18 @@ def efficiency_rows(comparison: Comparison) -> list[dict[str, str]]:
             "ratio to ssl labels": (
                 f"{prefix}{efficiency.ratio:.2f}x" if known and _finite(efficiency.ratio)
                 else "n/a"),
-            "95% bootstrap CI": (
-                f"[{row.efficiency_interval.low:.2f}x, {row.efficiency_interval.high:.2f}x]"
-                if _finite(row.efficiency_interval.low) else "n/a"),
+            "95% bootstrap CI": _efficiency_interval(row.efficiency_interval, efficiency.bound),
         })
     return rows
+
+
+def _efficiency_interval(interval, bound: str) -> str:
+    """A bounded estimate (scratch never reaches ssl, or already does) bounds its interval too."""
+    if not _finite(interval.low):
+        return "n/a"
+    low = f"{'<= ' if bound == 'at_most' else ''}{interval.low:.2f}x"
+    high = f"{'> ' if bound == 'more_than' else ''}{interval.high:.2f}x"
+    return f"[{low}, {high}]"
 
 
 def run_rows(sweep: SweepData) -> list[dict]:

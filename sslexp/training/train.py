@@ -170,7 +170,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
         callbacks = [
             *_checkpoints(output_dir, best_weights, resume, validated),
             *budget_callbacks(budget),
-            RecalibrateBeforeValidation(calibration_images, config.batch_size),
+            RecalibrateBeforeValidation(calibration_images),
             *tracking.metrics_callbacks(run),
         ]
         model.fit(
@@ -200,7 +200,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
         record.training = {
             **budget_summary(budget, record.history, record.best_epoch),
             "batchnorm": {"rule": "recalibrated from the training images",
-                          **recalibrate(model, calibration_images, config.batch_size)},
+                          **recalibrate(model, calibration_images)},
         }
         runtime.save_model_atomic(model, output_dir / MODEL_FILE)
         record.test = {

@@ -133,6 +133,7 @@ def test_the_report_opens_with_its_verdict_and_warnings(built_report):
     assert "0.1 (4 per class)" in noisy
     markdown = built_report.markdown.read_text()
     assert markdown.splitlines()[2] == f"**{built_report.verdict[0]}**"
+    assert markdown.splitlines()[4] == f"**{built_report.verdict[1]}**"
 
 
 def test_budget_table_and_per_class_gains(built_report):
