@@ -93,7 +93,7 @@ def warnings(comparison: Comparison, facts: RunFacts,
             + ": their intervals and tests say little.")
     if facts.noisy_validation:
         found.append(
-            f"Epoch selection is noisy at label fraction(s) "
+            "Epoch selection is noisy at label fraction(s) "
             + ", ".join(f"{fraction:g} ({count:g} per class)"
                         for fraction, count in sorted(facts.noisy_validation.items()))
             + f": fewer than {min_val_per_class:g} validation images per class chose the "

@@ -50,7 +50,9 @@ def draw_visuals(sweep: SweepData, pretrains: list[PretrainRun], out_dir: Path,
 
     visuals = Visuals()
     pair = choose_pair(sweep)
-    pretext_path = next((p.pretext_checkpoint for p in pretrains if p.pretext_checkpoint), None)
+    # with one backbone per fold, the one the pictured ssl run started from
+    ordered = sorted(pretrains, key=lambda p: pair is None or pair[0].run_id not in p.run_ids)
+    pretext_path = next((p.pretext_checkpoint for p in ordered if p.pretext_checkpoint), None)
     if pair is None:
         visuals.notes.append(
             "No label fraction has both a finished ssl and a finished scratch run with a "

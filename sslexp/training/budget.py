@@ -16,8 +16,7 @@ import math
 import keras
 
 from sslexp.config import AUTO_EVAL_EVERY, TrainConfig
-
-MONITOR = "val_loss"
+from sslexp.training.train import MONITOR
 
 
 @dataclasses.dataclass(frozen=True)
