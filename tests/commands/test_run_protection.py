@@ -115,7 +115,7 @@ def test_train_uses_the_backbone_pretrain_made_with_the_same_pretext_options(
     monkeypatch.setattr(backbones, "run_pretraining",
                         lambda *a, **k: pytest.fail("pretrained again instead of using the cache"))
     result = invoke("train", *TINY, "--method=ssl", "--pretrained=auto", "--pretext-epochs=1",
-                    "--pretext-val-fraction=0.2", "--label-fraction=0.1", "--epochs=1",
+                    "--pretext-val-fraction=0.2", "--label-fraction=0.1", *ONE_SHORT_EPOCH,
                     "--wandb-mode=disabled", f"--cache-dir={data_cache}",
                     f"--backbone-cache={cache}", f"--output-dir={tmp_path / 'run'}")
     assert result.exit_code == 0, result.output
