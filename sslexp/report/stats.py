@@ -164,8 +164,8 @@ def sign_flip_test(differences, resamples: int = 20_000, seed: int = 0) -> SignF
     n = int(array.size)
     if n == 0:
         return SignFlipTest(0, NAN, NAN, True)
-    if not np.any(array):
-        return SignFlipTest(n, 0.0, 1.0, True)
+    if n == 1 or not np.any(array):  # both signs of one pair reach |mean|: p = 1
+        return SignFlipTest(n, float(array.mean()), 1.0, True)
     exact = n <= EXACT_SIGN_FLIPS_UP_TO
     result = scipy_stats.permutation_test(
         (array,), np.mean, permutation_type="samples", alternative="two-sided",

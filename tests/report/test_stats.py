@@ -110,6 +110,7 @@ def test_sign_flip_test_is_exact_for_few_pairs():
     # +-0.45, +-0.35, +-0.25, +-0.15, +-0.05 (twice): 10 of them reach |0.25|
     assert sign_flip_test([0.1, -0.2, 0.3, 0.05]).p_value == pytest.approx(10 / 16)
     assert sign_flip_test([]).n_pairs == 0 and sign_flip_test([0.0, 0.0]).p_value == 1.0
+    assert sign_flip_test([0.3]).p_value == 1.0 and sign_flip_test([0.3]).mean == 0.3
 
 
 def test_sign_flip_test_samples_when_pairs_are_many():
