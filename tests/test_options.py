@@ -30,7 +30,7 @@ def test_no_environment_variable_means_two_things():
                 meanings.setdefault(envvar, set()).add(meaning)
     clashes = {envvar: found for envvar, found in meanings.items() if len(found) > 1}
     assert not clashes
-    assert "SSLEXP_PRETEXT_EPOCHS" in meanings and meanings["SSLEXP_EPOCHS"] == {"epochs"}
+    assert "SSLEXP_PRETEXT_EPOCHS" in meanings and meanings["SSLEXP_MAX_UPDATES"] == {"max_updates"}
 
 
 @pytest.mark.parametrize("command_name, cls", [("train", TrainConfig), ("pretrain", PretrainConfig)])

@@ -9,6 +9,7 @@ import click
 
 from sslexp.commands.common import cache_dir_option
 from sslexp.options import Command, config_option, flag, option
+from sslexp.report.verdict import MIN_VAL_PER_CLASS
 
 DEFAULT_WANDB_OUT = Path("reports")
 
@@ -36,12 +37,20 @@ DEFAULT_WANDB_OUT = Path("reports")
 @option("--group", default=None, help="W&B group whose runs are compared.")
 @flag("--publish", True, "With --wandb: log the `comparison` run and save the W&B Report "
                          "(false: only read from W&B).")
+@option("--experiment", default=None, show_default=False,
+        help="When the runs belong to several experiments (other data set, image size, "
+             "architecture, budget...): the one to report, by the name the error lists, or "
+             "`all` for one report per experiment in OUT/<name>/.")
+@option("--min-val-per-class", type=click.FloatRange(min=0), default=MIN_VAL_PER_CLASS,
+        help="Flag epoch selection as noisy below this many validation images per class.")
 def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cache_dir,
-           wandb_path, sweep_id, group, publish):
-    """Compare ssl with scratch over a sweep: accuracy against labels, paired
-    differences with 95% intervals and p-values, label efficiency, the pretext
+           wandb_path, sweep_id, group, publish, experiment, min_val_per_class):
+    """Compare ssl with scratch over a sweep: a verdict and its warnings, accuracy
+    against labels, paired differences with 95% intervals and Holm-adjusted
+    p-values, label efficiency, per-class gains, training budgets, the pretext
     curve, filters and activations side by side, an inventory of finished, failed
-    and missing runs, and provenance.
+    and missing runs, and provenance. Runs of incomparable settings are reported
+    per experiment (--experiment).
 
     \b
     Offline:   sslexp report sweep-runs/demo         (writes sweep-runs/demo/report/)
@@ -60,17 +69,40 @@ def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cac
         downloads = Path(out_dir or Path(sweep_dir) / "report") / "wandb-files"
         from_wandb = _collect_from_wandb(target, sweep_id, group, downloads,
                                          pictures=pictures and sweep_dir is None)
-    if sweep_dir is not None:
-        result = _local_report(sweep_dir, out_dir, title, image_source, image_count, seed)
-    else:
-        from sslexp.report.build import build_report
-
-        result = build_report(from_wandb, Path(out_dir), image_source, image_count, seed, title)
-    _print_report(result)
+    try:
+        results = _build(sweep_dir, from_wandb, out_dir, title, image_source, image_count, seed,
+                         experiment, min_val_per_class)
+    except FileNotFoundError as error:
+        raise click.BadParameter(str(error), param_hint="SWEEP_DIR") from error
+    for result in results:
+        _print_report(result)
     if from_wandb is not None and sweep_dir is not None:
-        _compare_sources(result, from_wandb)
+        _compare_sources(results, from_wandb)
     if target is not None and publish:
-        _publish(target, sweep_id, group, title, from_wandb)
+        if len(results) > 1:
+            raise click.BadParameter(
+                f"the runs belong to {len(results)} experiments and a W&B Report shows one; "
+                "pick it with --experiment NAME (the names are listed above).",
+                param_hint="--experiment")
+        result = results[0]
+        _publish(target, sweep_id, group, title, result.sweep, result.verdict + [
+            f"Warning: {warning}" for warning in result.warnings])
+
+
+def _build(sweep_dir, from_wandb, out_dir, title, image_source, image_count, seed, experiment,
+           min_val_per_class):
+    """The report of each chosen experiment, from SWEEP_DIR, else from W&B."""
+    from sslexp.report.build import build_local_reports, build_reports
+    from sslexp.report.experiments import ExperimentChoiceError
+
+    try:
+        if sweep_dir is not None:
+            return build_local_reports(sweep_dir, out_dir, image_source, image_count, seed,
+                                       title, experiment, min_val_per_class)
+        return build_reports(from_wandb, Path(out_dir), image_source, image_count, seed, title,
+                             experiment, min_val_per_class)
+    except ExperimentChoiceError as error:
+        raise click.BadParameter(str(error), param_hint="--experiment") from error
 
 
 def _image_source(cache_dir, npz_path):
@@ -79,16 +111,14 @@ def _image_source(cache_dir, npz_path):
     return npz_images(npz_path) if npz_path else dataset_images(cache_dir)
 
 
-def _local_report(sweep_dir, out_dir, title, image_source, image_count, seed):
-    from sslexp.report.build import build_local_report
-
-    try:
-        return build_local_report(sweep_dir, out_dir, image_source, image_count, seed, title)
-    except FileNotFoundError as error:
-        raise click.BadParameter(str(error), param_hint="SWEEP_DIR") from error
-
-
 def _print_report(result) -> None:
+    """The verdict and its warnings first, then the numbers, as the report itself opens."""
+    if result.experiment:
+        click.echo(f"Experiment {result.experiment}")
+    for sentence in result.verdict:
+        click.echo(sentence)
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}")
     counts = result.sweep.state_counts()
     click.echo(f"Sweep {result.sweep.name}: "
                + ", ".join(f"{count} {state}" for state, count in counts.items() if count))
@@ -131,12 +161,14 @@ def _collect_from_wandb(target, sweep_id, group, downloads: Path, pictures: bool
             f"`wandb login` and the network; `sslexp report SWEEP_DIR` needs neither.") from error
 
 
-def _compare_sources(result, from_wandb) -> None:
+def _compare_sources(results, from_wandb) -> None:
     """SWEEP_DIR's report and W&B's copy of the runs should say the same."""
     from sslexp.report import tables
     from sslexp.report.comparison import compare
 
-    if tables.headline_rows(result.comparison) != tables.headline_rows(compare(from_wandb.runs)):
+    local_rows = [row for result in results for row in tables.headline_rows(result.comparison)]
+    if len(results) > 1 or local_rows != tables.headline_rows(compare(from_wandb.runs)):
+        result = results[0]
         click.echo(f"note: the runs of {from_wandb.source} give other numbers than "
                    f"{result.sweep.directory} (runs missing or different on one side); the W&B "
                    f"Report shows W&B's.", err=True)

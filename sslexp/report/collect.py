@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from sslexp.config import TrainConfig, flatten, from_dict
+from sslexp.config import PretrainConfig, TrainConfig, flatten, from_dict
 from sslexp.runs.record import RESULTS_FILE, Record, as_float, load_record
 from sslexp.sweep.ledger import LEDGER_NAME, RUNS_DIR, SWEEP_COPY, Ledger, run_state
 from sslexp.sweep.spec import SweepConfigError, planned_grid
@@ -227,7 +227,11 @@ def flat_config(record: Record | None) -> dict:
     if record is None:
         return {}
     try:
-        return flatten(from_dict(TrainConfig, record.config))
+        flat = flatten(from_dict(TrainConfig, record.config))
+        # settings this version no longer has (an older record's `epochs`) stay visible, so
+        # such runs are not mistaken for runs of today's defaults
+        return {**{key: value for key, value in record.config.items()
+                   if key not in flat and not isinstance(value, dict)}, **flat}
     except (ValueError, TypeError):  # an older or foreign record: take what it says
         return {key: value for key, value in record.config.items() if not isinstance(value, dict)}
 
@@ -284,6 +288,16 @@ class PretrainRun:
     directory: Path
     record: Record | None
     run_ids: list[str]
+
+    @property
+    def name(self) -> str:
+        """The backbone's name in the cache, the same wherever the runs were read from."""
+        if self.record is not None:
+            try:
+                return from_dict(PretrainConfig, self.record.config).directory_name()
+            except (ValueError, TypeError):
+                pass
+        return self.directory.name
 
     @property
     def pretext_checkpoint(self) -> Path | None:

@@ -78,6 +78,9 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
         best_row = max(record.history, key=lambda row: row.get(MONITOR, float("-inf")))
         record.best_epoch = best_row["epoch"]
         record.best_val_accuracy = best_row.get(MONITOR)
+        record.training = {"epochs_run": len(record.history), "best_epoch": record.best_epoch,
+                           # best at the last epoch: more epochs would probably have helped
+                           "still_improving": record.best_epoch == len(record.history)}
         record.model = {**describe(model), "input_shape": list(data.image_shape)}
         record.files = {"backbone": BACKBONE_FILE, "pretext": PRETEXT_FILE,
                         "history": HISTORY_FILE, **figure_files(figures, output_dir)}

@@ -1,7 +1,11 @@
 """One downstream run: (label fraction, method, fold) -> fit -> one test evaluation.
 
-The validation split, carved from the labelled subset, selects the epoch; the
-test split is evaluated exactly once, at the end, with the selected weights.
+The validation split, carved from the labelled subset, selects the epoch (or,
+with ``select: last``, there is none and the final weights of a fixed budget
+are kept); the test split is evaluated exactly once, at the end, with the
+selected weights and BatchNorm statistics recomputed from the training images
+(``sslexp.training.batchnorm``). Budgets count optimizer updates
+(``sslexp.training.budget``).
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ import numpy as np
 
 from sslexp.config import TrainConfig
 from sslexp.runs.lifecycle import check_run_dir
-from sslexp.runs.record import (BEST_WEIGHTS_FILE, FIGURES_DIR, HISTORY_FILE, MODEL_FILE, Record,
-                                read_history, read_record)
+from sslexp.runs.record import (BEST_WEIGHTS_FILE, FIGURES_DIR, HISTORY_FILE,
+                                INITIAL_FILTERS_FILE, MODEL_FILE, Record, read_history,
+                                read_record)
 from sslexp.training.tracking import WandbSettings
 
 MONITOR = "val_loss"
@@ -113,12 +118,15 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                                load_backbone, pool_pixel_mean)
     from sslexp.runs.provenance import provenance
     from sslexp.training import runtime, tracking
+    from sslexp.training.batchnorm import (RecalibrateBeforeValidation, recalibrate,
+                                           recalibration_images)
+    from sslexp.training.budget import budget_callbacks, budget_for, budget_summary
 
     output_dir = Path(output_dir)
     run_name = run_name or config.default_run_name()
     data = load_dataset(config.dataset, config.image_size, cache_dir)
     split = label_split(data.pool_labels, config.label_fraction, config.fold, config.folds,
-                        config.seed, config.val_fraction)
+                        config.seed, config.val_fraction, with_validation=config.select == "best")
 
     def pretrained_backbone():
         found = find_pretrained(config, cache_dir, backbone_cache, wandb_settings)
@@ -131,7 +139,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     check_run_dir(output_dir, resume)
     if config.method == "ssl" and pretrained is None:  # may pretrain it now, into the cache
         pretrained, backbone, trainable_layers = pretrained_backbone()
-    runtime.configure(config.seed)
+    runtime.configure(config.run_seed)
     if config.method == "scratch":
         backbone = build_backbone(data.image_shape, config.backbone,
                                   pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
@@ -155,47 +163,94 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                 run, pretrained.artifact)
         model.compile(optimizer=keras.optimizers.Adam(config.lr),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        train_images = data.pool_images[split.train_indices]
+        calibration_images = recalibration_images(train_images, config.run_seed)
+        budget = budget_for(config, len(split.train_indices))
+        validated = config.select == "best"
         best_weights = output_dir / BEST_WEIGHTS_FILE
+        _save_initial_filters(model, output_dir / INITIAL_FILTERS_FILE)
         callbacks = [
-            *runtime.checkpoint_callbacks(output_dir, best_weights, MONITOR, "min", resume,
-                                          weights_only=True),
-            keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min", patience=config.patience),
+            *_checkpoints(output_dir, best_weights, resume, validated),
+            *budget_callbacks(budget),
+            RecalibrateBeforeValidation(calibration_images),
             *tracking.metrics_callbacks(run),
         ]
-        steps_per_epoch = config.steps_per_epoch(len(split.train_indices))
         model.fit(
             labelled_dataset(data.pool_images[split.train_indices],
                              data.pool_labels[split.train_indices], config.batch_size, True,
-                             config.seed).repeat(),
-            steps_per_epoch=steps_per_epoch,
+                             config.run_seed).repeat(),
+            steps_per_epoch=budget.eval_every,
             validation_data=labelled_dataset(data.pool_images[split.val_indices],
                                              data.pool_labels[split.val_indices],
-                                             config.batch_size, False, config.seed),
-            epochs=config.epochs, callbacks=callbacks, verbose=runtime.fit_verbosity(),
+                                             config.batch_size, False, config.run_seed)
+            if validated else None,
+            epochs=budget.epochs, callbacks=callbacks, verbose=runtime.fit_verbosity(),
             shuffle=False,  # the pipeline shuffles
         )
-        model.load_weights(best_weights)
-        runtime.save_model_atomic(model, output_dir / MODEL_FILE)
+        if validated:
+            model.load_weights(best_weights)
         record.history = read_history(output_dir / HISTORY_FILE)
-        best_row = min(record.history, key=lambda row: row.get(MONITOR, float("inf")))
+        if validated:
+            best_row = min(record.history, key=lambda row: row.get(MONITOR, float("inf")))
+        else:
+            best_row = record.history[-1]
         record.best_epoch = best_row["epoch"]
         record.best_val_accuracy = best_row.get("val_accuracy")
-        record.training = {"steps_per_epoch": steps_per_epoch,
-                           "epochs_run": len(record.history),
-                           "updates": steps_per_epoch * len(record.history)}
-        record.test = evaluate_once(model, data.test_images, data.test_labels, data.class_names,
-                                    max(config.batch_size, 256))
+        test_batch = max(config.batch_size, 256)
+        without = evaluate_once(model, data.test_images, data.test_labels, data.class_names,
+                                test_batch)
+        record.training = {
+            **budget_summary(budget, record.history, record.best_epoch),
+            "batchnorm": {"rule": "recalibrated from the training images",
+                          **recalibrate(model, calibration_images)},
+        }
+        runtime.save_model_atomic(model, output_dir / MODEL_FILE)
+        record.test = {
+            **evaluate_once(model, data.test_images, data.test_labels, data.class_names,
+                            test_batch),
+            "without_recalibration": {key: without[key] for key in ("accuracy", "loss")},
+        }
         record.files = {"model": MODEL_FILE, "history": HISTORY_FILE,
-                        "best_weights": BEST_WEIGHTS_FILE, **_save_figures(model, data,
-                                                                           output_dir, run)}
+                        "initial_filters": INITIAL_FILTERS_FILE,
+                        **({"best_weights": BEST_WEIGHTS_FILE} if validated else {}),
+                        **_save_figures(model, data, output_dir, run)}
         if run is not None:
             run.summary.update({"test/accuracy": record.test["accuracy"],
                                 "test/loss": record.test["loss"],
+                                "test/accuracy_without_recalibration":
+                                    without["accuracy"],
                                 "best_epoch": record.best_epoch,
+                                "updates": record.training["updates"],
+                                "cap_hit": record.training["cap_hit"],
                                 "n_labels": split.n_labels,
                                 "trainable_params": record.model["trainable_params"]})
         record.wandb = tracking.run_record(run)
     return record
+
+
+def _checkpoints(output_dir: Path, best_weights: Path, resume: bool, validated: bool) -> list:
+    """History, best-epoch checkpoint and backup; without validation there is no best epoch,
+    so no best checkpoint: the final weights are the run's."""
+    import keras
+
+    from sslexp.training import runtime
+
+    callbacks = runtime.checkpoint_callbacks(output_dir, best_weights, MONITOR, "min", resume,
+                                             weights_only=True)
+    if validated:
+        return callbacks
+    return [callback for callback in callbacks
+            if not isinstance(callback, keras.callbacks.ModelCheckpoint)]
+
+
+def _save_initial_filters(model, path: Path) -> None:
+    """The first-layer kernels the run starts from, for the filter figure's initial column
+    (a resumed run keeps the file its first attempt wrote)."""
+    from sslexp.runs.record import write_atomic
+    from sslexp.viz.features import first_layer_filters
+
+    if not path.exists():
+        write_atomic(path, lambda stream: np.save(stream, first_layer_filters(model)))
 
 
 def _save_figures(model, data, output_dir: Path, run) -> dict[str, str]:

@@ -165,3 +165,45 @@ def test_wandb_failure_is_an_error_that_says_what_to_check(monkeypatch):
 @pytest.fixture
 def sweep_dir_without_models(tmp_path):
     return sweep_factory.write_sweep(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def runs_of_two_experiments(tmp_path_factory):
+    """A ./runs holding the runs of two data sets at two image sizes, as `sslexp train`
+    leaves them without a sweep (no ledger, no sweep.yaml)."""
+    root = tmp_path_factory.mktemp("mixed")
+    first = sweep_factory.write_sweep(root / "a", with_models=True)
+    second = sweep_factory.write_sweep(root / "b", with_models=True, dataset="fashion_mnist",
+                                       image_shape=(12, 12, 1))
+    mixed = root / "here"
+    (mixed / "runs").mkdir(parents=True)
+    for prefix, sweep in (("digits-", first), ("fashion-", second)):
+        for run in (sweep / "runs").iterdir():
+            run.rename(mixed / "runs" / (prefix + run.name))
+    np.savez(root / "images.npz", test_images=sweep_factory.sample_images(count=6))
+    return mixed
+
+
+def test_runs_of_two_experiments_exit_2_naming_them(runs_of_two_experiments):
+    result = invoke(runs_of_two_experiments, "--npz",
+                    runs_of_two_experiments.parent / "images.npz")
+    assert result.exit_code == 2, result.output
+    assert "dataset=digits" in result.output and "dataset=fashion_mnist" in result.output
+    assert "--experiment" in result.output
+    assert not (runs_of_two_experiments / "report" / "report.html").exists()
+
+
+def test_each_experiment_gets_its_own_report(runs_of_two_experiments, tmp_path):
+    images = runs_of_two_experiments.parent / "images.npz"
+    result = invoke(runs_of_two_experiments, "--npz", images, "--experiment", "all",
+                    "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    reports = sorted(tmp_path.glob("*/report.html"))
+    assert len(reports) == 2
+    for report in reports:
+        html = report.read_text()
+        assert "72.00 ± 1.73" in html  # each experiment's own runs only
+    one = invoke(runs_of_two_experiments, "--npz", images, "--out", tmp_path / "one",
+                 "--experiment", "dataset=digits,image_size=8")
+    assert one.exit_code == 0, one.output
+    assert (tmp_path / "one" / "report.html").is_file()
