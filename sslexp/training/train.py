@@ -75,10 +75,9 @@ def evaluate_once(model, images: np.ndarray, labels: np.ndarray, class_names,
     """Test metrics from one pass over the test split."""
     from sklearn.metrics import confusion_matrix
 
-    from sslexp.data.pipelines import labelled_dataset
+    from sslexp.data.pipelines import LabelledBatches
 
-    probabilities = model.predict(labelled_dataset(images, labels, batch_size, False, 0),
-                                  verbose=0)
+    probabilities = model.predict(LabelledBatches(images, labels, batch_size), verbose=0)
     predicted = probabilities.argmax(axis=1)
     picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
     matrix = confusion_matrix(labels, predicted, labels=np.arange(len(class_names)))
@@ -104,7 +103,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     import keras
 
     from sslexp.data import load_dataset
-    from sslexp.data.pipelines import labelled_dataset
+    from sslexp.data.pipelines import LabelledBatches
     from sslexp.data.splits import label_split
     from sslexp.models import (apply_finetune_policy, build_backbone, build_classifier, describe,
                                load_backbone, pool_pixel_mean)
@@ -116,6 +115,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     data = load_dataset(config.dataset, config.image_size, cache_dir)
     split = label_split(data.pool_labels, config.label_fraction, config.fold, config.folds,
                         config.seed, config.val_fraction)
+    ran_on = runtime.configure(config.seed, config.precision, cache_dir)  # before any model
 
     def pretrained_backbone():
         found = find_pretrained(config, cache_dir, backbone_cache, wandb_settings)
@@ -128,7 +128,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     check_run_dir(output_dir, resume)
     if config.method == "ssl" and pretrained is None:  # may pretrain it now, into the cache
         pretrained, backbone, trainable_layers = pretrained_backbone()
-    runtime.configure(config.seed)
+    runtime.reseed(config.seed)  # pretraining it here drew from the generators
     if config.method == "scratch":
         backbone = build_backbone(data.image_shape, config.backbone,
                                   pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
@@ -143,7 +143,8 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                "trainable_layers": trainable_layers + ["classifier"],
                "backbone": {**dataclasses.asdict(config.backbone),
                             "input_shape": list(data.image_shape)},
-               "pretrained": pretrained.summary() if pretrained else None})
+               "pretrained": pretrained.summary() if pretrained else None,
+               "runtime": ran_on.summary()})
     with recorded(output_dir, record, resume), tracking.start_run(
             wandb_settings, job_type="train", name=run_name, config=tracking.flat(config),
             run_dir=output_dir) as run:
@@ -162,13 +163,13 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
         ]
         steps_per_epoch = config.steps_per_epoch(len(split.train_indices))
         model.fit(
-            labelled_dataset(data.pool_images[split.train_indices],
-                             data.pool_labels[split.train_indices], config.batch_size, True,
-                             config.seed).repeat(),
+            LabelledBatches(data.pool_images[split.train_indices],
+                            data.pool_labels[split.train_indices], config.batch_size,
+                            shuffle=True, seed=config.seed, endless=True),
             steps_per_epoch=steps_per_epoch,
-            validation_data=labelled_dataset(data.pool_images[split.val_indices],
-                                             data.pool_labels[split.val_indices],
-                                             config.batch_size, False, config.seed),
+            validation_data=LabelledBatches(data.pool_images[split.val_indices],
+                                            data.pool_labels[split.val_indices],
+                                            config.batch_size),
             epochs=config.epochs, callbacks=callbacks, verbose=runtime.fit_verbosity(),
             shuffle=False,  # the pipeline shuffles
         )
