@@ -30,6 +30,9 @@ from sslexp.sweep.worker import WorkerGone, WorkerProcess
 from sslexp.sweep.spec import to_engine_config
 
 ARGS_JSON_FILE = "args.json"
+# A worker keeps this many compiled models for its next runs (sslexp.training.runtime).
+KEEP_COMPILED_ENV = "SSLEXP_KEEP_COMPILED_MODELS"
+KEPT_COMPILED_MODELS = 2
 
 def build_command(
     command_template: list[str],
@@ -226,6 +229,7 @@ class PersistentExecutor:
         if command is None:
             return self.subprocesses.run(request, on_start)
         arguments, sys_argv = command
+        env = {KEEP_COMPILED_ENV: str(KEPT_COMPILED_MODELS), **env}
         log = request.run_dir / LOG_FILE
         with open(log, "ab") as handle:
             handle.write(f"$ {describe_command(argv)}\n".encode())

@@ -52,8 +52,8 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
                                   pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
         model = build_pretext_model(backbone)
         trainer = rotation_model(model, pretext.rotations)  # rotates on the device
-        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                        loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        trainer = runtime.compile_model(trainer, keras.optimizers.Adam(learning_rate),
+                                        "sparse_categorical_crossentropy", ["accuracy"])
         train_data = RotationBatches(data.pool_images[train_indices], pretext.batch_size,
                                      pretext.rotations, shuffle=True, seed=pretext.seed,
                                      endless=True)

@@ -14,6 +14,7 @@ from sslexp.runs.record import BACKUP_DIR, HISTORY_FILE, read_history
 
 
 DETERMINISTIC_ENV = "SSLEXP_DETERMINISTIC"
+KEEP_COMPILED_ENV = "SSLEXP_KEEP_COMPILED_MODELS"
 COMPILATION_CACHE = "compiled"  # under the data cache directory, one folder per backend
 # Measured on a 2-core AVX2 CPU (no bfloat16 instructions), TensorFlow 2.21: a ResNet-8
 # pretext step ran 2.9x slower in mixed_bfloat16 and 2.4x slower in mixed_float16.
@@ -180,6 +181,84 @@ def scaled_learning_rate(learning_rate: float, batch_size: int, reference_batch:
     if rule not in factors:
         raise ValueError(f"learning-rate scaling must be one of {sorted(factors)}, got {rule!r}")
     return learning_rate * factors[rule]
+
+
+class CompiledModels:
+    """The compiled models a long-lived process keeps for its next runs (none by default).
+
+    A new model with the same structure, trainable layers, dtype policy, loss,
+    metrics and optimizer type as a kept one takes the kept one's place: the
+    new model's initial weights are copied into it and its optimizer state is
+    reset, so ``fit`` reuses the training, evaluation and prediction steps
+    already traced (TensorFlow) or compiled (JAX) for it. On 2 CPU cores that
+    first step costs as much as the rest of a short run.
+    """
+
+    def __init__(self):
+        self.capacity = 0
+        self._kept: dict[str, object] = {}
+
+    def keep(self, capacity: int) -> None:
+        self.capacity = capacity
+        while len(self._kept) > capacity:
+            self._kept.pop(next(iter(self._kept)))
+
+    def compile(self, model, optimizer, loss, metrics: list):
+        """``model.compile(...)``, or the kept model standing in for ``model``: use the
+        returned model from here on."""
+        if not self.capacity:
+            model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+            return model
+        key = structure_key(model, optimizer, loss, metrics)
+        kept = self._kept.pop(key, None)
+        if kept is None:
+            model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+            kept = model
+        else:
+            kept.set_weights(model.get_weights())
+            _reset_optimizer(kept, optimizer)
+        self._kept[key] = kept
+        self.keep(self.capacity)
+        return kept
+
+
+def structure_key(model, optimizer, loss, metrics: list) -> str:
+    """Everything a traced training step depends on, except weight values and learning rate."""
+    import json
+
+    import keras
+
+    optimizer_config = {k: v for k, v in optimizer.get_config().items()
+                        if k not in ("learning_rate", "name")}
+    described = {"model": model.get_config(), "policy": keras.config.dtype_policy().name,
+                 "trainable": [w.path for w in model.trainable_weights],
+                 "optimizer": [type(optimizer).__name__, optimizer_config],
+                 "loss": loss, "metrics": metrics, "backend": keras.backend.backend()}
+    return json.dumps(described, sort_keys=True, default=repr)
+
+
+def _reset_optimizer(model, optimizer) -> None:
+    """Give ``model``'s optimizer the state ``optimizer`` starts with (learning rate included)."""
+    import keras
+
+    fresh = optimizer
+    if (isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+            and not isinstance(fresh, keras.optimizers.LossScaleOptimizer)):
+        fresh = keras.optimizers.LossScaleOptimizer(fresh)  # as compile wraps it
+    fresh.build(model.trainable_variables)
+    for mine, initial in zip(model.optimizer.variables, fresh.variables, strict=True):
+        mine.assign(initial)
+
+
+COMPILED_MODELS = CompiledModels()
+
+
+def compile_model(model, optimizer, loss, metrics: list):
+    """Compile ``model``, or reuse a kept compiled twin (``CompiledModels``) in a process
+    that runs many runs and says so with ``SSLEXP_KEEP_COMPILED_MODELS=N``; returns the
+    model to train."""
+    COMPILED_MODELS.keep(int(os.environ.get(KEEP_COMPILED_ENV) or 0))
+    return COMPILED_MODELS.compile(model, optimizer, loss, metrics)
 
 
 def fit_verbosity() -> int:

@@ -152,8 +152,8 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
             tracking.use_backbone_artifact(run, pretrained.reference
                                            if tracking.is_artifact_reference(pretrained.reference)
                                            else None)
-        model.compile(optimizer=keras.optimizers.Adam(config.lr),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model = runtime.compile_model(model, keras.optimizers.Adam(config.lr),
+                                      "sparse_categorical_crossentropy", ["accuracy"])
         best_weights = output_dir / BEST_WEIGHTS_FILE
         callbacks = [
             *runtime.checkpoint_callbacks(output_dir, best_weights, MONITOR, "min", resume,
