@@ -1,7 +1,7 @@
 """sslexp benchmarks: pretext throughput per Keras backend, per-run start-up, the demo
 sweep with long-lived workers against one process per run, peak memory, GPU settings.
 
-    python benchmarks/bench.py            # the full bench, about 30 minutes on 2 cores
+    python benchmarks/bench.py            # the full bench, about 20 minutes on 2 quiet cores
     python benchmarks/bench.py --quick    # a smoke-sized version, to check it runs
 
 Prints the results table last and writes it, with the machine and the exact
