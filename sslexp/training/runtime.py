@@ -113,11 +113,25 @@ def _configure_torch(deterministic: bool, compilation_cache: Path | None) -> Non
 
 
 def accelerator() -> str:
-    """``gpu``, ``tpu`` or ``cpu``: the kind of device Keras places the model on."""
+    """``gpu``, ``tpu`` or ``cpu``: the kind of device the Keras backend computes on."""
     import keras
 
-    kinds = {device.split(":")[0].lower() for device in keras.distribution.list_devices()}
-    return next((kind for kind in ("tpu", "gpu") if kind in kinds), "cpu")
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        kinds = [kind for kind in ("TPU", "GPU") if tf.config.list_physical_devices(kind)]
+        return kinds[0].lower() if kinds else "cpu"
+    if backend == "jax":
+        import jax
+
+        platform = jax.devices()[0].platform.lower()
+        return "gpu" if platform in ("gpu", "cuda", "rocm") else platform
+    if backend == "torch":
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return "cpu"
 
 
 def dtype_policy(precision: str, device: str) -> str:
