@@ -52,8 +52,9 @@ def measure_in_this_backend(settings_json: dict) -> dict:
     from sslexp.data.pipelines import RotationBatches
     from sslexp.training.runtime import accelerator, dtype_policy
 
-    images_settings = ThroughputSettings(**{**settings_json["images"],
-                                            "cache_dir": Path(settings_json["images"]["cache_dir"])})
+    images_json = settings_json["images"]
+    images_settings = ThroughputSettings(**{**images_json,
+                                            "cache_dir": Path(images_json["cache_dir"])})
     device = accelerator()
     mixed = dtype_policy("mixed", device) if device != "cpu" else "mixed_bfloat16"
     images = load_images(images_settings)

@@ -145,7 +145,8 @@ def measure_in_this_backend(settings_json: dict) -> dict:
     from bench_flops import matmul_tflops, training_flops_per_sample
     from sslexp.data.pipelines import RotationBatches
 
-    settings = ThroughputSettings(**{**settings_json, "cache_dir": Path(settings_json["cache_dir"])})
+    settings = ThroughputSettings(**{**settings_json,
+                                     "cache_dir": Path(settings_json["cache_dir"])})
     images = load_images(settings)
     started = time.perf_counter()
     rotated, labels = rotate_with_numpy(images)

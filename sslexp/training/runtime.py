@@ -73,14 +73,15 @@ def reseed(seed: int) -> None:
 def _configure_tensorflow(deterministic: bool, compilation_cache: Path | None) -> None:
     import tensorflow as tf
 
-    if compilation_cache is not None and "tf_xla_persistent_cache" not in os.environ.get(
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus and compilation_cache is not None and "tf_xla_persistent_cache" not in os.environ.get(
             "TF_XLA_FLAGS", ""):
-        # Read when XLA first compiles (GPUs: Keras compiles with XLA there), not at import.
+        # Keras compiles with XLA on GPUs only; the flag is read at the first compilation.
         compilation_cache.mkdir(parents=True, exist_ok=True)
         os.environ["TF_XLA_FLAGS"] = (os.environ.get("TF_XLA_FLAGS", "") + " "
                                       f"--tf_xla_persistent_cache_directory={compilation_cache}"
                                       ).strip()
-    for gpu in tf.config.list_physical_devices("GPU"):
+    for gpu in gpus:
         try:
             tf.config.experimental.set_memory_growth(gpu, True)
         except RuntimeError:
