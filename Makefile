@@ -71,8 +71,8 @@ sync: setup  ## upload a local sweep's offline runs (SWEEP_DIR=sweep-runs/demo)
 report: setup  ## the comparison report of a sweep (SWEEP_DIR=sweep-runs/demo)
 	$(SSLEXP) report $(SWEEP_DIR)
 
-bench: setup  ## measure pipeline speed, start-up overhead and memory; writes benchmarks/RESULTS.md
-	$(PYTHON) benchmarks/bench.py
+bench: setup  ## speed per backend, start-up, demo sweep in both worker modes, GPU (ARGS=--quick)
+	$(PYTHON) benchmarks/bench.py $(ARGS)
 
 study: setup  ## the Fashion-MNIST study, offline (about an hour on 2 cores): pretraining, sweep, report
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/fashion_mnist.yaml --dir sweep-runs/fashion_mnist --workers $(STUDY_WORKERS)

@@ -1,6 +1,7 @@
-"""sslexp benchmarks: pretext throughput, per-run start-up, peak memory, GPU settings.
+"""sslexp benchmarks: pretext throughput per Keras backend, per-run start-up, the demo
+sweep with long-lived workers against one process per run, peak memory, GPU settings.
 
-    python benchmarks/bench.py            # the full bench, minutes on 2 cores
+    python benchmarks/bench.py            # the full bench, about 20 minutes on 2 quiet cores
     python benchmarks/bench.py --quick    # a smoke-sized version, to check it runs
 
 Prints the results table last and writes it, with the machine and the exact
@@ -27,8 +28,8 @@ from bench_report import Row, command_line, describe_machine, render_markdown, r
 
 # Full and --quick sizes; any of them can be set on the command line.
 FULL = {"dataset": "fashion_mnist", "image_size": 28, "depth": 8, "width": 16, "images": 384,
-        "batch_size": 64, "rounds": 5, "gpu_images": 8192, "gpu_depth": 20,
-        "gpu_batch_sizes": "64,256", "matmul_size": 8192}
+        "batch_size": 64, "rounds": 5, "gpu_images": 16384, "gpu_depth": 20,
+        "gpu_batch_sizes": "128,512", "matmul_size": 8192}
 QUICK = {"dataset": "digits", "image_size": 8, "depth": 8, "width": 4, "images": 64,
          "batch_size": 16, "rounds": 1, "gpu_images": 64, "gpu_depth": 8,
          "gpu_batch_sizes": "8,16", "matmul_size": 256}
@@ -54,10 +55,16 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="auto: only where a GPU is present; force: also on a CPU")
     parser.add_argument("--gpu-images", type=int, help="source images per GPU epoch (full: 8192)")
     parser.add_argument("--gpu-depth", type=int, help="ResNet depth on the GPU (full: 20)")
-    parser.add_argument("--gpu-batch-sizes", help="two source-image batch sizes (full: 64,256)")
+    parser.add_argument("--gpu-batch-sizes",
+                        help="source-image batch sizes (full: 128,512, i.e. 512 and 2048 samples)")
     parser.add_argument("--matmul-size", type=int, help="matrix side for the ceiling (full: 8192)")
     parser.add_argument("--skip-startup", action="store_true",
                         help="leave out the start-up and memory subprocesses")
+    parser.add_argument("--backends", type=lambda text: text.split(","), default=None,
+                        help="comma-separated Keras backends to measure (default: every "
+                             "installed one of tensorflow, jax, torch)")
+    parser.add_argument("--skip-sweep", action="store_true",
+                        help="leave out the demo sweep run in both modes")
     arguments = parser.parse_args(argv)
     for name, value in (QUICK if arguments.quick else FULL).items():
         if getattr(arguments, name) is None:
@@ -90,7 +97,7 @@ def throughput_section(arguments, work_dir: Path) -> tuple[list[Row], list[str]]
     from bench_throughput import throughput_rows
 
     settings = throughput_settings(arguments, work_dir / "data-cache")
-    return throughput_rows(settings)[0], [settings.describe()]
+    return throughput_rows(settings, arguments.backends)[0], [settings.describe()]
 
 
 def startup_section(arguments, work_dir: Path) -> tuple[list[Row], list[str]]:
@@ -102,22 +109,34 @@ def startup_section(arguments, work_dir: Path) -> tuple[list[Row], list[str]]:
     return rows, [described]
 
 
+def sweep_section(arguments, work_dir: Path) -> tuple[list[Row], list[str]]:
+    from bench_sweep import SECTION, sweep_rows
+
+    if arguments.skip_sweep:
+        return [Row(SECTION, "all", "skipped: --skip-sweep")], []
+    rows, _, described = sweep_rows(work_dir / "sweep", arguments.quick)
+    return rows, [described]
+
+
 def gpu_section(arguments, work_dir: Path) -> tuple[list[Row], list[str]]:
     from bench_gpu import SECTION, gpu_rows
 
     if arguments.gpu_section == "off":
         return [Row(SECTION, "all", "skipped: --gpu-section off")], []
     settings = gpu_settings(arguments, work_dir / "data-cache")
-    rows, measured = gpu_rows(settings, force=arguments.gpu_section == "force")
+    rows, measured = gpu_rows(settings, force=arguments.gpu_section == "force",
+                              backends=arguments.backends)
     if not measured:
         return rows, []
     return rows, [f"GPU: ResNet-{settings.images.depth} width {settings.images.width}, "
                   f"{settings.images.images} images, batches of {settings.batch_sizes} source "
-                  f"images, matmul {settings.matmul_size}"]
+                  f"images, float32 and mixed precision, matmul {settings.matmul_size}, every "
+                  "installed backend"]
 
 
-SECTIONS = (("pretext throughput", throughput_section),
+SECTIONS = (("pretext throughput per backend", throughput_section),
             ("start-up and memory (sslexp subprocesses)", startup_section),
+            ("demo sweep, long-lived workers and one process per run", sweep_section),
             ("GPU", gpu_section))
 
 

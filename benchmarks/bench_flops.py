@@ -9,6 +9,8 @@ from __future__ import annotations
 import statistics
 import time
 
+import numpy as np
+
 
 def forward_flops(model) -> int:
     """Multiply-adds x 2 of one sample's forward pass through the convolutions and dense layers.
@@ -38,28 +40,31 @@ def training_flops_per_sample(model) -> int:
 
 
 def matmul_tflops(dtype: str, size: int, repeats: int = 20) -> float:
-    """TFLOP/s of large square matrix products: what the device can do at best.
+    """TFLOP/s of large square matrix products under the current Keras backend: what the
+    device can do at best.
 
-    Each product feeds the next, so the graph optimiser cannot merge them into
-    one; scaling by 1/sqrt(size) keeps float16 values finite.
+    Each product feeds the next; scaling by 1/sqrt(size) keeps float16 values
+    finite. Converting the result to NumPy waits for the device.
     """
-    import tensorflow as tf
+    from keras import ops
 
-    matrix = tf.cast(tf.random.normal((size, size)) / size ** 0.5, dtype)
-    start = tf.cast(tf.random.normal((size, size)), dtype)
+    generator = np.random.default_rng(0)
+    matrix = ops.convert_to_tensor(
+        (generator.standard_normal((size, size)) / size ** 0.5).astype(np.float32), dtype=dtype)
+    start = ops.convert_to_tensor(generator.standard_normal((size, size)).astype(np.float32),
+                                  dtype=dtype)
 
-    @tf.function
     def chained_products():
         result = start
         for _ in range(repeats):
-            result = tf.matmul(matrix, result)
-        return result
+            result = ops.matmul(matrix, result)
+        return ops.convert_to_numpy(ops.sum(ops.cast(result[:1], "float32")))
 
-    chained_products().numpy()  # trace and warm up
+    chained_products()  # warm up
     timings = []
     for _ in range(3):
         started = time.perf_counter()
-        chained_products().numpy()  # .numpy() waits for the device
+        chained_products()
         timings.append(time.perf_counter() - started)
     return 2 * size ** 3 * repeats / statistics.median(timings) / 1e12
 

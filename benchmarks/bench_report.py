@@ -39,17 +39,32 @@ def cpu_model() -> str:
 
 
 def gpu_names() -> list[str]:
-    """Names of the GPUs TensorFlow sees (empty on a CPU-only machine)."""
-    import tensorflow as tf
+    """Names of the NVIDIA GPUs the driver lists (empty where there is none)."""
+    import shutil
+    import subprocess
 
-    names = []
-    for gpu in tf.config.list_physical_devices("GPU"):
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        listed = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in listed.stdout.splitlines() if line.strip()] \
+        if listed.returncode == 0 else []
+
+
+def backend_versions() -> dict[str, str]:
+    """Versions of the other Keras backends' libraries that are installed."""
+    import importlib.metadata
+
+    found = {}
+    for name in ("jax", "jaxlib", "torch"):
         try:
-            details = tf.config.experimental.get_device_details(gpu)
-        except (RuntimeError, ValueError):
-            details = {}
-        names.append(details.get("device_name", gpu.name))
-    return names
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
 
 
 def describe_machine() -> dict[str, str]:
@@ -70,7 +85,8 @@ def describe_machine() -> dict[str, str]:
         "RAM": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
         "GPU": ", ".join(gpu_names()) or "none",
         "OS": platform.platform(),
-        "libraries": ", ".join(f"{name} {version}" for name, version in versions().items()),
+        "libraries": ", ".join(f"{name} {version}" for name, version in
+                               {**versions(), **backend_versions()}.items()),
         "git revision": revision,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "load average at start (1, 5, 15 min)": load,

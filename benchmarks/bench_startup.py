@@ -1,8 +1,10 @@
 """Per-run overhead inside a sweep, and peak memory of the training commands.
 
-Every sweep run is a fresh ``python -m sslexp train`` process, so whatever
-happens before its first training step (interpreter, TensorFlow import, data
-loading, model building, tracing) is paid once per run. The runs here are
+With ``--isolate`` every sweep run is a fresh ``python -m sslexp train``
+process, so whatever happens before its first training step (interpreter,
+TensorFlow import, data loading, model building, tracing) is paid once per
+run; a long-lived worker pays the imports once and reuses the compiled steps of
+a model it already trained (``SSLEXP_KEEP_COMPILED_MODELS``). The runs here are
 real ``sslexp`` command lines with the demo sweep's settings, started as
 subprocesses through ``startup_probe.py``, which notes when training starts.
 """
@@ -163,14 +165,18 @@ class RunTiming:
         return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases)
 
 
-def run_probe(command_lines: list[list[str]], marks_path: Path, timeout_s: float) -> ProbeResult:
-    """Start a fresh interpreter that runs the command lines one after another."""
+def run_probe(command_lines: list[list[str]], marks_path: Path, timeout_s: float,
+              keep_compiled: bool = False) -> ProbeResult:
+    """Start a fresh interpreter that runs the command lines one after another
+    (``keep_compiled``: reusing compiled models between them, as a sweep worker does)."""
     arguments = [sys.executable, str(PROBE), str(marks_path)]
     for line in command_lines:
         arguments += ["--", *line]
     environment = {**os.environ, "WANDB_MODE": "disabled", "TF_CPP_MIN_LOG_LEVEL": "2",
                    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPOSITORY),
                                                                os.environ.get("PYTHONPATH")]))}
+    if keep_compiled:
+        environment["SSLEXP_KEEP_COMPILED_MODELS"] = "2"
     launched = time.time()
     environment["SSLEXP_BENCH_LAUNCHED_AT"] = repr(launched)
     completed = subprocess.run(arguments, env=environment, cwd=marks_path.parent,
@@ -211,6 +217,7 @@ class Measured:
     warm_scratch: list[RunTiming]
     reused: RunTiming  # a warm ssl run after another one in the same process
     demo: RunTiming  # a whole demo run (warm, ssl), for its wall time
+    worker: RunTiming  # a whole demo run after another in a worker that keeps compiled models
 
 
 def start_up_only(settings: dict) -> dict:
@@ -221,8 +228,8 @@ def start_up_only(settings: dict) -> dict:
 def measure_separately(settings: dict, places: RunPlaces, marks, timeout_s: float,
                        repeats: int = 1) -> Measured:
     """Each run in its own process, as a sweep starts them; warm runs interleaved."""
-    def probe(*lines):
-        return run_probe(list(lines), next(marks), timeout_s)
+    def probe(*lines, keep_compiled=False):
+        return run_probe(list(lines), next(marks), timeout_s, keep_compiled)
 
     short = start_up_only(settings)
     cold = probe(train_command(short, "scratch", places, "cold-scratch"))
@@ -236,22 +243,26 @@ def measure_separately(settings: dict, places: RunPlaces, marks, timeout_s: floa
         warm_scratch.append(RunTiming(probe(train_command(short, "scratch", places,
                                                           f"warm-scratch-{repeat}")), 0))
     demo = RunTiming(probe(train_command(settings, "ssl", places, "demo")), 0)
+    worker = probe(train_command(settings, "scratch", places, "worker-a"),
+                   train_command(settings, "ssl", places, "worker-b"), keep_compiled=True)
     return Measured(cold=RunTiming(cold, 0), pretrain=RunTiming(pretrain, 0),
                     warm_ssl=[*warm_ssl, demo], warm_scratch=warm_scratch,
-                    reused=RunTiming(reused, 1), demo=demo)
+                    reused=RunTiming(reused, 1), demo=demo, worker=RunTiming(worker, 1))
 
 
 def measure_in_one_process(settings: dict, places: RunPlaces, marks,
                            timeout_s: float) -> Measured:
-    """--quick: every command line in one process; only the cold run starts fresh."""
+    """--quick: every command line in one process, as a worker runs them; only the cold run
+    starts fresh."""
     probe = run_probe([train_command(settings, "scratch", places, "cold-scratch"),
                        pretrain_command(settings, places),
                        train_command(settings, "ssl", places, "warm-ssl"),
                        train_command(settings, "ssl", places, "reused")],
-                      next(marks), timeout_s)
+                      next(marks), timeout_s, keep_compiled=True)
     warm = RunTiming(probe, 2)
     return Measured(cold=RunTiming(probe, 0), pretrain=RunTiming(probe, 1), warm_ssl=[warm],
-                    warm_scratch=[], reused=RunTiming(probe, 3), demo=warm)
+                    warm_scratch=[], reused=RunTiming(probe, 3), demo=warm,
+                    worker=RunTiming(probe, 3))
 
 
 def memory_note(timing: RunTiming) -> str:
@@ -261,16 +272,17 @@ def memory_note(timing: RunTiming) -> str:
 
 
 def check_backbone_was_found(measured: Measured) -> None:
-    for timing in measured.warm_ssl + [measured.reused]:
+    for timing in measured.warm_ssl + [measured.reused, measured.worker]:
         if timing.marks.get("fit_calls", 0) != 1:
             raise RuntimeError("a warm ssl run pretrained again: it did not find the backbone "
                                "`sslexp pretrain` wrote, so their settings no longer match")
 
 
 def startup_table(measured: Measured, quick: bool) -> list[Row]:
-    demo, reused, cold = measured.demo, measured.reused, measured.cold
+    demo, reused, cold, worker = measured.demo, measured.reused, measured.cold, measured.worker
     how = " (--quick: inside one process)" if quick else ""
     share = demo.start_up() / demo.wall()
+    worker_share = worker.start_up() / worker.wall()
     fresh_ssl = [timing for timing in measured.warm_ssl if timing.fresh_process]
     return [
         Row(SECTION_STARTUP, "cold run (empty data cache), scratch: launch to first step",
@@ -286,12 +298,21 @@ def startup_table(measured: Measured, quick: bool) -> list[Row]:
                  + reused.breakdown()),
         Row(SECTION_STARTUP, "demo run wall time (warm, ssl): launch to end of run",
             seconds_cell([demo.wall()]) + how),
-        Row(SECTION_STARTUP, "warm start-up share of a demo run", f"{share:.0%}" + how,
-            "< 10%, " + ("met" if share < 0.10 else "missed"),
+        Row(SECTION_STARTUP, "warm start-up share of a demo run, one process per run",
+            f"{share:.0%}" + how,
             note=f"with the first step (tracing) and what follows training: "
                  f"{demo.fixed_cost() / demo.wall():.0%}"
                  + ("" if quick else f"; a next run in the same process saves "
                                      f"{demo.start_up() - reused.start_up():.1f} s of start-up")),
+        Row(SECTION_STARTUP, "demo run in a long-lived worker (its second run): start to "
+                             "first step", seconds_cell([worker.start_up()]),
+            note="compiled steps reused; " + worker.breakdown()),
+        Row(SECTION_STARTUP, "demo run in a long-lived worker: start to end",
+            seconds_cell([worker.wall()])),
+        Row(SECTION_STARTUP, "warm start-up share of a demo run, long-lived worker",
+            f"{worker_share:.0%}", "< 10%, " + ("met" if worker_share < 0.10 else "missed"),
+            note=f"with the first step and what follows training: "
+                 f"{worker.fixed_cost() / worker.wall():.0%}"),
         Row(SECTION_MEMORY, "sslexp pretrain (demo pretext settings)",
             f"{measured.pretrain.probe.peak_rss_mib:,.0f} MiB max RSS",
             note=memory_note(measured.pretrain)),
@@ -321,6 +342,7 @@ def startup_rows(work_dir: Path, quick: bool, timeout_s: float = 600) -> tuple[l
            "warm_scratch": [t.start_up() for t in measured.warm_scratch],
            "reused": measured.reused.start_up(),
            "share": measured.demo.start_up() / measured.demo.wall(),
+           "worker_share": measured.worker.start_up() / measured.worker.wall(),
            "pretrain_rss_mib": measured.pretrain.probe.peak_rss_mib,
            "train_rss_mib": measured.demo.probe.peak_rss_mib}
     described = (f"start-up and memory: {describe_settings(settings)} (from {origin}; pretext "

@@ -1,10 +1,12 @@
-"""Pretext training throughput: sslexp's tf.data rotation pipeline against the
-reference's NumPy rotation and against tensors already in memory.
+"""Pretext training throughput per Keras backend: sslexp's pipeline (uint8 batches from a
+PyDataset, the four rotations done by the model) against the reference experiment's
+way (every rotation built up front with NumPy, ``fit`` on float32 arrays, batch 32).
 
-All variants train identically initialised copies of one model on the same
-rotated samples (four rotations of every image per epoch) and are timed
-interleaved, one epoch each in turn, so that noise from other processes on
-the machine hits them alike. Ratios are medians of per-round ratios.
+Each installed backend runs in its own process (``bench_backends``). Inside it,
+both variants train identically initialised copies of one model on the same
+rotated samples and are timed interleaved, one epoch each in turn, so that
+noise from other processes on the machine hits them alike. Rates are medians
+of the timed epochs; the first epoch of each (tracing, compiling) is left out.
 """
 
 from __future__ import annotations
@@ -14,11 +16,9 @@ import statistics
 import time
 import warnings
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from bench_flops import flops_cell, matmul_tflops, training_flops_per_sample
 from bench_report import Row
 
 SECTION = "pretext throughput"
@@ -44,18 +44,10 @@ class ThroughputSettings:
                 f"{4 * self.images} rotated samples an epoch, sslexp batch {self.batch_size} "
                 f"images ({4 * self.batch_size} samples), reference batch "
                 f"{self.reference_batch_size} samples, 1 warm-up + {self.rounds} timed epochs "
-                "per variant")
+                "per variant, each backend in its own process")
 
-
-@dataclasses.dataclass
-class Variant:
-    """One way of feeding the same model; ``fit_arguments`` is called once per epoch."""
-
-    name: str
-    batch_samples: int
-    model: object
-    fit_arguments: Callable[[], dict]
-    rates: list[float] = dataclasses.field(default_factory=list)
+    def as_json(self) -> dict:
+        return {**dataclasses.asdict(self), "cache_dir": str(self.cache_dir)}
 
 
 def load_images(settings: ThroughputSettings) -> np.ndarray:
@@ -79,18 +71,22 @@ def rotate_with_numpy(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(rotated, dtype=np.float32), np.asarray(labels, dtype=np.int32)
 
 
-def build_pretext_model(input_shape, depth: int, width: int, seed: int, jit_compile="auto"):
-    """The pretext model compiled as ``sslexp pretrain`` compiles it, with a fixed init."""
+def build_pretext_model(input_shape, depth: int, width: int, seed: int, rotating: bool):
+    """The pretext model compiled as ``sslexp pretrain`` compiles it, with a fixed init;
+    ``rotating``: behind the rotation layers, as sslexp trains it."""
     import keras
 
     from sslexp.config import BackboneConfig
+    from sslexp.data.pipelines import rotation_model
     from sslexp.models import build_backbone
     from sslexp.models import build_pretext_model as add_rotation_head
 
     keras.utils.set_random_seed(seed)
     model = add_rotation_head(build_backbone(input_shape, BackboneConfig(depth, width)))
+    if rotating:
+        model = rotation_model(model, "all")
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], jit_compile=jit_compile)
+                  metrics=["accuracy"])
     return model
 
 
@@ -107,156 +103,131 @@ def epoch_seconds(model, fit_arguments: dict) -> float:
 
     timer = EpochTimer()
     with warnings.catch_warnings():
-        # fit's default shuffle=True is meaningless for a tf.data input, and Keras says so.
-        warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+        warnings.simplefilter("ignore")
         model.fit(**fit_arguments, epochs=1, verbose=0, callbacks=[timer])
     return timer.seconds
 
 
-def time_interleaved(variants: list[Variant], samples: int, rounds: int) -> None:
-    """One warm-up epoch each (tracing), then rounds of one epoch each, in rotating order."""
-    for variant in variants:
-        epoch_seconds(variant.model, variant.fit_arguments())
+def time_interleaved(variants: dict, samples: int, rounds: int) -> dict[str, list[float]]:
+    """One warm-up epoch each (tracing), then rounds of one epoch each, in rotating order.
+
+    ``variants``: name -> (model, fit arguments); returns name -> samples/s per round.
+    """
+    names = list(variants)
+    for name in names:
+        epoch_seconds(*variants[name])
+    rates = {name: [] for name in names}
     for round_index in range(rounds):
-        shift = round_index % len(variants)
-        for variant in variants[shift:] + variants[:shift]:
-            variant.rates.append(samples / epoch_seconds(variant.model, variant.fit_arguments()))
-
-
-def paired_ratio(numerator: Variant, denominator: Variant) -> tuple[float, float, float]:
-    """Median, min and max of the per-round ratios (rounds are paired in time)."""
-    ratios = [a / b for a, b in zip(numerator.rates, denominator.rates)]
-    return statistics.median(ratios), min(ratios), max(ratios)
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            rates[name].append(samples / epoch_seconds(*variants[name]))
+    return rates
 
 
 def pipeline_alone_rate(images: np.ndarray, batch_size: int, repeats: int = 3) -> float:
-    """Samples per second sslexp's rotation pipeline delivers with no model attached."""
-    from sslexp.data.pipelines import rotation_dataset
+    """Samples per second sslexp's batches deliver with no model attached (host side)."""
+    from sslexp.data.pipelines import RotationBatches
 
-    dataset = rotation_dataset(images, batch_size, "all", shuffle=True, seed=0)
+    batches = RotationBatches(images, batch_size, "all", shuffle=True, seed=0, endless=True)
+    steps = batches.steps_per_pass()
     rates = []
-    for _ in range(repeats + 1):
+    for repeat in range(repeats + 1):
         started = time.perf_counter()
-        count = sum(int(labels.shape[0]) for _, labels in dataset)
+        count = sum(len(batches[repeat * steps + index][1]) for index in range(steps))
         rates.append(count / (time.perf_counter() - started))
     return statistics.median(rates[1:])
 
 
-def build_variants(settings: ThroughputSettings, images: np.ndarray,
-                   rotated: np.ndarray, labels: np.ndarray) -> list[Variant]:
-    import tensorflow as tf
+def measure_in_this_backend(settings_json: dict) -> dict:
+    """Runs in a child process under one backend: both variants, interleaved."""
+    import keras
 
-    from sslexp.data.pipelines import rotation_dataset
+    from bench_flops import matmul_tflops, training_flops_per_sample
+    from sslexp.data.pipelines import RotationBatches
 
-    shape = images.shape[1:]
-    sslexp_batches = rotation_dataset(images, settings.batch_size, "all", shuffle=True,
-                                      seed=settings.seed)
-    batch_samples = 4 * settings.batch_size
-    in_memory = tf.data.Dataset.from_tensor_slices((rotated, labels)).batch(batch_samples).cache()
-    in_memory_small = (tf.data.Dataset.from_tensor_slices((rotated, labels))
-                       .batch(settings.reference_batch_size).cache())
-
-    def model():
-        return build_pretext_model(shape, settings.depth, settings.width, settings.seed)
-
-    return [
-        Variant("sslexp", batch_samples, model(), lambda: {"x": sslexp_batches}),
-        Variant("reference", settings.reference_batch_size, model(),
-                lambda: {"x": rotated, "y": labels, "batch_size": settings.reference_batch_size,
-                         "shuffle": True}),
-        Variant("ceiling", batch_samples, model(), lambda: {"x": in_memory}),
-        Variant("ceiling at the reference's batch", settings.reference_batch_size, model(),
-                lambda: {"x": in_memory_small}),
-    ]
-
-
-def rate_cell(variant: Variant) -> str:
-    return (f"{statistics.median(variant.rates):,.0f} samples/s "
-            f"(range {min(variant.rates):,.0f}-{max(variant.rates):,.0f})")
-
-
-def ratio_cell(ratio: tuple[float, float, float]) -> str:
-    median, low, high = ratio
-    return f"{median:.2f}x (rounds {low:.2f}-{high:.2f})"
-
-
-def verdict(value: float, target: float, at_least: bool = True) -> str:
-    met = value >= target if at_least else value <= target
-    return "met" if met else "missed"
-
-
-@dataclasses.dataclass
-class ThroughputMeasurement:
-    variants: list[Variant]  # sslexp, reference, ceiling, ceiling at the reference's batch
-    numpy_rotation_s: float
-    reference_bytes_per_image: int
-    sslexp_bytes_per_image: int
-    pipeline_alone: float  # samples/s
-    training_flops: int  # per sample
-    matmul_tflops: float
-    matmul_size: int
-
-
-def measure_throughput(settings: ThroughputSettings) -> ThroughputMeasurement:
-    """Time every variant interleaved, then the pipeline alone and the matmul ceiling."""
+    settings = ThroughputSettings(**{**settings_json,
+                                     "cache_dir": Path(settings_json["cache_dir"])})
     images = load_images(settings)
     started = time.perf_counter()
     rotated, labels = rotate_with_numpy(images)
     numpy_seconds = time.perf_counter() - started
-    variants = build_variants(settings, images, rotated, labels)
-    time_interleaved(variants, 4 * len(images), settings.rounds)
-    return ThroughputMeasurement(
-        variants=variants, numpy_rotation_s=numpy_seconds,
-        reference_bytes_per_image=rotated.nbytes // len(images),
-        sslexp_bytes_per_image=images.nbytes // len(images),
-        pipeline_alone=pipeline_alone_rate(images, settings.batch_size),
-        training_flops=training_flops_per_sample(variants[0].model),
-        matmul_tflops=matmul_tflops("float32", settings.matmul_size),
-        matmul_size=settings.matmul_size)
+    shape = images.shape[1:]
+    batches = RotationBatches(images, settings.batch_size, "all", shuffle=True,
+                              seed=settings.seed, endless=True)
+    sslexp_model = build_pretext_model(shape, settings.depth, settings.width, settings.seed,
+                                       rotating=True)
+    reference_model = build_pretext_model(shape, settings.depth, settings.width, settings.seed,
+                                           rotating=False)
+    variants = {
+        "sslexp": (sslexp_model, {"x": batches, "steps_per_epoch": batches.steps_per_pass(),
+                                  "shuffle": False}),
+        "reference": (reference_model, {"x": rotated, "y": labels, "shuffle": True,
+                                        "batch_size": settings.reference_batch_size}),
+    }
+    rates = time_interleaved(variants, 4 * len(images), settings.rounds)
+    return {"backend": keras.backend.backend(), "rates": rates,
+            "numpy_rotation_s": numpy_seconds,
+            "reference_bytes_per_image": rotated.nbytes // len(images),
+            "sslexp_bytes_per_image": images.nbytes // len(images),
+            "pipeline_alone": pipeline_alone_rate(images, settings.batch_size),
+            "training_flops": training_flops_per_sample(reference_model),
+            "matmul_tflops": matmul_tflops("float32", settings.matmul_size)}
 
 
-def throughput_rows(settings: ThroughputSettings) -> tuple[list[Row], dict]:
-    """Measure, then lay the numbers out as table rows (plus the raw numbers)."""
-    measured = measure_throughput(settings)
-    sslexp, reference, ceiling, ceiling_small = measured.variants
-    versus_reference = paired_ratio(sslexp, reference)
-    versus_ceiling = paired_ratio(sslexp, ceiling)
-    sslexp_rate = statistics.median(sslexp.rates)
-    achieved = measured.training_flops * sslexp_rate
+def rate_cell(rates: list[float]) -> str:
+    return (f"{statistics.median(rates):,.0f} samples/s "
+            f"(range {min(rates):,.0f}-{max(rates):,.0f})")
+
+
+def ratio_cell(numerator: list[float], denominator: list[float]) -> tuple[float, str]:
+    """Median, and the range, of per-round ratios (rounds are paired in time)."""
+    ratios = [a / b for a, b in zip(numerator, denominator)]
+    median = statistics.median(ratios)
+    return median, f"{median:.2f}x (rounds {min(ratios):.2f}-{max(ratios):.2f})"
+
+
+def throughput_rows(settings: ThroughputSettings,
+                    backends: list[str] | None = None) -> tuple[list[Row], dict]:
+    """Measure under every installed backend (of ``backends``), then lay the numbers out as
+    table rows."""
+    from bench_backends import available_backends, run_in_backend
+    from bench_flops import flops_cell
+
+    measured = {backend: run_in_backend(backend, "bench_throughput:measure_in_this_backend",
+                                        settings.as_json())
+                for backend in available_backends(backends)}
+    rows = []
+    for backend, result in measured.items():
+        sslexp, reference = result["rates"]["sslexp"], result["rates"]["reference"]
+        versus_reference, ratio_text = ratio_cell(sslexp, reference)
+        achieved = result["training_flops"] * statistics.median(sslexp)
+        rows += [
+            Row(SECTION, f"{backend}: sslexp pipeline + fit, batch {4 * settings.batch_size}",
+                rate_cell(sslexp)),
+            Row(SECTION, f"{backend}: reference, np.rot90 up front + fit on arrays, batch "
+                         f"{settings.reference_batch_size}", rate_cell(reference)),
+            Row(SECTION, f"{backend}: sslexp / reference", ratio_text,
+                ">= 2x, " + ("met" if versus_reference >= 2 else "missed")),
+            Row(SECTION, f"{backend}: model compute (training)",
+                f"{result['training_flops'] / 1e6:,.1f} MFLOP/sample, {flops_cell(achieved)}",
+                note=f"{achieved / (result['matmul_tflops'] * 1e12):.0%} of this device's "
+                     f"float32 matmul rate ({flops_cell(result['matmul_tflops'] * 1e12)} at "
+                     f"{settings.matmul_size}x{settings.matmul_size}); 3x the forward FLOPs"),
+        ]
+    if len(measured) > 1:
+        fastest = max(measured, key=lambda b: statistics.median(measured[b]["rates"]["sslexp"]))
+        rows.append(Row(SECTION, "fastest backend here (sslexp pipeline)", fastest,
+                        note=", ".join(f"{backend} {statistics.median(r['rates']['sslexp']):,.0f}"
+                                       for backend, r in measured.items()) + " samples/s"))
+    first = next(iter(measured.values()))
     per_10k = 10_000 / 2 ** 20
-    rows = [
-        Row(SECTION, f"sslexp: rotation_dataset + fit, batch {sslexp.batch_samples}",
-            rate_cell(sslexp)),
-        Row(SECTION, f"reference: np.rot90 up front + fit on arrays, batch "
-                     f"{reference.batch_samples}", rate_cell(reference)),
-        Row(SECTION, f"ceiling: cached in-memory float32 tensors, batch {ceiling.batch_samples}",
-            rate_cell(ceiling)),
-        Row(SECTION, f"ceiling at the reference's batch {ceiling_small.batch_samples}",
-            rate_cell(ceiling_small), note="separates batch size from input feeding"),
-        Row(SECTION, "sslexp / reference", ratio_cell(versus_reference),
-            ">= 2x, " + verdict(versus_reference[0], 2.0)),
-        Row(SECTION, "sslexp / ceiling (pipeline overhead)", ratio_cell(versus_ceiling),
-            ">= 0.95x, " + verdict(versus_ceiling[0], 0.95)),
-        Row(SECTION, f"batch-size effect: ceiling {ceiling.batch_samples} / ceiling "
-                     f"{ceiling_small.batch_samples}", ratio_cell(paired_ratio(ceiling, ceiling_small)),
-            note="same data in memory, only the batch differs"),
-        Row(SECTION, f"array-feeding effect: reference / ceiling {ceiling_small.batch_samples}",
-            ratio_cell(paired_ratio(reference, ceiling_small)),
-            note="same batch, NumPy arrays vs cached tensors"),
-        Row(SECTION, "input pipeline alone (no model)", f"{measured.pipeline_alone:,.0f} samples/s",
-            note=f"{measured.pipeline_alone / sslexp_rate:,.0f}x what the model consumes"),
+    rows += [
+        Row(SECTION, "input batches alone (no model)", f"{first['pipeline_alone']:,.0f} samples/s",
+            note="uint8 gathers by index; the rotations run in the model"),
         Row(SECTION, "reference's up-front rotation",
-            f"{measured.numpy_rotation_s:.2f} s for {settings.images:,} images",
+            f"{first['numpy_rotation_s']:.2f} s for {settings.images:,} images",
             note=f"memory per 10,000 images: reference float32 x4 copy "
-                 f"{measured.reference_bytes_per_image * per_10k:,.0f} MiB, sslexp uint8 pool "
-                 f"{measured.sslexp_bytes_per_image * per_10k:,.1f} MiB"),
-        Row(SECTION, "model compute (training)",
-            f"{measured.training_flops / 1e6:,.1f} MFLOP/sample, "
-            f"{flops_cell(achieved)} achieved by sslexp",
-            note=f"{achieved / (measured.matmul_tflops * 1e12):.0%} of this CPU's float32 matmul "
-                 f"ceiling ({flops_cell(measured.matmul_tflops * 1e12)} at "
-                 f"{measured.matmul_size}x{measured.matmul_size}); 3x the forward FLOPs"),
+                 f"{first['reference_bytes_per_image'] * per_10k:,.0f} MiB, sslexp uint8 pool "
+                 f"{first['sslexp_bytes_per_image'] * per_10k:,.1f} MiB"),
     ]
-    raw = {variant.name: variant.rates for variant in measured.variants}
-    raw.update(sslexp_over_reference=versus_reference[0], sslexp_over_ceiling=versus_ceiling[0])
-    return rows, raw
+    return rows, measured

@@ -30,6 +30,8 @@ BUDGETS = ("converged", "matched")
 SELECTIONS = ("best", "last")
 SEED_RULES = ("shared", "per-fold")
 AUTO_EVAL_EVERY = (50, 250)  # updates between validations when eval_every is 0
+PRECISIONS = ("float32", "mixed")
+LR_SCALING_RULES = ("none", "sqrt", "linear")
 FINETUNE_HELP = ("full: every layer trains; linear: frozen backbone, only the head trains; "
                  "last:N: only the last N weighted backbone layers (conv/BN) and the head train")
 
@@ -167,6 +169,14 @@ def dataset_field():
                              "(see `sslexp datasets`).")
 
 
+def precision_field():
+    return setting(
+        "float32", "float32, or mixed: bfloat16 (float16 on GPUs older than compute capability "
+                   "8.0) compute with float32 variables and softmax outputs, on GPUs and TPUs. "
+                   "On a CPU mixed runs in float32 (reduced precision measured 2-3x slower).",
+        choices=PRECISIONS)
+
+
 def image_size_field():
     return setting(32, f"Images are resized to SIZE x SIZE pixels (at least {MIN_IMAGE_SIZE}).",
                    min=MIN_IMAGE_SIZE, check=_check_image_size)
@@ -204,7 +214,15 @@ class PretextConfig(Config):
     epochs: int = setting(15, "Pretext epochs.", min=1)
     batch_size: int = setting(64, "Source images per batch (x4 samples with rotations all).",
                               min=1)
-    lr: float = setting(1e-3, "Adam learning rate.", min=0, min_open=True)
+    lr: float = setting(1e-3, "Adam learning rate (at lr_reference_batch when lr_scaling "
+                              "is not none).", min=0, min_open=True)
+    lr_scaling: str = setting(
+        "none", "How the learning rate follows the batch size: sqrt: lr x sqrt(batch_size / "
+                "lr_reference_batch) (the rule for Adam); linear: lr x batch_size / "
+                "lr_reference_batch; none: lr as given. Lets a GPU run use large batches.",
+        choices=LR_SCALING_RULES)
+    lr_reference_batch: int = setting(64, "The batch size (source images) lr is meant for "
+                                          "when lr_scaling is sqrt or linear.", min=1)
     seed: int = setting(0, "Seed for the data order, initialisation and held-out slice.")
 
 
@@ -215,6 +233,7 @@ class PretrainConfig(Config):
     dataset: str = dataset_field()
     image_size: int = image_size_field()
     backbone: BackboneConfig = section(BackboneConfig, "")
+    precision: str = precision_field()
     pretext: PretextConfig = section(PretextConfig, "pretext_")
 
     def key(self) -> str:
@@ -270,6 +289,7 @@ class TrainConfig(Config):
         choices=SELECTIONS)
     batch_size: int = setting(32, "Batch size.", min=1)
     lr: float = setting(1e-3, "Adam learning rate.", min=0, min_open=True)
+    precision: str = precision_field()
     val_fraction: float = setting(
         0.2, "Share of the labelled subset used to select the epoch (at least 1 per class; "
              "unused with --select last).", min=0, max=1, min_open=True, max_open=True)
@@ -309,7 +329,7 @@ class TrainConfig(Config):
         if self.pretext_seeds == "per-fold":
             pretext = pretext.replace(seed=derived_seed(pretext.seed, self.fold))
         return PretrainConfig(dataset=self.dataset, image_size=self.image_size,
-                              backbone=self.backbone, pretext=pretext)
+                              backbone=self.backbone, precision=self.precision, pretext=pretext)
 
     def short_name(self) -> str:
         """What tells this run from its neighbours in a sweep: ``ssl-p0.05-fold0``."""

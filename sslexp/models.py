@@ -11,6 +11,10 @@ import numpy as np
 from sslexp.config import MIN_IMAGE_SIZE, BackboneConfig, parse_finetune
 from sslexp.errors import InputError
 
+# Heads compute in float32 under any dtype policy: softmax probabilities and the
+# loss keep their precision under mixed precision (the Keras guide's advice).
+HEAD_DTYPE = "float32"
+
 
 def check_image_size(image_size: int) -> None:
     if image_size < MIN_IMAGE_SIZE:
@@ -35,7 +39,9 @@ def build_backbone(input_shape: tuple[int, int, int], config: BackboneConfig,
 
     Preprocessing lives inside, so a saved backbone carries it: ``scale`` maps
     pixels to [0, 1]; ``pixel-mean`` also subtracts the pool's per-pixel mean
-    (the reference experiment's preprocessing).
+    (the reference experiment's preprocessing). Layers take the global dtype
+    policy (``--precision``): under mixed precision they compute in bfloat16 or
+    float16 and keep float32 weights.
     """
     import keras
     from keras import layers
@@ -93,7 +99,8 @@ def build_pretext_model(backbone):
     from keras import layers
 
     inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
-    outputs = layers.Dense(4, activation="softmax", name="rotation_head")(backbone(inputs))
+    outputs = layers.Dense(4, activation="softmax", dtype=HEAD_DTYPE,
+                           name="rotation_head")(backbone(inputs))
     return keras.Model(inputs, outputs, name="rotnet")
 
 
@@ -103,7 +110,8 @@ def build_classifier(backbone, num_classes: int):
     from keras import layers
 
     inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
-    outputs = layers.Dense(num_classes, activation="softmax", name="classifier")(backbone(inputs))
+    outputs = layers.Dense(num_classes, activation="softmax", dtype=HEAD_DTYPE,
+                           name="classifier")(backbone(inputs))
     return keras.Model(inputs, outputs, name="classifier_model")
 
 

@@ -8,22 +8,22 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCH_DIR))
 
 import bench_startup  # noqa: E402
+import bench_sweep  # noqa: E402
 import startup_probe  # noqa: E402
 
 THROUGHPUT_ROWS = (
-    "sslexp: rotation_dataset + fit",
-    "reference: np.rot90 up front + fit on arrays",
-    "ceiling: cached in-memory float32 tensors",
-    "ceiling at the reference's batch",
-    "sslexp / reference",
-    "sslexp / ceiling (pipeline overhead)",
-    "input pipeline alone (no model)",
-    "model compute (training)",
+    "tensorflow: sslexp pipeline + fit",
+    "tensorflow: reference, np.rot90 up front + fit on arrays",
+    "tensorflow: sslexp / reference",
+    "tensorflow: model compute (training)",
+    "input batches alone (no model)",
+    "reference's up-front rotation",
 )
 STARTUP_ROWS = (
     "cold run (empty data cache), scratch: launch to first step",
@@ -31,7 +31,9 @@ STARTUP_ROWS = (
     "warm run, scratch: launch to first step",
     "next run in the same process: its start to first step",
     "demo run wall time (warm, ssl): launch to end of run",
-    "warm start-up share of a demo run",
+    "warm start-up share of a demo run, one process per run",
+    "demo run in a long-lived worker (its second run): start to first step",
+    "warm start-up share of a demo run, long-lived worker",
     "sslexp pretrain (demo pretext settings)",
     "sslexp train (demo settings, ssl, warm)",
 )
@@ -41,7 +43,7 @@ def test_quick_bench_writes_the_table_and_prints_it_last(tmp_path):
     out = tmp_path / "RESULTS.md"
     completed = subprocess.run(
         [sys.executable, str(BENCH_DIR / "bench.py"), "--quick", "--skip-startup",
-         "--out", str(out)],
+         "--skip-sweep", "--backends=tensorflow", "--out", str(out)],
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "WANDB_MODE": "disabled", "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -50,13 +52,14 @@ def test_quick_bench_writes_the_table_and_prints_it_last(tmp_path):
         assert heading in text
     for measurement in THROUGHPUT_ROWS:
         assert measurement in text
-    assert "skipped: --skip-startup" in text
-    assert "skipped: no GPU" in text or "matmul ceiling" in text
+    assert "skipped: --skip-startup" in text and "skipped: --skip-sweep" in text
+    assert "skipped: no GPU" in text or "matmul rate" in text
     table_lines = [line for line in text.splitlines() if line.startswith("| ")]
     assert completed.stdout.rstrip().endswith(table_lines[-1])
 
 
-def fake_probe(command_lines: list[list[str]], marks_path: Path, timeout_s: float):
+def fake_probe(command_lines: list[list[str]], marks_path: Path, timeout_s: float,
+               keep_compiled: bool = False):
     """What a probe process reports, without starting one: each run 1 s to its first step."""
     runs, clock = [], 8.0
     for arguments in command_lines:
@@ -82,7 +85,7 @@ def test_startup_rows_cover_every_measurement(tmp_path, monkeypatch, quick):
 
 
 def test_warm_ssl_run_that_pretrains_again_is_reported(tmp_path, monkeypatch):
-    def pretraining_again(command_lines, marks_path, timeout_s):
+    def pretraining_again(command_lines, marks_path, timeout_s, keep_compiled=False):
         probe = fake_probe(command_lines, marks_path, timeout_s)
         for run in probe.runs:
             run["fit_calls"] = 2
@@ -104,3 +107,22 @@ def test_probe_splits_command_lines():
     lines = startup_probe.split_command_lines(["--", "train", "--epochs=1", "--", "pretrain"])
     assert lines == [["train", "--epochs=1"], ["pretrain"]]
     assert startup_probe.peak_rss_mib() > 0
+
+
+def test_sweep_rows_compare_the_two_modes_on_the_same_sweep(tmp_path, monkeypatch):
+    commands = []
+
+    def fake_sslexp(arguments, work_dir, timeout_s):
+        commands.append(arguments)
+        return 10.0 if "--isolate" in arguments else 5.0
+
+    monkeypatch.setattr(bench_sweep, "sslexp", fake_sslexp)
+    monkeypatch.setattr(bench_sweep, "test_accuracies", lambda sweep_dir: {"a": 0.5, "b": 0.7})
+    rows, raw, described = bench_sweep.sweep_rows(tmp_path, quick=True)
+    assert [arguments[:2] for arguments in commands] == [["sweep", "pretrain"],
+                                                          ["sweep", "local"], ["sweep", "local"]]
+    assert len({arguments[2] for arguments in commands}) == 1  # one sweep file for all three
+    assert raw["ratio"] == 0.5 and raw["identical"]
+    assert rows[-1].target == "<= 0.6x, met" and "identical" in rows[-1].note
+    quick = yaml.safe_load(Path(commands[0][2]).read_text())["parameters"]
+    assert quick["image_size"] == {"value": 8} and quick["method"]["values"] == ["ssl", "scratch"]

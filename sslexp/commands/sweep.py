@@ -33,15 +33,23 @@ def sweep():
         help="Runs at a time. Default: one per GPU in --gpus, else 1.")
 @option("--gpus", default=None,
         help="GPU indices, e.g. 0,1: one worker per GPU, its runs see only that GPU (CUDA_VISIBLE_DEVICES).")
+@option("--per-gpu", type=click.IntRange(min=1), default=None,
+        help="Workers per GPU in --gpus (GPU memory is taken on demand, so they fit). On one "
+             "H200, 4 training processes gave 1.43x the throughput of one, 8 no more: "
+             "worth it for small models that leave the GPU idle between steps.")
 @option("--count", type=click.IntRange(min=1), default=None,
         help="Start at most this many runs in this invocation (all workers together).")
 @flag("--retry-failed", False, "Run failed runs again (interrupted runs always run again).")
+@flag("--isolate", False, "One process per run, as `wandb agent` does. Default: each worker "
+                          "is a long-lived process running one `sslexp train` after another "
+                          "(imports paid once; other commands still get their own process).")
 @option("--dir", "sweep_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
         envvar="SSLEXP_SWEEP_DIR", help="Sweep directory. Default: sweep-runs/<YAML file name>.")
 @option("--wandb-mode", type=click.Choice(["offline", "online", "disabled"]), default="offline",
         envvar=["SSLEXP_WANDB_MODE", "WANDB_MODE"],
         help="WANDB_MODE of the runs; offline runs can be uploaded later with `sslexp sync`.")
-def local(sweep_file, workers, gpus, count, retry_failed, sweep_dir, wandb_mode):
+def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, isolate, sweep_dir,
+          wandb_mode):
     """Run SWEEP_FILE here, without the W&B server.
 
     W&B's own sweep engine proposes each run; each run executes the YAML's
@@ -60,6 +68,9 @@ def local(sweep_file, workers, gpus, count, retry_failed, sweep_dir, wandb_mode)
         gpu_list = parse_gpus(gpus) if gpus else ()
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--gpus") from error
+    if per_gpu is not None and (not gpu_list or workers is not None):
+        raise click.BadParameter("needs --gpus, and replaces --workers (N workers per GPU)",
+                                 param_hint="--per-gpu")
     options = LocalSweepOptions(
         sweep_dir=(sweep_dir or Path("sweep-runs") / sweep_file.stem).resolve(),
         workers=workers,
@@ -67,6 +78,8 @@ def local(sweep_file, workers, gpus, count, retry_failed, sweep_dir, wandb_mode)
         count=count,
         retry_failed=retry_failed,
         wandb_mode=wandb_mode,
+        isolate=isolate,
+        per_gpu=per_gpu,
     )
     progress = _Progress()
     try:
@@ -79,7 +92,8 @@ def local(sweep_file, workers, gpus, count, retry_failed, sweep_dir, wandb_mode)
     click.echo(
         f"Sweep {spec.name!r} in {options.sweep_dir}: "
         f"{planned if planned is not None else 'open-ended'} runs planned, {counts['finished']} finished already; "
-        f"{len(runner.slots)} worker(s){_describe_gpus(runner.slots)}, W&B {wandb_mode}.",
+        f"{len(runner.slots)} worker(s){_describe_gpus(runner.slots)}"
+        f"{', one process per run' if isolate else ''}, W&B {wandb_mode}.",
         err=True,
     )
     if spec.raw.get("early_terminate"):

@@ -2,7 +2,7 @@
 
 Each worker loops: lock the ledger, ask the engine for the next run given every
 run in the ledger (or pick an interrupted run to redo), mark it running, unlock,
-run the YAML's command as a subprocess, record the outcome. The lock makes
+execute the YAML's command, record the outcome. The lock makes
 claims atomic across threads and across ``sslexp sweep local`` processes
 sharing the directory, so no grid point ever runs twice at once.
 
@@ -31,7 +31,7 @@ import yaml
 
 from sslexp.runs.record import LOG_FILE, RESULTS_FILE, read_record
 from sslexp.sweep import processes
-from sslexp.sweep.executor import RunRequest, SubprocessExecutor
+from sslexp.sweep.executor import PersistentExecutor, RunRequest, SubprocessExecutor
 from sslexp.sweep.ledger import (RUNS_DIR, SWEEP_COPY, Ledger, Outcome, classify, last_line,
                                  new_entry, new_run_id, readable_name, run_state, unique_name,
                                  utc_now)
@@ -58,6 +58,8 @@ class LocalSweepOptions:
     base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     interpreter: str = sys.executable
     working_dir: Path | None = None
+    isolate: bool = False  # one process per run instead of long-lived workers
+    per_gpu: int | None = None  # workers sharing each GPU in --gpus
 
 
 @dataclass(frozen=True)
@@ -68,14 +70,25 @@ class Claim:
     slot: WorkerSlot
 
 
-def worker_slots(workers: int | None, gpus: tuple[str, ...]) -> list[WorkerSlot]:
-    """One worker per GPU by default; with more workers than GPUs they share them in turn."""
+def worker_slots(workers: int | None, gpus: tuple[str, ...],
+                 per_gpu: int | None = None) -> list[WorkerSlot]:
+    """One worker per GPU by default (``per_gpu`` each with it); with more workers than GPUs
+    they share them in turn."""
     if workers is not None and workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}.")
+    if per_gpu is not None and (per_gpu < 1 or not gpus or workers is not None):
+        raise ValueError("--per-gpu N needs --gpus and replaces --workers (N workers per GPU).")
     if not gpus:
         return [WorkerSlot(f"worker-{index}", None) for index in range(workers or 1)]
-    total = workers or len(gpus)
+    total = workers or len(gpus) * (per_gpu or 1)
     return [WorkerSlot(f"worker-{index}", gpus[index % len(gpus)]) for index in range(total)]
+
+
+def make_executor(spec: SweepSpec, options: LocalSweepOptions):
+    """Long-lived workers for ``sslexp train`` runs, or one process per run with ``isolate``."""
+    executor = SubprocessExecutor if options.isolate else PersistentExecutor
+    return executor(spec, base_env=options.base_env, interpreter=options.interpreter,
+                    working_dir=options.working_dir, wandb_mode=options.wandb_mode)
 
 
 def prepare_sweep_dir(spec: SweepSpec, sweep_dir: Path) -> Ledger:
@@ -140,7 +153,7 @@ class LocalSweep:
             )
         self.spec = spec
         self.options = options
-        self.slots = worker_slots(options.workers, options.gpus)
+        self.slots = worker_slots(options.workers, options.gpus, options.per_gpu)
         self.ledger = prepare_sweep_dir(spec, Path(options.sweep_dir).resolve())
         self._on_run_end = on_run_end or (lambda run_id, entry: None)
         self._stop = threading.Event()
@@ -151,10 +164,7 @@ class LocalSweep:
         self._worker_errors: list[BaseException] = []
         self._identity = processes.identify_process(os.getpid())
         self._varying = grid_parameter_names(spec)
-        self.executor = SubprocessExecutor(spec, base_env=options.base_env,
-                                           interpreter=options.interpreter,
-                                           working_dir=options.working_dir,
-                                           wandb_mode=options.wandb_mode)
+        self.executor = make_executor(spec, options)
         with self.ledger.transaction() as data:
             mark_stale_runs(self.ledger, data, check_results=True)
 
@@ -170,9 +180,12 @@ class LocalSweep:
         ]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(timeout=0.2)
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(timeout=0.2)
+        finally:
+            self.executor.close()
         if self._worker_errors:
             raise self._worker_errors[0]
         return self.ledger.read()

@@ -26,7 +26,7 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
     import keras
 
     from sslexp.data import load_dataset
-    from sslexp.data.pipelines import rotation_dataset
+    from sslexp.data.pipelines import RotationBatches, rotation_model
     from sslexp.data.splits import pretext_split
     from sslexp.models import build_backbone, build_pretext_model, describe, pool_pixel_mean
     from sslexp.runs.provenance import provenance
@@ -39,7 +39,9 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
     train_indices, val_indices = pretext_split(len(data.pool_images), pretext.unlabeled_fraction,
                                                pretext.val_fraction, pretext.seed)
     check_run_dir(output_dir, resume)
-    runtime.configure(pretext.seed)
+    ran_on = runtime.configure(pretext.seed, config.precision, cache_dir)
+    learning_rate = runtime.scaled_learning_rate(pretext.lr, pretext.batch_size,
+                                                 pretext.lr_reference_batch, pretext.lr_scaling)
     record = Record(
         kind="pretrain", name=f"pretrain-{config.directory_name()}", config=config.as_dict(),
         key=config.key(), provenance=provenance(),
@@ -55,21 +57,23 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
         backbone = build_backbone(data.image_shape, config.backbone,
                                   pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
         model = build_pretext_model(backbone)
-        model.compile(optimizer=keras.optimizers.Adam(pretext.lr),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        train_data = rotation_dataset(data.pool_images[train_indices], pretext.batch_size,
-                                      pretext.rotations, shuffle=True, seed=pretext.seed)
-        val_data = rotation_dataset(data.pool_images[val_indices], pretext.batch_size, "all",
-                                    shuffle=False, seed=pretext.seed)
+        trainer = rotation_model(model, pretext.rotations)  # rotates on the device
+        trainer = runtime.compile_model(trainer, keras.optimizers.Adam(learning_rate),
+                                        "sparse_categorical_crossentropy", ["accuracy"])
+        train_data = RotationBatches(data.pool_images[train_indices], pretext.batch_size,
+                                     pretext.rotations, shuffle=True, seed=pretext.seed,
+                                     endless=True)
+        val_data = RotationBatches(data.pool_images[val_indices], pretext.batch_size, "all",
+                                   model_mode=pretext.rotations)
         best_path = output_dir / PRETEXT_FILE
         callbacks = [
             *runtime.checkpoint_callbacks(output_dir, best_path, MONITOR, "max", resume,
-                                          weights_only=False),
+                                          weights_only=False, saved_layer=model.name),
             *tracking.metrics_callbacks(run),
         ]
-        model.fit(train_data, validation_data=val_data, epochs=pretext.epochs,
-                  callbacks=callbacks, verbose=runtime.fit_verbosity(),
-                  shuffle=False)  # the pipeline shuffles
+        trainer.fit(train_data, steps_per_epoch=train_data.steps_per_pass(),
+                    validation_data=val_data, epochs=pretext.epochs, callbacks=callbacks,
+                    verbose=runtime.fit_verbosity(), shuffle=False)  # the pipeline shuffles
         best = keras.saving.load_model(best_path, compile=False)
         runtime.save_model_atomic(best.get_layer("backbone"), output_dir / BACKBONE_FILE)
         figures = save_pretext_figures(best, data.pool_images[val_indices][:8],
@@ -81,7 +85,8 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
         record.training = {"epochs_run": len(record.history), "best_epoch": record.best_epoch,
                            # best at the last epoch: more epochs would probably have helped
                            "still_improving": record.best_epoch == len(record.history)}
-        record.model = {**describe(model), "input_shape": list(data.image_shape)}
+        record.model = {**describe(model), "input_shape": list(data.image_shape),
+                        "runtime": {**ran_on.summary(), "learning_rate": learning_rate}}
         record.files = {"backbone": BACKBONE_FILE, "pretext": PRETEXT_FILE,
                         "history": HISTORY_FILE, **figure_files(figures, output_dir)}
         if run is not None:

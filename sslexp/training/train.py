@@ -83,10 +83,9 @@ def evaluate_once(model, images: np.ndarray, labels: np.ndarray, class_names,
     """Test metrics from one pass over the test split."""
     from sklearn.metrics import confusion_matrix
 
-    from sslexp.data.pipelines import labelled_dataset
+    from sslexp.data.pipelines import LabelledBatches
 
-    probabilities = model.predict(labelled_dataset(images, labels, batch_size, False, 0),
-                                  verbose=0)
+    probabilities = model.predict(LabelledBatches(images, labels, batch_size), verbose=0)
     predicted = probabilities.argmax(axis=1)
     picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
     matrix = confusion_matrix(labels, predicted, labels=np.arange(len(class_names)))
@@ -112,7 +111,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     import keras
 
     from sslexp.data import load_dataset
-    from sslexp.data.pipelines import labelled_dataset
+    from sslexp.data.pipelines import LabelledBatches
     from sslexp.data.splits import label_split
     from sslexp.models import (apply_finetune_policy, build_backbone, build_classifier, describe,
                                load_backbone, pool_pixel_mean)
@@ -127,6 +126,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     data = load_dataset(config.dataset, config.image_size, cache_dir)
     split = label_split(data.pool_labels, config.label_fraction, config.fold, config.folds,
                         config.seed, config.val_fraction, with_validation=config.select == "best")
+    ran_on = runtime.configure(config.run_seed, config.precision, cache_dir)  # before any model
 
     def pretrained_backbone():
         found = find_pretrained(config, cache_dir, backbone_cache, wandb_settings)
@@ -139,7 +139,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     check_run_dir(output_dir, resume)
     if config.method == "ssl" and pretrained is None:  # may pretrain it now, into the cache
         pretrained, backbone, trainable_layers = pretrained_backbone()
-    runtime.configure(config.run_seed)
+    runtime.reseed(config.run_seed)  # pretraining it here drew from the generators
     if config.method == "scratch":
         backbone = build_backbone(data.image_shape, config.backbone,
                                   pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
@@ -154,15 +154,16 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                "trainable_layers": trainable_layers + ["classifier"],
                "backbone": {**dataclasses.asdict(config.backbone),
                             "input_shape": list(data.image_shape)},
-               "pretrained": pretrained.summary() if pretrained else None})
+               "pretrained": pretrained.summary() if pretrained else None,
+               "runtime": ran_on.summary()})
     with tracking.tracked_run(wandb_settings, record, output_dir, resume,
                               job_type=tracking.TRAIN_JOB, name=run_name,
                               config=tracking.flat(config), upload=(MODEL_FILE,)) as run:
         if pretrained is not None:
             record.model["pretrained"]["artifact"] = tracking.declare_backbone(
                 run, pretrained.artifact)
-        model.compile(optimizer=keras.optimizers.Adam(config.lr),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model = runtime.compile_model(model, keras.optimizers.Adam(config.lr),
+                                      "sparse_categorical_crossentropy", ["accuracy"])
         train_images = data.pool_images[split.train_indices]
         calibration_images = recalibration_images(train_images, config.run_seed)
         budget = budget_for(config, len(split.train_indices))
@@ -176,14 +177,12 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
             *tracking.metrics_callbacks(run),
         ]
         model.fit(
-            labelled_dataset(data.pool_images[split.train_indices],
-                             data.pool_labels[split.train_indices], config.batch_size, True,
-                             config.run_seed).repeat(),
+            LabelledBatches(train_images, data.pool_labels[split.train_indices],
+                            config.batch_size, shuffle=True, seed=config.run_seed, endless=True),
             steps_per_epoch=budget.eval_every,
-            validation_data=labelled_dataset(data.pool_images[split.val_indices],
-                                             data.pool_labels[split.val_indices],
-                                             config.batch_size, False, config.run_seed)
-            if validated else None,
+            validation_data=LabelledBatches(data.pool_images[split.val_indices],
+                                            data.pool_labels[split.val_indices],
+                                            config.batch_size) if validated else None,
             epochs=budget.epochs, callbacks=callbacks, verbose=runtime.fit_verbosity(),
             shuffle=False,  # the pipeline shuffles
         )
