@@ -191,6 +191,12 @@ def current_umask() -> int:
     return mask
 
 
+def file_mode() -> int:
+    """The mode a plain ``open`` gives a new file (0666 less the umask), for files created
+    by other means (locks, temporary files)."""
+    return 0o666 & ~current_umask()
+
+
 def write_atomic(path: Path, content: bytes | Callable[[BinaryIO], object]) -> Path:
     """Write ``content`` (bytes, or a function writing to a binary stream) to a temporary
     file beside ``path``, then rename it into place.
@@ -209,7 +215,7 @@ def write_atomic(path: Path, content: bytes | Callable[[BinaryIO], object]) -> P
                 stream.write(content)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o666 & ~current_umask())
+        os.chmod(temporary, file_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -119,3 +119,30 @@ def test_last_line_of_a_log(tmp_path):
     log.write_text("first\nKeyError: 'x'\n\n")
     assert last_line(log) == "KeyError: 'x'"
     assert last_line(tmp_path / "missing.log") == ""
+
+
+@pytest.mark.parametrize("content", ["[]", "", "{not json", '{"sweep": "x", "runs": []}',
+                                     '{"sweep": "x", "runs": {"a1": "finished"}}',
+                                     '{"sweep": "x", "runs": {"a1": {"state": "done"}}}'],
+                         ids=["list", "empty", "not-json", "runs-list", "entry-text",
+                              "unknown-state"])
+def test_a_malformed_ledger_is_an_error_that_says_what_to_do(tmp_path, content):
+    (tmp_path / "ledger.json").write_text(content)
+    with pytest.raises(ValueError, match="another --dir") as raised:
+        Ledger(tmp_path).read()
+    assert str(tmp_path / "ledger.json") in str(raised.value)
+
+
+def test_the_ledger_keeps_its_previous_version_beside_it(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.initialise("demo")
+    with ledger.transaction() as data:
+        data["runs"]["a1"] = new_entry({"a": 1})
+    with ledger.transaction() as data:
+        data["runs"]["a1"]["state"] = "running"
+    previous = json.loads(ledger.previous_path.read_text())
+    assert previous["runs"]["a1"]["state"] == "pending"
+    assert ledger.read()["runs"]["a1"]["state"] == "running"
+    ledger.path.write_text("[]")
+    with pytest.raises(ValueError, match=f"cp {ledger.previous_path} {ledger.path}"):
+        ledger.read()
