@@ -35,12 +35,16 @@ def sweep():
 @option("--count", type=click.IntRange(min=1), default=None,
         help="Start at most this many runs in this invocation (all workers together).")
 @flag("--retry-failed", False, "Run failed runs again (interrupted runs always run again).")
+@option("--max-kills", type=click.IntRange(min=1), default=None,
+        help="A run whose process dies by a signal this many times (out-of-memory killer, "
+             "kill -9, a crash) is failed instead of redone. Kept in the ledger. "
+             "Default: the ledger's, 3 for a new sweep.")
 @option("--dir", "sweep_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
         envvar="SSLEXP_SWEEP_DIR", help="Sweep directory. Default: sweep-runs/<YAML file name>.")
 @option("--wandb-mode", type=click.Choice(["offline", "online", "disabled"]), default="offline",
         envvar=["SSLEXP_WANDB_MODE", "WANDB_MODE"],
         help="WANDB_MODE of the runs; offline runs can be uploaded later with `sslexp sync`.")
-def local(sweep_file, workers, gpus, count, retry_failed, sweep_dir, wandb_mode):
+def local(sweep_file, workers, gpus, count, retry_failed, max_kills, sweep_dir, wandb_mode):
     """Run SWEEP_FILE here, without the W&B server.
 
     W&B's own sweep engine proposes each run; each run executes the YAML's
@@ -65,6 +69,7 @@ def local(sweep_file, workers, gpus, count, retry_failed, sweep_dir, wandb_mode)
         gpus=gpu_list,
         count=count,
         retry_failed=retry_failed,
+        max_kills=max_kills,
         wandb_mode=wandb_mode,
     )
     progress = _Progress()
@@ -100,8 +105,8 @@ def local(sweep_file, workers, gpus, count, retry_failed, sweep_dir, wandb_mode)
     if final["failed"] or final["interrupted"]:
         click.echo(
             f"{final['failed']} failed and {final['interrupted']} interrupted run(s); logs are in "
-            f"{options.sweep_dir}/runs/<run name>/output.log. Rerun with --retry-failed to run "
-            "failed ones again.",
+            f"{options.sweep_dir}/runs/<run name>/output.log. Run the same command again to "
+            "redo interrupted ones; add --retry-failed to run failed ones again.",
             err=True,
         )
         sys.exit(1)

@@ -15,15 +15,18 @@ An entry holds ``config`` (flat parameter values), ``name`` (readable, e.g.
 (pending|running|finished|failed|interrupted), ``exit_code``,
 ``results_file`` and ``wandb_dir``, ``cuda_visible_devices``, ``worker`` (name,
 host, pid and start time of the worker process, plus those of the run's
-process), ``started_at`` and ``finished_at`` (ISO 8601, UTC), ``attempts`` and
-``error``.
+process), ``started_at`` and ``finished_at`` (ISO 8601, UTC), ``attempts``,
+``kills`` (attempts whose process died by a signal it could not catch) and
+``error``. The ledger's ``max_kills`` is the limit on ``kills``: a run that
+reaches it is failed, not redone.
 
 Every change happens under a file lock and is written to a temporary file that
 replaces the ledger, so readers never see half a file and two workers never
 claim the same run. The version before each change is kept beside it, so a
 ledger damaged by hand or by a full disk can be put back; a malformed ledger is
 an error that says so, never read as an empty sweep. A run counts as finished only when it exited 0 and its
-record says ``finished``; a run stopped by SIGINT/SIGTERM/SIGHUP, or whose
+record says ``finished``; a run that died by a signal (SIGINT/SIGTERM/SIGHUP
+asking it to stop, or SIGKILL from the out-of-memory killer, a crash), or whose
 record says ``interrupted``, is interrupted (run again on resume); anything
 else failed.
 """
@@ -48,6 +51,7 @@ from sslexp.runs.record import (RESULTS_FILE, Record, file_mode, read_record, wr
                                 write_json_atomic)
 
 STATES = ("pending", "running", "finished", "failed", "interrupted")
+DEFAULT_MAX_KILLS = 3
 LEDGER_NAME = "ledger.json"
 PREVIOUS_LEDGER_NAME = "ledger.previous.json"
 RUNS_DIR = "runs"
@@ -104,6 +108,7 @@ def new_entry(config: dict[str, Any], name: str | None = None) -> dict[str, Any]
         "started_at": None,
         "finished_at": None,
         "attempts": 0,
+        "kills": 0,
         "error": None,
     }
 
@@ -161,6 +166,7 @@ class Ledger:
         data.setdefault("runs", {})
         for entry in data["runs"].values():
             entry.setdefault("attempts", 0)
+            entry.setdefault("kills", 0)
         return data
 
     def _error(self, problem: str) -> LedgerError:
@@ -207,13 +213,14 @@ def ledger_problem(data: Any) -> str | None:
     return None
 
 
-_INTERRUPTING_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+_INTERRUPTING_SIGNALS = {int(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
 
 
 @dataclass(frozen=True)
 class Outcome:
     state: str
     error: str | None
+    killed: bool = False  # died by a signal it could not catch (counts towards max_kills)
 
 
 def run_state(entry: dict[str, Any] | None, record: Record | None) -> str:
@@ -237,18 +244,49 @@ def classify(exit_code: int, record: Record | None, log_tail: str = "") -> Outco
     state = record.state if record is not None else None
     if exit_code == 0 and state == "finished":
         return Outcome("finished", None)
-    if exit_code < 0 and -exit_code in {int(s) for s in _INTERRUPTING_SIGNALS}:
-        return Outcome("interrupted", f"stopped by {_signal_name(-exit_code)}")
+    signum = _death_signal(exit_code, state)
+    if signum in _INTERRUPTING_SIGNALS:
+        return Outcome("interrupted", f"stopped by {_signal_name(signum)}")
     if state == "interrupted":
         return Outcome("interrupted", record.error_text() or "the run reports it was interrupted")
-    if exit_code < 0:
-        reason = f"killed by {_signal_name(-exit_code)}"
-    elif exit_code == 0:
+    if signum is not None:
+        return Outcome("interrupted", f"killed by {_signal_name(signum)}", killed=True)
+    if exit_code == 0:
         reason = f"exited 0 but {RESULTS_FILE} says state {state!r} (expected 'finished')"
     else:
         reason = f"exited with status {exit_code}"
     detail = (record.error_text() if record is not None else None) or log_tail.strip()
     return Outcome("failed", f"{reason}: {detail}" if detail else reason)
+
+
+def _death_signal(exit_code: int, record_state: str | None) -> int | None:
+    """The signal that ended the run: a negative status, or 128 + N from a shell in between
+    while the record still says running (so the run never got to record its end)."""
+    if exit_code < 0:
+        return -exit_code
+    if exit_code > 128 and record_state in (None, "running"):
+        try:
+            return int(signal.Signals(exit_code - 128))
+        except ValueError:
+            return None
+    return None
+
+
+def count_kill(entry: dict[str, Any], max_kills: int, reason: str) -> None:
+    """Count an attempt that died by a signal: interrupted (a plain rerun redoes it) until
+    ``max_kills`` such deaths, then failed, so a run that always dies stops being redone."""
+    entry["kills"] = entry.get("kills", 0) + 1
+    if entry["kills"] < max_kills:
+        entry.update(state="interrupted",
+                     error=f"{reason} (death {entry['kills']} of at most {max_kills}); "
+                           "run the same command again to redo it")
+        return
+    entry.update(
+        state="failed",
+        error=f"{reason}; its process died like this in {entry['kills']} attempts, so it is not "
+              f"run again (limit {max_kills}, --max-kills). SIGKILL often means the "
+              "out-of-memory killer: free memory or run fewer --workers, then rerun with "
+              "--retry-failed.")
 
 
 def _signal_name(number: int) -> str:

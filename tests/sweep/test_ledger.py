@@ -65,7 +65,7 @@ def test_a_new_entry_has_every_field_the_report_reads():
     assert set(new_entry({"a": 1})) == {
         "config", "name", "run_dir", "wandb_id", "state", "exit_code", "results_file",
         "wandb_dir", "cuda_visible_devices", "worker", "started_at", "finished_at", "attempts",
-        "error",
+        "kills", "error",
     }
 
 
@@ -97,10 +97,22 @@ FINISHED = Record(kind="train", state="finished")
     (-signal.SIGTERM, Record(kind="train", state="running"), "interrupted"),
     (-signal.SIGINT, None, "interrupted"),
     (130, Record(kind="train", state="interrupted"), "interrupted"),
-    (-signal.SIGKILL, Record(kind="train", state="running"), "failed"),
+    (-signal.SIGKILL, Record(kind="train", state="running"), "interrupted"),
+    (-signal.SIGSEGV, None, "interrupted"),
+    (128 + signal.SIGKILL, Record(kind="train", state="running"), "interrupted"),  # via a shell
+    (137, Record(kind="train", state="failed"), "failed"),
 ])
 def test_classify(exit_code, results, state):
     assert classify(exit_code, results).state == state
+
+
+def test_only_deaths_the_run_could_not_catch_count_as_kills():
+    running = Record(kind="train", state="running")
+    assert classify(-signal.SIGKILL, running).killed
+    assert classify(128 + signal.SIGKILL, running).killed
+    assert not classify(-signal.SIGTERM, running).killed
+    assert not classify(130, Record(kind="train", state="interrupted")).killed
+    assert not classify(1, None).killed
 
 
 def test_errors_say_what_happened():
