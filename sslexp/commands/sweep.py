@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from sslexp.commands.common import backbone_cache_option, cache_dir_option, wandb_options
 from sslexp.options import CONTEXT_SETTINGS, Command, flag, option, user_errors
@@ -31,7 +32,8 @@ def sweep():
 @option("--workers", type=click.IntRange(min=1), default=None,
         help="Runs at a time. Default: one per GPU in --gpus, else 1.")
 @option("--gpus", default=None,
-        help="GPU indices, e.g. 0,1: one worker per GPU, its runs see only that GPU (CUDA_VISIBLE_DEVICES).")
+        help="GPUs as `nvidia-smi -L` lists them (indices or UUIDs), e.g. 0,1: one worker per "
+             "GPU, its runs see only that GPU (CUDA_VISIBLE_DEVICES). Default: the CPU.")
 @option("--count", type=click.IntRange(min=1), default=None,
         help="Start at most this many runs in this invocation (all workers together).")
 @flag("--retry-failed", False, "Run failed runs again (interrupted runs always run again).")
@@ -52,17 +54,13 @@ def local(sweep_file, workers, gpus, count, retry_failed, max_kills, sweep_dir, 
     sweep name. Running the same command again resumes: finished runs are
     kept, interrupted ones run again.
     """
-    from sslexp.sweep.online import parse_gpus
     from sslexp.sweep.processes import forwarding_signals
     from sslexp.sweep.runner import LocalSweep, LocalSweepOptions
     from sslexp.sweep.spec import grid_parameter_names, planned_run_count
     from sslexp.sweep.summary import format_summary, state_counts
 
     spec = _load_spec(sweep_file)
-    try:
-        gpu_list = parse_gpus(gpus) if gpus else ()
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--gpus") from error
+    gpu_list = _gpu_ids(gpus) if gpus else ()
     options = LocalSweepOptions(
         sweep_dir=(sweep_dir or Path("sweep-runs") / sweep_file.stem).resolve(),
         workers=workers,
@@ -150,10 +148,10 @@ def agents(sweep_id, gpus, count, stagger, project, entity):
     from sslexp.sweep.online import AgentGroup, agent_specs, find_wandb_executable, parse_gpus
     from sslexp.sweep.processes import forwarding_signals
 
-    try:
-        gpu_list = parse_gpus(gpus)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--gpus") from error
+    if click.get_current_context().get_parameter_source("gpus") is ParameterSource.DEFAULT:
+        gpu_list = parse_gpus(gpus)  # one agent; on a machine without GPUs it uses the CPU
+    else:
+        gpu_list = _gpu_ids(gpus)
     try:
         wandb = find_wandb_executable()
     except ValueError as error:
@@ -259,6 +257,19 @@ def _load_spec(sweep_file: Path):
         return load_sweep(sweep_file)
     except SweepConfigError as error:
         raise click.BadParameter(str(error), param_hint="SWEEP_FILE") from error
+
+
+def _gpu_ids(text: str) -> tuple[str, ...]:
+    """The ids of --gpus, each a GPU of this machine, or a usage error listing those present."""
+    from sslexp.sweep.gpus import check_gpu_ids, find_gpus
+    from sslexp.sweep.online import parse_gpus
+
+    try:
+        ids = parse_gpus(text)
+        check_gpu_ids(ids, find_gpus())
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--gpus") from error
+    return ids
 
 
 def _describe_gpus(slots) -> str:
