@@ -47,8 +47,15 @@ def _load(path: Path) -> dict:
         **arrays,
         "class_names": tuple(meta["class_names"]),
         "fingerprint": str(meta["fingerprint"]),
-        "skipped": int(meta["skipped"]),
+        "skipped_files": _skipped_files(meta),
     }
+
+
+def _skipped_files(meta: dict) -> tuple[str, ...]:
+    """The unreadable files' names (an entry that only counted them is rebuilt to name them)."""
+    if "skipped_files" not in meta and meta.get("skipped"):
+        raise KeyError("skipped_files: the entry counts unreadable files without naming them")
+    return tuple(str(name) for name in meta.get("skipped_files", ()))
 
 
 def _identity(path: Path) -> tuple[int, int, int]:
@@ -71,9 +78,9 @@ def _move_aside(path: Path, identity: tuple[int, int, int], error: Exception) ->
 
 
 def write(cache_dir: Path, key: str, arrays: dict[str, np.ndarray], class_names,
-          fingerprint: str, skipped: int) -> Path:
+          fingerprint: str, skipped_files: tuple[str, ...] = ()) -> Path:
     """Write atomically so that parallel runs never read half a file."""
     meta = json.dumps({"class_names": list(class_names), "fingerprint": fingerprint,
-                       "skipped": skipped})
+                       "skipped": len(skipped_files), "skipped_files": list(skipped_files)})
     return write_atomic(Path(cache_dir) / f"{key}.npz",
                         lambda stream: np.savez(stream, meta=np.array(meta), **arrays))

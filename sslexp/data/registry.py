@@ -65,9 +65,9 @@ def load_dataset(name: str, image_size: int, cache_dir: str | Path) -> Dataset:
         "test_labels": raw.test_labels.astype(np.int64),
     }
     fingerprint = fingerprint_arrays(arrays)
-    cache.write(Path(cache_dir), key, arrays, raw.class_names, fingerprint, raw.skipped)
+    cache.write(Path(cache_dir), key, arrays, raw.class_names, fingerprint, raw.skipped_files)
     return Dataset(name=name, class_names=tuple(raw.class_names), fingerprint=fingerprint,
-                   skipped=raw.skipped, **arrays)
+                   skipped_files=tuple(raw.skipped_files), **arrays)
 
 
 def _cache_key(name: str, image_size: int, token: str) -> str:

@@ -74,6 +74,9 @@ class Record:
     history: list = doc("one dict per epoch: `epoch` (1-based), `loss`, `accuracy`, `val_loss`, "
                         "`val_accuracy`", factory=list)
     best_epoch: int | None = doc("the epoch the validation split selected (1-based)")
+    skipped_files: list = doc("files of a `folder:` data set left out because they could not "
+                              "be read as images (paths relative to the folder); empty for "
+                              "other data sets", factory=list)
     split: dict | None = doc(
         "`fingerprint` (hash of the chosen train and validation indices), "
         "`dataset_fingerprint`, `pool_size`, `test_size`, `n_train`, `n_val`, `n_labels` "

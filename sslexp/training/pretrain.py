@@ -27,7 +27,7 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
     from sslexp.data.splits import pretext_split
     from sslexp.models import build_backbone, build_pretext_model, describe, pool_pixel_mean
     from sslexp.runs.provenance import provenance
-    from sslexp.training import runtime, tracking
+    from sslexp.training import plan, runtime, tracking
     from sslexp.viz.run_figures import save_pretext_figures
 
     pretext = config.pretext
@@ -36,10 +36,11 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
     train_indices, val_indices = pretext_split(len(data.pool_images), pretext.unlabeled_fraction,
                                                pretext.val_fraction, pretext.seed)
     check_run_dir(output_dir, resume)
+    plan.show(plan.pretrain_plan(config, data, len(train_indices), len(val_indices), output_dir))
     runtime.configure(pretext.seed)
     record = Record(
         kind="pretrain", name=f"pretrain-{config.directory_name()}", config=config.as_dict(),
-        key=config.key(), provenance=provenance(),
+        key=config.key(), provenance=provenance(), skipped_files=list(data.skipped_files),
         data={"dataset_fingerprint": data.fingerprint, "pool_size": len(data.pool_images),
               "n_pretext_images": len(train_indices), "n_val_images": len(val_indices),
               "unlabeled_fraction": pretext.unlabeled_fraction})

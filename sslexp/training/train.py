@@ -109,7 +109,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     from sslexp.models import (apply_finetune_policy, build_backbone, build_classifier, describe,
                                load_backbone, pool_pixel_mean)
     from sslexp.runs.provenance import provenance
-    from sslexp.training import runtime, tracking
+    from sslexp.training import plan, runtime, tracking
 
     output_dir = Path(output_dir)
     run_name = run_name or config.default_run_name()
@@ -122,10 +122,14 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
         backbone = load_backbone(found.path, data.image_shape)
         return found, backbone, apply_finetune_policy(backbone, config.effective_finetune)
 
+    steps_per_epoch = config.steps_per_epoch(len(split.train_indices))
     pretrained = None
     if config.method == "ssl" and config.pretrained != "auto":  # a file: cheap to check first
         pretrained, backbone, trainable_layers = pretrained_backbone()
     check_run_dir(output_dir, resume)
+    plan.show(plan.train_plan(config, data, len(split.train_indices), len(split.val_indices),
+                              steps_per_epoch, plan.describe_backbone(
+                                  config, backbone_cache, pretrained and pretrained.path)))
     if config.method == "ssl" and pretrained is None:  # may pretrain it now, into the cache
         pretrained, backbone, trainable_layers = pretrained_backbone()
     runtime.configure(config.seed)
@@ -137,6 +141,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
 
     record = Record(
         kind="train", name=run_name, config=config.as_dict(), provenance=provenance(),
+        skipped_files=list(data.skipped_files),
         split={**split.summary(), "dataset_fingerprint": data.fingerprint,
                "pool_size": len(data.pool_labels), "test_size": len(data.test_labels)},
         model={**describe(model), "finetune": config.effective_finetune,
@@ -160,7 +165,6 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
             keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min", patience=config.patience),
             *tracking.metrics_callbacks(run),
         ]
-        steps_per_epoch = config.steps_per_epoch(len(split.train_indices))
         model.fit(
             labelled_dataset(data.pool_images[split.train_indices],
                              data.pool_labels[split.train_indices], config.batch_size, True,

@@ -1,0 +1,86 @@
+"""What a run is about to do, printed before it starts: the data, the labels it uses, the
+budget and where its backbone comes from, so a long run says what it will cost up front."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+from sslexp.config import PretrainConfig, TrainConfig
+
+SHOWN_FILES = 5  # unreadable files named on the console; the record lists them all
+
+
+def show(text: str) -> None:
+    """On stderr, so that stdout keeps only results (a sweep logs both)."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def describe_data(data) -> str:
+    text = (f"data: {data.name} at {data.image_shape[0]}x{data.image_shape[1]} px, "
+            f"{data.num_classes} classes, pool {len(data.pool_labels)}, "
+            f"test {len(data.test_labels)}")
+    return text + unreadable_files_text(data.skipped_files)
+
+
+def unreadable_files_text(files) -> str:
+    if not files:
+        return ""
+    shown = ", ".join(files[:SHOWN_FILES]) + (", ..." if len(files) > SHOWN_FILES else "")
+    plural = "file" if len(files) == 1 else "files"
+    return f"; {len(files)} unreadable {plural} left out ({shown}; all listed in the record)"
+
+
+def train_plan(config: TrainConfig, data, n_train: int, n_val: int, steps_per_epoch: int,
+               backbone: str) -> str:
+    updates = steps_per_epoch * config.epochs
+    return "\n".join([
+        f"plan: {config.method} run, label fraction {config.label_fraction:g}, fold "
+        f"{config.fold} of {config.folds}",
+        f"  {describe_data(data)}",
+        f"  labels: {n_train} to train, {n_val} to select the epoch",
+        f"  budget: up to {config.epochs} epochs x {steps_per_epoch} steps of {config.batch_size}"
+        f" = {updates} updates (early stop: patience {config.patience})",
+        f"  backbone: {backbone}",
+    ])
+
+
+def describe_backbone(config: TrainConfig, backbone_cache: Path,
+                      pretrained_path: Path | None = None) -> str:
+    """Where the run's backbone comes from, and whether it must be pretrained first."""
+    from sslexp.training import tracking
+    from sslexp.training.backbones import backbone_dir, is_finished
+
+    if config.method == "scratch":
+        return f"ResNet-{config.backbone.depth} width {config.backbone.width}, random init"
+    if config.pretrained != "auto":
+        where = ("W&B artifact " if tracking.is_artifact_reference(config.pretrained) else "")
+        return f"{where}{pretrained_path or config.pretrained}, fine-tune {config.finetune}"
+    directory = backbone_dir(backbone_cache, config.pretrain_config())
+    if is_finished(directory):
+        return f"pretrained, cached in {directory}, fine-tune {config.finetune}"
+    pretext = config.pretext
+    return (f"not cached yet: pretraining it first into {directory} ({pretext.epochs} pretext "
+            "epochs; a run that needs the same backbone waits for it)")
+
+
+def pretrain_steps_per_epoch(n_images: int, batch_size: int) -> int:
+    """Batches of source images per epoch (each holds 4 rotations with ``rotations: all``)."""
+    return max(1, math.ceil(n_images / batch_size))
+
+
+def pretrain_plan(config: PretrainConfig, data, n_train: int, n_val: int,
+                  output_dir: Path) -> str:
+    pretext = config.pretext
+    steps = pretrain_steps_per_epoch(n_train, pretext.batch_size)
+    samples = "all 4 rotations of" if pretext.rotations == "all" else "one random rotation of"
+    return "\n".join([
+        f"plan: RotNet pretraining of ResNet-{config.backbone.depth} width "
+        f"{config.backbone.width} into {output_dir}",
+        f"  {describe_data(data)}",
+        f"  images: {n_train} to pretrain on ({samples} each), {n_val} held out to select the "
+        "epoch",
+        f"  budget: {pretext.epochs} epochs x {steps} steps of {pretext.batch_size} images = "
+        f"{steps * pretext.epochs} updates",
+    ])
