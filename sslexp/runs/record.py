@@ -33,6 +33,7 @@ BEST_WEIGHTS_FILE = "best.weights.h5"
 BACKBONE_FILE = "backbone.keras"
 PRETEXT_FILE = "pretext.keras"
 LOG_FILE = "output.log"
+PROGRESS_FILE = "progress.json"
 BACKUP_DIR = "backup"
 FIGURES_DIR = "figures"
 
@@ -293,7 +294,8 @@ def schema_markdown() -> str:
         f"(one row per epoch), `{MODEL_FILE}` (train: the selected classifier), "
         f"`{BACKBONE_FILE}` and `{PRETEXT_FILE}` (pretrain), `{FIGURES_DIR}/` (PNG and SVG "
         f"pictures), `{BACKUP_DIR}/` (while running: what `--resume` continues from), "
-        f"`{LOG_FILE}` (in a sweep: the run's output).",
+        f"`{LOG_FILE}` (in a sweep: the run's output), `{PROGRESS_FILE}` (phase, epoch and "
+        "step, rewritten as the run goes).",
         "",
         "| field | kinds | meaning |",
         "| --- | --- | --- |",

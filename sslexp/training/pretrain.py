@@ -15,10 +15,12 @@ MONITOR = "val_accuracy"  # rotation accuracy on the held-out slice of the pool
 
 def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
                     wandb_settings: WandbSettings = WandbSettings(),
-                    resume: bool = False) -> Record:
+                    resume: bool = False, progress_to: Path | None = None) -> Record:
     """Pretrain, keep the epoch with the best validation rotation accuracy, save the backbone.
 
-    Every input is checked before anything is written to ``output_dir``.
+    Every input is checked before anything is written to ``output_dir``. Progress
+    goes to the run's own progress file and to ``progress_to`` (that of a train
+    run waiting for this backbone).
     """
     import keras
 
@@ -27,7 +29,7 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
     from sslexp.data.splits import pretext_split
     from sslexp.models import build_backbone, build_pretext_model, describe, pool_pixel_mean
     from sslexp.runs.provenance import provenance
-    from sslexp.training import plan, runtime, tracking
+    from sslexp.training import plan, progress, runtime, tracking
     from sslexp.viz.run_figures import save_pretext_figures
 
     pretext = config.pretext
@@ -61,6 +63,9 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
             *runtime.checkpoint_callbacks(output_dir, best_path, MONITOR, "max", resume,
                                           weights_only=False),
             *tracking.metrics_callbacks(run),
+            progress.callback([progress.progress_path(output_dir),
+                               *([progress_to] if progress_to else [])], "pretrain",
+                              detail=f"pretraining {output_dir.name}"),
         ]
         model.fit(train_data, validation_data=val_data, epochs=pretext.epochs,
                   callbacks=callbacks, verbose=runtime.fit_verbosity(),

@@ -34,7 +34,8 @@ class PretrainedBackbone:
 
 
 def find_pretrained(config: TrainConfig, cache_dir: Path, backbone_cache: Path,
-                    wandb_settings: WandbSettings) -> PretrainedBackbone:
+                    wandb_settings: WandbSettings,
+                    progress_to: Path | None = None) -> PretrainedBackbone:
     """The backbone file an ssl run starts from: the cached one for ``auto`` (pretrained
     now if nobody has), a W&B artifact, or a path."""
     from sslexp.training import tracking
@@ -42,7 +43,7 @@ def find_pretrained(config: TrainConfig, cache_dir: Path, backbone_cache: Path,
 
     if config.pretrained == "auto":
         path = ensure_backbone(config.pretrain_config(), backbone_cache, cache_dir,
-                               WandbSettings(mode="disabled"))
+                               WandbSettings(mode="disabled"), progress_to)
     elif tracking.is_artifact_reference(config.pretrained):
         path = tracking.download_backbone_artifact(config.pretrained, wandb_settings)
     else:
@@ -109,7 +110,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     from sslexp.models import (apply_finetune_policy, build_backbone, build_classifier, describe,
                                load_backbone, pool_pixel_mean)
     from sslexp.runs.provenance import provenance
-    from sslexp.training import plan, runtime, tracking
+    from sslexp.training import plan, progress, runtime, tracking
 
     output_dir = Path(output_dir)
     run_name = run_name or config.default_run_name()
@@ -118,7 +119,8 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                         config.seed, config.val_fraction)
 
     def pretrained_backbone():
-        found = find_pretrained(config, cache_dir, backbone_cache, wandb_settings)
+        found = find_pretrained(config, cache_dir, backbone_cache, wandb_settings,
+                                progress.progress_path(output_dir))
         backbone = load_backbone(found.path, data.image_shape)
         return found, backbone, apply_finetune_policy(backbone, config.effective_finetune)
 
@@ -164,6 +166,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                                           weights_only=True),
             keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min", patience=config.patience),
             *tracking.metrics_callbacks(run),
+            progress.callback([progress.progress_path(output_dir)], "train"),
         ]
         model.fit(
             labelled_dataset(data.pool_images[split.train_indices],

@@ -1,4 +1,5 @@
-"""A folder data set's unreadable files: shown by `train` and `pretrain`, kept in the record."""
+"""A folder data set's unreadable files: shown by `train` and by the pretraining it starts,
+kept in both records; the run's progress file shows both phases."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from click.testing import CliRunner
 
 from sslexp.cli import main
 from sslexp.runs.record import read_record
+from sslexp.training.progress import read_progress
 from tests.data.test_folder import write_images
 
 TINY_MODEL = ["--image-size", "8", "--depth", "8", "--width", "4", "--wandb-mode", "disabled"]
@@ -18,18 +20,25 @@ def folder_with_broken_files(root):
     return f"folder:{root}"
 
 
-def test_train_and_pretrain_show_and_record_unreadable_files(tmp_path):
+def test_an_ssl_run_that_pretrains_first_shows_and_records_unreadable_files(tmp_path):
     dataset = folder_with_broken_files(tmp_path / "pets")
-    common = ["--dataset", dataset, *TINY_MODEL, "--cache-dir", str(tmp_path / "cache")]
-    runner = CliRunner()
-    pretrain = runner.invoke(main, ["pretrain", *common, "--epochs", "1",
-                                    "--output-dir", str(tmp_path / "backbone")])
-    assert pretrain.exit_code == 0, pretrain.output
-    train = runner.invoke(main, ["train", *common, "--method", "scratch", "--label-fraction", "1",
-                                 "--epochs", "1", "--output-dir", str(tmp_path / "run")])
-    assert train.exit_code == 0, train.output
-    for result, run_dir in ((pretrain, "backbone"), (train, "run")):
-        assert "2 unreadable files left out" in result.output, result.output
-        assert "cat/truncated.png" in result.output and "dog/broken.jpg" in result.output
-        record = read_record(tmp_path / run_dir)
-        assert record.skipped_files == ["cat/truncated.png", "dog/broken.jpg"]
+    result = CliRunner().invoke(main, [
+        "train", "--dataset", dataset, *TINY_MODEL, "--cache-dir", str(tmp_path / "cache"),
+        "--method", "ssl", "--pretrained", "auto", "--pretext-epochs", "1", "--epochs", "1",
+        "--label-fraction", "1", "--backbone-cache", str(tmp_path / "backbones"),
+        "--output-dir", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    plans = [line for line in result.output.splitlines() if "unreadable" in line]
+    assert len(plans) == 2, result.output  # the train plan, then the pretraining's
+    for line in plans:
+        assert "2 unreadable files left out" in line
+        assert "cat/truncated.png" in line and "dog/broken.jpg" in line
+    (backbone,) = (tmp_path / "backbones").glob("*/backbone.keras")
+    for run_dir in (tmp_path / "run", backbone.parent):
+        assert read_record(run_dir).skipped_files == ["cat/truncated.png", "dog/broken.jpg"]
+
+    progress = read_progress(tmp_path / "run")
+    pretrain, train = progress["phases"]["pretrain"], progress["phases"]["train"]
+    assert progress["phase"] == "train" and progress["epoch"] == progress["epochs"] == 1
+    assert pretrain["started_at"] <= pretrain["ended_at"] <= train["started_at"]
+    assert read_progress(backbone.parent)["phase"] == "pretrain"
