@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from pathlib import Path
 
 import click
@@ -54,8 +53,10 @@ def local(sweep_file, workers, gpus, count, retry_failed, max_kills, sweep_dir, 
     sweep name. Running the same command again resumes: finished runs are
     kept, interrupted ones run again.
     """
+    from sslexp.sweep.display import SweepDisplay
+    from sslexp.sweep.ledger import Ledger
     from sslexp.sweep.processes import forwarding_signals
-    from sslexp.sweep.runner import LocalSweep, LocalSweepOptions
+    from sslexp.sweep.runner import LocalSweep, LocalSweepOptions, worker_slots
     from sslexp.sweep.spec import grid_parameter_names, planned_run_count
     from sslexp.sweep.summary import format_summary, state_counts
 
@@ -70,9 +71,9 @@ def local(sweep_file, workers, gpus, count, retry_failed, max_kills, sweep_dir, 
         max_kills=max_kills,
         wandb_mode=wandb_mode,
     )
-    progress = _Progress()
+    display = SweepDisplay(Ledger(options.sweep_dir), workers=len(worker_slots(workers, gpu_list)))
     try:
-        runner = LocalSweep(spec, options, on_run_end=progress.run_ended)
+        runner = LocalSweep(spec, options, on_run_end=display.run_ended)
     except ValueError as error:
         raise click.UsageError(str(error)) from error
 
@@ -86,14 +87,14 @@ def local(sweep_file, workers, gpus, count, retry_failed, max_kills, sweep_dir, 
     )
     if spec.raw.get("early_terminate"):
         click.echo("Note: early_terminate needs the W&B server; offline every run goes to the end.", err=True)
-    progress.open(total=planned, initial=counts["finished"], description=spec.name)
+    display.open(total=planned, initial=counts["finished"], description=spec.name)
     try:
         with forwarding_signals(runner.request_stop):
             ledger = runner.run()
     except Exception as error:
         raise click.ClickException(f"a worker stopped unexpectedly: {error}") from error
     finally:
-        progress.close()
+        display.close()
 
     click.echo(format_summary(options.sweep_dir, ledger, spec.metric_name, grid_parameter_names(spec)))
     final = state_counts(ledger["runs"])
@@ -275,34 +276,3 @@ def _gpu_ids(text: str) -> tuple[str, ...]:
 def _describe_gpus(slots) -> str:
     gpus = [slot.cuda_visible_devices for slot in slots if slot.cuda_visible_devices is not None]
     return f" on GPU(s) {','.join(gpus)}" if gpus else ""
-
-
-class _Progress:
-    """A tqdm bar over the sweep's planned runs, advanced as runs finish (thread-safe)."""
-
-    def __init__(self):
-        self._bar = None
-        self._lock = threading.Lock()
-        self._not_finished = {"failed": 0, "interrupted": 0}
-
-    def open(self, total: int | None, initial: int, description: str) -> None:
-        from tqdm import tqdm
-
-        self._bar = tqdm(total=total, initial=initial, desc=description, unit="run", file=sys.stderr, dynamic_ncols=True)
-
-    def run_ended(self, run_id: str, entry: dict) -> None:
-        with self._lock:
-            if self._bar is None:
-                return
-            if entry["state"] == "finished":
-                self._bar.update(1)
-            elif entry["state"] in self._not_finished:
-                self._not_finished[entry["state"]] += 1
-                self._bar.set_postfix(self._not_finished, refresh=False)
-                self._bar.write(f"run {run_id} {entry['state']}: {entry.get('error')}", file=sys.stderr)
-            self._bar.refresh()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._bar is not None:
-                self._bar.close()

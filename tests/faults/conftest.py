@@ -14,9 +14,20 @@ from tests.sweep.conftest import STANDIN_TRAIN, Standin, read_ledger
 # Runs before the stand-in's own code; steered by environment variables:
 #   STANDIN_KILL_SELF    value of parameter `a` whose runs SIGKILL themselves (as the OOM killer does)
 #   STANDIN_KILL_WORKER  value of `a` whose runs SIGKILL their parent (the sweep) and then themselves
+#   STANDIN_PROGRESS     seconds per epoch of a 2-epoch pretrain phase, then a 2-epoch train
+#                        phase, written to the run's progress file as sslexp writes it
 PREAMBLE = r'''
-import os, signal, sys
+import os, signal, sys, time
 _a = dict(arg[2:].split("=", 1) for arg in sys.argv[1:]).get("a")
+if os.environ.get("STANDIN_PROGRESS"):
+    from sslexp.training.progress import progress_path, write_progress
+    _path = progress_path(os.environ["SSLEXP_OUTPUT_DIR"])
+    os.makedirs(_path.parent, exist_ok=True)
+    for _phase in ("pretrain", "train"):
+        for _epoch in (1, 2):
+            write_progress(_path, _phase, _epoch, 2, 0, 4)
+            time.sleep(float(os.environ["STANDIN_PROGRESS"]))
+        write_progress(_path, _phase, 2, 2, 4, 4, ended=True)
 if os.environ.get("STANDIN_KILL_WORKER") == _a:
     os.kill(os.getppid(), signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
