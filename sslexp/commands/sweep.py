@@ -62,6 +62,7 @@ def local(sweep_file, workers, gpus, count, retry_failed, max_kills, sweep_dir, 
 
     spec = _load_spec(sweep_file)
     gpu_list = _gpu_ids(gpus) if gpus else ()
+    backbones_note = _check_grid(spec, sweep_file)
     options = LocalSweepOptions(
         sweep_dir=(sweep_dir or Path("sweep-runs") / sweep_file.stem).resolve(),
         workers=workers,
@@ -85,6 +86,8 @@ def local(sweep_file, workers, gpus, count, retry_failed, max_kills, sweep_dir, 
         f"{len(runner.slots)} worker(s){_describe_gpus(runner.slots)}, W&B {wandb_mode}.",
         err=True,
     )
+    if backbones_note:
+        click.echo(backbones_note, err=True)
     if spec.raw.get("early_terminate"):
         click.echo("Note: early_terminate needs the W&B server; offline every run goes to the end.", err=True)
     display.open(total=planned, initial=counts["finished"], description=spec.name)
@@ -109,6 +112,37 @@ def local(sweep_file, workers, gpus, count, retry_failed, max_kills, sweep_dir, 
             err=True,
         )
         sys.exit(1)
+
+
+@sweep.command("plan", cls=Command, env_prefix="SWEEP")
+@SWEEP_FILE
+@cache_dir_option
+@flag("--probe", True, "Measure a few training steps of each model here (seconds, plus "
+                       "loading TensorFlow) to estimate the time; --probe false skips it.")
+@option("--workers", type=click.IntRange(min=1), default=1,
+        help="Runs at a time, as `sweep local --workers` would run them.")
+@user_errors
+def plan(sweep_file, cache_dir, probe, workers):
+    """List what `sweep local SWEEP_FILE` would run, and estimate how long it takes.
+
+    Every run of the grid with its labels (to train, to select the epoch), steps
+    per epoch and epochs; the backbones its ssl runs need and whether each is
+    cached; the time at most, from a few steps measured here. Every grid point
+    is checked as `sslexp train` checks its options. Nothing is trained or written
+    except the data cache.
+    """
+    from sslexp.sweep.plan import format_plan, plan_sweep, runs_sslexp_train
+
+    spec = _load_spec(sweep_file)
+    if spec.method != "grid" or not runs_sslexp_train(spec):
+        raise click.BadParameter("a plan needs a grid sweep whose command is `sslexp train` "
+                                 f"(method {spec.method!r}, command {' '.join(spec.command)!r})",
+                                 param_hint="SWEEP_FILE")
+    try:
+        planned = plan_sweep(spec, cache_dir, probe=probe)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="SWEEP_FILE") from error
+    click.echo(format_plan(planned, workers, sweep_file))
 
 
 @sweep.command("create", cls=Command, env_prefix="SWEEP")
@@ -258,6 +292,20 @@ def _load_spec(sweep_file: Path):
         return load_sweep(sweep_file)
     except SweepConfigError as error:
         raise click.BadParameter(str(error), param_hint="SWEEP_FILE") from error
+
+
+def _check_grid(spec, sweep_file: Path) -> str | None:
+    """Check every grid point of an `sslexp train` sweep before the first run (usage error
+    naming the run and parameter); return a note on backbones still to pretrain."""
+    from sslexp.sweep.plan import backbones_note, check_grid, planned_backbones, runs_sslexp_train
+
+    if spec.method != "grid" or not runs_sslexp_train(spec):
+        return None
+    try:
+        runs = check_grid(spec)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="SWEEP_FILE") from error
+    return backbones_note(planned_backbones(runs), sweep_file)
 
 
 def _gpu_ids(text: str) -> tuple[str, ...]:

@@ -43,6 +43,14 @@ def resolve_source(name: str) -> DatasetSource:
     return sources[name]
 
 
+def check_dataset(name: str) -> None:
+    """What can be checked of ``name`` without loading it: a known data set, or a folder
+    laid out as one sub-directory of images per class (InputError otherwise)."""
+    resolve_source(name)
+    if name.startswith("folder:"):
+        folder.list_images(Path(name[len("folder:"):]).expanduser())
+
+
 def load_dataset(name: str, image_size: int, cache_dir: str | Path) -> Dataset:
     """Load ``name`` resized to ``image_size`` x ``image_size``.
 
