@@ -139,7 +139,8 @@ def plan(sweep_file, cache_dir, probe, workers):
                                  f"(method {spec.method!r}, command {' '.join(spec.command)!r})",
                                  param_hint="SWEEP_FILE")
     try:
-        planned = plan_sweep(spec, cache_dir, probe=probe)
+        planned = plan_sweep(spec, _train_options(), cache_dir, _train_backbone_cache(),
+                             probe=probe)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="SWEEP_FILE") from error
     click.echo(format_plan(planned, workers, sweep_file))
@@ -302,10 +303,25 @@ def _check_grid(spec, sweep_file: Path) -> str | None:
     if spec.method != "grid" or not runs_sslexp_train(spec):
         return None
     try:
-        runs = check_grid(spec)
+        runs = check_grid(spec, _train_options())
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="SWEEP_FILE") from error
-    return backbones_note(planned_backbones(runs), sweep_file)
+    return backbones_note(planned_backbones(runs, _train_backbone_cache()), sweep_file)
+
+
+def _train_options() -> set[str]:
+    """The names of `sslexp train`'s options: what an `sslexp train` sweep may vary."""
+    from sslexp.commands.train import train
+
+    return {param.name for param in train.params}
+
+
+def _train_backbone_cache() -> Path:
+    """The backbone cache `sslexp train` uses when not told: its option's variable or default."""
+    from sslexp.commands.train import train
+
+    (option,) = [param for param in train.params if param.name == "backbone_cache"]
+    return Path(os.environ.get(option.envvar) or option.default)
 
 
 def _gpu_ids(text: str) -> tuple[str, ...]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,6 @@ from sslexp.config import PretrainConfig, TrainConfig, build, flat_fields
 from sslexp.errors import InputError
 from sslexp.sweep.ledger import readable_name
 from sslexp.sweep.spec import SweepSpec, grid_parameter_names, grid_points
-
-BACKBONE_CACHE_ENV = "SSLEXP_BACKBONE_CACHE"
 
 
 def runs_sslexp_train(spec: SweepSpec) -> bool:
@@ -37,12 +34,12 @@ class PlannedRun:
     config: TrainConfig
 
 
-def check_grid(spec: SweepSpec) -> list[PlannedRun]:
+def check_grid(spec: SweepSpec, options: set[str]) -> list[PlannedRun]:
     """Every grid point as a checked TrainConfig; ValueError naming the parameter, its
-    value and the run, for the first point ``sslexp train`` would refuse."""
-    from sslexp.commands.train import train
+    value and the run, for the first point ``sslexp train`` would refuse.
 
-    options = {param.name for param in train.params}
+    ``options``: the names of ``sslexp train``'s options (``label_fraction``).
+    """
     unknown = [name for name in spec.raw.get("parameters", {})
                if _option_name(name) not in options]
     if unknown:
@@ -86,15 +83,11 @@ def _check_inputs(config: TrainConfig) -> bool:
     return True
 
 
-def backbone_cache_of(values: dict[str, Any] | None = None,
-                      environ: dict[str, str] | None = None) -> Path:
-    """Where the runs will look for backbones: their parameter, else $SSLEXP_BACKBONE_CACHE,
-    else the default (relative to where the sweep runs)."""
-    from sslexp.commands.common import DEFAULT_BACKBONE_CACHE
-
-    environ = os.environ if environ is None else environ
-    given = (values or {}).get("backbone_cache") or environ.get(BACKBONE_CACHE_ENV)
-    return Path(given) if given else DEFAULT_BACKBONE_CACHE
+def backbone_cache_of(values: dict[str, Any], default: Path) -> Path:
+    """Where a run will look for backbones: its ``backbone_cache`` parameter, else ``default``
+    (what ``sslexp train`` resolves without the parameter, relative to where the sweep runs)."""
+    given = values.get("backbone_cache")
+    return Path(given) if given else Path(default)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,8 +97,9 @@ class PlannedBackbone:
     cached: bool
 
 
-def planned_backbones(runs: list[PlannedRun]) -> list[PlannedBackbone]:
-    """The backbones the ssl runs with ``pretrained: auto`` ask for, each once, cached or not."""
+def planned_backbones(runs: list[PlannedRun], default_cache: Path) -> list[PlannedBackbone]:
+    """The backbones the ssl runs with ``pretrained: auto`` ask for, each once, cached or not
+    (in the runs' backbone cache, ``default_cache`` unless set otherwise)."""
     from sslexp.training.backbones import backbone_dir, is_finished
 
     found: dict[str, PlannedBackbone] = {}
@@ -114,7 +108,7 @@ def planned_backbones(runs: list[PlannedRun]) -> list[PlannedBackbone]:
             continue
         pretrain = run.config.pretrain_config()
         if pretrain.key() not in found:
-            directory = backbone_dir(backbone_cache_of(run.values), pretrain)
+            directory = backbone_dir(backbone_cache_of(run.values, default_cache), pretrain)
             found[pretrain.key()] = PlannedBackbone(pretrain, directory, is_finished(directory))
     return list(found.values())
 
@@ -149,9 +143,11 @@ class SweepPlan:
     notes: list[str]
 
 
-def plan_sweep(spec: SweepSpec, cache_dir: Path, probe: bool = True) -> SweepPlan:
+def plan_sweep(spec: SweepSpec, options: set[str], cache_dir: Path, default_backbone_cache: Path,
+               probe: bool = True) -> SweepPlan:
     """The grid with each run's labels and budget, the backbones, and, with ``probe``, the
-    time each run and each pretraining takes at most, from steps measured here."""
+    time each run and each pretraining takes at most, from steps measured here
+    (``options`` and the backbone cache as for ``check_grid``, ``planned_backbones``)."""
     import time
 
     from sslexp.data import load_dataset
@@ -159,8 +155,8 @@ def plan_sweep(spec: SweepSpec, cache_dir: Path, probe: bool = True) -> SweepPla
     from sslexp.errors import DataUnavailableError
 
     started = time.monotonic()
-    runs = check_grid(spec)
-    backbones = planned_backbones(runs)
+    runs = check_grid(spec, options)
+    backbones = planned_backbones(runs, default_backbone_cache)
     notes: list[str] = []
     datasets: dict[tuple, Any] = {}
     costs: list[RunCost] = []

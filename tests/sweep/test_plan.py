@@ -24,10 +24,10 @@ def test_only_sslexp_train_sweeps_are_planned():
     assert not runs_sslexp_train(spec(["${env}", "${interpreter}", "other.py", "${args}"]))
 
 
-def test_the_backbone_cache_follows_the_runs_parameter_then_the_environment():
-    assert backbone_cache_of({"backbone_cache": "/b"}, {"SSLEXP_BACKBONE_CACHE": "/e"}) == Path("/b")
-    assert backbone_cache_of({}, {"SSLEXP_BACKBONE_CACHE": "/e"}) == Path("/e")
-    assert backbone_cache_of({}, {}) == Path("artifacts/backbones")
+def test_the_backbone_cache_is_the_runs_parameter_else_the_default():
+    default = Path("artifacts/backbones")
+    assert backbone_cache_of({"backbone_cache": "/b"}, default) == Path("/b")
+    assert backbone_cache_of({}, default) == default
 
 
 def test_the_plan_lists_runs_backbones_and_a_measured_time(tmp_path, monkeypatch, data_cache,
