@@ -130,16 +130,13 @@ def mark_stale_runs(ledger: Ledger, data: dict[str, Any], check_results: bool) -
 def _settle_orphan(ledger: Ledger, data: dict[str, Any], entry: dict[str, Any],
                    worker: dict[str, Any]) -> None:
     run_process = worker.get("run")
-    if processes.terminate(run_process):  # the worker died, the run did not: stopped here
-        entry["state"] = "interrupted"
-        entry["error"] = (f"the worker process ({worker.get('name', 'unknown')}) stopped "
-                          "before the run ended")
-        return
+    stopped = processes.terminate(run_process)  # the worker died, the run did not: stop it
     record = ledger.record_of(entry) if entry.get("run_dir") else None
-    if record is not None and record.is_finished:
+    if record is not None and record.is_finished:  # it got to the end all the same
         entry.update(state="finished", error=None, finished_at=record.finished_at,
                      wandb_id=(record.wandb or {}).get("run_id"))
-    elif run_process is not None and (record is None or record.state == "running"):
+    elif not stopped and run_process is not None and (record is None
+                                                      or record.state == "running"):
         count_kill(entry, data.get("max_kills", DEFAULT_MAX_KILLS),
                    f"the run's process and its worker ({worker.get('name', 'unknown')}) "
                    "died before the run ended")
