@@ -24,12 +24,14 @@ def describe_data(data) -> str:
     return text + unreadable_files_text(data.skipped_files)
 
 
-def unreadable_files_text(files) -> str:
+def unreadable_files_text(files, full_list: str | None = "the record") -> str:
+    """``; 2 unreadable files left out (a.png, b.jpg; ...)``, or nothing when there are none."""
     if not files:
         return ""
     shown = ", ".join(files[:SHOWN_FILES]) + (", ..." if len(files) > SHOWN_FILES else "")
+    where = f"; all listed in {full_list}" if full_list else ""
     plural = "file" if len(files) == 1 else "files"
-    return f"; {len(files)} unreadable {plural} left out ({shown}; all listed in the record)"
+    return f"; {len(files)} unreadable {plural} left out ({shown}{where})"
 
 
 def train_plan(config: TrainConfig, data, n_train: int, n_val: int, steps_per_epoch: int,

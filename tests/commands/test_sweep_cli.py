@@ -119,7 +119,7 @@ def test_local_runs_the_grid_and_prints_a_summary(tmp_path, monkeypatch):
     ledger = json.loads((tmp_path / "sweep-runs" / "cli-demo" / "ledger.json").read_text())
     assert sorted(entry["config"]["a"] for entry in ledger["runs"].values()) == [1, 3]
     assert "2 finished (2 runs)" in result.output
-    assert "test/accuracy" in result.output and "0.5" in result.output
+    assert "test/accuracy %" in result.output and "50.00" in result.output
 
 
 def test_local_exits_1_and_says_how_to_retry_when_a_run_fails(tmp_path, monkeypatch):
