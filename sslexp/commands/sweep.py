@@ -303,10 +303,10 @@ def _check_grid(spec, sweep_file: Path) -> str | None:
     if spec.method != "grid" or not runs_sslexp_train(spec):
         return None
     try:
-        runs = check_grid(spec, _train_options())
+        check_grid(spec, _train_options())
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="SWEEP_FILE") from error
-    return backbones_note(planned_backbones(runs, _train_backbone_cache()), sweep_file)
+    return backbones_note(planned_backbones(spec, _train_backbone_cache()), sweep_file)
 
 
 def _train_options() -> set[str]:

@@ -83,10 +83,10 @@ def _check_inputs(config: TrainConfig) -> bool:
     return True
 
 
-def backbone_cache_of(values: dict[str, Any], default: Path) -> Path:
-    """Where a run will look for backbones: its ``backbone_cache`` parameter, else ``default``
-    (what ``sslexp train`` resolves without the parameter, relative to where the sweep runs)."""
-    given = values.get("backbone_cache")
+def backbone_cache_of(spec: SweepSpec, default: Path) -> Path:
+    """Where the runs will look for backbones: the sweep's ``backbone_cache`` parameter, else
+    ``default`` (what ``sslexp train`` resolves without it, relative to where the sweep runs)."""
+    given = (spec.raw.get("parameters", {}).get("backbone_cache") or {}).get("value")
     return Path(given) if given else Path(default)
 
 
@@ -97,20 +97,15 @@ class PlannedBackbone:
     cached: bool
 
 
-def planned_backbones(runs: list[PlannedRun], default_cache: Path) -> list[PlannedBackbone]:
-    """The backbones the ssl runs with ``pretrained: auto`` ask for, each once, cached or not
-    (in the runs' backbone cache, ``default_cache`` unless set otherwise)."""
+def planned_backbones(spec: SweepSpec, default_cache: Path) -> list[PlannedBackbone]:
+    """The backbones the ssl runs with ``pretrained: auto`` ask for, each once, cached or not."""
+    from sslexp.sweep.spec import planned_backbones as pretrain_configs
     from sslexp.training.backbones import backbone_dir, is_finished
 
-    found: dict[str, PlannedBackbone] = {}
-    for run in runs:
-        if run.config.method != "ssl" or run.config.pretrained != "auto":
-            continue
-        pretrain = run.config.pretrain_config()
-        if pretrain.key() not in found:
-            directory = backbone_dir(backbone_cache_of(run.values, default_cache), pretrain)
-            found[pretrain.key()] = PlannedBackbone(pretrain, directory, is_finished(directory))
-    return list(found.values())
+    cache = backbone_cache_of(spec, default_cache)
+    return [PlannedBackbone(config, backbone_dir(cache, config),
+                            is_finished(backbone_dir(cache, config)))
+            for config in pretrain_configs(spec)]
 
 
 def backbones_note(backbones: list[PlannedBackbone], sweep_file: Path) -> str | None:
@@ -156,7 +151,7 @@ def plan_sweep(spec: SweepSpec, options: set[str], cache_dir: Path, default_back
 
     started = time.monotonic()
     runs = check_grid(spec, options)
-    backbones = planned_backbones(runs, default_backbone_cache)
+    backbones = planned_backbones(spec, default_backbone_cache)
     notes: list[str] = []
     datasets: dict[tuple, Any] = {}
     costs: list[RunCost] = []

@@ -24,10 +24,15 @@ def test_only_sslexp_train_sweeps_are_planned():
     assert not runs_sslexp_train(spec(["${env}", "${interpreter}", "other.py", "${args}"]))
 
 
-def test_the_backbone_cache_is_the_runs_parameter_else_the_default():
+def test_the_backbone_cache_is_the_sweeps_parameter_else_the_default():
+    def spec(parameters):
+        return parse_sweep({"method": "grid", "parameters": parameters, "program": "x.py"},
+                           Path("s.yaml"))
+
     default = Path("artifacts/backbones")
-    assert backbone_cache_of({"backbone_cache": "/b"}, default) == Path("/b")
-    assert backbone_cache_of({}, default) == default
+    shared = spec({"backbone_cache": {"value": "/shared"}, "fold": {"values": [0]}})
+    assert backbone_cache_of(shared, default) == Path("/shared")
+    assert backbone_cache_of(spec({"fold": {"values": [0]}}), default) == default
 
 
 def test_the_plan_lists_runs_backbones_and_a_measured_time(tmp_path, monkeypatch, data_cache,
