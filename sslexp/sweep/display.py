@@ -105,6 +105,9 @@ class SweepDisplay:
             for line in self._run_lines:
                 line.close()
             if self._bar is not None:
+                counts = [f"{state} {count}" for state, count in self._not_finished.items()
+                          if count]
+                self._bar.set_postfix_str(", ".join(counts), refresh=False)  # no time left
                 self._bar.close()
             self._run_lines, self._bar = [], None
 
