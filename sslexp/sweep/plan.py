@@ -267,7 +267,7 @@ def _time_lines(plan: SweepPlan, workers: int) -> list[str]:
 
     priced = [cost.seconds for cost in plan.runs if cost.seconds is not None]
     if not priced:
-        return ["Time: not estimated (pass --probe to measure a few steps here)."]
+        return ["Time: not estimated (it needs the probe and the data set here)."]
     pretraining = sum(plan.pretrain_seconds.values())
     total = pretraining + sum(priced) / max(1, workers)
     unpriced = len(plan.runs) - len(priced)
