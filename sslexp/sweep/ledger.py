@@ -24,11 +24,12 @@ Every change happens under a file lock and is written to a temporary file that
 replaces the ledger, so readers never see half a file and two workers never
 claim the same run. The version before each change is kept beside it, so a
 ledger damaged by hand or by a full disk can be put back; a malformed ledger is
-an error that says so, never read as an empty sweep. A run counts as finished only when it exited 0 and its
-record says ``finished``; a run that died by a signal (SIGINT/SIGTERM/SIGHUP
-asking it to stop, or SIGKILL from the out-of-memory killer, a crash), or whose
-record says ``interrupted``, is interrupted (run again on resume); anything
-else failed.
+an error that says so, never read as an empty sweep.
+
+A run counts as finished only when it exited 0 and its record says
+``finished``; a run that died by a signal (SIGINT/SIGTERM/SIGHUP asking it to
+stop, or SIGKILL from the out-of-memory killer, a crash), or whose record says
+``interrupted``, is interrupted (run again on resume); anything else failed.
 """
 
 from __future__ import annotations

@@ -92,7 +92,8 @@ def run_seconds(ledger: Ledger, data: dict[str, Any]) -> list[float]:
     for entry in data.get("runs", {}).values():
         if entry.get("state") != "finished":
             continue
-        started, finished = _timestamp(entry.get("started_at")), _timestamp(entry.get("finished_at"))
+        started = _timestamp(entry.get("started_at"))
+        finished = _timestamp(entry.get("finished_at"))
         if started is None or finished is None:
             continue
         progress = read_progress(ledger.run_dir(entry)) if entry.get("run_dir") else None

@@ -12,8 +12,8 @@ import pytest
 from tests.sweep.conftest import STANDIN_TRAIN, Standin, read_ledger
 
 # Runs before the stand-in's own code; steered by environment variables:
-#   STANDIN_KILL_SELF    value of parameter `a` whose runs SIGKILL themselves (as the OOM killer does)
-#   STANDIN_KILL_WORKER  value of `a` whose runs SIGKILL their parent (the sweep) and then themselves
+#   STANDIN_KILL_SELF    value of `a` whose runs SIGKILL themselves (as the OOM killer does)
+#   STANDIN_KILL_WORKER  value of `a` whose runs SIGKILL their parent (the sweep), then themselves
 #   STANDIN_PROGRESS     seconds per epoch of a 2-epoch pretrain phase, then a 2-epoch train
 #                        phase, written to the run's progress file as sslexp writes it
 PREAMBLE = r'''

@@ -44,7 +44,8 @@ BAD_PARAMETERS = [
 
 
 @pytest.mark.parametrize("bad, message", BAD_PARAMETERS,
-                         ids=[next(iter(bad)) + str(i) for i, (bad, _) in enumerate(BAD_PARAMETERS)])
+                         ids=[next(iter(bad)) + str(i)
+                              for i, (bad, _) in enumerate(BAD_PARAMETERS)])
 @pytest.mark.parametrize("command", ["local", "plan"])
 def test_bad_parameters_stop_the_sweep_before_its_first_run(tmp_path, monkeypatch, bad, message,
                                                             command):
