@@ -30,15 +30,15 @@ DEMO_SWEEP = REPOSITORY / "sweeps" / "demo.yaml"
 DEMO_FALLBACK = {
     "dataset": "digits", "image_size": 16, "depth": 8, "width": 8, "preprocessing": "scale",
     "label_fraction": 0.05, "method": "ssl", "fold": 0, "folds": 5, "seed": 0,
-    "batch_size": 32, "lr": 0.003, "epochs": 20, "min_steps": 300, "patience": 10,
+    "batch_size": 32, "lr": 0.003, "budget": "converged", "max_updates": 500, "patience": 150,
     "finetune": "full", "pretrained": "auto", "pretext_epochs": 15, "pretext_rotations": "all",
     "pretext_unlabeled_fraction": 1.0, "pretext_batch_size": 64, "pretext_lr": 0.003,
 }
 # Pretext epochs change how long `sslexp pretrain` runs, not what a downstream run
 # costs once its backbone is cached: the bench pretrains for this many.
 BENCH_PRETEXT_EPOCHS = 2
-# Runs timed only up to their first step need no more than one short epoch.
-START_UP_ONLY = {"epochs": 1, "min_steps": 0}
+# Runs timed only up to their first step need no more than one update.
+START_UP_ONLY = {"budget": "matched", "max_updates": 1}
 # Smallest settings that still run every step, for --quick.
 QUICK_OVERRIDES = {"image_size": 8, "width": 4, "pretext_epochs": 1, **START_UP_ONLY}
 
@@ -196,8 +196,8 @@ def seconds_cell(values: list[float]) -> str:
 
 
 def describe_settings(settings: dict) -> str:
-    keys = ("dataset", "image_size", "depth", "width", "method", "label_fraction", "epochs",
-            "min_steps", "pretext_epochs")
+    keys = ("dataset", "image_size", "depth", "width", "method", "label_fraction", "budget",
+            "max_updates", "patience", "pretext_epochs")
     return ", ".join(f"{key} {settings[key]}" for key in keys if key in settings)
 
 
@@ -214,9 +214,8 @@ class Measured:
 
 
 def start_up_only(settings: dict) -> dict:
-    """The same run cut to one short epoch (``min_steps`` only where the sweep sets it)."""
-    return {**settings, **{name: value for name, value in START_UP_ONLY.items()
-                           if name in settings or name == "epochs"}}
+    """The same run cut to a single update."""
+    return {**settings, **START_UP_ONLY}
 
 
 def measure_separately(settings: dict, places: RunPlaces, marks, timeout_s: float,

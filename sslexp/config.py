@@ -26,6 +26,10 @@ MIN_IMAGE_SIZE = 8  # two stride-2 stages need at least 8 pixels to keep a 2x2 m
 PREPROCESSING = ("scale", "pixel-mean")
 ROTATION_MODES = ("all", "random")
 METHODS = ("ssl", "scratch")
+BUDGETS = ("converged", "matched")
+SELECTIONS = ("best", "last")
+SEED_RULES = ("shared", "per-fold")
+AUTO_EVAL_EVERY = (50, 250)  # updates between validations when eval_every is 0
 FINETUNE_HELP = ("full: every layer trains; linear: frozen backbone, only the head trains; "
                  "last:N: only the last N weighted backbone layers (conv/BN) and the head train")
 
@@ -217,8 +221,6 @@ class PretrainConfig(Config):
         return config_hash(self.as_dict())
 
     def directory_name(self) -> str:
-        from sslexp.data.registry import dataset_slug
-
         b = self.backbone
         return (f"{dataset_slug(self.dataset)}-{self.image_size}px-resnet{b.depth}w{b.width}"
                 f"-{self.key()}")
@@ -239,24 +241,47 @@ class TrainConfig(Config):
     fold: int = setting(0, "Which labelled subset (0..folds-1); different folds give different "
                            "subsets.", min=0)
     folds: int = setting(5, "Number of folds of the pool.", min=2)
-    seed: int = setting(0, "Seed for subsets, init and data order.")
+    seed: int = setting(0, "Seed for the labelled subsets (and init and data order: see "
+                           "--init-seeds).")
     pretrained: str = setting(
         "auto", "ssl only. auto: the backbone pretrained with the --pretext-* options "
                 "(pretrained once on first use, then cached); a path to backbone.keras; or a "
                 "W&B artifact reference (entity/project/name:alias, online).")
     finetune: str = setting("full", f"ssl fine-tune policy. {FINETUNE_HELP}.",
                             check=_check_finetune)
-    epochs: int = setting(30, "Maximum epochs.", min=1)
+    budget: str = setting(
+        "converged", "converged: train until the validation loss has not improved for "
+                     "--patience updates, at most --max-updates; matched: exactly --max-updates "
+                     "updates (the same for both methods at every label fraction).",
+        choices=BUDGETS)
+    max_updates: int = setting(
+        5000, "Optimizer updates: the cap for a converged budget, the exact number for a "
+              "matched one.", min=1)
+    patience: int = setting(
+        1000, "converged only: stop after this many updates without a better validation loss.",
+        min=1)
+    eval_every: int = setting(
+        0, f"Updates between validations (one Keras epoch; small labelled subsets repeat "
+           f"within it). 0: one pass over the training images, clipped to "
+           f"[{AUTO_EVAL_EVERY[0]}, {AUTO_EVAL_EVERY[1]}].", min=0)
+    select: str = setting(
+        "best", "best: keep the weights of the best validation loss; last: no validation split "
+                "(every label trains), keep the final weights of a matched budget.",
+        choices=SELECTIONS)
     batch_size: int = setting(32, "Batch size.", min=1)
     lr: float = setting(1e-3, "Adam learning rate.", min=0, min_open=True)
     val_fraction: float = setting(
-        0.2, "Share of the labelled subset used to select the epoch (at least 1 per class).",
-        min=0, max=1, min_open=True, max_open=True)
-    patience: int = setting(10, "Stop after this many epochs without a better validation loss.",
-                            min=1)
-    min_steps: int = setting(
-        0, "At least this many optimizer steps in all: small labelled subsets are repeated "
-           "within an epoch (same rule for ssl and scratch); 0: one pass an epoch.", min=0)
+        0.2, "Share of the labelled subset used to select the epoch (at least 1 per class; "
+             "unused with --select last).", min=0, max=1, min_open=True, max_open=True)
+    init_seeds: str = setting(
+        "per-fold", "per-fold: initialisation and data order come from a seed derived from "
+                    "(seed, fold); shared: every fold uses --seed. Labelled subsets always come "
+                    "from --seed.", choices=SEED_RULES)
+    pretext_seeds: str = setting(
+        "shared", "ssl with --pretrained auto. shared: one backbone for every fold (pretext seed "
+                  "--pretext-seed); per-fold: one backbone per fold, its pretext seed derived "
+                  "from (--pretext-seed, fold), so intervals include pretraining variance.",
+        choices=SEED_RULES)
     pretext: PretextConfig = section(PretextConfig, "pretext_")
 
     @property
@@ -264,17 +289,27 @@ class TrainConfig(Config):
         """Scratch trains everything: same architecture, random init, same budget."""
         return self.finetune if self.method == "ssl" else "full"
 
-    def pretrain_config(self) -> PretrainConfig:
-        """The backbone ``--pretrained auto`` pretrains or finds for this run."""
-        return PretrainConfig(dataset=self.dataset, image_size=self.image_size,
-                              backbone=self.backbone, pretext=self.pretext)
+    def __post_init__(self):
+        super().__post_init__()
+        if self.select == "last" and self.budget != "matched":
+            raise InputError("select", self.select,
+                             "needs --budget matched: without a validation split nothing can "
+                             "tell when training has converged, so the run trains exactly "
+                             "--max-updates updates.")
 
-    def steps_per_epoch(self, n_train: int) -> int:
-        """One pass over the labelled subset, or more (the data repeats) when that is
-        fewer than ``min_steps / epochs`` updates: tiny subsets still train, with
-        the same rule for ssl and scratch, and validation still runs once an epoch."""
-        one_pass = max(1, math.ceil(n_train / self.batch_size))
-        return max(one_pass, math.ceil(self.min_steps / self.epochs))
+    @property
+    def run_seed(self) -> int:
+        """Seeds initialisation and data order: per fold by default, so folds vary in both."""
+        return derived_seed(self.seed, self.fold) if self.init_seeds == "per-fold" else self.seed
+
+    def pretrain_config(self) -> PretrainConfig:
+        """The backbone ``--pretrained auto`` pretrains or finds for this run (one per fold with
+        ``pretext_seeds: per-fold``, whose cache keys then differ by their seed)."""
+        pretext = self.pretext
+        if self.pretext_seeds == "per-fold":
+            pretext = pretext.replace(seed=derived_seed(pretext.seed, self.fold))
+        return PretrainConfig(dataset=self.dataset, image_size=self.image_size,
+                              backbone=self.backbone, pretext=pretext)
 
     def short_name(self) -> str:
         """What tells this run from its neighbours in a sweep: ``ssl-p0.05-fold0``."""
@@ -288,9 +323,18 @@ class TrainConfig(Config):
     def default_run_name(self) -> str:
         """The short name, the data set and a hash of everything else, so that runs with
         other settings never land in the same default directory."""
-        from sslexp.data.registry import dataset_slug
-
         return f"{dataset_slug(self.dataset)}-{self.short_name()}-{config_hash(self.as_dict())[:6]}"
+
+
+def dataset_slug(name: str) -> str:
+    """A data set name usable in file names (``folder:/data/pets`` -> ``folder_data_pets``)."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")[-40:]
+
+
+def derived_seed(seed: int, fold: int) -> int:
+    """A seed for (seed, fold): unrelated across folds and seeds, reproducible everywhere."""
+    digest = hashlib.sha256(f"sslexp-seed:{seed}:{fold}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 2**31
 
 
 def config_hash(values: dict) -> str:

@@ -7,11 +7,28 @@ from sslexp.config import (PretextConfig, PretrainConfig, TrainConfig, build, fl
 from sslexp.errors import InputError
 
 
-def test_min_steps_repeats_small_subsets_within_an_epoch():
-    config = TrainConfig(epochs=3, batch_size=32, min_steps=300)
-    assert config.steps_per_epoch(48) == 100  # 2 batches of data, repeated
-    assert config.steps_per_epoch(38_400) == 1_200  # one pass already suffices
-    assert TrainConfig(epochs=3, batch_size=32).steps_per_epoch(48) == 2  # off by default
+def test_the_run_seed_varies_by_fold_but_the_subsets_seed_does_not():
+    folds = [TrainConfig(fold=fold, seed=3) for fold in range(3)]
+    assert len({config.run_seed for config in folds}) == 3
+    assert {config.seed for config in folds} == {3}
+    assert TrainConfig(fold=2, seed=3, init_seeds="shared").run_seed == 3
+    assert TrainConfig(fold=2, seed=4).run_seed != folds[2].run_seed
+
+
+def test_per_fold_pretext_seeds_give_one_backbone_per_fold():
+    shared = {TrainConfig(fold=fold).pretrain_config().key() for fold in range(3)}
+    assert len(shared) == 1
+    per_fold = [TrainConfig(fold=fold, pretext_seeds="per-fold").pretrain_config()
+                for fold in range(3)]
+    assert len({config.key() for config in per_fold}) == 3
+    assert len({config.pretext.seed for config in per_fold}) == 3
+
+
+def test_select_last_needs_a_matched_budget():
+    with pytest.raises(InputError) as raised:
+        TrainConfig(select="last")
+    assert raised.value.option == "select" and "--budget matched" in raised.value.problem
+    assert TrainConfig(select="last", budget="matched").select == "last"
 
 
 def test_scratch_always_trains_everything():
@@ -32,7 +49,8 @@ def test_run_names_say_what_the_run_is():
     ({"method": "supervised"}, "method", "ssl, scratch"),
     ({"label_fraction": 1.5}, "label_fraction", "(0, 1]"),
     ({"finetune": "some"}, "finetune", "last:N"),
-    ({"epochs": "many"}, "epochs", "number"),
+    ({"max_updates": "many"}, "max_updates", "number"),
+    ({"budget": "fixed"}, "budget", "converged, matched"),
     ({"folds": 1}, "folds", ">= 2"),
 ])
 def test_bad_values_name_their_field(arguments, field, message):

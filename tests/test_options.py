@@ -3,6 +3,7 @@ once, and no environment variable means two things."""
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from sslexp.cli import COMMANDS, main
 from sslexp.config import PretrainConfig, TrainConfig, flat_fields
@@ -29,7 +30,7 @@ def test_no_environment_variable_means_two_things():
                 meanings.setdefault(envvar, set()).add(meaning)
     clashes = {envvar: found for envvar, found in meanings.items() if len(found) > 1}
     assert not clashes
-    assert "SSLEXP_PRETEXT_EPOCHS" in meanings and meanings["SSLEXP_EPOCHS"] == {"epochs"}
+    assert "SSLEXP_PRETEXT_EPOCHS" in meanings and meanings["SSLEXP_MAX_UPDATES"] == {"max_updates"}
 
 
 @pytest.mark.parametrize("command_name, cls", [("train", TrainConfig), ("pretrain", PretrainConfig)])
@@ -50,5 +51,5 @@ def test_errors_name_the_option_of_the_command_in_use():
 
 
 def test_boolean_options_show_as_bare_flags():
-    help_text = click.testing.CliRunner().invoke(main, ["train", "--help"]).output
+    help_text = CliRunner().invoke(main, ["train", "--help"]).output
     assert "--resume " in help_text and "--resume BOOLEAN" not in help_text

@@ -7,19 +7,13 @@ from pathlib import Path
 
 import click
 
-from sslexp.options import flag, option
+from sslexp.options import GROUP_ENV, OUTPUT_DIR_ENV, WANDB_MODE_ENV, flag, option
 
 DEFAULT_CACHE_DIR = Path(".cache/sslexp")
 DEFAULT_BACKBONE_CACHE = Path("artifacts/backbones")
 DEFAULT_RUNS_DIR = Path("runs")
 RUN = "Run"
 WANDB = "Weights & Biases"
-
-# The variables a sweep sets for each run it starts (see sslexp.sweep.executor).
-OUTPUT_DIR_ENV = "SSLEXP_OUTPUT_DIR"
-RUN_NAME_ENV = "SSLEXP_RUN_NAME"
-GROUP_ENV = "SSLEXP_GROUP"
-WANDB_MODE_ENV = "SSLEXP_WANDB_MODE"
 
 
 def cache_dir_option(command):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from sslexp.commands.common import run_options, wandb_options
@@ -23,23 +25,34 @@ def pretrain(**values):
     slice of the pool (never the test split) is kept. Writes backbone.keras,
     pretext.keras and results.json into the backbone cache (where
     `sslexp train --pretrained auto` finds it), and a W&B model artifact when
-    W&B is on.
+    W&B is on. Into the cache it holds the backbone's lock, as automatic
+    pretraining does; online, a backbone another machine logged is downloaded
+    instead of pretrained again.
     """
     from sslexp.runs.lifecycle import AlreadyFinished
     from sslexp.runs.record import BACKBONE_FILE
-    from sslexp.training.backbones import backbone_dir
+    from sslexp.training.backbones import backbone_dir, pretrain_into_cache
     from sslexp.training.pretrain import run_pretraining
     from sslexp.training.tracking import WandbSettings
 
     config, rest = split_values(PretrainConfig, values, PREFIXES)
-    directory = rest["output_dir"] or backbone_dir(rest["backbone_cache"], config)
+    cached = backbone_dir(rest["backbone_cache"], config)
+    directory = rest["output_dir"] or cached
     settings = WandbSettings(rest["wandb_mode"], rest["project"], rest["entity"], rest["group"])
     click.echo(f"pretraining into {directory}", err=True)
     try:
-        record = run_pretraining(config, directory, rest["cache_dir"], settings,
-                                 resume=rest["resume"])
+        if Path(directory).resolve() == cached.resolve():  # the cache: one writer at a time
+            record = pretrain_into_cache(config, cached, rest["cache_dir"], settings,
+                                         rest["resume"], echo=_warn)
+        else:
+            record = run_pretraining(config, directory, rest["cache_dir"], settings,
+                                     resume=rest["resume"])
     except AlreadyFinished as done:
         record = done.record
         click.echo(f"{directory} already holds this finished backbone; nothing to resume.")
     click.echo(f"best validation rotation accuracy {100 * record.best_val_accuracy:.2f}% "
                f"(epoch {record.best_epoch}); backbone: {directory / BACKBONE_FILE}")
+
+
+def _warn(line: str) -> None:
+    click.echo(f"warning: {line}", err=True)

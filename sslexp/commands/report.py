@@ -1,19 +1,25 @@
-"""``sslexp report``: the ssl vs scratch comparison, as a self-contained HTML file
-(offline, from a sweep directory) and/or a W&B Report (online)."""
+"""``sslexp report``: the ssl vs scratch comparison as a self-contained HTML file (and
+Markdown), from a sweep directory or from W&B, and online a W&B Report."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 from sslexp.commands.common import cache_dir_option
 from sslexp.options import Command, config_option, flag, option
+from sslexp.report.verdict import MIN_VAL_PER_CLASS
+
+DEFAULT_WANDB_OUT = Path("reports")
 
 
 @click.command(cls=Command)
 @click.argument("sweep_dir", required=False, type=click.Path(exists=True, file_okay=False))
 @config_option
 @option("--out", "out_dir", type=click.Path(file_okay=False), default=None, show_default=False,
-        help="Where report.html, report.md and the CSVs go. Default: SWEEP_DIR/report.")
+        help="Where report.html, report.md and the CSVs go. Default: SWEEP_DIR/report, or "
+             "reports/<sweep id or group> for a report from W&B.")
 @option("--title", default=None, show_default=False, help="Report title.")
 @flag("--pictures", True, "Draw the ssl and scratch filters/activations and the pretext "
                           "rotation predictions from the checkpoints.")
@@ -25,59 +31,106 @@ from sslexp.options import Command, config_option, flag, option
              "the runs' data set.")
 @cache_dir_option
 @option("--wandb", "wandb_path", default=None, metavar="ENTITY/PROJECT",
-        help="Also build a W&B Report in this project (online; needs --sweep or --group).")
-@option("--sweep", "sweep_id", default=None, help="W&B sweep id whose runs the W&B Report shows.")
-@option("--group", default=None, help="W&B group whose runs the W&B Report shows.")
-@option("--metric", default="test/accuracy",
-        help="W&B summary key holding a run's test accuracy.")
+        help="Read the runs of --sweep or --group from this W&B project (without SWEEP_DIR the "
+             "HTML report is built from them), log the comparison there and save a W&B Report.")
+@option("--sweep", "sweep_id", default=None, help="W&B sweep id whose runs are compared.")
+@option("--group", default=None, help="W&B group whose runs are compared.")
+@flag("--publish", True, "With --wandb: log the `comparison` run and save the W&B Report "
+                         "(false: only read from W&B).")
+@option("--experiment", default=None, show_default=False,
+        help="When the runs belong to several experiments (other data set, image size, "
+             "architecture, budget...): the one to report, by the name the error lists, or "
+             "`all` for one report per experiment in OUT/<name>/.")
+@option("--min-val-per-class", type=click.FloatRange(min=0), default=MIN_VAL_PER_CLASS,
+        help="Flag epoch selection as noisy below this many validation images per class.")
 def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cache_dir,
-           wandb_path, sweep_id, group, metric):
-    """Compare ssl with scratch over a sweep: accuracy against labels, paired
-    differences with 95% intervals and p-values, label efficiency, the pretext
+           wandb_path, sweep_id, group, publish, experiment, min_val_per_class):
+    """Compare ssl with scratch over a sweep: a verdict and its warnings, accuracy
+    against labels, paired differences with 95% intervals and Holm-adjusted
+    p-values, label efficiency, per-class gains, training budgets, the pretext
     curve, filters and activations side by side, an inventory of finished, failed
-    and missing runs, and provenance.
+    and missing runs, and provenance. Runs of incomparable settings are reported
+    per experiment (--experiment).
 
     \b
-    Offline: sslexp report sweep-runs/demo            (writes sweep-runs/demo/report/)
-    Online:  sslexp report --wandb me/sslexp --sweep abc123 [sweep-runs/demo]
+    Offline:   sslexp report sweep-runs/demo         (writes sweep-runs/demo/report/)
+    From W&B:  sslexp report --wandb me/sslexp --sweep abc123
+               (writes reports/abc123/, logs a `comparison` run, prints the W&B Report URL)
     """
     if sweep_dir is None and wandb_path is None:
-        raise click.UsageError("Give a SWEEP_DIR for the HTML report, or --wandb ENTITY/PROJECT "
-                               "with --sweep or --group for a W&B Report (or both).")
-    wandb_target = _wandb_target(wandb_path, sweep_id, group) if wandb_path else None
-
-    local = None
-    if sweep_dir is not None:
-        local = _local_report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path,
-                              cache_dir)
-    if wandb_target is not None:
-        _wandb_report(wandb_target, sweep_id, group, title, metric, local)
-
-
-def _local_report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cache_dir):
-    from sslexp.report.build import build_local_report
-    from sslexp.report.visuals import dataset_images, npz_images
-
-    image_source = None
-    if pictures:
-        image_source = npz_images(npz_path) if npz_path else dataset_images(cache_dir)
+        raise click.UsageError("Give a SWEEP_DIR, or --wandb ENTITY/PROJECT with --sweep or "
+                               "--group (or both).")
+    target = _wandb_target(wandb_path, sweep_id, group) if wandb_path else None
+    image_source = _image_source(cache_dir, npz_path) if pictures else None
+    from_wandb = None
+    if target is not None:
+        if out_dir is None and sweep_dir is None:
+            out_dir = DEFAULT_WANDB_OUT / (sweep_id or group).replace("/", "-")
+        downloads = Path(out_dir or Path(sweep_dir) / "report") / "wandb-files"
+        from_wandb = _collect_from_wandb(target, sweep_id, group, downloads,
+                                         pictures=pictures and sweep_dir is None)
     try:
-        local = build_local_report(sweep_dir, out_dir, image_source, image_count, seed, title)
+        results = _build(sweep_dir, from_wandb, out_dir, title, image_source, image_count, seed,
+                         experiment, min_val_per_class)
     except FileNotFoundError as error:
         raise click.BadParameter(str(error), param_hint="SWEEP_DIR") from error
-    counts = local.sweep.state_counts()
-    click.echo(f"Sweep {local.sweep.name}: "
+    for result in results:
+        _print_report(result)
+    if from_wandb is not None and sweep_dir is not None:
+        _compare_sources(results, from_wandb)
+    if target is not None and publish:
+        if len(results) > 1:
+            raise click.BadParameter(
+                f"the runs belong to {len(results)} experiments and a W&B Report shows one; "
+                "pick it with --experiment NAME (the names are listed above).",
+                param_hint="--experiment")
+        result = results[0]
+        _publish(target, sweep_id, group, title, result.sweep, result.verdict + [
+            f"Warning: {warning}" for warning in result.warnings])
+
+
+def _build(sweep_dir, from_wandb, out_dir, title, image_source, image_count, seed, experiment,
+           min_val_per_class):
+    """The report of each chosen experiment, from SWEEP_DIR, else from W&B."""
+    from sslexp.report.build import build_local_reports, build_reports
+    from sslexp.report.experiments import ExperimentChoiceError
+
+    try:
+        if sweep_dir is not None:
+            return build_local_reports(sweep_dir, out_dir, image_source, image_count, seed,
+                                       title, experiment, min_val_per_class)
+        return build_reports(from_wandb, Path(out_dir), image_source, image_count, seed, title,
+                             experiment, min_val_per_class)
+    except ExperimentChoiceError as error:
+        raise click.BadParameter(str(error), param_hint="--experiment") from error
+
+
+def _image_source(cache_dir, npz_path):
+    from sslexp.report.visuals import dataset_images, npz_images
+
+    return npz_images(npz_path) if npz_path else dataset_images(cache_dir)
+
+
+def _print_report(result) -> None:
+    """The verdict and its warnings first, then the numbers, as the report itself opens."""
+    if result.experiment:
+        click.echo(f"Experiment {result.experiment}")
+    for sentence in result.verdict:
+        click.echo(sentence)
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}")
+    counts = result.sweep.state_counts()
+    click.echo(f"Sweep {result.sweep.name}: "
                + ", ".join(f"{count} {state}" for state, count in counts.items() if count))
-    click.echo(local.headline)
-    for run in local.sweep.runs:
+    click.echo(result.headline)
+    for run in result.sweep.runs:
         if run.state not in ("finished",):
             click.echo(f"  {run.state}: {run.run_id}" + (f" ({run.error})" if run.error else ""))
-    if local.sweep.missing_points:
-        click.echo(f"  missing: {len(local.sweep.missing_points)} grid point(s) never ran "
+    if result.sweep.missing_points:
+        click.echo(f"  missing: {len(result.sweep.missing_points)} grid point(s) never ran "
                    f"(listed in the report)")
-    click.echo(f"Report: {local.html}")
-    click.echo(f"Also: {local.markdown}, {local.comparison_csv}, {local.runs_csv}")
-    return local
+    click.echo(f"Report: {result.html}")
+    click.echo(f"Also: {result.markdown}, {result.comparison_csv}, {result.runs_csv}")
 
 
 def _wandb_target(wandb_path: str, sweep_id: str | None, group: str | None) -> tuple[str, str]:
@@ -87,28 +140,69 @@ def _wandb_target(wandb_path: str, sweep_id: str | None, group: str | None) -> t
                                  param_hint="--wandb")
     if bool(sweep_id) == bool(group):
         raise click.BadParameter("give exactly one of --sweep ID or --group NAME to select the "
-                                 "runs of the W&B Report", param_hint="--sweep/--group")
+                                 "runs on W&B", param_hint="--sweep/--group")
     return entity, project
 
 
-def _wandb_report(target: tuple[str, str], sweep_id, group, title, metric, local) -> None:
-    from sslexp.report import tables
-    from sslexp.report.wandb_report import WandbReportSpec, build_wandb_report, publish
+def _collect_from_wandb(target, sweep_id, group, downloads: Path, pictures: bool):
+    from sslexp.report.wandb_source import collect_wandb
 
-    summary = None
-    parameters = None
-    if local is not None:
-        summary = tables.markdown_table(tables.headline_rows(local.comparison),
-                                        tables.HEADLINE_COLUMNS)
-        parameters = tuple(local.sweep.grid_parameters) or None
-    spec = WandbReportSpec(entity=target[0], project=target[1], sweep_id=sweep_id, group=group,
-                           title=title, accuracy_key=metric, summary_markdown=summary,
-                           **({"parameters": parameters} if parameters else {}))
     try:
-        url = publish(build_wandb_report(spec))
+        import wandb
+
+        api = wandb.Api()
+        return collect_wandb(api, *target, sweep_id=sweep_id, group=group,
+                             download_dir=downloads, pictures=pictures)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--sweep/--group") from error
     except Exception as error:  # the W&B client raises many types for auth and network trouble
         raise click.ClickException(
-            f"could not save the W&B Report to {target[0]}/{target[1]}: {error}. "
-            f"Check `wandb login` and the network; the local report does not need either."
-        ) from error
+            f"could not read the runs from W&B {target[0]}/{target[1]}: {error}. Check "
+            f"`wandb login` and the network; `sslexp report SWEEP_DIR` needs neither.") from error
+
+
+def _compare_sources(results, from_wandb) -> None:
+    """SWEEP_DIR's report and W&B's copy of the runs should say the same."""
+    from sslexp.report import tables
+    from sslexp.report.comparison import compare
+
+    local_rows = [row for result in results for row in tables.headline_rows(result.comparison)]
+    if len(results) > 1 or local_rows != tables.headline_rows(compare(from_wandb.runs)):
+        result = results[0]
+        click.echo(f"note: the runs of {from_wandb.source} give other numbers than "
+                   f"{result.sweep.directory} (runs missing or different on one side); the W&B "
+                   f"Report shows W&B's.", err=True)
+
+
+def _publish(target, sweep_id, group, title, sweep, verdict=None) -> None:
+    """The `comparison` run, then the W&B Report built on it; both URLs printed."""
+    from sslexp.report import tables
+    from sslexp.report.comparison import compare
+    from sslexp.report.wandb_comparison import comparison_run, log_comparison
+    from sslexp.report.wandb_report import WandbReportSpec, build_wandb_report, publish
+    from sslexp.report.wandb_source import backbone_users
+
+    entity, project = target
+    comparison = compare(sweep.runs)
+    selection = sweep_id or group
+    try:
+        run = comparison_run(entity, project, name=f"comparison-{selection}",
+                             group=group or sweep_id,
+                             config={"sweep": sweep_id, "group": group,
+                                     "runs": len(sweep.usable_runs)})
+        log_comparison(run, comparison, verdict)
+        run_id, run_url = run.id, run.url
+        run.finish()
+        spec = WandbReportSpec(
+            entity, project, sweep_id=sweep_id, group=group, title=title,
+            comparison_run_id=run_id, label_fractions=tuple(comparison.label_fractions),
+            backbone_keys=tuple(backbone_users(sweep.runs)),
+            headline_markdown=tables.markdown_table(tables.headline_rows(comparison),
+                                                    tables.HEADLINE_COLUMNS))
+        url = publish(build_wandb_report(spec, verdict))
+    except Exception as error:  # the W&B client raises many types for auth and network trouble
+        raise click.ClickException(
+            f"could not save the comparison to W&B {entity}/{project}: {error}. Check "
+            f"`wandb login` and the network; the HTML report above needs neither.") from error
+    click.echo(f"W&B comparison run: {run_url}")
     click.echo(f"W&B Report: {url}")

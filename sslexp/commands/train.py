@@ -7,11 +7,10 @@ from pathlib import Path
 
 import click
 
-from sslexp.commands.common import (DEFAULT_RUNS_DIR, RUN, RUN_NAME_ENV, run_options,
-                                    wandb_options)
+from sslexp.commands.common import DEFAULT_RUNS_DIR, RUN, run_options, wandb_options
 from sslexp.config import TrainConfig
-from sslexp.options import (Command, config_option, config_options, option, split_values,
-                            user_errors)
+from sslexp.options import (RUN_NAME_ENV, Command, config_option, config_options, option,
+                            split_values, user_errors)
 
 
 @click.command(cls=Command)
@@ -20,7 +19,7 @@ from sslexp.options import (Command, config_option, config_options, option, spli
 @run_options("Run directory. Default: runs/<run name> (plus the W&B run id under an agent).")
 @option("--run-name", default=None, show_default=False, envvar=RUN_NAME_ENV, section=RUN,
         help="Run name (also the W&B run name). Default: <dataset>-<method>-p<fraction>-"
-             "fold<fold>-<config hash>.")
+             "fold<fold>-<config hash>; in a W&B sweep <method>-p<fraction>-fold<fold>.")
 @wandb_options
 @user_errors
 def train(**values):
@@ -38,12 +37,7 @@ def train(**values):
     from sslexp.training.train import run_training
 
     config, rest = split_values(TrainConfig, values)
-    run_name = rest["run_name"] or config.default_run_name()
-    output_dir = rest["output_dir"]
-    if output_dir is None:
-        # Under `wandb agent`, runs of different sweeps may share a grid point: keep them apart.
-        run_id = os.environ.get("WANDB_RUN_ID")
-        output_dir = DEFAULT_RUNS_DIR / (f"{run_name}-{run_id}" if run_id else run_name)
+    run_name, output_dir = run_location(config, rest["run_name"], rest["output_dir"])
     settings = WandbSettings(rest["wandb_mode"], rest["project"], rest["entity"], rest["group"])
     try:
         record = run_training(config, Path(output_dir), rest["cache_dir"], rest["backbone_cache"],
@@ -54,3 +48,21 @@ def train(**values):
     click.echo(f"{run_name}: test accuracy {100 * record.test_accuracy:.2f}% "
                f"(loss {record.test['loss']:.4f}) with {record.split['n_labels']} labels; "
                f"best epoch {record.best_epoch}; results in {Path(output_dir) / RESULTS_FILE}")
+
+
+def run_location(config: TrainConfig, run_name: str | None, output_dir: Path | None,
+                 environ=os.environ) -> tuple[str, Path]:
+    """The run's name (also its W&B name) and directory, where the options leave them open.
+
+    In a W&B sweep the name says what the run is (``ssl-p0.05-fold0``) and the
+    directory adds the W&B run id, since runs of different sweeps may share a
+    grid point; elsewhere the name adds the data set and a hash of the other
+    settings, so runs with other settings never share a default directory.
+    """
+    run_id = environ.get("WANDB_RUN_ID")
+    if run_name is None:
+        run_name = config.short_name() if environ.get("WANDB_SWEEP_ID") else (
+            config.default_run_name())
+    if output_dir is None:
+        output_dir = DEFAULT_RUNS_DIR / (f"{run_name}-{run_id}" if run_id else run_name)
+    return run_name, Path(output_dir)

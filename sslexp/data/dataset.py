@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 from typing import Callable
 
 import numpy as np
@@ -61,11 +60,6 @@ class DatasetSource:
     load: Callable[[int], RawDataset]
     availability: Callable[[], tuple[bool, str]]
     cache_token: Callable[[], str] = lambda: ""
-
-
-def dataset_slug(name: str) -> str:
-    """A data set name usable in file names (``folder:/data/pets`` -> ``folder_data_pets``)."""
-    return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")[-40:]
 
 
 def resize_images(images: np.ndarray | list[np.ndarray], image_size: int,

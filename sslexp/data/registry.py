@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from sslexp.data import cache, digits, fashion_mnist, folder, tfds
-from sslexp.data.dataset import (Dataset, DatasetSource, RawDataset, dataset_slug,
-                                 fingerprint_arrays, resize_images)
+from sslexp.config import dataset_slug
+from sslexp.data.dataset import (Dataset, DatasetSource, RawDataset, fingerprint_arrays,
+                                 resize_images)
 from sslexp.errors import InputError
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from sslexp.errors import InputError
 
 MIN_PER_CLASS = 2  # one to train on and one to validate on
+MIN_PER_CLASS_WITHOUT_VALIDATION = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +27,7 @@ class LabelSplit:
     val_indices: np.ndarray
     labels_per_class: tuple[int, ...]
     fingerprint: str
+    val_per_class: tuple[int, ...] = ()
 
     @property
     def n_labels(self) -> int:
@@ -38,6 +40,7 @@ class LabelSplit:
             "n_val": int(len(self.val_indices)),
             "n_labels": int(self.n_labels),
             "labels_per_class": list(self.labels_per_class),
+            "val_per_class": list(self.val_per_class),
         }
 
 
@@ -73,12 +76,16 @@ def per_class_counts(class_counts: np.ndarray, label_fraction: float) -> np.ndar
 
 
 def label_split(labels: np.ndarray, label_fraction: float, fold: int, folds: int, seed: int,
-                val_fraction: float) -> LabelSplit:
-    """The labelled subset for (label fraction, fold, seed), split into train and validation."""
+                val_fraction: float, with_validation: bool = True) -> LabelSplit:
+    """The labelled subset for (label fraction, fold, seed), split into train and validation.
+
+    Without validation (``select: last``) every labelled example trains and the
+    validation part is empty; the subset itself is the same either way.
+    """
     if not 0 < label_fraction <= 1:
         raise InputError("label_fraction", label_fraction,
                          "must be in (0, 1]: the fraction of the pool whose labels are used.")
-    if not 0 < val_fraction < 1:
+    if with_validation and not 0 < val_fraction < 1:
         raise InputError("val_fraction", val_fraction,
                          "must be in (0, 1): the share of the labelled subset kept for validation.")
     if folds < 2:
@@ -86,24 +93,26 @@ def label_split(labels: np.ndarray, label_fraction: float, fold: int, folds: int
     labels = np.asarray(labels)
     class_counts = np.bincount(labels)
     counts = per_class_counts(class_counts, label_fraction)
-    if counts.min() < MIN_PER_CLASS:
+    needed = MIN_PER_CLASS if with_validation else MIN_PER_CLASS_WITHOUT_VALIDATION
+    if counts.min() < needed:
+        why = "one to train, one to validate" if with_validation else "one to train"
         raise InputError(
             "label_fraction", label_fraction,
-            f"gives some class fewer than {MIN_PER_CLASS} labelled examples (one to train, one "
-            f"to validate). The smallest allowed fraction for this pool is "
-            f"{smallest_fraction(class_counts)}.",
+            f"gives some class fewer than {needed} labelled example(s) ({why}). The smallest "
+            f"allowed fraction for this pool is {smallest_fraction(class_counts, needed)}.",
         )
     orders = fold_order(labels, fold, folds, seed)
     train, val = [], []
     for order, count in zip(orders, counts):
         chosen = order[:count]
-        n_val = min(count - 1, max(1, int(round(val_fraction * count))))
+        n_val = min(count - 1, max(1, int(round(val_fraction * count)))) if with_validation else 0
         val.append(chosen[count - n_val:])
         train.append(chosen[:count - n_val])
     train_indices = np.sort(np.concatenate(train))
-    val_indices = np.sort(np.concatenate(val))
+    val_indices = np.sort(np.concatenate(val)).astype(train_indices.dtype)
     return LabelSplit(train_indices, val_indices, tuple(int(c) for c in counts),
-                      fingerprint_indices(train_indices, val_indices))
+                      fingerprint_indices(train_indices, val_indices),
+                      tuple(int(len(part)) for part in val))
 
 
 def fingerprint_indices(train_indices: np.ndarray, val_indices: np.ndarray) -> str:

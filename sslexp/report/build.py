@@ -1,4 +1,9 @@
-"""``build_local_report``: a sweep directory in, report.html + report.md + CSVs out."""
+"""``build_local_report``: a sweep directory in, report.html + report.md + CSVs out.
+
+Runs that cannot be compared (another data set, image size, architecture,
+budget rule...) are told apart first (``sslexp.report.experiments``); each
+experiment gets its own report, opening with its verdict.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sslexp.report import plots, tables
+from sslexp.report.budgets import BUDGET_COLUMNS, budget_rows, run_facts
+from sslexp.report.classes import gain_columns, gain_rows, per_class_gains
 from sslexp.report.collect import PretrainRun, SweepData, collect_sweep, find_pretrains
-from sslexp.report.comparison import Comparison, compare
+from sslexp.report.comparison import Comparison, compare, compare_volumes
+from sslexp.report.experiments import (Experiment, choose, directory_name, group_experiments,
+                                       restrict)
 from sslexp.report.render import png_data_uri, render_html, render_markdown
 from sslexp.report.provenance import gather
+from sslexp.report.verdict import MIN_VAL_PER_CLASS, verdict, warnings
 from sslexp.report.visuals import ImageSource, Visuals, draw_visuals
 
 RUN_COLUMNS = ("run", "state", "label fraction", "method", "fold", "labels", "test acc %")
@@ -27,43 +37,103 @@ class LocalReport:
     figures: list[Path] = field(default_factory=list)
     sweep: SweepData | None = None
     comparison: Comparison | None = None
+    verdict: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    experiment: str | None = None
 
     @property
     def headline(self) -> str:
         return tables.text_table(tables.headline_rows(self.comparison), tables.HEADLINE_COLUMNS)
 
 
+def build_reports(sweep: SweepData, out_dir: str | Path,
+                  image_source: ImageSource | None = None, image_count: int = 4, seed: int = 0,
+                  title: str | None = None, experiment: str | None = None,
+                  min_val_per_class: float = MIN_VAL_PER_CLASS) -> list[LocalReport]:
+    """One report per chosen experiment of runs collected from any source (a sweep
+    directory, or W&B; see ``experiments.choose``, which raises ``ExperimentChoiceError``
+    when several need a choice). With several, each goes into ``<out_dir>/<experiment>/``."""
+    out_dir = Path(out_dir)
+    experiments = group_experiments(sweep.runs)
+    chosen = choose(experiments, experiment)
+    if not chosen:  # a sweep with no run at all still reports what is missing
+        return [_build(sweep, out_dir, image_source, image_count, seed, title, None,
+                       min_val_per_class)]
+    several = len(chosen) > 1
+    return [_build(restrict(sweep, one), out_dir / directory_name(one) if several else out_dir,
+                   image_source, image_count, seed, title, one if len(experiments) > 1 else None,
+                   min_val_per_class)
+            for one in chosen]
+
+
+def build_local_reports(sweep_dir: str | Path, out_dir: str | Path | None = None,
+                        image_source: ImageSource | None = None, image_count: int = 4,
+                        seed: int = 0, title: str | None = None, experiment: str | None = None,
+                        min_val_per_class: float = MIN_VAL_PER_CLASS) -> list[LocalReport]:
+    """The reports of a sweep directory, written to ``out_dir`` (default ``<sweep_dir>/report``)."""
+    sweep = collect_sweep(sweep_dir)
+    return build_reports(sweep, Path(out_dir) if out_dir else sweep.directory / "report",
+                         image_source, image_count, seed, title, experiment, min_val_per_class)
+
+
 def build_local_report(sweep_dir: str | Path, out_dir: str | Path | None = None,
                        image_source: ImageSource | None = None, image_count: int = 4,
-                       seed: int = 0, title: str | None = None) -> LocalReport:
+                       seed: int = 0, title: str | None = None, experiment: str | None = None,
+                       min_val_per_class: float = MIN_VAL_PER_CLASS) -> LocalReport:
     """Write the report for ``sweep_dir`` into ``out_dir`` (default ``<sweep_dir>/report``).
 
     Without ``image_source`` the ssl/scratch pictures are left out (with a note).
     """
-    sweep = collect_sweep(sweep_dir)
-    out_dir = Path(out_dir) if out_dir else sweep.directory / "report"
+    reports = build_local_reports(sweep_dir, out_dir, image_source, image_count, seed, title,
+                                  experiment, min_val_per_class)
+    if len(reports) != 1:
+        raise ValueError(f"{len(reports)} experiments: use build_local_reports")
+    return reports[0]
+
+
+def _build(sweep: SweepData, out_dir: Path, image_source: ImageSource | None, image_count: int,
+           seed: int, title: str | None, experiment: Experiment | None,
+           min_val_per_class: float) -> LocalReport:
     figures_dir = out_dir / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     comparison = compare(sweep.runs)
+    volume_rows = compare_volumes(sweep.runs)
     pretrains = find_pretrains(sweep)
+    facts = run_facts(sweep.runs, pretrains, min_val_per_class)
+    sentences = verdict(comparison)
+    cautions = warnings(comparison, facts, min_val_per_class)
 
     charts, figure_paths = [], []
     if comparison.rows:
-        for name, figure, chart_title, caption in (
+        folds_caption = (" Crosses: the individual folds." if any(
+            0 < len(by_fold) <= plots.MAX_FOLDS_SHOWN for row in comparison.rows
+            for by_fold in row.accuracy_by_fold.values()) else "")
+        chart_specs = [
             ("accuracy_vs_labels", plots.accuracy_vs_labels(comparison),
              "Test accuracy against labels",
-             "Mean over folds (line), ±1 sample std (band) and min-max over folds (whiskers)."),
+             "Mean over folds (line), ±1 sample std (band) and min-max over folds (whiskers)."
+             + folds_caption),
             ("paired_difference", plots.difference_vs_labels(comparison), "Paired difference",
              "ssl - scratch per fold, mean and 95% t-interval; above zero means ssl helps."),
-        ):
+        ]
+        if volume_rows:
+            chart_specs.append((
+                "gain_vs_unlabeled", plots.gain_vs_unlabeled(volume_rows),
+                "Gain against unlabelled images",
+                "ssl - scratch (paired by fold, 95% t-interval) against the number of pool "
+                "images the backbone was pretrained on, one line per label fraction; every "
+                "volume's ssl runs pair with the same scratch runs."))
+        for name, figure, chart_title, caption in chart_specs:
             png = plots.to_png(figure)
             figure_paths.append(_write(figures_dir / f"{name}.png", png))
+            _write(figures_dir / f"{name}.svg", plots.to_svg(figure))
             charts.append({"title": chart_title, "caption": caption, "uri": png_data_uri(png)})
     pretext_chart = None
     pretext_figure = plots.pretext_curves(pretrains)
     if pretext_figure is not None:
         png = plots.to_png(pretext_figure)
         figure_paths.append(_write(figures_dir / "pretext_curves.png", png))
+        _write(figures_dir / "pretext_curves.svg", plots.to_svg(pretext_figure))
         pretext_chart = {"title": "Pretext training curves", "uri": png_data_uri(png),
                          "caption": "Rotation accuracy and loss per epoch (dashed: validation)."}
 
@@ -73,8 +143,28 @@ def build_local_report(sweep_dir: str | Path, out_dir: str | Path | None = None,
         visuals = draw_visuals(sweep, pretrains, figures_dir, image_source, image_count, seed)
     figure_paths += [figure.path for figure in visuals.figures]
 
+    fractions, gains = per_class_gains(sweep.runs, comparison.volume)
     context = _context(sweep, comparison, pretrains, visuals, charts, pretext_chart,
-                       title or f"ssl vs scratch: {sweep.name}")
+                       title or f"ssl vs scratch: {sweep.name}"
+                       + (f" ({experiment.name})" if experiment else ""))
+    context.update({
+        "verdict": sentences, "warnings": cautions,
+        "experiment": experiment.name if experiment else None,
+        "experiment_settings": _settings_text(experiment),
+        "budget": {"columns": BUDGET_COLUMNS, "rows": budget_rows(sweep.runs)},
+        "class_gains": {"columns": gain_columns(fractions), "rows": gain_rows(fractions, gains)},
+        "volumes": [{"label fraction": f"{row.label_fraction:g}",
+                     "unlabelled share": f"{row.volume:g}",
+                     "unlabelled images": tables.count_text(row.n_unlabeled),
+                     **tables.difference_cells(row.difference)} for row in volume_rows],
+        "volume_columns": ["label fraction", "unlabelled share", "unlabelled images",
+                           *tables.DIFFERENCE_COLUMNS],
+        "low_rule": (f"Low-label fractions: those whose runs used at most "
+                     f"{comparison.low_labels_per_class:g} labelled images per class "
+                     f"(train + validation)"
+                     + (f": {', '.join(f'{f:g}' for f in comparison.low_fractions)}."
+                        if comparison.low_fractions else "; none here.")),
+    })
     html_path = _write(out_dir / "report.html", render_html(context).encode())
     links = {path.stem.replace("_", " "): path.relative_to(out_dir).as_posix()
              for path in figure_paths}
@@ -83,8 +173,15 @@ def build_local_report(sweep_dir: str | Path, out_dir: str | Path | None = None,
         html=html_path, markdown=markdown_path,
         comparison_csv=tables.write_comparison_csv(comparison, out_dir / "comparison.csv"),
         runs_csv=tables.write_runs_csv(sweep, out_dir / "runs.csv"),
-        figures=figure_paths, sweep=sweep, comparison=comparison,
+        figures=figure_paths, sweep=sweep, comparison=comparison, verdict=sentences,
+        warnings=cautions, experiment=experiment.name if experiment else None,
     )
+
+
+def _settings_text(experiment: Experiment | None) -> str | None:
+    if experiment is None:
+        return None
+    return ", ".join(f"{name}={value}" for name, value in experiment.settings.items())
 
 
 def _context(sweep: SweepData, comparison: Comparison, pretrains: list[PretrainRun],
@@ -93,7 +190,7 @@ def _context(sweep: SweepData, comparison: Comparison, pretrains: list[PretrainR
     return {
         "title": title,
         "sweep_name": sweep.name,
-        "sweep_dir": str(sweep.directory),
+        "sweep_dir": sweep.source or str(sweep.directory),
         "generated_at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "counts": sweep.state_counts(),
         "expected_runs": len(sweep.grid) if sweep.grid is not None else None,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from sslexp.config import TrainConfig, flatten, from_dict
+from sslexp.config import PretrainConfig, TrainConfig, flatten, from_dict
 from sslexp.runs.record import RESULTS_FILE, Record, as_float, load_record
 from sslexp.sweep.ledger import LEDGER_NAME, RUNS_DIR, SWEEP_COPY, Ledger, run_state
 from sslexp.sweep.spec import SweepConfigError, planned_grid
@@ -94,6 +94,8 @@ class SweepData:
     grid: list[GridPoint] | None
     has_ledger: bool
     notes: list[str] = field(default_factory=list)
+    pretrains: list[PretrainRun] | None = None  # None: found through the ssl runs' records
+    source: str | None = None  # where the runs were read, when not ``directory``
 
     def runs_in_state(self, state: str) -> list[SweepRun]:
         return [run for run in self.runs if run.state == state]
@@ -138,7 +140,7 @@ def collect_sweep(directory: str | Path) -> SweepData:
                      f"{RUNS_DIR}/*/{RESULTS_FILE}.")
     grid_parameters = grid_parameters_of(sweep_config)
     run_list = list(runs.values())
-    grid = _expected_grid(directory, sweep_config, grid_parameters, run_list, notes)
+    grid = expected_grid(directory, sweep_config, grid_parameters, run_list, notes)
     name = (ledger or {}).get("sweep") or sweep_config.get("name") or directory.name
     return SweepData(directory, str(name), sweep_yaml, sweep_config, grid_parameters, run_list,
                      grid, ledger is not None, notes)
@@ -154,8 +156,8 @@ def grid_parameters_of(sweep_config: dict) -> dict[str, list]:
     }
 
 
-def _expected_grid(directory: Path, sweep_config: dict, grid_parameters: dict[str, list],
-                   runs: list[SweepRun], notes: list[str]) -> list[GridPoint] | None:
+def expected_grid(directory: Path, sweep_config: dict, grid_parameters: dict[str, list],
+                  runs: list[SweepRun], notes: list[str]) -> list[GridPoint] | None:
     """Every point the engine plans for the sweep, with the best state any run reached."""
     if not sweep_config:
         return None
@@ -203,7 +205,7 @@ def _runs_from_ledger(ledger: Ledger, data: dict, notes: list[str]) -> dict[str,
                 entry.get("error"))
             if error is None and entry.get("exit_code") not in (None, 0):
                 error = f"exit code {entry['exit_code']}"
-        config = {**(entry.get("config") or {}), **_flat_config(record)}
+        config = {**(entry.get("config") or {}), **flat_config(record)}
         runs[str(run_id)] = SweepRun(str(entry.get("name") or run_id),
                                      run_dir if run_dir is not None and run_dir.is_dir() else None,
                                      state, config, record, error)
@@ -217,15 +219,19 @@ def _run_from_record(run_id: str, run_dir: Path, notes: list[str]) -> SweepRun:
     record = loaded.record
     state = run_state(None, record)
     error = None if state == "finished" or record is None else record.error_text()
-    return SweepRun(run_id, run_dir, state, _flat_config(record), record, error)
+    return SweepRun(run_id, run_dir, state, flat_config(record), record, error)
 
 
-def _flat_config(record: Record | None) -> dict:
+def flat_config(record: Record | None) -> dict:
     """A record's config spelled like sweep parameters (``pretext_epochs``)."""
     if record is None:
         return {}
     try:
-        return flatten(from_dict(TrainConfig, record.config))
+        flat = flatten(from_dict(TrainConfig, record.config))
+        # settings this version no longer has (an older record's `epochs`) stay visible, so
+        # such runs are not mistaken for runs of today's defaults
+        return {**{key: value for key, value in record.config.items()
+                   if key not in flat and not isinstance(value, dict)}, **flat}
     except (ValueError, TypeError):  # an older or foreign record: take what it says
         return {key: value for key, value in record.config.items() if not isinstance(value, dict)}
 
@@ -284,6 +290,16 @@ class PretrainRun:
     run_ids: list[str]
 
     @property
+    def name(self) -> str:
+        """The backbone's name in the cache, the same wherever the runs were read from."""
+        if self.record is not None:
+            try:
+                return from_dict(PretrainConfig, self.record.config).directory_name()
+            except (ValueError, TypeError):
+                pass
+        return self.directory.name
+
+    @property
     def pretext_checkpoint(self) -> Path | None:
         return self.record.path_of(self.directory, "pretext") if self.record else None
 
@@ -303,6 +319,8 @@ class PretrainRun:
 
 def find_pretrains(sweep: SweepData) -> list[PretrainRun]:
     """The pretrain directories ssl runs name as their backbone's source, each once."""
+    if sweep.pretrains is not None:
+        return sweep.pretrains
     found: dict[Path, PretrainRun] = {}
     for run in sweep.runs:
         backbone = run.record.pretrained_backbone if run.record is not None else None

@@ -10,9 +10,10 @@ from matplotlib import ticker
 from matplotlib.figure import Figure
 
 from sslexp.report.collect import PretrainRun
-from sslexp.report.comparison import METHODS, Comparison
+from sslexp.report.comparison import METHODS, Comparison, VolumeRow
 
 METHOD_COLORS = {"ssl": "#1f77b4", "scratch": "#d62728"}
+MAX_FOLDS_SHOWN = 5  # with more folds the individual points only clutter the plot
 
 
 def accuracy_vs_labels(comparison: Comparison) -> Figure:
@@ -35,6 +36,15 @@ def accuracy_vs_labels(comparison: Comparison) -> Figure:
         axis.fill_between(x, mean - std, mean + std, color=color, alpha=0.18, linewidth=0)
         axis.errorbar(x, mean, yerr=[mean - low, high - mean], color=color, marker="o",
                       capsize=3, linewidth=1.6, label=f"{method} (mean, ±1 std band, min-max)")
+        folds = [row.accuracy_by_fold[method] for row in comparison.rows
+                 if row.accuracy[method].n]
+        if max(len(by_fold) for by_fold in folds) <= MAX_FOLDS_SHOWN:
+            # each fold's own accuracy, nudged sideways so the two methods do not hide each other
+            nudge = 1.04 if method == "ssl" else 1 / 1.04
+            fold_x = [x_value * nudge for x_value, by_fold in zip(x, folds) for _ in by_fold]
+            fold_y = [100 * value for by_fold in folds for value in by_fold.values()]
+            axis.scatter(fold_x, fold_y, s=14, color=color, alpha=0.55, marker="x",
+                         linewidths=1, label=f"{method} folds")
     _label_axis(axis, [_x(row, method, use_labels) for row in comparison.rows for method in METHODS
                        if row.accuracy[method].n])
     axis.set_xlabel(_x_label(use_labels))
@@ -76,6 +86,37 @@ def difference_vs_labels(comparison: Comparison) -> Figure:
     return figure
 
 
+def gain_vs_unlabeled(rows: list[VolumeRow]) -> Figure:
+    """ssl - scratch against the number of unlabelled images the backbone was pretrained on,
+    one line per label fraction, with 95% t-intervals."""
+    figure = Figure(figsize=(6.4, 3.8))
+    figure.subplots_adjust(left=0.12, right=0.97, bottom=0.15, top=0.9)
+    axis = figure.subplots()
+    fractions = sorted({row.label_fraction for row in rows})
+    for index, fraction in enumerate(fractions):
+        line = sorted((row for row in rows if row.label_fraction == fraction),
+                      key=lambda row: row.volume)
+        x = np.array([row.n_unlabeled if math.isfinite(row.n_unlabeled) else row.volume
+                      for row in line]) * (1 + 0.02 * index)  # side by side, not on top
+        mean = 100 * np.array([row.difference.mean for row in line])
+        low = 100 * np.array([row.difference.ci_low for row in line])
+        high = 100 * np.array([row.difference.ci_high for row in line])
+        errors = np.nan_to_num([mean - low, high - mean])
+        axis.errorbar(x, mean, yerr=errors, marker="o", capsize=3,
+                      label=f"label fraction {fraction:g}")
+    axis.axhline(0, color="gray", linewidth=1)
+    known = all(math.isfinite(row.n_unlabeled) for row in rows)
+    _label_axis(axis, [row.n_unlabeled if known else row.volume for row in rows])
+    axis.set_xlabel("unlabelled images used for pretraining (log scale)" if known
+                    else "unlabelled share of the pool (log scale)")
+    axis.set_ylabel("ssl - scratch (points)")
+    axis.set_title("Gain against unlabelled images")
+    axis.grid(True, which="both", alpha=0.3)
+    if rows:
+        axis.legend(fontsize=8)
+    return figure
+
+
 def pretext_curves(pretrains: list[PretrainRun]) -> Figure | None:
     """Rotation accuracy and loss per epoch of each pretrain run the ssl runs used."""
     with_history = [record for record in pretrains if record.history]
@@ -86,7 +127,7 @@ def pretext_curves(pretrains: list[PretrainRun]) -> Figure | None:
     accuracy_axis, loss_axis = figure.subplots(1, 2)
     for record in with_history:
         epochs = [epoch.get("epoch", index + 1) for index, epoch in enumerate(record.history)]
-        label = record.directory.name
+        label = record.name
         for key, style in (("accuracy", "-"), ("val_accuracy", "--")):
             values = [_percent(epoch.get(key)) for epoch in record.history]
             if any(math.isfinite(value) for value in values):
@@ -108,6 +149,12 @@ def pretext_curves(pretrains: list[PretrainRun]) -> Figure | None:
 def to_png(figure: Figure, dpi: int = 110) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def to_svg(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="svg")
     return buffer.getvalue()
 
 

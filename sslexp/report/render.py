@@ -37,19 +37,27 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
     lines = [
         f"# {markdown_escape(context['title'])}",
         "",
+        *[line for sentence in context["verdict"]
+          for line in (f"**{markdown_escape(sentence)}**", "")],
+        *[f"- Warning: {markdown_escape(warning)}" for warning in context["warnings"]],
+        "",
         f"Sweep `{markdown_escape(context['sweep_name'])}`, "
         f"report written {context['generated_at']}.",
         "",
         "Runs: " + ", ".join(f"{count} {state}" for state, count in context["counts"].items()),
         "",
     ]
+    if context["experiment"]:
+        lines += [f"Experiment `{markdown_escape(context['experiment'])}`: "
+                  f"{markdown_escape(context['experiment_settings'])}", ""]
     lines += [f"> {markdown_escape(note)}" for note in context["notes"]]
     lines += [
         "",
         "## Per label fraction",
         "",
         "Accuracy in percent (mean ± std over folds); difference = ssl - scratch paired by fold, "
-        "95% t-interval, paired t-test p-value.",
+        "95% t-interval, paired t-test p-value, and that p-value adjusted by Holm's method "
+        "across the fractions. " + markdown_escape(context["low_rule"]),
         "",
         markdown_table(context["headline"]["rows"], context["headline"]["columns"]),
         "",
@@ -58,6 +66,18 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
         markdown_table(context["efficiency"]["rows"], context["efficiency"]["columns"]),
         "",
     ]
+    if context["volumes"]:
+        lines += ["## Gain against unlabelled images", "",
+                  markdown_table(context["volumes"], context["volume_columns"]), ""]
+    if context["class_gains"]["rows"]:
+        lines += ["## Per-class gains", "",
+                  "ssl - scratch per-class test accuracy (points), mean over paired folds; "
+                  "classes that gain most first.", "",
+                  markdown_table(context["class_gains"]["rows"],
+                                 context["class_gains"]["columns"]), ""]
+    lines += ["## Training budgets", "",
+              markdown_table(context["budget"]["rows"], context["budget"]["columns"])
+              if context["budget"]["rows"] else "(no finished runs)", ""]
     if context["pretrains"]:
         lines += ["## Pretext task", "",
                   markdown_table(context["pretrains"], ["directory", "epochs", "final_accuracy",

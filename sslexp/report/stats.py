@@ -125,3 +125,103 @@ def label_efficiency(target_accuracy: float, target_labels: float, labels,
     needed, bound = labels_to_reach(target_accuracy, labels, accuracies)
     ratio = needed / target_labels if target_labels and math.isfinite(target_labels) else NAN
     return LabelEfficiency(target_accuracy, needed, bound, ratio)
+
+
+def holm_adjusted(p_values) -> list[float]:
+    """Holm's step-down adjustment: sort the m p-values ascending; the k-th (1-based) becomes
+    max over j <= k of min(1, (m - j + 1) p_j). NaN p-values (too few pairs) stay NaN and do
+    not count in m."""
+    values = [float(p) for p in p_values]
+    finite = sorted((p, index) for index, p in enumerate(values) if math.isfinite(p))
+    m = len(finite)
+    adjusted = [NAN] * len(values)
+    running = 0.0
+    for rank, (p, index) in enumerate(finite):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[index] = running
+    return adjusted
+
+
+@dataclass(frozen=True)
+class SignFlipTest:
+    """Mean of paired differences and the two-sided sign-flip permutation p-value."""
+
+    n_pairs: int
+    mean: float
+    p_value: float
+    exact: bool
+
+
+EXACT_SIGN_FLIPS_UP_TO = 16  # 2^16 sign patterns; beyond that, a seeded Monte Carlo sample
+
+
+def sign_flip_test(differences, resamples: int = 20_000, seed: int = 0) -> SignFlipTest:
+    """H0: each difference is as likely positive as negative. Exact (every sign pattern)
+    for up to ``EXACT_SIGN_FLIPS_UP_TO`` pairs, else ``resamples`` random patterns.
+    Uses ``scipy.stats.permutation_test`` (one sample, ``samples``: signs are flipped)."""
+    array = np.asarray(list(differences), dtype=float)
+    array = array[np.isfinite(array)]
+    n = int(array.size)
+    if n == 0:
+        return SignFlipTest(0, NAN, NAN, True)
+    if n == 1 or not np.any(array):  # both signs of one pair reach |mean|: p = 1
+        return SignFlipTest(n, float(array.mean()), 1.0, True)
+    exact = n <= EXACT_SIGN_FLIPS_UP_TO
+    result = scipy_stats.permutation_test(
+        (array,), np.mean, permutation_type="samples", alternative="two-sided",
+        n_resamples=2 ** n if exact else resamples, rng=np.random.default_rng(seed))
+    return SignFlipTest(n, float(array.mean()), float(min(1.0, result.pvalue)), exact)
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float
+    high: float
+    resamples: int
+    confidence: float = 0.95
+
+
+def bootstrap_label_efficiency(ssl_by_fold: dict[int, float], ssl_labels: float,
+                               scratch_curve: list[tuple[float, dict[int, float]]],
+                               resamples: int = 2000, confidence: float = 0.95,
+                               seed: int = 0) -> Interval:
+    """Percentile bootstrap over folds of ``label_efficiency``'s ratio.
+
+    Each resample draws folds with replacement; ssl's mean and every point of
+    the scratch mean curve (``[(labels, {fold: accuracy})]``) are recomputed
+    from the drawn folds, so a fold's luck moves both together. Bounded ratios
+    (scratch never reaches ssl, or already does at its fewest labels) enter at
+    their bound, which makes the interval conservative on that side.
+    """
+    folds = sorted(set(ssl_by_fold) | {fold for _, by_fold in scratch_curve for fold in by_fold})
+    if len(folds) < 2 or len(ssl_by_fold) < 2 or not scratch_curve:
+        return Interval(NAN, NAN, 0, confidence)
+    rng = np.random.default_rng(seed)
+    ratios = []
+    for _ in range(resamples):
+        drawn = rng.choice(folds, size=len(folds), replace=True)
+        ssl = [ssl_by_fold[fold] for fold in drawn if fold in ssl_by_fold]
+        points = []
+        for labels, by_fold in scratch_curve:
+            values = [by_fold[fold] for fold in drawn if fold in by_fold]
+            if values:
+                points.append((labels, float(np.mean(values))))
+        if not ssl or not points:
+            continue
+        ratio = label_efficiency(float(np.mean(ssl)), ssl_labels, [p[0] for p in points],
+                                 [p[1] for p in points]).ratio
+        if math.isfinite(ratio):
+            ratios.append(ratio)
+    if not ratios:
+        return Interval(NAN, NAN, 0, confidence)
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(ratios, [tail, 100 - tail])
+    return Interval(float(low), float(high), len(ratios), confidence)
+
+
+MIN_PAIRS = 3
+
+
+def too_few_pairs(n_pairs: int, minimum: int = MIN_PAIRS) -> bool:
+    """Fewer than ``minimum`` paired folds: the t-interval is too wide to say much."""
+    return n_pairs < minimum

@@ -12,10 +12,12 @@ from sslexp.report.comparison import METHODS, Comparison
 
 HEADLINE_COLUMNS = (
     "label fraction", "labels", "ssl acc %", "scratch acc %", "ssl - scratch (pp)",
-    "95% CI (pp)", "p (paired t)", "folds", "pairs",
+    "95% CI (pp)", "p (paired t)", "Holm p", "folds", "pairs",
 )
+DIFFERENCE_COLUMNS = ("ssl - scratch (pp)", "95% CI (pp)", "p (paired t)", "pairs")
 EFFICIENCY_COLUMNS = (
     "label fraction", "ssl labels", "ssl acc %", "scratch labels to match", "ratio to ssl labels",
+    "95% bootstrap CI",
 )
 RUN_COLUMNS = ("run_id", "state", "label_fraction", "method", "fold", "n_labels", "test_accuracy",
                "error")
@@ -25,21 +27,32 @@ def headline_rows(comparison: Comparison) -> list[dict[str, str]]:
     """One row of display strings per label fraction (accuracies in percent)."""
     rows = []
     for row in comparison.rows:
-        difference = row.difference
         rows.append({
             "label fraction": f"{row.label_fraction:g}",
             "labels": _count(row.n_labels.mean),
             "ssl acc %": _mean_std(row.accuracy["ssl"].mean, row.accuracy["ssl"].std),
             "scratch acc %": _mean_std(row.accuracy["scratch"].mean, row.accuracy["scratch"].std),
-            "ssl - scratch (pp)": _points(difference.mean, signed=True),
-            "95% CI (pp)": (
-                f"[{_points(difference.ci_low, True)}, {_points(difference.ci_high, True)}]"
-                if _finite(difference.ci_low) else "n/a"),
-            "p (paired t)": _p_value(difference.p_value),
+            **difference_cells(row.difference),
+            "Holm p": _p_value(row.holm_p),
             "folds": str(row.folds),
-            "pairs": str(difference.n_pairs),
         })
     return rows
+
+
+def difference_cells(difference) -> dict[str, str]:
+    """A paired difference as ``DIFFERENCE_COLUMNS`` display strings."""
+    return {
+        "ssl - scratch (pp)": _points(difference.mean, signed=True),
+        "95% CI (pp)": (
+            f"[{_points(difference.ci_low, True)}, {_points(difference.ci_high, True)}]"
+            if _finite(difference.ci_low) else "n/a"),
+        "p (paired t)": _p_value(difference.p_value),
+        "pairs": str(difference.n_pairs),
+    }
+
+
+def count_text(value: float) -> str:
+    return _count(value)
 
 
 def efficiency_rows(comparison: Comparison) -> list[dict[str, str]]:
@@ -59,8 +72,18 @@ def efficiency_rows(comparison: Comparison) -> list[dict[str, str]]:
             "ratio to ssl labels": (
                 f"{prefix}{efficiency.ratio:.2f}x" if known and _finite(efficiency.ratio)
                 else "n/a"),
+            "95% bootstrap CI": _efficiency_interval(row.efficiency_interval, efficiency.bound),
         })
     return rows
+
+
+def _efficiency_interval(interval, bound: str) -> str:
+    """A bounded estimate (scratch never reaches ssl, or already does) bounds its interval too."""
+    if not _finite(interval.low):
+        return "n/a"
+    low = f"{'<= ' if bound == 'at_most' else ''}{interval.low:.2f}x"
+    high = f"{'> ' if bound == 'more_than' else ''}{interval.high:.2f}x"
+    return f"[{low}, {high}]"
 
 
 def run_rows(sweep: SweepData) -> list[dict]:
@@ -83,8 +106,9 @@ def write_comparison_csv(comparison: Comparison, path: Path) -> Path:
     for method in METHODS:
         fields += [f"{method}_{name}" for name in ("n", "mean", "std", "min", "max", "n_labels")]
     fields += ["diff_n_pairs", "diff_mean", "diff_std", "diff_ci_low", "diff_ci_high",
-               "t_statistic", "p_value", "scratch_labels_to_match_ssl", "label_efficiency_bound",
-               "label_efficiency_ratio"]
+               "t_statistic", "p_value", "holm_p_value", "scratch_labels_to_match_ssl",
+               "label_efficiency_bound", "label_efficiency_ratio", "label_efficiency_ci_low",
+               "label_efficiency_ci_high", "labels_per_class"]
     with path.open("w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=fields)
         writer.writeheader()
@@ -106,6 +130,10 @@ def write_comparison_csv(comparison: Comparison, path: Path) -> Path:
                 "scratch_labels_to_match_ssl": efficiency.labels_needed,
                 "label_efficiency_bound": efficiency.bound,
                 "label_efficiency_ratio": efficiency.ratio,
+                "holm_p_value": row.holm_p,
+                "label_efficiency_ci_low": row.efficiency_interval.low,
+                "label_efficiency_ci_high": row.efficiency_interval.high,
+                "labels_per_class": row.labels_per_class,
             })
             writer.writerow(record)
     return path

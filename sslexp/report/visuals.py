@@ -50,7 +50,9 @@ def draw_visuals(sweep: SweepData, pretrains: list[PretrainRun], out_dir: Path,
 
     visuals = Visuals()
     pair = choose_pair(sweep)
-    pretext_path = next((p.pretext_checkpoint for p in pretrains if p.pretext_checkpoint), None)
+    # with one backbone per fold, the one the pictured ssl run started from
+    ordered = sorted(pretrains, key=lambda p: pair is None or pair[0].run_id not in p.run_ids)
+    pretext_path = next((p.pretext_checkpoint for p in ordered if p.pretext_checkpoint), None)
     if pair is None:
         visuals.notes.append(
             "No label fraction has both a finished ssl and a finished scratch run with a "
@@ -67,25 +69,35 @@ def draw_visuals(sweep: SweepData, pretrains: list[PretrainRun], out_dir: Path,
         dataset = config.get("dataset") or sweep.sweep_config.get("parameters", {}).get(
             "dataset", {}).get("value")
         images, indices = select_images(image_source(str(dataset), image_size), image_count, seed)
+        if tuple(images.shape[1:3]) != tuple(reference.input_shape[1:3]):
+            raise ValueError(
+                f"the images are {images.shape[1]}x{images.shape[2]} pixels but the models take "
+                f"{reference.input_shape[1]}x{reference.input_shape[2]}; give --npz images of "
+                f"that size, or leave --npz out so the data set's own test images are used")
     except Exception as error:  # a report without pictures beats no report
         visuals.notes.append(f"Pictures skipped: {type(error).__name__}: {error}")
         return visuals
     chosen = f"test images {', '.join(str(i) for i in indices)} (seed {seed})"
     if pair:
         ssl, scratch = pair
-        filters_path, activations_path = save_comparison_figures(models, images, out_dir,
-                                                                 max_images=image_count)
+        initial = _initial_filters(scratch)
+        filters_path, activations_path = save_comparison_figures(
+            models, images, out_dir, max_images=image_count,
+            initial=("initial (scratch's start)", initial) if initial is not None else None)
         where = (f"label fraction {ssl.label_fraction:g}, fold {ssl.fold}: runs {ssl.run_id} (ssl) "
                  f"and {scratch.run_id} (scratch)")
         change = relative_filter_difference(models["ssl"], models["scratch"])
         visuals.figures += [
             ReportFigure("First-layer filters, ssl vs scratch",
                          f"stem_conv kernels of each checkpoint, each filter on its own scale, "
-                         f"and their difference on one shared scale; the kernels differ by "
-                         f"{change:.1%} (mean |ssl - scratch| / mean |scratch|); {where}.",
+                         f"and their difference on one shared scale (colour bar); the kernels "
+                         f"differ by {change:.1%} (mean |ssl - scratch| / mean |scratch|). "
+                         f"{initialisation_caption(ssl, scratch, initial is not None)} {where}.",
                          filters_path),
             ReportFigure("Stage activations, ssl vs scratch",
-                         f"Channel-mean output of each residual stage for {chosen}; {where}.",
+                         f"Channel-mean output of each residual stage for {chosen}; each stage "
+                         f"on one colour scale shared by both models, and ssl - scratch on a "
+                         f"symmetric scale per stage (red: ssl higher); {where}.",
                          activations_path),
         ]
     if pretext is not None:
@@ -95,6 +107,41 @@ def draw_visuals(sweep: SweepData, pretrains: list[PretrainRun], out_dir: Path,
             "Pretext rotation predictions",
             f"All four rotations of {chosen}, predicted by {pretext_path}.", rotations_path))
     return visuals
+
+
+def _initial_filters(run: SweepRun) -> np.ndarray | None:
+    path = run.file("initial_filters")
+    try:
+        return np.load(path) if path is not None else None
+    except (OSError, ValueError):
+        return None
+
+
+def initialisation_caption(ssl: SweepRun, scratch: SweepRun, has_initial: bool) -> str:
+    """Where the two models' first layers started, from their configs: scratch from random
+    kernels drawn with its run seed; ssl from the pretrained backbone, whose pretraining
+    started from random kernels drawn with the pretext seed. Equal seeds (and architecture)
+    mean the same random kernels, so the difference shows what pretraining changed."""
+    from sslexp.config import TrainConfig, from_dict
+
+    try:
+        scratch_seed = from_dict(TrainConfig, scratch.record.config).run_seed
+        pretext = (((ssl.record.model or {}).get("pretrained") or {}).get("pretext") or {})
+        pretext_seed = ((pretext.get("config") or {}).get("pretext") or {}).get("seed")
+    except (AttributeError, TypeError, ValueError):
+        return ""
+    start = ("The first column shows the random kernels scratch started from (seed "
+             f"{scratch_seed}). " if has_initial else "")
+    if pretext_seed is None:
+        return start + "The ssl backbone's pretext seed is not recorded."
+    if int(pretext_seed) == scratch_seed:
+        return (start + f"The ssl backbone's pretraining started from the same random kernels "
+                        f"(pretext seed {pretext_seed}), so both models share their "
+                        f"initialisation and the difference is what pretraining and "
+                        f"fine-tuning changed.")
+    return (start + f"The ssl backbone's pretraining started from other random kernels "
+                    f"(pretext seed {pretext_seed}): the models share no initialisation, so "
+                    f"the difference mixes initialisation with what pretraining learnt.")
 
 
 def dataset_images(cache_dir: str | Path) -> ImageSource:

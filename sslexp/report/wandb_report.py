@@ -1,32 +1,45 @@
-"""The comparison as a W&B Report, built with ``wandb-workspaces`` from the runs
-the server already holds (selected by sweep id or group).
+"""The comparison as a W&B Report (``wandb-workspaces``): the verdict, accuracy against
+labels per method (mean and band, log x), the paired differences with intervals and
+p-values, the pretext curves, ssl and scratch figures paired by fraction and fold, and
+the runs table.
 
-Building the objects needs no network; ``publish`` saves through the W&B API.
+The statistics come from the ``comparison`` run ``sslexp report --wandb`` logs
+(``sslexp.report.wandb_comparison``); the other panels read the sweep's own runs
+(selected by sweep id or group) and the pretrain runs of their backbones (by
+backbone key). Building the objects needs no network; ``publish`` saves the
+report through the W&B API and returns its URL.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sslexp.report.wandb_comparison import (DIFFERENCE_KEYS, DIFFERENCES_TABLE, FOLDS_TABLE,
+                                            LABELS, band_keys)
+from sslexp.training.tracking import BACKBONE_KEY, COMPARISON_JOB, PRETRAIN_JOB, TRAIN_JOB
+
 ACCURACY_KEY = "test/accuracy"
-DEFAULT_PARAMETERS = ("label_fraction", "method", "fold")
 MEDIA_KEYS = ("figures/filters", "figures/activations")
+RUN_COLUMNS = ("run:state", "config:method.value", "config:label_fraction.value",
+               "config:fold.value", f"summary:{ACCURACY_KEY}", "summary:n_labels")
 
 
 @dataclass(frozen=True)
 class WandbReportSpec:
-    """What to put in the report; the runs are those of ``sweep_id`` or ``group``."""
+    """What the report shows; the downstream runs are those of ``sweep_id`` or ``group``."""
 
     entity: str
     project: str
     sweep_id: str | None = None
     group: str | None = None
     title: str | None = None
-    accuracy_key: str = ACCURACY_KEY
-    parameters: tuple[str, ...] = DEFAULT_PARAMETERS
-    media_keys: tuple[str, ...] = MEDIA_KEYS
-    summary_markdown: str | None = None
+    comparison_run_id: str | None = None  # the run holding the statistics
+    label_fractions: tuple[float, ...] = ()  # one pair of figure galleries each
+    backbone_keys: tuple[str, ...] = ()  # the pretrain runs whose curves are shown
+    headline_markdown: str | None = None
     methods: tuple[str, ...] = field(default=("ssl", "scratch"))
+    media_keys: tuple[str, ...] = MEDIA_KEYS
 
     def __post_init__(self):
         if bool(self.sweep_id) == bool(self.group):
@@ -37,33 +50,37 @@ class WandbReportSpec:
         return f"sweep {self.sweep_id}" if self.sweep_id else f"group {self.group}"
 
 
-def build_wandb_report(spec: WandbReportSpec):
-    """A ``wandb_workspaces.reports.v2.Report`` comparing ssl and scratch (not saved yet)."""
+def build_wandb_report(spec: WandbReportSpec, verdict: Sequence[str] | None = None):
+    """A ``wandb_workspaces.reports.v2.Report`` (not saved yet); ``verdict`` is its
+    opening text, one sentence an item."""
     import wandb_workspaces.reports.v2 as wr
 
     title = spec.title or f"ssl vs scratch: {spec.selection}"
     blocks = [
         wr.TableOfContents(),
-        wr.P(f"Test accuracy of RotNet-pretrained (ssl) and randomly initialised (scratch) "
-             f"classifiers at each label fraction, for the runs of {spec.selection}. "
-             f"Every point is one run (label fraction x method x fold)."),
+        wr.P(f"RotNet-pretrained (ssl) against randomly initialised (scratch) classifiers at "
+             f"each label fraction, for the runs of {spec.selection}. The statistics are "
+             f"computed by sslexp from each run's results file, as in its HTML report."),
     ]
-    if spec.summary_markdown:
-        blocks += [wr.H2("Headline numbers (from the local results files)"),
-                   wr.MarkdownBlock(spec.summary_markdown)]
+    if verdict:
+        blocks += [wr.H2("Verdict"), wr.MarkdownBlock(text=" ".join(verdict))]
+    if spec.headline_markdown:
+        blocks += [wr.H2("Per label fraction"), wr.MarkdownBlock(text=spec.headline_markdown)]
+    if spec.comparison_run_id:
+        blocks += _comparison_blocks(spec)
+    if spec.backbone_keys:
+        blocks += _pretext_blocks(spec)
+    blocks += _figure_blocks(spec)
     blocks += [
-        wr.H2("Accuracy against label fraction, by method"),
-        wr.PanelGrid(runsets=_method_runsets(spec), panels=_accuracy_panels(spec)),
-        wr.H2("Mean and spread over folds"),
-        wr.PanelGrid(runsets=[_runset(spec, "by fraction and method",
-                                      groupby=["config.label_fraction", "config.method"])],
-                     panels=_grouped_panels(spec)),
-        wr.H2("All sweep parameters"),
-        wr.PanelGrid(runsets=[_runset(spec, "all runs")], panels=[_parallel_coordinates(spec)]),
-        wr.H2("Filters and activations"),
-        wr.P("First-layer filters and per-stage activations logged by each run; compare an ssl "
-             "run with the scratch run of the same fraction and fold."),
-        wr.PanelGrid(runsets=_method_runsets(spec), panels=_media_panels(spec)),
+        wr.H2("All runs"),
+        wr.PanelGrid(runsets=[_runset(spec, "all runs", _downstream(spec), columns=True)],
+                     panels=[
+                         wr.ScatterPlot(title="Test accuracy of each run against labels used",
+                                        x=wr.SummaryMetric("n_labels"),
+                                        y=wr.SummaryMetric(ACCURACY_KEY), log_x=True,
+                                        layout=wr.Layout(w=12, h=8)),
+                         wr.RunComparer(diff_only="split", layout=wr.Layout(x=12, w=12, h=8)),
+                     ]),
     ]
     return wr.Report(project=spec.project, entity=spec.entity, title=title[:128],
                      description=f"ssl vs scratch comparison for {spec.selection}", blocks=blocks)
@@ -75,61 +92,96 @@ def publish(report) -> str:
     return report.url
 
 
-def _runset(spec: WandbReportSpec, name: str, method: str | None = None, groupby=None):
+def _comparison_blocks(spec: WandbReportSpec) -> list:
     import wandb_workspaces.reports.v2 as wr
     from wandb_workspaces import expr
 
-    filters = [expr.Metric("Sweep") == spec.sweep_id] if spec.sweep_id else [
-        expr.Metric("Group") == spec.group]
-    if method:
-        filters.append(expr.Config("method") == method)
-    return wr.Runset(entity=spec.entity, project=spec.project, name=name, filters=filters,
-                     groupby=list(groupby or []))
-
-
-def _method_runsets(spec: WandbReportSpec) -> list:
-    return [_runset(spec, method, method=method) for method in spec.methods]
-
-
-def _accuracy_panels(spec: WandbReportSpec) -> list:
-    import wandb_workspaces.reports.v2 as wr
-
+    runset = _runset(spec, "comparison", [expr.Metric("ID") == spec.comparison_run_id,
+                                          expr.Metric("JobType") == COMPARISON_JOB], scoped=False)
+    bands = [key for method in spec.methods for key in band_keys(method)]
     return [
-        wr.ScatterPlot(title="Test accuracy against label fraction (one point per run)",
-                       x=wr.Config("label_fraction"), y=wr.SummaryMetric(spec.accuracy_key),
-                       log_x=True, layout=wr.Layout(w=12, h=8)),
-        wr.ScatterPlot(title="Test accuracy against labels used",
-                       x=wr.SummaryMetric("n_labels"), y=wr.SummaryMetric(spec.accuracy_key),
-                       log_x=True, layout=wr.Layout(x=12, w=12, h=8)),
+        wr.H2("Test accuracy against labels"),
+        wr.P("Mean over folds per method, with a band of one sample standard deviation "
+             "(the _low and _high lines); x is the number of labels used, on a log scale."),
+        wr.PanelGrid(runsets=[runset], panels=[
+            wr.LinePlot(title="Test accuracy: mean and band per method", x=LABELS, y=bands,
+                        log_x=True, title_x="labels", title_y="test accuracy",
+                        layout=wr.Layout(w=12, h=9)),
+            wr.LinePlot(title="Paired difference ssl - scratch, with its 95% interval",
+                        x=LABELS, y=list(DIFFERENCE_KEYS), log_x=True, title_x="labels",
+                        title_y="accuracy difference", layout=wr.Layout(x=12, w=12, h=9)),
+        ]),
+        wr.H2("Paired differences"),
+        wr.P("ssl minus scratch over the folds both finished (the same labelled subset), "
+             "with the 95% t-interval and the paired t-test p-value; then each fold's pair."),
+        wr.PanelGrid(runsets=[runset], panels=[
+            wr.WeavePanelSummaryTable(table_name=DIFFERENCES_TABLE, layout=wr.Layout(w=24, h=8)),
+            wr.WeavePanelSummaryTable(table_name=FOLDS_TABLE, layout=wr.Layout(y=8, w=24, h=8)),
+        ]),
     ]
 
 
-def _grouped_panels(spec: WandbReportSpec) -> list:
+def _pretext_blocks(spec: WandbReportSpec) -> list:
     import wandb_workspaces.reports.v2 as wr
+    from wandb_workspaces import expr
 
+    runset = _runset(spec, "pretraining", [
+        expr.Metric("JobType") == PRETRAIN_JOB,
+        expr.Config(BACKBONE_KEY).isin(list(spec.backbone_keys))], scoped=False)
     return [
-        wr.BarPlot(title="Test accuracy, mean and std over folds",
-                   metrics=[wr.SummaryMetric(spec.accuracy_key)], orientation="v",
-                   groupby_aggfunc="mean", groupby_rangefunc="stddev",
-                   layout=wr.Layout(w=24, h=8)),
+        wr.H2("Pretext training"),
+        wr.P("Rotation accuracy and loss per epoch of the pretrainings the ssl runs started "
+             "from (val: the held-out slice of the pool that selected the epoch)."),
+        wr.PanelGrid(runsets=[runset], panels=[
+            wr.LinePlot(title="Rotation accuracy", x="epoch/epoch",
+                        y=["epoch/accuracy", "epoch/val_accuracy"], layout=wr.Layout(w=12, h=8)),
+            wr.LinePlot(title="Rotation loss", x="epoch/epoch",
+                        y=["epoch/loss", "epoch/val_loss"], layout=wr.Layout(x=12, w=12, h=8)),
+        ]),
     ]
 
 
-def _parallel_coordinates(spec: WandbReportSpec):
+def _figure_blocks(spec: WandbReportSpec) -> list:
+    """One gallery per label fraction, runs sorted by fold then method: ssl beside scratch."""
     import wandb_workspaces.reports.v2 as wr
+    from wandb_workspaces import expr
 
-    columns = [wr.ParallelCoordinatesPlotColumn(metric=wr.Config(name)) for name in spec.parameters]
-    columns.append(wr.ParallelCoordinatesPlotColumn(metric=wr.SummaryMetric(spec.accuracy_key),
-                                                    display_name="test accuracy"))
-    return wr.ParallelCoordinatesPlot(title="Sweep parameters and test accuracy", columns=columns,
-                                      layout=wr.Layout(w=24, h=9))
+    blocks = [wr.H2("Filters and activations, ssl beside scratch"),
+              wr.P("Each run's first-layer filters and stage activations; in each gallery a "
+                   "row is one fold, its ssl run beside its scratch run.")]
+    for fraction in spec.label_fractions:
+        runset = _runset(spec, f"label fraction {fraction:g}",
+                         _downstream(spec) + [expr.Config("label_fraction") == fraction],
+                         order=[wr.OrderBy(wr.Config("fold"), ascending=True),
+                                wr.OrderBy(wr.Config("method"), ascending=False)])
+        blocks += [wr.H3(f"Label fraction {fraction:g}"), wr.PanelGrid(runsets=[runset], panels=[
+            wr.MediaBrowser(title=f"{key} at label fraction {fraction:g}", media_keys=[key],
+                            gallery_axis="run", num_columns=len(spec.methods),
+                            layout=wr.Layout(x=12 * (index % 2), w=12, h=12))
+            for index, key in enumerate(spec.media_keys)])]
+    return blocks
 
 
-def _media_panels(spec: WandbReportSpec) -> list:
+def _downstream(spec: WandbReportSpec) -> list:
+    from wandb_workspaces import expr
+
+    return [expr.Metric("JobType") == TRAIN_JOB]
+
+
+def _runset(spec: WandbReportSpec, name: str, filters: list, *, scoped: bool = True,
+            order=None, columns: bool = False):
+    """Runs of the selection (``scoped``) or of the whole project, matching ``filters``."""
     import wandb_workspaces.reports.v2 as wr
+    from wandb_workspaces import expr
 
-    return [
-        wr.MediaBrowser(title=key, media_keys=[key], num_columns=2, gallery_axis="run",
-                        layout=wr.Layout(x=12 * (index % 2), w=12, h=10))
-        for index, key in enumerate(spec.media_keys)
-    ]
+    if scoped:
+        filters = [expr.Metric("Sweep") == spec.sweep_id if spec.sweep_id
+                   else expr.Metric("Group") == spec.group, *filters]
+    extra = {}
+    if columns:
+        extra = dict(pinned_columns=["run:displayName"], visible_columns=list(RUN_COLUMNS),
+                     lock_columns=True)
+    if order:
+        extra["order"] = order
+    return wr.Runset(entity=spec.entity, project=spec.project, name=name,
+                     filters=expr.And(*filters), **extra)

@@ -30,6 +30,7 @@ RESULTS_FILE = "results.json"
 HISTORY_FILE = "history.csv"
 MODEL_FILE = "model.keras"
 BEST_WEIGHTS_FILE = "best.weights.h5"
+INITIAL_FILTERS_FILE = "initial_filters.npy"
 BACKBONE_FILE = "backbone.keras"
 PRETEXT_FILE = "pretext.keras"
 LOG_FILE = "output.log"
@@ -71,28 +72,43 @@ class Record:
     wandb: dict | None = doc("`mode`, `run_id`, `run_dir`, `url`, `project`, `group` of the W&B "
                              "mirror (`null` when W&B was disabled)")
     files: dict = doc("role -> path relative to the run directory of every file the run wrote "
-                      "(`model`, `history`, `backbone`, `pretext`, `figures/...`)", factory=dict)
-    history: list = doc("one dict per epoch: `epoch` (1-based), `loss`, `accuracy`, `val_loss`, "
-                        "`val_accuracy`", factory=list)
+                      "(`model`, `history`, `initial_filters`, `best_weights`, `backbone`, "
+                      "`pretext`, `figures/...`)", factory=dict)
+    history: list = doc("one dict per epoch (train: `eval_every` updates, then a validation): "
+                        "`epoch` (1-based), `loss`, `accuracy`, `val_loss`, `val_accuracy`",
+                        factory=list)
     best_epoch: int | None = doc("the epoch the validation split selected (1-based)")
     skipped_files: list = doc("files of a `folder:` data set left out because they could not "
                               "be read as images (paths relative to the folder); empty for "
                               "other data sets", factory=list)
     split: dict | None = doc(
         "`fingerprint` (hash of the chosen train and validation indices), "
-        "`dataset_fingerprint`, `pool_size`, `test_size`, `n_train`, `n_val`, `n_labels` "
-        "(train + validation: the labels the run used), `labels_per_class`", kinds=("train",))
+        "`dataset_fingerprint`, `pool_size`, `test_size`, `n_train`, `n_val` (0 with `select: "
+        "last`), `n_labels` (train + validation: the labels the run used), `labels_per_class`, "
+        "`val_per_class`", kinds=("train",))
     model: dict | None = doc(
         "`total_params`, `trainable_params`, `trainable_layers`, `finetune`, `backbone` "
         "(depth, width, preprocessing, input shape), `pretrained` (`path`, `reference`, the "
-        "pretext run's `key`, `config`, `best_epoch`, `best_val_accuracy`; ssl only)",
+        "pretext run's `key`, `config`, `best_epoch`, `best_val_accuracy`, and `artifact`: "
+        "the backbone's W&B artifact `reference`, whether the run `declared` its use, and a "
+        "`note` when not; ssl only)",
         kinds=("train",))
-    training: dict | None = doc("how the budget was spent: `steps_per_epoch`, `epochs_run`, "
-                                "`updates`", kinds=("train",))
+    training: dict | None = doc(
+        "how the budget was spent. train: `budget` (`converged` or `matched`), `select` (`best` "
+        "or `last`), `eval_every` (= `steps_per_epoch`: updates between validations), "
+        "`max_updates` (the cap), `patience` (updates; converged only), `epochs_run` "
+        "(validations), `max_epochs`, `updates` (run), `best_update`, `stopped_by` (`patience` "
+        "or `cap`), `cap_hit` (trained all `max_updates` with its best validation the last one: "
+        "still improving; null without validation), `batchnorm` (`rule`, `layers`, `images`, "
+        "`batches` of the BatchNorm statistics recomputed from the training images before the "
+        "test). pretrain: `epochs_run`, `best_epoch`, `still_improving` (the best epoch was the "
+        "last)")
     test: dict | None = doc(
-        "evaluated once, at the end, with the selected weights: `accuracy`, `loss`, `n_test`, "
-        "`class_names`, `per_class_accuracy` (name -> accuracy), `confusion_matrix` (rows: "
-        "true class, columns: predicted)", kinds=("train",))
+        "evaluated once, at the end, with the selected weights and BatchNorm statistics "
+        "recomputed from the training images: `accuracy`, `loss`, `n_test`, `class_names`, "
+        "`per_class_accuracy` (name -> accuracy), `confusion_matrix` (rows: true class, columns: "
+        "predicted), `without_recalibration` (`accuracy`, `loss` with the moving statistics "
+        "Keras kept during training)", kinds=("train",))
     key: str | None = doc("the backbone cache key (hash of the pretrain config)",
                           kinds=("pretrain",))
     data: dict | None = doc("`dataset_fingerprint`, `pool_size`, `n_pretext_images`, "
@@ -155,6 +171,7 @@ class Record:
 
 def _role_of(name: str) -> str:
     roles = {MODEL_FILE: "model", HISTORY_FILE: "history", BEST_WEIGHTS_FILE: "best_weights",
+             INITIAL_FILTERS_FILE: "initial_filters",
              BACKBONE_FILE: "backbone", PRETEXT_FILE: "pretext"}
     return roles.get(name, Path(name).with_suffix("").as_posix())
 

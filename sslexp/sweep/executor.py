@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sslexp.commands.common import GROUP_ENV, OUTPUT_DIR_ENV, RUN_NAME_ENV, WANDB_MODE_ENV
+from sslexp.options import GROUP_ENV, OUTPUT_DIR_ENV, RUN_NAME_ENV, WANDB_MODE_ENV
 from sslexp.runs.record import LOG_FILE
 from sslexp.sweep.processes import pass_signal
 from sslexp.sweep.spec import to_engine_config

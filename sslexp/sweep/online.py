@@ -1,5 +1,7 @@
 """Sweeps on the W&B server: create one with ``wandb sweep``, run one ``wandb agent``
-per GPU, and find the ``wandb`` executable.
+per agent slot (``--isolate``; the default in-process agents are in ``agent_pool``),
+write the sbatch script that starts agents on every node of a Slurm job, and find
+the ``wandb`` executable.
 
 The YAML is first checked with the open-source engine's schema, so a typo is
 reported before anything reaches the server. Agents start a few seconds apart
@@ -119,8 +121,50 @@ def agent_hints(sweep_path: str, gpus: str = "0") -> list[str]:
     """Commands to print after creating a sweep."""
     return [
         f"sslexp agents {sweep_path} --gpus {gpus}",
+        f"sslexp agents {sweep_path} --gpus {gpus} --slurm agents.sbatch --nodes 2"
+        "   (a cluster: then sbatch agents.sbatch)",
         f"wandb agent {sweep_path}",
     ]
+
+
+@dataclass(frozen=True)
+class SlurmJob:
+    """One `sslexp sweep agents` per node, each starting its agents on that node's GPUs."""
+
+    nodes: int
+    gpus_per_node: int
+    time: str = "24:00:00"
+    job_name: str = "sslexp-agents"
+    extra: tuple[str, ...] = ()  # further sbatch options, e.g. --partition=gpu
+
+
+def slurm_script(job: SlurmJob, agents_argv: list[str], working_dir: Path) -> str:
+    """An sbatch script: on each node, ``agents_argv`` with ``--gpus`` set to the GPUs Slurm
+    gave that node (``CUDA_VISIBLE_DEVICES``), else 0..gpus_per_node-1."""
+    import shlex
+
+    default_gpus = ",".join(str(index) for index in range(job.gpus_per_node))
+    lines = [
+        "#!/bin/bash",
+        f"#SBATCH --job-name={job.job_name}",
+        f"#SBATCH --nodes={job.nodes}",
+        "#SBATCH --ntasks-per-node=1",
+        f"#SBATCH --gpus-per-node={job.gpus_per_node}",
+        f"#SBATCH --time={job.time}",
+        "#SBATCH --output=%x-%j.out",
+        *(f"#SBATCH {option}" for option in job.extra),
+        "",
+        "# Each node runs one `sslexp sweep agents`, which starts its agents on the node's GPUs;",
+        "# the W&B server hands every agent of every node its own run. The nodes need W&B",
+        "# credentials (a shared ~/.netrc from `wandb login`, or WANDB_API_KEY exported here).",
+        "set -euo pipefail",
+        f"cd {shlex.quote(str(working_dir))}",
+        "srun --ntasks-per-node=1 bash -c " + shlex.quote(
+            'exec ' + " ".join(shlex.quote(part) for part in agents_argv)
+            + f' --gpus "${{CUDA_VISIBLE_DEVICES:-{default_gpus}}}"'),
+        "",
+    ]
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -148,8 +192,10 @@ def agent_specs(
     count: int | None = None,
     project: str | None = None,
     entity: str | None = None,
+    per_gpu: int = 1,
+    group: str | None = None,
 ) -> list[AgentSpec]:
-    """The command line and environment of each agent, one per GPU."""
+    """The command line and environment of each agent, ``per_gpu`` per GPU."""
     argv = [wandb, "agent", "--forward-signals"]
     if count is not None:
         argv += ["--count", str(count)]
@@ -159,10 +205,12 @@ def agent_specs(
         argv += ["--entity", entity]
     argv.append(sweep_id)
     specs = []
-    for gpu in gpus:
+    for gpu in (gpu for gpu in gpus for _ in range(per_gpu)):
         env = environment_with_this_python_first(dict(base_env))
         env["CUDA_VISIBLE_DEVICES"] = gpu
         env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+        if group:
+            env["SSLEXP_GROUP"] = group
         specs.append(AgentSpec(gpu=gpu, argv=list(argv), env=env))
     return specs
 

@@ -124,7 +124,7 @@ class RunCost:
     run: PlannedRun
     n_train: int | None = None
     n_val: int | None = None
-    steps_per_epoch: int | None = None
+    budget: Any = None  # sslexp.training.budget.Budget
     seconds: float | None = None
 
 
@@ -141,13 +141,15 @@ class SweepPlan:
 def plan_sweep(spec: SweepSpec, options: set[str], cache_dir: Path, default_backbone_cache: Path,
                probe: bool = True) -> SweepPlan:
     """The grid with each run's labels and budget, the backbones, and, with ``probe``, the
-    time each run and each pretraining takes at most, from steps measured here
+    time each run and each pretraining takes at most, from steps measured here. Imports
+    Keras (the budgets' module does)
     (``options`` and the backbone cache as for ``check_grid``, ``planned_backbones``)."""
     import time
 
     from sslexp.data import load_dataset
     from sslexp.data.splits import label_split
     from sslexp.errors import DataUnavailableError
+    from sslexp.training.budget import budget_for
 
     started = time.monotonic()
     runs = check_grid(spec, options)
@@ -171,12 +173,13 @@ def plan_sweep(spec: SweepSpec, options: set[str], cache_dir: Path, default_back
             continue
         try:
             split = label_split(data.pool_labels, config.label_fraction, config.fold,
-                                config.folds, config.seed, config.val_fraction)
+                                config.folds, config.seed, config.val_fraction,
+                                with_validation=config.select == "best")
         except InputError as error:
             raise ValueError(f"run {run.name}: parameter {error.option}={error.value!r}: "
                              f"{error.problem}") from error
         n_train, n_val = len(split.train_indices), len(split.val_indices)
-        costs.append(RunCost(run, n_train, n_val, config.steps_per_epoch(n_train)))
+        costs.append(RunCost(run, n_train, n_val, budget_for(config, n_train)))
     pretrain_seconds: dict[str, float] = {}
     probe_seconds = None
     if probe and any(cost.n_train is not None for cost in costs):
@@ -203,7 +206,8 @@ def _probe(costs: list[RunCost], backbones: list[PlannedBackbone],
         key = (config.dataset, config.image_size, config.backbone, config.batch_size)
         if key not in measured:
             measured[key] = probe.measure_training(config, data)
-        seconds = startup + measured[key].fit_s(config.epochs, cost.steps_per_epoch, cost.n_val,
+        budget = cost.budget
+        seconds = startup + measured[key].fit_s(budget.max_updates, budget.epochs, cost.n_val,
                                                 len(data.test_labels))
         priced.append(dataclasses.replace(cost, seconds=seconds))
     pretraining = {}
@@ -218,7 +222,7 @@ def _probe(costs: list[RunCost], backbones: list[PlannedBackbone],
         steps = math.ceil(len(train_indices) / pretext.batch_size)
         measured_here = probe.measure_pretraining(backbone.config, data)
         pretraining[backbone.config.key()] = measured_here.fit_s(
-            pretext.epochs, steps, 4 * len(val_indices))  # validation sees all 4 rotations
+            pretext.epochs * steps, pretext.epochs, 4 * len(val_indices))  # all 4 rotations
     return priced, pretraining
 
 
@@ -230,13 +234,15 @@ def format_plan(plan: SweepPlan, workers: int, sweep_file: Path) -> str:
     varying = [_option_name(name) for name in grid_parameter_names(spec)]
     lines = [f"Sweep {spec.name!r} ({sweep_file}): {len(plan.runs)} runs over "
              f"{' x '.join(varying) or 'one point'}", ""]
-    header = ["run", *varying, "train", "val", "steps/epoch", "epochs", "at most"]
+    header = ["run", *varying, "train", "val", "updates", "val every", "at most"]
     rows = []
     for cost in plan.runs:
-        config = cost.run.config
+        budget = cost.budget
         rows.append([cost.run.name, *[_shown(cost.run.values.get(name)) for name in varying],
-                     _shown(cost.n_train), _shown(cost.n_val), _shown(cost.steps_per_epoch),
-                     str(config.epochs),
+                     _shown(cost.n_train), _shown(cost.n_val),
+                     ("" if budget is None else
+                      f"{'<=' if budget.rule == 'converged' else ''}{budget.max_updates}"),
+                     "" if budget is None or not cost.n_val else str(budget.eval_every),
                      format_duration(cost.seconds) if cost.seconds is not None else ""])
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, ["-" * width for width in widths], *rows]:
@@ -276,7 +282,7 @@ def _time_lines(plan: SweepPlan, workers: int) -> list[str]:
         f"{format_duration(sum(priced))} in all"
         + (f", pretraining {format_duration(pretraining)}" if pretraining else "")
         + (f"; {unpriced} run(s) not priced" if unpriced else "") + ".",
-        "  Every epoch counted: early stopping ends runs sooner. From a "
+        "  Every update counted: a converged budget may stop sooner. From a "
         f"{format_duration(plan.probe_seconds or 0)} probe of a few steps here; timings on "
         "a shared machine vary.",
     ]

@@ -34,16 +34,22 @@ def unreadable_files_text(files, full_list: str | None = "the record") -> str:
     return f"; {len(files)} unreadable {plural} left out ({shown}{where})"
 
 
-def train_plan(config: TrainConfig, data, n_train: int, n_val: int, steps_per_epoch: int,
+def train_plan(config: TrainConfig, data, n_train: int, n_val: int, budget,
                backbone: str) -> str:
-    updates = steps_per_epoch * config.epochs
+    """``budget``: the run's ``sslexp.training.budget.Budget``."""
+    if budget.rule == "converged":
+        spend = (f"until {budget.patience} updates bring no better validation loss, at most "
+                 f"{budget.max_updates} updates")
+    else:
+        spend = f"exactly {budget.max_updates} updates, keeping the {budget.select} weights"
+    validation = (f"a validation every {budget.eval_every} updates" if n_val
+                  else "no validation split")
     return "\n".join([
         f"plan: {config.method} run, label fraction {config.label_fraction:g}, fold "
         f"{config.fold} of {config.folds}",
         f"  {describe_data(data)}",
-        f"  labels: {n_train} to train, {n_val} to select the epoch",
-        f"  budget: up to {config.epochs} epochs x {steps_per_epoch} steps of {config.batch_size}"
-        f" = {updates} updates (early stop: patience {config.patience})",
+        f"  labels: {n_train} to train, {n_val} to select the weights",
+        f"  budget ({budget.rule}): {spend} of {config.batch_size} images; {validation}",
         f"  backbone: {backbone}",
     ])
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from sslexp.config import PretrainConfig
-from sslexp.runs.lifecycle import check_run_dir, recorded
-from sslexp.runs.record import (BACKBONE_FILE, FIGURES_DIR, HISTORY_FILE, PRETEXT_FILE, Record,
-                                read_history)
+from sslexp.runs.lifecycle import check_run_dir
+from sslexp.runs.record import (BACKBONE_FILE, FIGURES_DIR, HISTORY_FILE, PRETEXT_FILE,
+                                RESULTS_FILE, Record, read_history)
 from sslexp.training.tracking import WandbSettings
 
 MONITOR = "val_accuracy"  # rotation accuracy on the held-out slice of the pool
@@ -15,12 +15,16 @@ MONITOR = "val_accuracy"  # rotation accuracy on the held-out slice of the pool
 
 def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
                     wandb_settings: WandbSettings = WandbSettings(),
-                    resume: bool = False, progress_to: Path | None = None) -> Record:
+                    resume: bool = False, on_wandb_start=None,
+                    progress_to: Path | None = None) -> Record:
     """Pretrain, keep the epoch with the best validation rotation accuracy, save the backbone.
 
-    Every input is checked before anything is written to ``output_dir``. Progress
-    goes to the run's own progress file and to ``progress_to`` (that of a train
-    run waiting for this backbone).
+    Every input is checked before anything is written to ``output_dir``. The
+    backbone and this record are logged as the W&B model artifact
+    ``backbone-<key>``; ``on_wandb_start(run)`` may stop the run before it
+    writes anything (see ``sslexp.training.shared_backbones``). Progress goes to
+    the run's own progress file and to ``progress_to`` (that of a train run
+    waiting for this backbone).
     """
     import keras
 
@@ -46,9 +50,12 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
         data={"dataset_fingerprint": data.fingerprint, "pool_size": len(data.pool_images),
               "n_pretext_images": len(train_indices), "n_val_images": len(val_indices),
               "unlabeled_fraction": pretext.unlabeled_fraction})
-    with recorded(output_dir, record, resume), tracking.start_run(
-            wandb_settings, job_type="pretrain", name=record.name, config=tracking.flat(config),
-            run_dir=output_dir) as run:
+    with tracking.tracked_run(
+            wandb_settings, record, output_dir, resume, job_type=tracking.PRETRAIN_JOB,
+            config={**tracking.flat(config), tracking.BACKBONE_KEY: config.key()},
+            on_start=on_wandb_start, upload=(PRETEXT_FILE,), artifact=tracking.ArtifactSpec(
+                tracking.backbone_artifact_name(config.key()), (BACKBONE_FILE, RESULTS_FILE),
+                metadata=record.config)) as run:
         backbone = build_backbone(data.image_shape, config.backbone,
                                   pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
         model = build_pretext_model(backbone)
@@ -78,15 +85,15 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
         best_row = max(record.history, key=lambda row: row.get(MONITOR, float("-inf")))
         record.best_epoch = best_row["epoch"]
         record.best_val_accuracy = best_row.get(MONITOR)
+        record.training = {"epochs_run": len(record.history), "best_epoch": record.best_epoch,
+                           # best at the last epoch: more epochs would probably have helped
+                           "still_improving": record.best_epoch == len(record.history)}
         record.model = {**describe(model), "input_shape": list(data.image_shape)}
         record.files = {"backbone": BACKBONE_FILE, "pretext": PRETEXT_FILE,
                         "history": HISTORY_FILE, **figure_files(figures, output_dir)}
         if run is not None:
             run.summary.update({"best_val_rotation_accuracy": record.best_val_accuracy,
                                 "best_epoch": record.best_epoch})
-            record.artifact = tracking.log_model_artifact(
-                run, output_dir / BACKBONE_FILE, f"backbone-{config.key()}",
-                metadata=record.config)
         record.wandb = tracking.run_record(run)
     return record
 

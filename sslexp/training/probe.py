@@ -26,11 +26,12 @@ class StepCosts:
     step_s: float  # one optimizer step after the warm-up
     eval_image_s: float  # one image through the model without training
 
-    def fit_s(self, epochs: int, steps_per_epoch: int, val_images: int,
+    def fit_s(self, updates: int, validations: int, val_images: int,
               test_images: int = 0) -> float:
-        """A fit run to its last epoch (early stopping may end it sooner), tested once."""
-        per_epoch = steps_per_epoch * self.step_s + val_images * self.eval_image_s
-        return self.build_s + epochs * per_epoch + test_images * self.eval_image_s
+        """A fit of ``updates`` optimizer steps with ``validations`` passes over
+        ``val_images``, then one over ``test_images``."""
+        return (self.build_s + updates * self.step_s
+                + (validations * val_images + test_images) * self.eval_image_s)
 
 
 def import_seconds() -> float:
@@ -51,7 +52,8 @@ def measure_training(config: TrainConfig, data) -> StepCosts:
     backbone = build_backbone(data.image_shape, config.backbone,
                               pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
     model = build_classifier(backbone, data.num_classes)
-    batches = labelled_dataset(images, labels, config.batch_size, True, config.seed).repeat()
+    batches = labelled_dataset(images, labels, config.batch_size, True,
+                               config.run_seed).repeat()
     return _measure(model, batches, config.lr, started, images)
 
 

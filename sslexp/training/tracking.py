@@ -1,6 +1,11 @@
 """Weights & Biases, optional and lazily imported: the same code online and offline.
 
-W&B mirrors the results files; it is never the only copy of a result.
+W&B mirrors the results files; it is never the only copy of a result. Every
+run saves its results.json (and its checkpoint) to W&B when it ends, so a
+report can be built from W&B alone; a pretraining logs its backbone as a model
+artifact, and an ssl run declares the artifact it started from. W&B records
+the use of an artifact through its server only: offline, the reference is
+kept in the run's record, which says so.
 """
 
 from __future__ import annotations
@@ -9,12 +14,25 @@ import contextlib
 import dataclasses
 import netrc
 import os
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sslexp.config import Config, flatten
 from sslexp.errors import InputError
+from sslexp.runs.record import RESULTS_FILE, Record, write_record
 
 MODES = ("online", "offline", "disabled")
+# What `wandb agent` sets for each run of a sweep; a second wandb.init in that
+# environment would take over the sweep's run instead of starting its own.
+SWEEP_ENV = ("WANDB_RUN_ID", "WANDB_SWEEP_ID", "WANDB_SWEEP_PARAM_PATH")
+# Job types: the report and the W&B Report select runs by them.
+PRETRAIN_JOB = "pretrain"
+TRAIN_JOB = "train"
+COMPARISON_JOB = "comparison"
+BACKBONE_KEY = "backbone_key"  # W&B config key: the cache key of the backbone a pretraining makes
+UNDECLARED_OFFLINE = ("not declared: W&B records the use of an artifact through its server, "
+                      "which an offline run cannot reach; the reference is kept here only")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +41,11 @@ class WandbSettings:
     project: str = "sslexp"
     entity: str | None = None
     group: str | None = None
+
+
+class Yielded(Exception):
+    """A run that stops early on purpose (another machine took its work): its W&B run
+    finishes with exit code 0 and ``outcome: yielded`` in its summary."""
 
 
 def has_credentials() -> bool:
@@ -46,6 +69,22 @@ def resolve_mode(requested: str | None) -> str:
     return mode
 
 
+def sweep_id(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The W&B sweep this process runs a run of (set by `wandb agent`), if any."""
+    return environ.get("WANDB_SWEEP_ID") or None
+
+
+def group_of(settings: WandbSettings, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The run's W&B group: the one asked for, else WANDB_RUN_GROUP, else the sweep id in a
+    W&B sweep, so a sweep's downstream runs and the pretrainings they start share one."""
+    return settings.group or environ.get("WANDB_RUN_GROUP") or sweep_id(environ)
+
+
+def outside_the_sweep(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without the variables that bind a process to a W&B sweep run."""
+    return {name: value for name, value in environ.items() if name not in SWEEP_ENV}
+
+
 @contextlib.contextmanager
 def start_run(settings: WandbSettings, *, job_type: str, name: str, config: dict,
               run_dir: Path):
@@ -60,7 +99,7 @@ def start_run(settings: WandbSettings, *, job_type: str, name: str, config: dict
         mode=mode,
         project=settings.project,
         entity=settings.entity,
-        group=settings.group,  # None lets WANDB_RUN_GROUP apply (sweep runners set it)
+        group=group_of(settings),
         job_type=job_type,
         name=name,
         config=config,
@@ -69,10 +108,114 @@ def start_run(settings: WandbSettings, *, job_type: str, name: str, config: dict
     )
     try:
         yield run
+    except Yielded:
+        run.summary["outcome"] = "yielded"
+        run.finish()
+        raise
     except BaseException:
         run.finish(exit_code=1)
         raise
     run.finish()
+
+
+@dataclasses.dataclass(frozen=True)
+class ArtifactSpec:
+    """An artifact logged from a run directory's files once the run has finished."""
+
+    name: str
+    files: tuple[str, ...]
+    metadata: dict
+    type: str = "model"
+
+
+def backbone_artifact_name(key: str) -> str:
+    return f"backbone-{key}"
+
+
+@contextlib.contextmanager
+def tracked_run(settings: WandbSettings, record: Record, run_dir: Path, resume: bool, *,
+                job_type: str, config: dict, name: str | None = None,
+                on_start: Callable | None = None, artifact: ArtifactSpec | None = None,
+                upload: tuple[str, ...] = ()):
+    """The W&B run around a run's lifecycle (``sslexp.runs.lifecycle.recorded``).
+
+    In order: ``wandb.init``; ``on_start(run)`` (which may raise ``Yielded`` before
+    anything is written); the record, running then finished, failed or
+    interrupted; on success the artifact, logged from the final files (the record
+    then names it); results.json and the ``upload`` files saved to W&B; finish.
+    """
+    from sslexp.runs.lifecycle import recorded
+
+    run_dir = Path(run_dir)
+    with start_run(settings, job_type=job_type, name=name or record.name or job_type,
+                   config=config, run_dir=run_dir) as run:
+        if run is not None and on_start is not None:
+            on_start(run)
+        try:
+            with recorded(run_dir, record, resume):
+                yield run
+            if run is not None and artifact is not None:
+                record.artifact = log_artifact(run, artifact, run_dir)
+                if record.artifact:
+                    write_record(run_dir, record)
+        finally:
+            save_files(run, run_dir, (RESULTS_FILE, *upload))
+
+
+def is_online(run) -> bool:
+    return run is not None and run.settings.mode == "online"
+
+
+def save_files(run, run_dir: Path, names) -> None:
+    """Upload these files of ``run_dir`` when the run finishes (with their content then)."""
+    if run is None:
+        return
+    for name in names:
+        path = Path(run_dir) / name
+        if not path.is_file():
+            continue
+        try:
+            run.save(str(path), base_path=str(run_dir), policy="end", glob=False)
+        except Exception as error:  # the mirror failing must not fail the run
+            warn(f"could not save {path} to W&B ({type(error).__name__}: {error})")
+
+
+def log_artifact(run, spec: ArtifactSpec, run_dir: Path) -> str | None:
+    """Log ``spec``'s files of ``run_dir``; return the reference later runs use (the exact
+    version online, ``:latest`` offline, where the version is known only after sync)."""
+    import wandb
+
+    try:
+        artifact = wandb.Artifact(name=spec.name, type=spec.type, metadata=spec.metadata)
+        for name in spec.files:
+            artifact.add_file(str(Path(run_dir) / name), name=name)
+        run.log_artifact(artifact)
+        if is_online(run):
+            artifact.wait()
+            return f"{artifact.entity}/{artifact.project}/{spec.name}:{artifact.version}"
+    except Exception as error:  # the local files are the result; the artifact mirrors them
+        warn(f"could not log the W&B artifact {spec.name} ({type(error).__name__}: {error})")
+        return None
+    entity = f"{run.entity}/" if run.entity else ""
+    return f"{entity}{run.project}/{spec.name}:latest"
+
+
+def declare_backbone(run, reference: str | None) -> dict | None:
+    """Declare the backbone artifact an ssl run started from (W&B lineage: backbone -> runs);
+    what the record keeps about it."""
+    if not reference:
+        return None
+    reference = reference.removeprefix("wandb-artifact://")
+    if run is None:
+        return {"reference": reference, "declared": False, "note": "W&B was disabled"}
+    if not is_online(run):
+        return {"reference": reference, "declared": False, "note": UNDECLARED_OFFLINE}
+    try:
+        run.use_artifact(reference, type="model")
+    except Exception as error:  # lineage is worth a note, not a failed run
+        return {"reference": reference, "declared": False,
+                "note": f"use_artifact failed ({type(error).__name__}: {error})"}
+    return {"reference": reference, "declared": True, "note": None}
 
 
 def flat(config: Config) -> dict:
@@ -97,19 +240,6 @@ def metrics_callbacks(run) -> list:
     return [WandbMetricsLogger(log_freq="epoch")]
 
 
-def log_model_artifact(run, path: Path, name: str, metadata: dict) -> str | None:
-    """Log ``path`` as a model artifact; return its reference for later runs."""
-    if run is None:
-        return None
-    import wandb
-
-    artifact = wandb.Artifact(name=name, type="model", metadata=metadata)
-    artifact.add_file(str(path))
-    run.log_artifact(artifact)
-    entity = f"{run.entity}/" if run.entity else ""
-    return f"{entity}{run.project}/{name}:latest"
-
-
 def is_artifact_reference(value: str) -> bool:
     return value.startswith("wandb-artifact://") or (
         ":" in value and not Path(value).exists() and value.count("/") >= 1
@@ -121,7 +251,7 @@ def download_backbone_artifact(reference: str, settings: WandbSettings) -> Path:
 
     Done through the public API before the run starts, so a bad reference is
     an input error that writes nothing; the run declares the artifact it used
-    with ``use_backbone_artifact``.
+    with ``declare_backbone``.
     """
     reference = reference.removeprefix("wandb-artifact://")
     if resolve_mode(settings.mode) != "online":
@@ -142,7 +272,6 @@ def download_backbone_artifact(reference: str, settings: WandbSettings) -> Path:
     return files[0]
 
 
-def use_backbone_artifact(run, reference: str | None) -> None:
-    """Declare the backbone artifact an ssl run started from (W&B lineage)."""
-    if run is not None and reference and run.settings.mode == "online":
-        run.use_artifact(reference.removeprefix("wandb-artifact://"), type="model")
+def warn(message: str) -> None:
+    """One line on stderr: what happened and what sslexp did about it."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)

@@ -1,7 +1,11 @@
 """One downstream run: (label fraction, method, fold) -> fit -> one test evaluation.
 
-The validation split, carved from the labelled subset, selects the epoch; the
-test split is evaluated exactly once, at the end, with the selected weights.
+The validation split, carved from the labelled subset, selects the epoch (or,
+with ``select: last``, there is none and the final weights of a fixed budget
+are kept); the test split is evaluated exactly once, at the end, with the
+selected weights and BatchNorm statistics recomputed from the training images
+(``sslexp.training.batchnorm``). Budgets count optimizer updates
+(``sslexp.training.budget``).
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from sslexp.config import TrainConfig
-from sslexp.runs.lifecycle import check_run_dir, recorded
-from sslexp.runs.record import (BEST_WEIGHTS_FILE, FIGURES_DIR, HISTORY_FILE, MODEL_FILE, Record,
-                                read_history, read_record)
+from sslexp.runs.lifecycle import check_run_dir
+from sslexp.runs.record import (BEST_WEIGHTS_FILE, FIGURES_DIR, HISTORY_FILE,
+                                INITIAL_FILTERS_FILE, MODEL_FILE, Record, read_history,
+                                read_record)
 from sslexp.training.tracking import WandbSettings
 
 MONITOR = "val_loss"
@@ -27,6 +32,7 @@ class PretrainedBackbone:
     path: Path
     reference: str
     pretext: dict | None
+    artifact: str | None = None  # the W&B artifact of the backbone, when it has one
 
     def summary(self) -> dict:
         return {"path": str(self.path.resolve()), "reference": self.reference,
@@ -41,9 +47,9 @@ def find_pretrained(config: TrainConfig, cache_dir: Path, backbone_cache: Path,
     from sslexp.training import tracking
     from sslexp.training.backbones import ensure_backbone
 
-    if config.pretrained == "auto":
+    if config.pretrained == "auto":  # pretrained with this run's W&B settings, as its own run
         path = ensure_backbone(config.pretrain_config(), backbone_cache, cache_dir,
-                               WandbSettings(mode="disabled"), progress_to)
+                               wandb_settings, progress_to=progress_to)
     elif tracking.is_artifact_reference(config.pretrained):
         path = tracking.download_backbone_artifact(config.pretrained, wandb_settings)
     else:
@@ -54,7 +60,9 @@ def find_pretrained(config: TrainConfig, cache_dir: Path, backbone_cache: Path,
         summary = {"key": pretext.key, "config": pretext.config, "best_epoch": pretext.best_epoch,
                    "best_val_accuracy": pretext.best_val_accuracy}
         _check_same_architecture(config, pretext.config, path)
-    return PretrainedBackbone(Path(path), config.pretrained, summary)
+    artifact = (config.pretrained if tracking.is_artifact_reference(config.pretrained)
+                else pretext.artifact if pretext is not None else None)
+    return PretrainedBackbone(Path(path), config.pretrained, summary, artifact)
 
 
 def _check_same_architecture(config: TrainConfig, pretext_config: dict, path) -> None:
@@ -111,12 +119,15 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                                load_backbone, pool_pixel_mean)
     from sslexp.runs.provenance import provenance
     from sslexp.training import plan, progress, runtime, tracking
+    from sslexp.training.batchnorm import (RecalibrateBeforeValidation, recalibrate,
+                                           recalibration_images)
+    from sslexp.training.budget import budget_callbacks, budget_for, budget_summary
 
     output_dir = Path(output_dir)
     run_name = run_name or config.default_run_name()
     data = load_dataset(config.dataset, config.image_size, cache_dir)
     split = label_split(data.pool_labels, config.label_fraction, config.fold, config.folds,
-                        config.seed, config.val_fraction)
+                        config.seed, config.val_fraction, with_validation=config.select == "best")
 
     def pretrained_backbone():
         found = find_pretrained(config, cache_dir, backbone_cache, wandb_settings,
@@ -124,17 +135,17 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
         backbone = load_backbone(found.path, data.image_shape)
         return found, backbone, apply_finetune_policy(backbone, config.effective_finetune)
 
-    steps_per_epoch = config.steps_per_epoch(len(split.train_indices))
+    budget = budget_for(config, len(split.train_indices))
     pretrained = None
     if config.method == "ssl" and config.pretrained != "auto":  # a file: cheap to check first
         pretrained, backbone, trainable_layers = pretrained_backbone()
     check_run_dir(output_dir, resume)
     plan.show(plan.train_plan(config, data, len(split.train_indices), len(split.val_indices),
-                              steps_per_epoch, plan.describe_backbone(
+                              budget, plan.describe_backbone(
                                   config, backbone_cache, pretrained and pretrained.path)))
     if config.method == "ssl" and pretrained is None:  # may pretrain it now, into the cache
         pretrained, backbone, trainable_layers = pretrained_backbone()
-    runtime.configure(config.seed)
+    runtime.configure(config.run_seed)
     if config.method == "scratch":
         backbone = build_backbone(data.image_shape, config.backbone,
                                   pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
@@ -151,56 +162,102 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                "backbone": {**dataclasses.asdict(config.backbone),
                             "input_shape": list(data.image_shape)},
                "pretrained": pretrained.summary() if pretrained else None})
-    with recorded(output_dir, record, resume), tracking.start_run(
-            wandb_settings, job_type="train", name=run_name, config=tracking.flat(config),
-            run_dir=output_dir) as run:
+    with tracking.tracked_run(wandb_settings, record, output_dir, resume,
+                              job_type=tracking.TRAIN_JOB, name=run_name,
+                              config=tracking.flat(config), upload=(MODEL_FILE,)) as run:
         if pretrained is not None:
-            tracking.use_backbone_artifact(run, pretrained.reference
-                                           if tracking.is_artifact_reference(pretrained.reference)
-                                           else None)
+            record.model["pretrained"]["artifact"] = tracking.declare_backbone(
+                run, pretrained.artifact)
         model.compile(optimizer=keras.optimizers.Adam(config.lr),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        train_images = data.pool_images[split.train_indices]
+        calibration_images = recalibration_images(train_images, config.run_seed)
+        validated = config.select == "best"
         best_weights = output_dir / BEST_WEIGHTS_FILE
+        _save_initial_filters(model, output_dir / INITIAL_FILTERS_FILE)
         callbacks = [
-            *runtime.checkpoint_callbacks(output_dir, best_weights, MONITOR, "min", resume,
-                                          weights_only=True),
-            keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min", patience=config.patience),
+            *_checkpoints(output_dir, best_weights, resume, validated),
+            *budget_callbacks(budget),
+            RecalibrateBeforeValidation(calibration_images),
             *tracking.metrics_callbacks(run),
             progress.callback([progress.progress_path(output_dir)], "train"),
         ]
         model.fit(
             labelled_dataset(data.pool_images[split.train_indices],
                              data.pool_labels[split.train_indices], config.batch_size, True,
-                             config.seed).repeat(),
-            steps_per_epoch=steps_per_epoch,
+                             config.run_seed).repeat(),
+            steps_per_epoch=budget.eval_every,
             validation_data=labelled_dataset(data.pool_images[split.val_indices],
                                              data.pool_labels[split.val_indices],
-                                             config.batch_size, False, config.seed),
-            epochs=config.epochs, callbacks=callbacks, verbose=runtime.fit_verbosity(),
+                                             config.batch_size, False, config.run_seed)
+            if validated else None,
+            epochs=budget.epochs, callbacks=callbacks, verbose=runtime.fit_verbosity(),
             shuffle=False,  # the pipeline shuffles
         )
-        model.load_weights(best_weights)
-        runtime.save_model_atomic(model, output_dir / MODEL_FILE)
+        if validated:
+            model.load_weights(best_weights)
         record.history = read_history(output_dir / HISTORY_FILE)
-        best_row = min(record.history, key=lambda row: row.get(MONITOR, float("inf")))
+        if validated:
+            best_row = min(record.history, key=lambda row: row.get(MONITOR, float("inf")))
+        else:
+            best_row = record.history[-1]
         record.best_epoch = best_row["epoch"]
         record.best_val_accuracy = best_row.get("val_accuracy")
-        record.training = {"steps_per_epoch": steps_per_epoch,
-                           "epochs_run": len(record.history),
-                           "updates": steps_per_epoch * len(record.history)}
-        record.test = evaluate_once(model, data.test_images, data.test_labels, data.class_names,
-                                    max(config.batch_size, 256))
+        test_batch = max(config.batch_size, 256)
+        without = evaluate_once(model, data.test_images, data.test_labels, data.class_names,
+                                test_batch)
+        record.training = {
+            **budget_summary(budget, record.history, record.best_epoch),
+            "batchnorm": {"rule": "recalibrated from the training images",
+                          **recalibrate(model, calibration_images)},
+        }
+        runtime.save_model_atomic(model, output_dir / MODEL_FILE)
+        record.test = {
+            **evaluate_once(model, data.test_images, data.test_labels, data.class_names,
+                            test_batch),
+            "without_recalibration": {key: without[key] for key in ("accuracy", "loss")},
+        }
         record.files = {"model": MODEL_FILE, "history": HISTORY_FILE,
-                        "best_weights": BEST_WEIGHTS_FILE, **_save_figures(model, data,
-                                                                           output_dir, run)}
+                        "initial_filters": INITIAL_FILTERS_FILE,
+                        **({"best_weights": BEST_WEIGHTS_FILE} if validated else {}),
+                        **_save_figures(model, data, output_dir, run)}
         if run is not None:
             run.summary.update({"test/accuracy": record.test["accuracy"],
                                 "test/loss": record.test["loss"],
+                                "test/accuracy_without_recalibration":
+                                    without["accuracy"],
                                 "best_epoch": record.best_epoch,
+                                "updates": record.training["updates"],
+                                "cap_hit": record.training["cap_hit"],
                                 "n_labels": split.n_labels,
                                 "trainable_params": record.model["trainable_params"]})
         record.wandb = tracking.run_record(run)
     return record
+
+
+def _checkpoints(output_dir: Path, best_weights: Path, resume: bool, validated: bool) -> list:
+    """History, best-epoch checkpoint and backup; without validation there is no best epoch,
+    so no best checkpoint: the final weights are the run's."""
+    import keras
+
+    from sslexp.training import runtime
+
+    callbacks = runtime.checkpoint_callbacks(output_dir, best_weights, MONITOR, "min", resume,
+                                             weights_only=True)
+    if validated:
+        return callbacks
+    return [callback for callback in callbacks
+            if not isinstance(callback, keras.callbacks.ModelCheckpoint)]
+
+
+def _save_initial_filters(model, path: Path) -> None:
+    """The first-layer kernels the run starts from, for the filter figure's initial column
+    (a resumed run keeps the file its first attempt wrote)."""
+    from sslexp.runs.record import write_atomic
+    from sslexp.viz.features import first_layer_filters
+
+    if not path.exists():
+        write_atomic(path, lambda stream: np.save(stream, first_layer_filters(model)))
 
 
 def _save_figures(model, data, output_dir: Path, run) -> dict[str, str]:

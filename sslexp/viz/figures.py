@@ -27,27 +27,34 @@ PADDING_RGB = (1.0, 1.0, 1.0)
 
 
 def filters_figure(kernels: dict[str, np.ndarray], max_filters: int = 64,
-                   difference: tuple[str, str] | None = None) -> Figure:
+                   difference: tuple[str, str] | None = None,
+                   initial: tuple[str, np.ndarray] | None = None) -> Figure:
     """First-layer filters of each model as an image grid, models side by side.
 
     Each filter is scaled to its own range, which shows its pattern but hides
     how much two models differ; ``difference=("ssl", "scratch")`` adds a panel of
-    ssl - scratch per filter on one shared scale (red above, blue below zero).
+    ssl - scratch per filter on one shared scale (red above, blue below zero,
+    with a colour bar). ``initial=(title, kernel)`` adds, first, the kernels a
+    model started from.
     """
     shown = {name: kernel[..., :max_filters] for name, kernel in kernels.items()}
     count = max(kernel.shape[-1] for kernel in shown.values())
     columns = math.ceil(math.sqrt(count))
     panels = list(shown.items())
+    if initial is not None:
+        panels.insert(0, (initial[0], initial[1][..., :max_filters]))
     if difference is not None:
         first, second = (shown[name] for name in difference)
         panels.append((f"{difference[0]} - {difference[1]}", first - second))
     panel_inches = max(columns * TILE_INCHES, MIN_PANEL_INCHES) + 0.3
-    figure = Figure(figsize=(len(panels) * panel_inches,
+    bar_inches = 0.9 if difference is not None else 0.0
+    figure = Figure(figsize=(len(panels) * panel_inches + bar_inches,
                              math.ceil(count / columns) * TILE_INCHES + 0.8))
     axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    limit = None
     for index, (axis, (name, kernel)) in enumerate(zip(axes, panels)):
         if difference is not None and index == len(panels) - 1:
-            limit = float(np.abs(kernel).max()) or 1.0
+            limit = float(np.abs(kernel.mean(axis=-2)).max()) or 1.0
             tiles = [_diverging_rgb(kernel[..., f].mean(axis=-1), limit)
                      for f in range(kernel.shape[-1])]
         else:
@@ -56,30 +63,62 @@ def filters_figure(kernels: dict[str, np.ndarray], max_filters: int = 64,
         axis.set_title(name, fontsize=9)
         axis.set_axis_off()
     figure.suptitle("first-layer filters (stem_conv)", fontsize=10)
-    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.6 / figure.get_figheight(),
-                           wspace=0.08)
+    right = 1 - (bar_inches + 0.1) / figure.get_figwidth() if limit is not None else 0.98
+    figure.subplots_adjust(left=0.02, right=right, bottom=0.02,
+                           top=1 - 0.6 / figure.get_figheight(), wspace=0.08)
+    if limit is not None:
+        _colour_bar(figure, axes[-1], "RdBu_r", -limit, limit, "kernel difference")
     return figure
 
 
-def activations_figure(images: np.ndarray, activations: dict[str, dict[str, np.ndarray]]) -> Figure:
+def activations_figure(images: np.ndarray, activations: dict[str, dict[str, np.ndarray]],
+                       difference: tuple[str, str] | None = None) -> Figure:
     """Per-stage activation maps (channel mean) of each model for the same images.
 
     ``activations`` maps a model name to ``{stage layer name: (N, h, w, c) array}``.
-    Each map is scaled to its own range and enlarged to the input's size.
+    Every stage has one colour scale, shared by all models and images, so the
+    models can be compared by eye; ``difference=("ssl", "scratch")`` adds a
+    column of their difference per stage, on a symmetric scale of its own
+    (red: the first model higher). Maps are enlarged to the input's size.
     """
     size = images.shape[1]
-    stage_count = max(len(stages) for stages in activations.values())
-    figure = Figure(figsize=((1 + len(activations) * stage_count) * MAP_INCHES + 0.6,
+    maps = {name: {stage: output.mean(axis=-1) for stage, output in stages.items()}
+            for name, stages in activations.items()}
+    stage_names = list(next(iter(maps.values())))
+    ranges = {stage: (min(float(by_stage[stage].min()) for by_stage in maps.values()
+                          if stage in by_stage),
+                      max(float(by_stage[stage].max()) for by_stage in maps.values()
+                          if stage in by_stage))
+              for stage in stage_names}
+    panels = [(f"{name}: stage activations (channel mean)", stages, None)
+              for name, stages in maps.items()]
+    if difference is not None:
+        first, second = (maps[name] for name in difference)
+        delta = {stage: first[stage] - second[stage] for stage in stage_names
+                 if stage in first and stage in second
+                 and first[stage].shape == second[stage].shape}
+        if delta:
+            panels.append((f"{difference[0]} - {difference[1]}", delta, "difference"))
+    stage_count = len(stage_names)
+    figure = Figure(figsize=((1 + len(panels) * stage_count) * MAP_INCHES + 0.6,
                              len(images) * MAP_INCHES + 0.8))
-    axes = figure.subplots(1, 1 + len(activations), squeeze=False,
-                           gridspec_kw={"width_ratios": [1] + [stage_count] * len(activations)})[0]
+    axes = figure.subplots(1, 1 + len(panels), squeeze=False,
+                           gridspec_kw={"width_ratios": [1] + [stage_count] * len(panels)})[0]
     inputs = [[_gray_rgb(to_display(image))] for image in images]
     _show_mosaic(axes[0], _mosaic(inputs), "input", [""], size)
-    for axis, (name, stages) in zip(axes[1:], activations.items()):
-        rows = [[_enlarge(_colormap(maps[index].mean(axis=-1)), size) for maps in stages.values()]
-                for index in range(len(images))]
-        _show_mosaic(axis, _mosaic(rows), f"{name}: stage activations (channel mean)",
-                     list(stages), size)
+    for axis, (title, stages, kind) in zip(axes[1:], panels):
+        rows = []
+        for index in range(len(images)):
+            row = []
+            for stage, values in stages.items():
+                if kind == "difference":
+                    limit = float(np.abs(values).max()) or 1.0
+                    tile = _diverging_rgb(values[index], limit)
+                else:
+                    tile = _colormap(values[index], value_range=ranges[stage])
+                row.append(_enlarge(tile, size))
+            rows.append(row)
+        _show_mosaic(axis, _mosaic(rows), title, list(stages), size)
     figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01,
                            top=1 - 0.6 / figure.get_figheight(), wspace=0.05)
     return figure
@@ -121,10 +160,24 @@ def rotations_figure(rotated: np.ndarray, true_rotations: np.ndarray,
 
 
 def save_figure(figure: Figure, path: Path, dpi: int = 100) -> Path:
-    """Write ``figure`` as a PNG (Agg, no display needed) and return its path."""
+    """Write ``figure`` as a PNG (Agg, no display needed) and, beside it, as an SVG; return
+    the PNG's path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=dpi, format="png")
+    figure.savefig(path.with_suffix(".svg"), format="svg")
     return path
+
+
+def _colour_bar(figure: Figure, axis, colormap: str, low: float, high: float,
+                label: str) -> None:
+    """A colour bar for a panel drawn as an RGB mosaic (which has no scale of its own)."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    mappable = ScalarMappable(norm=Normalize(low, high), cmap=colormaps[colormap])
+    bar = figure.colorbar(mappable, ax=axis, fraction=0.08, pad=0.04)
+    bar.ax.tick_params(labelsize=7)
+    bar.set_label(label, fontsize=8)
 
 
 def _show_mosaic(axis, mosaic: np.ndarray, title: str | None, column_labels: list[str],
@@ -179,9 +232,12 @@ def _gray_rgb(image: np.ndarray) -> np.ndarray:
     return image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1)
 
 
-def _colormap(values: np.ndarray, name: str = "viridis") -> np.ndarray:
-    span = float(values.max() - values.min())
-    scaled = (values - values.min()) / span if span > 0 else np.zeros_like(values)
+def _colormap(values: np.ndarray, name: str = "viridis",
+              value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Values as colours, scaled to ``value_range`` (default: their own range)."""
+    low, high = value_range if value_range is not None else (values.min(), values.max())
+    span = float(high - low)
+    scaled = np.clip((values - low) / span, 0, 1) if span > 0 else np.zeros_like(values)
     return colormaps[name](scaled)[..., :3]
 
 

@@ -40,10 +40,11 @@ def save_run_figures(model, images: np.ndarray, out_dir: str | Path, wandb_run=N
 def save_comparison_figures(models: dict, images: np.ndarray, out_dir: str | Path,
                             wandb_run=None, max_images: int = 8,
                             file_names=(FILTERS_SIDE_BY_SIDE_PNG, ACTIVATIONS_SIDE_BY_SIDE_PNG),
-                            ) -> list[Path]:
+                            initial: tuple[str, np.ndarray] | None = None) -> list[Path]:
     """Filters and activations of several models (e.g. ``{"ssl": ..., "scratch": ...}``)
     side by side, each computed from its own weights on the same images; two
-    models also get a panel of their filter difference."""
+    models also get panels of their filter and activation differences.
+    ``initial=(title, kernels)`` adds the first-layer kernels a model started from."""
     if not models:
         raise ValueError("give at least one model to draw")
     out_dir = Path(out_dir)
@@ -51,9 +52,12 @@ def save_comparison_figures(models: dict, images: np.ndarray, out_dir: str | Pat
     kernels = {name: first_layer_filters(model) for name, model in models.items()}
     pair = tuple(kernels) if len(kernels) == 2 else None
     same_shape = pair is not None and len({kernel.shape for kernel in kernels.values()}) == 1
-    filters = filters_figure(kernels, difference=pair if same_shape else None)
+    if initial is not None and initial[1].shape != next(iter(kernels.values())).shape:
+        initial = None  # kernels of another architecture cannot share the panel's layout
+    filters = filters_figure(kernels, difference=pair if same_shape else None, initial=initial)
     activations = activations_figure(
-        images, {name: stage_activations(model, images) for name, model in models.items()}
+        images, {name: stage_activations(model, images) for name, model in models.items()},
+        difference=pair,
     )
     paths = [
         save_figure(filters, out_dir / file_names[0]),

@@ -11,6 +11,7 @@ from sslexp.cli import main
 from sslexp.runs.record import read_record
 
 TINY = ["--dataset", "digits", "--image-size", "8", "--depth", "8", "--width", "4"]
+ONE_SHORT_EPOCH = ["--budget=matched", "--max-updates=5"]
 
 
 def invoke(*args):
@@ -26,7 +27,8 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 def finished_run(tmp_path_factory, data_cache, pretrained_dir):
     """A real finished ssl run, trained once for this module."""
     run_dir = tmp_path_factory.mktemp("finished") / "run"
-    result = invoke("train", *TINY, "--label-fraction=0.1", "--epochs=1", "--wandb-mode=disabled",
+    result = invoke("train", *TINY, "--label-fraction=0.1", *ONE_SHORT_EPOCH,
+                    "--wandb-mode=disabled",
                     f"--cache-dir={data_cache}", f"--output-dir={run_dir}",
                     f"--pretrained={pretrained_dir / 'backbone.keras'}")
     assert result.exit_code == 0, result.output
@@ -57,7 +59,8 @@ def test_bad_input_on_a_finished_run_exits_2_and_changes_no_byte(
     shutil.copytree(finished_run, run_dir)
     before = snapshot(run_dir)
     (tmp_path / "images" / "cat").mkdir(parents=True)
-    values = {"label_fraction": 0.1, "epochs": 1, "wandb_mode": "disabled",
+    values = {"label_fraction": 0.1, "budget": "matched", "max_updates": 5,
+              "wandb_mode": "disabled",
               "cache_dir": data_cache, "output_dir": run_dir,
               "pretrained": pretrained_dir / "backbone.keras", **overrides}
     places = {"one_class": tmp_path / "images", "missing": tmp_path / "missing.keras"}
@@ -73,7 +76,8 @@ def test_resume_on_a_finished_run_says_so_and_changes_nothing(tmp_path, data_cac
     run_dir = tmp_path / "run"
     shutil.copytree(finished_run, run_dir)
     before = snapshot(run_dir)
-    result = invoke("train", *TINY, "--label-fraction=0.1", "--epochs=1", "--wandb-mode=disabled",
+    result = invoke("train", *TINY, "--label-fraction=0.1", *ONE_SHORT_EPOCH,
+                    "--wandb-mode=disabled",
                     f"--cache-dir={data_cache}", f"--output-dir={run_dir}", "--resume",
                     f"--pretrained={pretrained_dir / 'backbone.keras'}")
     assert result.exit_code == 0, result.output
@@ -111,7 +115,7 @@ def test_train_uses_the_backbone_pretrain_made_with_the_same_pretext_options(
     monkeypatch.setattr(backbones, "run_pretraining",
                         lambda *a, **k: pytest.fail("pretrained again instead of using the cache"))
     result = invoke("train", *TINY, "--method=ssl", "--pretrained=auto", "--pretext-epochs=1",
-                    "--pretext-val-fraction=0.2", "--label-fraction=0.1", "--epochs=1",
+                    "--pretext-val-fraction=0.2", "--label-fraction=0.1", *ONE_SHORT_EPOCH,
                     "--wandb-mode=disabled", f"--cache-dir={data_cache}",
                     f"--backbone-cache={cache}", f"--output-dir={tmp_path / 'run'}")
     assert result.exit_code == 0, result.output

@@ -188,7 +188,8 @@ def test_create_checks_the_yaml_before_calling_wandb(tmp_path, fake_wandb):
 
 
 def test_agents_start_one_staggered_agent_per_gpu_and_report_exit_codes(fake_wandb, two_gpus):
-    result = invoke("agents", "me/proj/ab12cd34", "--gpus", "0,1", "--count", "2", "--stagger", "1")
+    result = invoke("agents", "me/proj/ab12cd34", "--isolate", "--gpus", "0,1", "--count", "2",
+                    "--stagger", "1")
     calls = sorted(fake_wandb(), key=lambda call: call["time"])
     assert [call["argv"] for call in calls] == [["agent", "--forward-signals", "--count", "2", "me/proj/ab12cd34"]] * 2
     assert [call["env"]["CUDA_VISIBLE_DEVICES"] for call in calls] == ["0", "1"]
@@ -201,7 +202,8 @@ def test_agents_start_one_staggered_agent_per_gpu_and_report_exit_codes(fake_wan
 
 def test_agents_pass_sigterm_to_every_agent(tmp_path, fake_wandb, two_gpus):
     process = subprocess.Popen(
-        [sys.executable, "-m", "sslexp", "agents", "sweep123", "--gpus", "0,1", "--stagger", "0.2"],
+        [sys.executable, "-m", "sslexp", "agents", "sweep123", "--isolate", "--gpus", "0,1",
+         "--stagger", "0.2"],
         env={**os.environ, "FAKE_AGENT_WAIT": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60

@@ -21,7 +21,8 @@ TINY = ["--dataset", "digits", "--image-size", "8", "--depth", "8", "--width", "
 
 
 def train_args(tmp_path, data_cache, pretrained_dir, **overrides):
-    options = {"label_fraction": 0.1, "fold": 1, "epochs": 2, "wandb_mode": "disabled",
+    options = {"label_fraction": 0.1, "fold": 1, "budget": "matched", "max_updates": 20,
+               "eval_every": 10, "wandb_mode": "disabled",
                "cache_dir": data_cache, "output_dir": tmp_path / "run",
                "pretrained": pretrained_dir / "backbone.keras", **overrides}
     return ["train", *TINY, *[f"--{k}={v}" for k, v in options.items()]]
@@ -59,6 +60,12 @@ def test_train_with_agent_spelling_writes_complete_results(tmp_path, data_cache,
     assert "revision" in results["provenance"]["git"]
     assert results["wall_time_s"] > 0
     assert (tmp_path / "run" / "model.keras").is_file()
+    training = results["training"]
+    assert (training["budget"], training["updates"], training["max_updates"]) == ("matched", 20, 20)
+    assert training["cap_hit"] == (results["best_epoch"] == 2)
+    assert training["batchnorm"]["images"] == results["split"]["n_train"]
+    assert 0 <= test["without_recalibration"]["accuracy"] <= 1
+    assert results["files"]["initial_filters"] == "initial_filters.npy"
     if method == "ssl":
         assert results["model"]["pretrained"]["path"].endswith("backbone.keras")
         assert results["model"]["pretrained"]["pretext"]["best_epoch"] == 1
@@ -67,7 +74,8 @@ def test_train_with_agent_spelling_writes_complete_results(tmp_path, data_cache,
 
 
 def test_linear_probe_trains_only_the_head(tmp_path, data_cache, pretrained_dir):
-    result = invoke(*train_args(tmp_path, data_cache, pretrained_dir, finetune="linear", epochs=1))
+    result = invoke(*train_args(tmp_path, data_cache, pretrained_dir, finetune="linear",
+                                max_updates=10))
     assert result.exit_code == 0, result.output
     model = json.loads((tmp_path / "run" / "results.json").read_text())["model"]
     assert model["trainable_layers"] == ["classifier"]
@@ -76,15 +84,15 @@ def test_linear_probe_trains_only_the_head(tmp_path, data_cache, pretrained_dir)
 
 def test_config_file_and_environment_supply_defaults(tmp_path, data_cache, pretrained_dir):
     config = tmp_path / "run.yaml"
-    config.write_text("label-fraction: 0.2\nmethod: scratch\nepochs: 3\n")
+    config.write_text("label-fraction: 0.2\nmethod: scratch\nmax-updates: 30\n")
     args = train_args(tmp_path, data_cache, pretrained_dir)
-    args = [a for a in args if not a.startswith(("--label_fraction", "--epochs", "--fold"))]
-    result = invoke(*args, "--config", config, "--epochs=1", env={"SSLEXP_FOLD": "2"})
+    args = [a for a in args if not a.startswith(("--label_fraction", "--max_updates", "--fold"))]
+    result = invoke(*args, "--config", config, "--max-updates=10", env={"SSLEXP_FOLD": "2"})
     assert result.exit_code == 0, result.output
     config_used = json.loads((tmp_path / "run" / "results.json").read_text())["config"]
     assert config_used["label_fraction"] == 0.2  # from the file
     assert config_used["method"] == "scratch"
-    assert config_used["epochs"] == 1  # the flag beats the file
+    assert config_used["max_updates"] == 10  # the flag beats the file
     assert config_used["fold"] == 2  # from SSLEXP_FOLD
 
 

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from sslexp.cli import main
 
-TINY = {"dataset": "digits", "image_size": 8, "depth": 8, "width": 4, "epochs": 1,
-        "pretext_epochs": 1, "label_fraction": 0.2}
+TINY = {"dataset": "digits", "image_size": 8, "depth": 8, "width": 4, "budget": "matched",
+        "max_updates": 4, "pretext_epochs": 1, "label_fraction": 0.2}
 
 
 def write_sweep(tmp_path, bad: dict) -> str:

@@ -48,8 +48,9 @@ def ssl_run(tmp_path_factory):
     with umask(SHARED_UMASK):
         result = CliRunner().invoke(main, [
             "train", "--dataset", dataset, *TINY_MODEL, "--cache-dir", str(made / "cache"),
-            "--method", "ssl", "--pretrained", "auto", "--pretext-epochs", "1", "--epochs", "1",
-            "--label-fraction", "1", "--backbone-cache", str(made / "backbones"),
+            "--method", "ssl", "--pretrained", "auto", "--pretext-epochs", "1",
+            "--budget", "matched", "--max-updates", "4", "--label-fraction", "1",
+            "--backbone-cache", str(made / "backbones"),
             "--output-dir", str(made / "run")])
     assert result.exit_code == 0, result.output
     (backbone,) = (made / "backbones").glob("*/backbone.keras")

@@ -22,6 +22,8 @@ SSL_ACCURACY = {0.1: (0.70, 0.73, 0.73), 0.3: (0.80, 0.83, 0.83), 1.0: (0.91, 0.
 FAILED = ("scratch", 0.3, 1)
 MISSING = ("ssl", 1.0, 2)
 FAILURE_MESSAGE = "out of memory while training"
+CLASSES = ("zero", "one")
+CAP_HIT = ("scratch", 1.0, 0)  # the run still improving when its cap stopped it
 
 
 def tiny_backbone(seed: int, input_shape=IMAGE_SHAPE, width: int = 4):
@@ -66,7 +68,8 @@ def run_id(method: str, fraction: float, fold: int) -> str:
     return f"{method}-p{fraction:g}-fold{fold}"
 
 
-def write_pretrain(directory: Path, with_models: bool) -> Path:
+def write_pretrain(directory: Path, with_models: bool, dataset: str = "digits",
+                   image_shape=IMAGE_SHAPE) -> Path:
     """A pretrain directory with results.json (rotation accuracy history) and checkpoints."""
     directory.mkdir(parents=True, exist_ok=True)
     history = [{"epoch": epoch, "loss": 1.4 - 0.2 * epoch, "accuracy": 0.25 + 0.1 * epoch,
@@ -74,14 +77,14 @@ def write_pretrain(directory: Path, with_models: bool) -> Path:
                for epoch in range(1, 5)]
     _write_json(directory / "results.json", {
         "schema": 2, "kind": "pretrain", "state": "finished", "error": None,
-        "config": {"dataset": "digits", "image_size": IMAGE_SHAPE[0]},
+        "config": {"dataset": dataset, "image_size": image_shape[0]},
         "history": history, "best_epoch": 4, "best_val_accuracy": history[-1]["val_accuracy"],
         "data": {"n_pretext_images": 400, "n_val_images": 100, "unlabeled_fraction": 1.0},
         "files": {"backbone": "backbone.keras", "pretext": "pretext.keras"},
     })
     backbone_path = directory / "backbone.keras"
     if with_models:
-        pretext = tiny_pretext(seed=7)
+        pretext = tiny_pretext(seed=7, backbone=tiny_backbone(7, image_shape))
         pretext.save(directory / "pretext.keras")
         pretext.get_layer("backbone").save(backbone_path)
     else:
@@ -90,7 +93,8 @@ def write_pretrain(directory: Path, with_models: bool) -> Path:
 
 
 def write_sweep(root: Path, with_models: bool = False, with_ledger: bool = True,
-                extra_config: dict | None = None) -> Path:
+                extra_config: dict | None = None, dataset: str = "digits",
+                image_shape=IMAGE_SHAPE) -> Path:
     """A 3 fractions x 2 methods x 3 folds sweep with one failed and one missing run.
 
     With ``with_models`` the fraction-0.1 fold-0 pair gets real (different)
@@ -99,12 +103,12 @@ def write_sweep(root: Path, with_models: bool = False, with_ledger: bool = True,
     extra_config = extra_config or {}
     sweep_dir = root / "sweep"
     sweep_dir.mkdir(parents=True)
-    backbone_path = write_pretrain(root / "pretrain", with_models)
+    backbone_path = write_pretrain(root / "pretrain", with_models, dataset, image_shape)
     parameters = {
         "label_fraction": {"values": list(FRACTIONS)},
         "method": {"values": ["ssl", "scratch"]},
         "fold": {"values": list(FOLDS)},
-        "dataset": {"value": "digits"},
+        "dataset": {"value": dataset},
         "epochs": {"value": 2},
         **{name: {"values": [value]} for name, value in extra_config.items()},
     }
@@ -119,16 +123,22 @@ def write_sweep(root: Path, with_models: bool = False, with_ledger: bool = True,
                     continue
                 identifier = run_id(method, fraction, fold)
                 config = {"label_fraction": fraction, "method": method, "fold": fold,
-                          "dataset": "digits", "epochs": 2, **extra_config}
+                          "dataset": dataset, "epochs": 2, **extra_config}
                 failed = (method, fraction, fold) == FAILED
                 accuracy = (SSL_ACCURACY if method == "ssl" else SCRATCH_ACCURACY)[fraction][fold]
                 run_dir = sweep_dir / "runs" / identifier
                 run_dir.mkdir(parents=True)
                 results = _train_results(config, accuracy, failed,
-                                         backbone_path if method == "ssl" else None)
+                                         backbone_path if method == "ssl" else None,
+                                         image_shape)
                 if with_models and fraction == FRACTIONS[0] and fold == 0:
-                    tiny_classifier(seed=1 if method == "ssl" else 2).save(run_dir / "model.keras")
-                    results["files"] = {"model": "model.keras"}
+                    seed = 1 if method == "ssl" else 2
+                    tiny_classifier(seed, backbone=tiny_backbone(seed, image_shape)).save(
+                        run_dir / "model.keras")
+                    start = tiny_backbone(0, image_shape).get_layer("stem_conv").get_weights()[0]
+                    np.save(run_dir / "initial_filters.npy", start)
+                    results["files"] = {"model": "model.keras",
+                                        "initial_filters": "initial_filters.npy"}
                 _write_json(run_dir / "results.json", results)
                 ledger["runs"][identifier] = {
                     "config": {k: config[k] for k in ("label_fraction", "method", "fold")},
@@ -145,25 +155,41 @@ def write_sweep(root: Path, with_models: bool = False, with_ledger: bool = True,
     return sweep_dir
 
 
-def _train_results(config: dict, accuracy: float, failed: bool, backbone_path: Path | None) -> dict:
+def _train_results(config: dict, accuracy: float, failed: bool, backbone_path: Path | None,
+                   image_shape=IMAGE_SHAPE) -> dict:
     fraction, fold = config["label_fraction"], config["fold"]
+    n_labels = int(round(fraction * POOL_SIZE))
+    n_val = int(round(0.15 * n_labels))
     results = {
         "schema": 2, "kind": "train", "state": "failed" if failed else "finished",
         "error": {"type": "RuntimeError", "message": FAILURE_MESSAGE, "traceback": "..."}
         if failed else None,
-        "config": {**config, "image_size": IMAGE_SHAPE[0], "folds": len(FOLDS), "seed": 0},
+        "config": {**config, "image_size": image_shape[0], "folds": len(FOLDS), "seed": 0},
         "split": {"fingerprint": f"split-{fraction:g}-{fold}", "dataset_fingerprint": "digits-abc",
-                  "n_labels": int(round(fraction * POOL_SIZE)), "pool_size": POOL_SIZE},
-        "model": {"pretrained": {"path": str(backbone_path)} if backbone_path else None},
+                  "n_labels": n_labels, "pool_size": POOL_SIZE, "n_train": n_labels - n_val,
+                  "n_val": n_val, "labels_per_class": [n_labels // 2, n_labels - n_labels // 2],
+                  "val_per_class": [n_val // 2, n_val - n_val // 2]},
+        "model": {"pretrained": {"path": str(backbone_path),
+                                 "pretext": {"config": {"pretext": {"seed": 0}}}}
+                  if backbone_path else None},
         "provenance": {"versions": {"python": "3.11.2", "keras": "3.15.0", "tensorflow": "2.21.0"},
                        "git": {"revision": "0123abcd", "dirty": False}, "hostname": "testhost"},
         "started_at": "2026-01-01T00:00:00+00:00",
         "finished_at": "2026-01-01T00:01:00+00:00",
     }
     if not failed:
-        results.update(best_epoch=2, test={"accuracy": accuracy, "loss": 1 - accuracy},
-                       history=[{"epoch": 1, "accuracy": accuracy - 0.1},
-                                {"epoch": 2, "accuracy": accuracy}])
+        # ssl gains 5 points more on class "zero" than on class "one"
+        spread = 0.025 if config["method"] == "ssl" else -0.025
+        capped = (config["method"], fraction, fold) == CAP_HIT
+        results.update(
+            best_epoch=3 if capped else 2,
+            test={"accuracy": accuracy, "loss": 1 - accuracy, "class_names": list(CLASSES),
+                  "per_class_accuracy": {"zero": accuracy + spread, "one": accuracy - spread},
+                  "without_recalibration": {"accuracy": accuracy - 0.05}},
+            training={"budget": "converged", "select": "best", "updates": 300 if capped else 250,
+                      "max_updates": 300, "epochs_run": 3, "max_epochs": 3, "cap_hit": capped},
+            history=[{"epoch": 1, "accuracy": accuracy - 0.1},
+                     {"epoch": 2, "accuracy": accuracy}, {"epoch": 3, "accuracy": accuracy}])
     return results
 
 

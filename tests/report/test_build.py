@@ -75,6 +75,9 @@ def test_pictures_come_from_the_two_checkpoints(built_report):
     filters = next(path for path in built_report.figures if path.name == "filters_side_by_side.png")
     assert colored_pixels(filters) > 50
     assert re.search(r"the kernels differ by \d+\.\d%", html)
+    # the first column: the random kernels scratch started from; fold 0's derived seed is not 0
+    assert "The first column shows the random kernels scratch started from" in html
+    assert "pretraining started from other random kernels (pretext seed 0)" in html
 
 
 def test_csv_and_markdown_carry_the_same_numbers(built_report):
@@ -113,3 +116,37 @@ def test_a_sweep_with_no_finished_run_still_reports_what_is_missing(tmp_path):
     assert "No finished runs yet" in html
     assert "4 grid point(s)" in html
     assert report.sweep.state_counts()["missing"] == 4
+
+
+def test_the_report_opens_with_its_verdict_and_warnings(built_report):
+    assert built_report.verdict[0].startswith(
+        "ssl beats scratch by 10.0 points at 50 labels (95% CI [+7.5, +12.5], "
+        "Holm-adjusted p = 0.01); no significant difference from 150 labels on.")
+    # 0.1 and 0.3 have at most 100 labels per class: 5 pairs, all positive, exact p = 2/32
+    assert "5 fold pairs (exact sign-flip p = 0.062, not significant)" in built_report.verdict[1]
+    html = built_report.html.read_text()
+    assert html.index('id="verdict"') < html.index('id="counts"')
+    assert html.index(built_report.verdict[0][:30]) < html.index("<h2")
+    cap, few, noisy = built_report.warnings[:3]
+    assert sweep_factory.run_id(*sweep_factory.CAP_HIT) in cap
+    assert "0.3 (2), 1 (2)" in few
+    assert "0.1 (4 per class)" in noisy
+    markdown = built_report.markdown.read_text()
+    assert markdown.splitlines()[2] == f"**{built_report.verdict[0]}**"
+    assert markdown.splitlines()[4] == f"**{built_report.verdict[1]}**"
+
+
+def test_budget_table_and_per_class_gains(built_report):
+    html = built_report.html.read_text()
+    budget = re.search(r'<table id="budget-table">(.*?)</table>', html, re.S).group(1)
+    assert budget.count("<tr>") == 17  # header + 16 finished runs
+    assert "YES" in budget and "4 / 3" not in budget
+    gains = re.search(r'<table id="class-gains">(.*?)</table>', html, re.S).group(1)
+    assert gains.index("zero") < gains.index("one")  # the class that gains most comes first
+    assert "+15.0" in gains  # class zero at 0.1: 10 points + 2.5 + 2.5
+    assert "Holm p" in html and "Low-label fractions" in html
+
+
+def test_every_figure_is_also_an_svg(built_report):
+    for path in built_report.figures:
+        assert path.with_suffix(".svg").is_file(), path

@@ -4,7 +4,9 @@ import math
 
 import pytest
 
-from sslexp.report.stats import describe, label_efficiency, labels_to_reach, paired_difference
+from sslexp.report.stats import (bootstrap_label_efficiency, describe, holm_adjusted,
+                                 label_efficiency, labels_to_reach, paired_difference,
+                                 sign_flip_test, too_few_pairs)
 
 SSL = [0.70, 0.73, 0.73]
 SCRATCH = [0.60, 0.62, 0.64]
@@ -88,3 +90,44 @@ def test_labels_to_reach_uses_the_first_crossing_of_a_non_monotone_curve():
 def test_label_efficiency_without_a_curve_or_target_is_unknown():
     assert label_efficiency(0.7, 50, [], []).bound == "unknown"
     assert label_efficiency(float("nan"), 50, [50], [0.6]).bound == "unknown"
+
+
+def test_holm_adjustment_equals_a_hand_computation():
+    # sorted: 0.005 (x4 = 0.02), 0.01 (x3 = 0.03), 0.03 (x2 = 0.06), 0.04 (x1 = 0.04 -> 0.06,
+    # never below the one before); NaN (too few pairs) stays NaN and does not count in m
+    adjusted = holm_adjusted([0.01, 0.04, 0.03, float("nan"), 0.005])
+    assert adjusted[:3] == pytest.approx([0.03, 0.06, 0.06])
+    assert math.isnan(adjusted[3]) and adjusted[4] == pytest.approx(0.02)
+    assert holm_adjusted([0.6, 0.5]) == pytest.approx([1.0, 1.0])  # capped at 1
+
+
+def test_sign_flip_test_is_exact_for_few_pairs():
+    # 3 positive differences: of the 8 sign patterns only all-plus and all-minus reach |mean|
+    result = sign_flip_test([0.1, 0.2, 0.3])
+    assert result.exact and result.n_pairs == 3
+    assert result.mean == pytest.approx(0.2) and result.p_value == pytest.approx(2 / 8)
+    # |d| = 0.1, 0.2, 0.3, 0.05, observed sum 0.25; the 16 signed sums are +-0.65, +-0.55,
+    # +-0.45, +-0.35, +-0.25, +-0.15, +-0.05 (twice): 10 of them reach |0.25|
+    assert sign_flip_test([0.1, -0.2, 0.3, 0.05]).p_value == pytest.approx(10 / 16)
+    assert sign_flip_test([]).n_pairs == 0 and sign_flip_test([0.0, 0.0]).p_value == 1.0
+    assert sign_flip_test([0.3]).p_value == 1.0 and sign_flip_test([0.3]).mean == 0.3
+
+
+def test_sign_flip_test_samples_when_pairs_are_many():
+    result = sign_flip_test([0.01 * k for k in range(1, 21)], resamples=2000)
+    assert not result.exact and result.p_value < 0.01
+
+
+def test_label_efficiency_interval_brackets_the_estimate():
+    ssl = {0: 0.70, 1: 0.73, 2: 0.73}
+    scratch_curve = [(50, {0: 0.60, 1: 0.62, 2: 0.64}), (150, {0: 0.75, 1: 0.77, 2: 0.79}),
+                     (500, {0: 0.90, 1: 0.91, 2: 0.92})]
+    interval = bootstrap_label_efficiency(ssl, 50, scratch_curve, resamples=500)
+    estimate = label_efficiency(0.72, 50, [50, 150, 500], [0.62, 0.77, 0.91]).ratio
+    assert interval.low <= estimate <= interval.high
+    assert 1 < interval.low and interval.high < 3  # 50 to 150 labels: between 1x and 3x
+    assert math.isnan(bootstrap_label_efficiency({0: 0.7}, 50, scratch_curve).low)
+
+
+def test_fewer_than_three_pairs_is_flagged():
+    assert too_few_pairs(2) and not too_few_pairs(3)

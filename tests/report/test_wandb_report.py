@@ -1,25 +1,32 @@
-"""The W&B Report's structure, and what `save()` would send, with the server patched out."""
+"""The W&B Report as the JSON `save()` sends, panel by panel, with the server patched out,
+and the numbers the `comparison` run logs for its panels."""
 
 import json
 from types import SimpleNamespace
 from unittest import mock
 
 import pytest
-import wandb_workspaces.reports.v2 as wr
 
+from sslexp.report.collect import collect_sweep
+from sslexp.report.comparison import compare
+from sslexp.report.wandb_comparison import difference_rows, fold_rows, history_rows
 from sslexp.report.wandb_report import WandbReportSpec, build_wandb_report, publish
+
+VERDICT = ["ssl beats scratch at every label fraction.", "The gain shrinks with more labels."]
 
 
 class FakeServer:
-    """Answers the GraphQL calls Report.save() makes, and records them."""
+    """What wandb-workspaces asks the W&B API while saving a report, recorded."""
 
     def __init__(self):
         self.calls = []
-        self.api = SimpleNamespace(client=SimpleNamespace(app_url="https://wandb.example"),
-                                   projects=lambda entity: [SimpleNamespace(name="sslexp")],
-                                   create_project=mock.Mock(), default_entity="team")
+        self.api = SimpleNamespace(
+            _service_api=SimpleNamespace(execute_graphql=self.execute,
+                                         app_url="https://wandb.example/"),
+            projects=lambda entity: [SimpleNamespace(name="sslexp")], create_project=mock.Mock(),
+            default_entity="team")
 
-    def execute(self, api, query, variables=None):
+    def execute(self, query, variables=None, **_):
         self.calls.append((query, variables))
         if "upsertView" in query:
             return {"upsertView": {"view": {
@@ -28,50 +35,117 @@ class FakeServer:
                             "entityName": variables["entityName"]},
             }, "inserted": True}}
         if "internalId" in query:
-            return {"project": {"internalId": "PROJECT1"}}
+            return {"project": {"id": "UHJvamVjdDox", "internalId": "PROJECT1"}}
         raise AssertionError(f"unexpected query: {query[:80]}")
 
-    def patches(self):
-        interface = "wandb_workspaces.reports.v2.interface"
-        return (mock.patch(f"{interface}._get_api", return_value=self.api),
-                mock.patch(f"{interface}.execute_graphql", side_effect=self.execute))
 
-    def saved_spec(self) -> dict:
-        (variables,) = [v for query, v in self.calls if "upsertView" in query]
-        return json.loads(variables["spec"])
-
-
-def panel_grids(report):
-    return [block for block in report.blocks if isinstance(block, wr.PanelGrid)]
-
-
-def test_report_compares_methods_over_label_fraction():
-    report = build_wandb_report(WandbReportSpec("team", "sslexp", sweep_id="abc123"))
-    assert report.entity == "team" and report.project == "sslexp"
-    accuracy_grid = panel_grids(report)[0]
-    assert [runset.name for runset in accuracy_grid.runsets] == ["ssl", "scratch"]
-    assert all("abc123" in runset.filters for runset in accuracy_grid.runsets)
-    assert "'ssl'" in accuracy_grid.runsets[0].filters
-    scatter = accuracy_grid.panels[0]
-    assert isinstance(scatter, wr.ScatterPlot)
-    assert scatter.log_x is True
-    assert scatter.x.name == "label_fraction" and scatter.y.name == "test/accuracy"
+@pytest.fixture(scope="module")
+def saved():
+    """The spec `publish` sent and the URL it returned."""
+    server = FakeServer()
+    spec = WandbReportSpec("team", "sslexp", sweep_id="abc123", comparison_run_id="cmp1",
+                           label_fractions=(0.1, 0.3, 1.0), backbone_keys=("k1",),
+                           headline_markdown="| a |\n|---|\n| 1 |")
+    with mock.patch("wandb_workspaces.reports.v2.interface._get_api", return_value=server.api):
+        url = publish(build_wandb_report(spec, VERDICT))
+    (variables,) = [v for query, v in server.calls if "upsertView" in query]
+    server.api.create_project.assert_not_called()
+    return json.loads(variables["spec"]), url
 
 
-def test_report_has_grouped_parallel_coordinates_and_media_panels():
-    spec = WandbReportSpec("team", "sslexp", group="demo-group",
-                           parameters=("label_fraction", "method", "fold", "finetune"))
-    grids = panel_grids(build_wandb_report(spec))
-    grouped = grids[1]
-    assert grouped.runsets[0].groupby == ["config.label_fraction", "config.method"]
-    assert "demo-group" in grouped.runsets[0].filters
-    (parallel,) = grids[2].panels
-    assert isinstance(parallel, wr.ParallelCoordinatesPlot)
-    assert [column.metric.name for column in parallel.columns] == [
-        "label_fraction", "method", "fold", "finetune", "test/accuracy"]
-    media = grids[3].panels
-    assert all(isinstance(panel, wr.MediaBrowser) for panel in media)
-    assert [panel.media_keys for panel in media] == [["figures/filters"], ["figures/activations"]]
+def panels(spec, view_type):
+    """(runsets, panel) for every panel of that type."""
+    return [(grid["metadata"]["runSets"], panel)
+            for grid in spec["blocks"] if grid["type"] == "panel-grid"
+            for panel in grid["metadata"]["panelBankSectionConfig"]["panels"]
+            if panel["viewType"] == view_type]
+
+
+def leaves(runset):
+    """The runset's filters as (section, name, op, value)."""
+    found = []
+
+    def walk(node):
+        if node.get("filters") is not None:
+            for child in node["filters"]:
+                walk(child)
+        elif node.get("key"):
+            found.append((node["key"]["section"], node["key"]["name"], node["op"],
+                          node.get("value")))
+
+    walk(runset["filters"])
+    return found
+
+
+def test_the_url_is_returned(saved):
+    assert saved[1] == ("https://wandb.example/team/sslexp/reports/"
+                        "ssl-vs-scratch:-sweep-abc123--VIEW123")
+
+
+def test_the_verdict_opens_the_report(saved):
+    spec, _ = saved
+    markdown = [block["content"] for block in spec["blocks"] if block["type"] == "markdown-block"]
+    assert markdown[0] == " ".join(VERDICT)
+
+
+def test_accuracy_against_labels_is_mean_and_band_per_method_on_a_log_axis(saved):
+    spec, _ = saved
+    ((runsets, panel),) = [(r, p) for r, p in panels(spec, "Run History Line Plot")
+                           if "ssl/accuracy_mean" in p["config"]["metrics"]]
+    assert panel["config"]["xAxis"] == "labels" and panel["config"]["xLogScale"] is True
+    assert panel["config"]["metrics"] == [f"{method}/accuracy_{part}" for method in
+                                          ("ssl", "scratch") for part in ("mean", "low", "high")]
+    assert ("run", "name", "=", "cmp1") in leaves(runsets[0])
+
+
+def test_the_differences_table_and_curve_come_from_the_comparison_run(saved):
+    spec, _ = saved
+    tables = panels(spec, "Weave")
+    keys = [panel["config"]["panel2Config"]["exp"]["fromOp"]["inputs"]["key"]["val"]
+            for _, panel in tables]
+    assert keys == ["paired_differences", "paired_folds"]
+    assert all(("run", "jobType", "=", "comparison") in leaves(runsets[0])
+               for runsets, _ in tables)
+    ((_, curve),) = [(r, p) for r, p in panels(spec, "Run History Line Plot")
+                     if "difference/mean" in p["config"]["metrics"]]
+    assert curve["config"]["metrics"] == ["difference/mean", "difference/ci_low",
+                                          "difference/ci_high"]
+
+
+def test_the_pretext_curves_are_the_pretrainings_of_the_backbones_used(saved):
+    spec, _ = saved
+    pretext = [(r, p) for r, p in panels(spec, "Run History Line Plot")
+               if p["config"]["xAxis"] == "epoch/epoch"]
+    assert [p["config"]["metrics"] for _, p in pretext] == [
+        ["epoch/accuracy", "epoch/val_accuracy"], ["epoch/loss", "epoch/val_loss"]]
+    assert leaves(pretext[0][0][0]) == [("run", "jobType", "=", "pretrain"),
+                                        ("config", "backbone_key", "IN", ["k1"])]
+
+
+def test_ssl_and_scratch_figures_are_paired_by_fraction_and_fold(saved):
+    spec, _ = saved
+    media = panels(spec, "Media Browser")
+    assert len(media) == 6  # filters and activations at each of 3 fractions
+    fractions = set()
+    for runsets, panel in media:
+        assert panel["config"]["gallerySettings"] == {"axis": "run"}
+        assert panel["config"]["mediaKeys"][0] in ("figures/filters", "figures/activations")
+        assert [key["key"]["name"] for key in runsets[0]["sort"]["keys"]] == ["fold", "method"]
+        assert [key["ascending"] for key in runsets[0]["sort"]["keys"]] == [True, False]
+        found = leaves(runsets[0])
+        assert ("run", "sweep", "=", "abc123") in found
+        assert ("run", "jobType", "=", "train") in found
+        fractions |= {value for _, name, _, value in found if name == "label_fraction"}
+    assert fractions == {0.1, 0.3, 1.0}
+
+
+def test_the_runs_table_shows_what_each_run_is_and_scored(saved):
+    spec, _ = saved
+    ((runsets, _),) = panels(spec, "Run Comparer")
+    feed = runsets[0]["runFeed"]
+    assert feed["lockColumns"] is True and feed["columnPinned"] == {"run:displayName": True}
+    assert {"config:method.value", "config:label_fraction.value", "config:fold.value",
+            "summary:test/accuracy"} <= set(feed["columnOrder"])
 
 
 def test_runs_are_selected_by_exactly_one_of_sweep_or_group():
@@ -81,21 +155,16 @@ def test_runs_are_selected_by_exactly_one_of_sweep_or_group():
         WandbReportSpec("team", "sslexp", sweep_id="a", group="b")
 
 
-def test_publish_saves_through_the_api_and_returns_the_url():
-    server = FakeServer()
-    report = build_wandb_report(WandbReportSpec("team", "sslexp", sweep_id="abc123",
-                                                summary_markdown="| a |\n|---|\n| 1 |"))
-    first, second = server.patches()
-    with first, second:
-        url = publish(report)
-    assert url.startswith("https://wandb.example/team/sslexp/reports/")
-    assert url.endswith("--VIEW123")
-    spec = server.saved_spec()
-    types = [block["type"] for block in spec["blocks"]]
-    assert types.count("panel-grid") == 4
-    assert "markdown-block" in types
-    view_types = [panel["viewType"] for block in spec["blocks"] if block["type"] == "panel-grid"
-                  for panel in block["metadata"]["panelBankSectionConfig"]["panels"]]
-    expected = {"Scatter Plot", "Bar Chart", "Parallel Coordinates Plot", "Media Browser"}
-    assert expected <= set(view_types)
-    server.api.create_project.assert_not_called()
+def test_the_comparison_runs_rows_are_the_reports_statistics(sweep_dir):
+    comparison = compare(collect_sweep(sweep_dir).runs)
+    rows = history_rows(comparison)
+    assert [row["labels"] for row in rows] == [50, 150, 500]
+    for row, fraction in zip(rows, comparison.rows):
+        ssl = fraction.accuracy["ssl"]
+        assert row["ssl/accuracy_mean"] == ssl.mean
+        assert row["ssl/accuracy_low"] == pytest.approx(ssl.mean - ssl.std)
+        assert row["difference/ci_low"] == fraction.difference.ci_low
+    (first, *_) = difference_rows(comparison)
+    assert first[0] == 0.1 and first[4] == pytest.approx(0.1)  # +10 points at 10% labels
+    assert first[7] == comparison.rows[0].difference.p_value and first[8] == 3
+    assert [row[:2] for row in fold_rows(comparison)][:3] == [[0.1, 0], [0.1, 1], [0.1, 2]]

@@ -45,7 +45,7 @@ def test_the_plan_lists_runs_backbones_and_a_measured_time(tmp_path, monkeypatch
     lines = listing.output.splitlines()
     assert lines[0].startswith("Sweep 'bad'") and "2 runs over label_fraction x method" in lines[0]
     (ssl_row,) = [line for line in lines if line.startswith("ssl-p0.2 ")]
-    assert ssl_row.split()[3:7] == ["227", "60", "8", "1"]  # train, val, steps/epoch, epochs
+    assert ssl_row.split()[3:7] == ["227", "60", "4", "4"]  # train, val, updates, val every
     (backbone_line,) = [line for line in lines if "artifacts/backbones/" in line]
     assert backbone_line.endswith("to pretrain (1 epochs)")
     assert "Time: not estimated" in listing.output

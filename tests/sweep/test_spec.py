@@ -68,7 +68,8 @@ def test_reference_sweep_matches_the_reference_experiment():
     parameters = load_sweep(SWEEPS_DIR / "reference.yaml").raw["parameters"]
     fixed = {name: spec["value"] for name, spec in parameters.items() if "value" in spec}
     assert fixed["dataset"] == "cats_vs_dogs"
-    assert (fixed["image_size"], fixed["depth"], fixed["batch_size"], fixed["epochs"]) == (120, 20, 32, 12)
+    assert (fixed["image_size"], fixed["depth"], fixed["batch_size"]) == (120, 20, 32)
+    assert fixed["budget"] == "converged"
     assert fixed["lr"] == pytest.approx(0.001)
     assert fixed["preprocessing"] == "pixel-mean"
     assert parameters["label_fraction"]["values"] == pytest.approx([0.02 * k for k in range(1, 11)])

@@ -1,0 +1,105 @@
+"""Which runs can be compared: one experiment = the same settings apart from the grid axes.
+
+Runs of another data set, image size, architecture, budget rule, learning rate
+... answer another question, so their accuracies must not be averaged together.
+The axes a comparison is made along (label fraction, method, fold, the
+unlabelled fraction of the pretext task) and the backbone's source do not
+split an experiment. A setting a run does not state takes the default it ran
+with, so a failed run without a record joins its experiment too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from sslexp.config import TrainConfig, flatten
+from sslexp.report.collect import SweepData, SweepRun
+
+AXES = ("label_fraction", "method", "fold", "pretext_unlabeled_fraction", "pretrained")
+ALL = "all"
+
+
+@dataclasses.dataclass
+class Experiment:
+    name: str  # the settings that tell it from the other experiments: "dataset=digits"
+    settings: dict
+    runs: list[SweepRun]
+
+
+class ExperimentChoiceError(ValueError):
+    """Several experiments and no choice among them (or a choice that names none)."""
+
+
+def settings_of(run: SweepRun, defaults: dict | None = None) -> dict:
+    defaults = flatten(TrainConfig()) if defaults is None else defaults
+    merged = {**defaults, **run.config}
+    return {name: merged[name] for name in sorted(merged) if name not in AXES}
+
+
+def group_experiments(runs: list[SweepRun]) -> list[Experiment]:
+    """The experiments among ``runs``, in order of first appearance."""
+    defaults = flatten(TrainConfig())
+    groups: dict[str, Experiment] = {}
+    for run in runs:
+        settings = settings_of(run, defaults)
+        key = repr(sorted((name, _comparable(value)) for name, value in settings.items()))
+        groups.setdefault(key, Experiment("", settings, [])).runs.append(run)
+    experiments = list(groups.values())
+    differing = [name for name in sorted({n for e in experiments for n in e.settings})
+                 if len({_comparable(e.settings.get(name)) for e in experiments}) > 1]
+    for experiment in experiments:
+        experiment.name = ",".join(f"{name}={_shown(experiment.settings.get(name))}"
+                                   for name in differing) or "all runs"
+    return experiments
+
+
+def choose(experiments: list[Experiment], wanted: str | None) -> list[Experiment]:
+    """The experiments to report: the only one, every one (``all``), or the one named."""
+    if len(experiments) <= 1:
+        return experiments
+    if wanted == ALL:
+        return experiments
+    if wanted is not None:
+        chosen = [experiment for experiment in experiments if experiment.name == wanted]
+        if chosen:
+            return chosen
+    listing = "\n".join(f"  {experiment.name}  ({len(experiment.runs)} runs)"
+                        for experiment in experiments)
+    problem = (f"no experiment is named {wanted!r}" if wanted is not None
+               else f"these runs belong to {len(experiments)} experiments that cannot be "
+                    f"compared with each other")
+    raise ExperimentChoiceError(
+        f"{problem}:\n{listing}\nPick one with --experiment NAME (as listed), or write one "
+        f"report per experiment with --experiment {ALL}.")
+
+
+def restrict(sweep: SweepData, experiment: Experiment) -> SweepData:
+    """``sweep`` with only ``experiment``'s runs, and only the grid points it could hold."""
+    names = {id(run) for run in experiment.runs}
+    grid = None
+    if sweep.grid is not None:
+        grid = [point for point in sweep.grid
+                if all(_comparable(experiment.settings.get(name, value)) == _comparable(value)
+                       for name, value in point.values.items() if name not in AXES)]
+    return dataclasses.replace(sweep, runs=[run for run in sweep.runs if id(run) in names],
+                               grid=grid, notes=list(sweep.notes))
+
+
+def directory_name(experiment: Experiment) -> str:
+    """A file-system-safe folder name for one experiment's report."""
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", experiment.name.replace(",", "_"))[:120] or "all"
+
+
+def _comparable(value):
+    """1 and 1.0 and "1" are the same setting."""
+    if isinstance(value, bool) or value is None:
+        return value
+    try:
+        return round(float(value), 10)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _shown(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,161 @@
+"""The report's opening: one or two sentences computed from the numbers, then the
+warnings that limit them. Plain strings, so the HTML, the Markdown, the console
+and the W&B Report all say the same.
+
+Significance is only ever claimed from Holm-adjusted p-values below
+``ALPHA`` (and, for the pooled claim, the sign-flip test's p below it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sslexp.report.comparison import Comparison, FractionRow
+from sslexp.report.stats import MIN_PAIRS
+
+ALPHA = 0.05
+MIN_VAL_PER_CLASS = 5  # fewer validation examples per class: epoch selection is noisy
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the warnings need to know about the finished runs of an experiment."""
+
+    cap_hit: list[str]  # runs still improving when their cap stopped them
+    noisy_validation: dict[float, float]  # label fraction -> fewest validation images per class
+    without_validation: int  # runs that kept their last weights (select: last)
+    pretrain_still_improving: list[str]  # pretrain directories whose last epoch was best
+
+
+def verdict(comparison: Comparison, alpha: float = ALPHA) -> list[str]:
+    """One or two sentences: where ssl and scratch differ significantly, and where not."""
+    rows = [row for row in comparison.rows if row.difference.n_pairs]
+    if not rows:
+        return ["No label fraction has a finished ssl and scratch run of the same fold yet, "
+                "so there is nothing to compare."]
+    significant = [row for row in rows if _significant(row, alpha)]
+    sentences = []
+    if significant:
+        first = significant[0]
+        winner, loser = ("ssl", "scratch") if first.difference.mean > 0 else ("scratch", "ssl")
+        sentence = (f"{winner} beats {loser} by {_points(abs(first.difference.mean))} points "
+                    f"at {_labels(first)} labels ({_interval(first)}, Holm-adjusted "
+                    f"p = {_p(first.holm_p)})")
+        others = significant[1:]
+        if others:
+            sentence += "; also significant at " + ", ".join(
+                f"{_labels(row)} labels ({_signed_points(row.difference.mean)}, "
+                f"p = {_p(row.holm_p)})" for row in others)
+        tail = _not_significant_from(rows, alpha)
+        if tail is not None:
+            sentence += f"; no significant difference from {_labels(tail)} labels on"
+        sentences.append(sentence + ".")
+    else:
+        best = min(rows, key=lambda row: row.holm_p if math.isfinite(row.holm_p) else 2.0)
+        if math.isfinite(best.holm_p):
+            sentences.append(
+                f"No label fraction shows a significant difference between ssl and scratch "
+                f"after Holm's correction over {_tested(rows)} fractions (smallest adjusted "
+                f"p = {_p(best.holm_p)}, at {_labels(best)} labels: ssl - scratch = "
+                f"{_signed_points(best.difference.mean)} points, {_interval(best)}).")
+        else:
+            sentences.append(
+                f"No label fraction has the {MIN_PAIRS - 1}+ fold pairs a test needs; "
+                f"ssl - scratch is {_signed_points(rows[0].difference.mean)} points at "
+                f"{_labels(rows[0])} labels, untested.")
+    pooled = comparison.pooled
+    if pooled is not None and pooled.n_pairs:
+        low = ", ".join(f"{fraction:g}" for fraction in comparison.low_fractions)
+        claim = ("significant" if pooled.p_value < alpha else "not significant")
+        sentences.append(
+            f"Pooled over the low-label fractions ({low}: at most "
+            f"{comparison.low_labels_per_class:g} labels per class), ssl - scratch = "
+            f"{_signed_points(pooled.mean)} points over {pooled.n_pairs} fold pairs "
+            f"({'exact ' if pooled.exact else ''}sign-flip p = {_p(pooled.p_value)}, {claim}).")
+    return sentences
+
+
+def warnings(comparison: Comparison, facts: RunFacts,
+             min_val_per_class: float = MIN_VAL_PER_CLASS) -> list[str]:
+    """What limits the verdict, most serious first."""
+    found = []
+    if facts.cap_hit:
+        found.append(
+            f"{len(facts.cap_hit)} run(s) were still improving when they reached their update "
+            f"cap (best validation = last validation): {_listing(facts.cap_hit)}. Their "
+            f"accuracy is limited by the budget; raise --max-updates.")
+    few = [row for row in comparison.rows if row.difference.n_pairs < MIN_PAIRS]
+    if few:
+        found.append(
+            "Fewer than 3 fold pairs at label fraction(s) "
+            + ", ".join(f"{row.label_fraction:g} ({row.difference.n_pairs})" for row in few)
+            + ": their intervals and tests say little.")
+    if facts.noisy_validation:
+        found.append(
+            "Epoch selection is noisy at label fraction(s) "
+            + ", ".join(f"{fraction:g} ({count:g} per class)"
+                        for fraction, count in sorted(facts.noisy_validation.items()))
+            + f": fewer than {min_val_per_class:g} validation images per class chose the "
+              f"epoch (consider --select last with --budget matched).")
+    if facts.pretrain_still_improving:
+        found.append(
+            f"Pretraining was still improving at its last epoch in "
+            f"{_listing(facts.pretrain_still_improving)}: more pretext epochs may help ssl.")
+    if facts.without_validation:
+        found.append(f"{facts.without_validation} run(s) had no validation split (select: "
+                     f"last): they kept their final weights after a matched budget.")
+    if comparison.volume is not None:
+        found.append(f"The ssl runs compared were pretrained on {comparison.volume:g} of the "
+                     f"pool's images (the largest unlabelled share in this experiment).")
+    return found
+
+
+def _significant(row: FractionRow, alpha: float) -> bool:
+    return math.isfinite(row.holm_p) and row.holm_p < alpha
+
+
+def _not_significant_from(rows: list[FractionRow], alpha: float) -> FractionRow | None:
+    """The row from which on (more labels) no fraction is significant, if any."""
+    tail = None
+    for row in reversed(rows):
+        if _significant(row, alpha):
+            break
+        tail = row
+    return tail
+
+
+def _tested(rows: list[FractionRow]) -> int:
+    return sum(1 for row in rows if math.isfinite(row.holm_p))
+
+
+def _labels(row: FractionRow) -> str:
+    labels = row.labels_by_method.get("ssl", math.nan)
+    if not math.isfinite(labels):
+        labels = row.n_labels.mean
+    return f"{labels:,.0f}" if math.isfinite(labels) else f"label fraction {row.label_fraction:g}"
+
+
+def _interval(row: FractionRow) -> str:
+    difference = row.difference
+    if not math.isfinite(difference.ci_low):
+        return "no interval"
+    return (f"{difference.confidence:.0%} CI [{_signed_points(difference.ci_low)}, "
+            f"{_signed_points(difference.ci_high)}]")
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def _signed_points(value: float) -> str:
+    return f"{100 * value:+.1f}"
+
+
+def _p(value: float) -> str:
+    return f"{value:.2g}"
+
+
+def _listing(names: list[str], shown: int = 6) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown
+                                       else "")

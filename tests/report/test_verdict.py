@@ -1,0 +1,63 @@
+"""The verdict: sentences computed from the numbers, claiming only what Holm's test gives."""
+
+import math
+
+import pytest
+
+from sslexp.report.comparison import Comparison, FractionRow
+from sslexp.report.stats import LabelEfficiency, describe, paired_difference, sign_flip_test
+from sslexp.report.verdict import RunFacts, verdict, warnings
+
+NO_FACTS = RunFacts(cap_hit=[], noisy_validation={}, without_validation=0,
+                    pretrain_still_improving=[])
+
+
+def row(fraction: float, labels: float, ssl, scratch, holm_p: float) -> FractionRow:
+    return FractionRow(
+        fraction, describe([labels]), {"ssl": describe(ssl), "scratch": describe(scratch)},
+        {"ssl": labels, "scratch": labels},
+        {"ssl": dict(enumerate(ssl)), "scratch": dict(enumerate(scratch))},
+        paired_difference(ssl, scratch), LabelEfficiency(math.nan, math.nan, "unknown", math.nan),
+        holm_p=holm_p)
+
+
+def test_a_significant_gain_is_stated_with_its_interval_and_where_it_ends():
+    rows = [row(0.01, 60, [0.70, 0.73, 0.73], [0.60, 0.62, 0.64], 0.0099),
+            row(0.1, 600, [0.80, 0.83, 0.83], [0.79, 0.83, 0.81], 0.4),
+            row(1.0, 6000, [0.91, 0.93, 0.92], [0.90, 0.93, 0.92], 0.6)]
+    (sentence,) = verdict(Comparison(rows))
+    assert sentence.startswith("ssl beats scratch by 10.0 points at 60 labels (95% CI [+7.5, ")
+    assert "Holm-adjusted p = 0.0099" in sentence
+    assert sentence.endswith("no significant difference from 600 labels on.")
+
+
+@pytest.mark.parametrize("holm_p", [0.05, 0.08, 0.5])
+def test_no_significance_is_claimed_at_an_adjusted_p_of_005_or_more(holm_p):
+    rows = [row(0.01, 60, [0.70, 0.73, 0.73], [0.60, 0.62, 0.64], holm_p),
+            row(0.1, 600, [0.80, 0.83, 0.83], [0.79, 0.83, 0.81], 1.0)]
+    (sentence,) = verdict(Comparison(rows))
+    assert "beats" not in sentence
+    assert sentence.startswith("No label fraction shows a significant difference")
+    assert f"smallest adjusted p = {holm_p:.2g}" in sentence
+
+
+def test_the_pooled_low_label_test_is_its_own_sentence():
+    rows = [row(0.01, 60, [0.70, 0.73, 0.73], [0.60, 0.62, 0.64], 0.2)]
+    comparison = Comparison(rows, sign_flip_test([0.1, 0.11, 0.09]), [0.01], 100)
+    sentences = verdict(comparison)
+    assert len(sentences) == 2
+    assert sentences[1] == ("Pooled over the low-label fractions (0.01: at most 100 labels per "
+                            "class), ssl - scratch = +10.0 points over 3 fold pairs (exact "
+                            "sign-flip p = 0.25, not significant).")
+
+
+def test_warnings_name_capped_runs_few_pairs_and_noisy_validation():
+    rows = [row(0.01, 60, [0.70, 0.73], [0.60, 0.62], 0.2)]
+    facts = RunFacts(cap_hit=["scratch-p0.01-fold0"], noisy_validation={0.01: 1.0},
+                     without_validation=0, pretrain_still_improving=["pretrain-a"])
+    found = warnings(Comparison(rows), facts)
+    assert "scratch-p0.01-fold0" in found[0] and "--max-updates" in found[0]
+    assert "Fewer than 3 fold pairs at label fraction(s) 0.01 (2)" in found[1]
+    assert "0.01 (1 per class)" in found[2] and "fewer than 5 validation images" in found[2]
+    assert "pretrain-a" in found[3]
+    assert warnings(Comparison([row(0.01, 60, [0.7] * 3, [0.6] * 3, 0.1)]), NO_FACTS) == []
