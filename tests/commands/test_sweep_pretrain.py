@@ -19,7 +19,7 @@ TINY_SWEEP = {
         "pretext_batch_size": {"value": 128},
         "pretext_unlabeled_fraction": {"values": [0.5, 1.0]},  # two backbones
         "method": {"values": ["ssl", "scratch"]}, "label_fraction": {"value": 0.1},
-        "fold": {"value": 0}, "epochs": {"value": 1},
+        "fold": {"value": 0}, "budget": {"value": "matched"}, "max_updates": {"value": 2},
     },
     "command": ["${env}", "${interpreter}", "-m", "sslexp", "train", "${args}"],
 }

@@ -17,7 +17,8 @@ from sslexp.runs.record import read_record
 from tests.wandb_standins.server import fake_wandb
 
 PARAMETERS = {"dataset": "digits", "image_size": 8, "depth": 8, "width": 4, "method": "ssl",
-              "label_fraction": 0.1, "fold": 0, "epochs": 1, "pretext_epochs": 1,
+              "label_fraction": 0.1, "fold": 0, "budget": "matched", "max_updates": 2,
+              "pretext_epochs": 1,
               "pretext_batch_size": 128,
               "pretrained": "auto"}
 

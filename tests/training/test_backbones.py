@@ -60,7 +60,8 @@ def test_a_truncated_cached_backbone_is_set_aside_and_pretrained_again(tmp_path,
 
     result = CliRunner().invoke(main, [
         "train", "--dataset", "digits", "--image-size", "8", "--depth", "8", "--width", "4",
-        "--pretext-epochs", "1", "--method", "ssl", "--epochs", "1", "--label-fraction", "0.1",
+        "--pretext-epochs", "1", "--method", "ssl", "--budget", "matched", "--max-updates", "2",
+        "--label-fraction", "0.1",
         "--backbone-cache", str(cache), "--cache-dir", str(data_cache),
         "--output-dir", str(tmp_path / "run"), "--wandb-mode", "disabled"])
     assert result.exit_code == 0, result.output + result.stderr
@@ -99,7 +100,7 @@ def test_per_fold_backbones_are_each_pretrained_once_and_found_by_their_ssl_runs
     runner = CliRunner()
     result = runner.invoke(main, ["sweep", "pretrain", str(sweep), *common])
     assert result.exit_code == 0, result.output
-    assert result.output.count("(pretrained)") == 2
+    assert result.output.count("(ready)") == 2
     records = {path.parent: json.loads(path.read_text()) for path in cache.glob("*/results.json")}
     assert len(records) == 2
     found = set()
