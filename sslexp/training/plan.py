@@ -38,20 +38,25 @@ def train_plan(config: TrainConfig, data, n_train: int, n_val: int, budget,
                backbone: str) -> str:
     """``budget``: the run's ``sslexp.training.budget.Budget``."""
     if budget.rule == "converged":
-        spend = (f"until {budget.patience} updates bring no better validation loss, at most "
-                 f"{budget.max_updates} updates")
+        spend = (f"at most {budget.max_updates} updates of {config.batch_size} images, stopping "
+                 f"after {budget.patience} without a better validation loss")
     else:
-        spend = f"exactly {budget.max_updates} updates, keeping the {budget.select} weights"
-    validation = (f"a validation every {budget.eval_every} updates" if n_val
-                  else "no validation split")
+        spend = (f"exactly {budget.max_updates} updates of {config.batch_size} images, keeping "
+                 f"the {budget.select} weights")
+    validation = f"every {budget.eval_every} updates" if n_val else "none"
     return "\n".join([
         f"plan: {config.method} run, label fraction {config.label_fraction:g}, fold "
         f"{config.fold} of {config.folds}",
         f"  {describe_data(data)}",
         f"  labels: {n_train} to train, {n_val} to select the weights",
-        f"  budget ({budget.rule}): {spend} of {config.batch_size} images; {validation}",
+        f"  budget: {budget.rule}, {spend}",
+        f"  validation: {validation}",
         f"  backbone: {backbone}",
     ])
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch{'' if count == 1 else 's'}"
 
 
 def describe_backbone(config: TrainConfig, backbone_cache: Path,
@@ -69,8 +74,8 @@ def describe_backbone(config: TrainConfig, backbone_cache: Path,
     if is_finished(directory):
         return f"pretrained, cached in {directory}, fine-tune {config.finetune}"
     pretext = config.pretext
-    return (f"not cached yet: pretraining it first into {directory} ({pretext.epochs} pretext "
-            "epochs; a run that needs the same backbone waits for it)")
+    return (f"not cached yet: pretraining it first into {directory} ({_epochs(pretext.epochs)}; "
+            "a run that needs the same backbone waits for it)")
 
 
 def pretrain_steps_per_epoch(n_images: int, batch_size: int) -> int:
@@ -89,6 +94,6 @@ def pretrain_plan(config: PretrainConfig, data, n_train: int, n_val: int,
         f"  {describe_data(data)}",
         f"  images: {n_train} to pretrain on ({samples} each), {n_val} held out to select the "
         "epoch",
-        f"  budget: {pretext.epochs} epochs x {steps} steps of {pretext.batch_size} images = "
+        f"  budget: {_epochs(pretext.epochs)} x {steps} steps of {pretext.batch_size} images = "
         f"{steps * pretext.epochs} updates",
     ])
