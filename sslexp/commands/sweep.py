@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import threading
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from sslexp.commands.common import backbone_cache_option, cache_dir_option, wandb_options
 from sslexp.options import CONTEXT_SETTINGS, Command, flag, option, user_errors
@@ -32,7 +32,8 @@ def sweep():
 @option("--workers", type=click.IntRange(min=1), default=None,
         help="Runs at a time. Default: one per GPU in --gpus, else 1.")
 @option("--gpus", default=None,
-        help="GPU indices, e.g. 0,1: one worker per GPU, its runs see only that GPU (CUDA_VISIBLE_DEVICES).")
+        help="GPUs as `nvidia-smi -L` lists them (indices or UUIDs), e.g. 0,1: one worker per "
+             "GPU, its runs see only that GPU (CUDA_VISIBLE_DEVICES). Default: the CPU.")
 @option("--per-gpu", type=click.IntRange(min=1), default=None,
         help="Workers per GPU in --gpus (GPU memory is taken on demand, so they fit). On one "
              "H200, 4 training processes gave 1.43x the throughput of one, 8 no more: "
@@ -40,6 +41,10 @@ def sweep():
 @option("--count", type=click.IntRange(min=1), default=None,
         help="Start at most this many runs in this invocation (all workers together).")
 @flag("--retry-failed", False, "Run failed runs again (interrupted runs always run again).")
+@option("--max-kills", type=click.IntRange(min=1), default=None,
+        help="A run whose process dies by a signal this many times (out-of-memory killer, "
+             "kill -9, a crash) is failed instead of redone. Kept in the ledger. "
+             "Default: the ledger's, 3 for a new sweep.")
 @flag("--isolate", False, "One process per run, as `wandb agent` does. Default: each worker "
                           "is a long-lived process running one `sslexp train` after another "
                           "(imports paid once; other commands still get their own process).")
@@ -48,7 +53,7 @@ def sweep():
 @option("--wandb-mode", type=click.Choice(["offline", "online", "disabled"]), default="offline",
         envvar=["SSLEXP_WANDB_MODE", "WANDB_MODE"],
         help="WANDB_MODE of the runs; offline runs can be uploaded later with `sslexp sync`.")
-def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, isolate, sweep_dir,
+def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, isolate, sweep_dir,
           wandb_mode):
     """Run SWEEP_FILE here, without the W&B server.
 
@@ -57,33 +62,34 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, isolate, swee
     sweep name. Running the same command again resumes: finished runs are
     kept, interrupted ones run again.
     """
-    from sslexp.sweep.online import parse_gpus
+    from sslexp.sweep.display import SweepDisplay
+    from sslexp.sweep.ledger import Ledger
     from sslexp.sweep.processes import forwarding_signals
-    from sslexp.sweep.runner import LocalSweep, LocalSweepOptions
+    from sslexp.sweep.runner import LocalSweep, LocalSweepOptions, worker_slots
     from sslexp.sweep.spec import grid_parameter_names, planned_run_count
     from sslexp.sweep.summary import format_summary, state_counts
 
     spec = _load_spec(sweep_file)
-    try:
-        gpu_list = parse_gpus(gpus) if gpus else ()
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--gpus") from error
+    gpu_list = _gpu_ids(gpus) if gpus else ()
     if per_gpu is not None and (not gpu_list or workers is not None):
         raise click.BadParameter("needs --gpus, and replaces --workers (N workers per GPU)",
                                  param_hint="--per-gpu")
+    backbones_note = _check_grid(spec, sweep_file)
     options = LocalSweepOptions(
         sweep_dir=(sweep_dir or Path("sweep-runs") / sweep_file.stem).resolve(),
         workers=workers,
         gpus=gpu_list,
         count=count,
         retry_failed=retry_failed,
+        max_kills=max_kills,
         wandb_mode=wandb_mode,
         isolate=isolate,
         per_gpu=per_gpu,
     )
-    progress = _Progress()
+    display = SweepDisplay(Ledger(options.sweep_dir),
+                           workers=len(worker_slots(workers, gpu_list, per_gpu)))
     try:
-        runner = LocalSweep(spec, options, on_run_end=progress.run_ended)
+        runner = LocalSweep(spec, options, on_run_end=display.run_ended)
     except ValueError as error:
         raise click.UsageError(str(error)) from error
 
@@ -96,16 +102,18 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, isolate, swee
         f"{', one process per run' if isolate else ''}, W&B {wandb_mode}.",
         err=True,
     )
+    if backbones_note:
+        click.echo(backbones_note, err=True)
     if spec.raw.get("early_terminate"):
         click.echo("Note: early_terminate needs the W&B server; offline every run goes to the end.", err=True)
-    progress.open(total=planned, initial=counts["finished"], description=spec.name)
+    display.open(total=planned, initial=counts["finished"], description=spec.name)
     try:
         with forwarding_signals(runner.request_stop):
             ledger = runner.run()
     except Exception as error:
         raise click.ClickException(f"a worker stopped unexpectedly: {error}") from error
     finally:
-        progress.close()
+        display.close()
 
     click.echo(format_summary(options.sweep_dir, ledger, spec.metric_name, grid_parameter_names(spec)))
     final = state_counts(ledger["runs"])
@@ -115,11 +123,43 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, isolate, swee
     if final["failed"] or final["interrupted"]:
         click.echo(
             f"{final['failed']} failed and {final['interrupted']} interrupted run(s); logs are in "
-            f"{options.sweep_dir}/runs/<run name>/output.log. Rerun with --retry-failed to run "
-            "failed ones again.",
+            f"{options.sweep_dir}/runs/<run name>/output.log. Run the same command again to "
+            "redo interrupted ones; add --retry-failed to run failed ones again.",
             err=True,
         )
         sys.exit(1)
+
+
+@sweep.command("plan", cls=Command, env_prefix="SWEEP")
+@SWEEP_FILE
+@cache_dir_option
+@flag("--probe", True, "Measure a few training steps of each model here (seconds, plus "
+                       "loading TensorFlow) to estimate the time; --probe false skips it.")
+@option("--workers", type=click.IntRange(min=1), default=1,
+        help="Runs at a time, as `sweep local --workers` would run them.")
+@user_errors
+def plan(sweep_file, cache_dir, probe, workers):
+    """List what `sweep local SWEEP_FILE` would run, and estimate how long it takes.
+
+    Every run of the grid with its labels (to train, to select the epoch), steps
+    per epoch and epochs; the backbones its ssl runs need and whether each is
+    cached; the time at most, from a few steps measured here. Every grid point
+    is checked as `sslexp train` checks its options. Nothing is trained or written
+    except the data cache.
+    """
+    from sslexp.sweep.plan import format_plan, plan_sweep, runs_sslexp_train
+
+    spec = _load_spec(sweep_file)
+    if spec.method != "grid" or not runs_sslexp_train(spec):
+        raise click.BadParameter("a plan needs a grid sweep whose command is `sslexp train` "
+                                 f"(method {spec.method!r}, command {' '.join(spec.command)!r})",
+                                 param_hint="SWEEP_FILE")
+    try:
+        planned = plan_sweep(spec, _train_options(), cache_dir, _train_backbone_cache(),
+                             probe=probe)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="SWEEP_FILE") from error
+    click.echo(format_plan(planned, workers, sweep_file))
 
 
 @sweep.command("create", cls=Command, env_prefix="SWEEP")
@@ -189,10 +229,14 @@ def agents(sweep_id, gpus, per_gpu, count, stagger, isolate, run_timeout, logs_d
     from sslexp.sweep.online import parse_gpus
     from sslexp.sweep.processes import forwarding_signals
 
-    try:
-        gpu_list = parse_gpus(gpus)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--gpus") from error
+    given = click.get_current_context().get_parameter_source("gpus") is not ParameterSource.DEFAULT
+    if given and slurm_file is None:  # GPUs of this machine (a Slurm job gets its node's)
+        gpu_list = _gpu_ids(gpus)
+    else:
+        try:
+            gpu_list = parse_gpus(gpus)  # the default: one agent, on the CPU where no GPU is
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--gpus") from error
     if slurm_file is not None:
         _write_slurm_script(slurm_file, sweep_id, len(gpu_list), nodes, time_limit,
                             sbatch_options, click.get_current_context())
@@ -360,37 +404,48 @@ def _load_spec(sweep_file: Path):
         raise click.BadParameter(str(error), param_hint="SWEEP_FILE") from error
 
 
+def _check_grid(spec, sweep_file: Path) -> str | None:
+    """Check every grid point of an `sslexp train` sweep before the first run (usage error
+    naming the run and parameter); return a note on backbones still to pretrain."""
+    from sslexp.sweep.plan import backbones_note, check_grid, planned_backbones, runs_sslexp_train
+
+    if spec.method != "grid" or not runs_sslexp_train(spec):
+        return None
+    try:
+        check_grid(spec, _train_options())
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="SWEEP_FILE") from error
+    return backbones_note(planned_backbones(spec, _train_backbone_cache()), sweep_file)
+
+
+def _train_options() -> set[str]:
+    """The names of `sslexp train`'s options: what an `sslexp train` sweep may vary."""
+    from sslexp.commands.train import train
+
+    return {param.name for param in train.params}
+
+
+def _train_backbone_cache() -> Path:
+    """The backbone cache `sslexp train` uses when not told: its option's variable or default."""
+    from sslexp.commands.train import train
+
+    (option,) = [param for param in train.params if param.name == "backbone_cache"]
+    return Path(os.environ.get(option.envvar) or option.default)
+
+
+def _gpu_ids(text: str) -> tuple[str, ...]:
+    """The ids of --gpus, each a GPU of this machine, or a usage error listing those present."""
+    from sslexp.sweep.gpus import check_gpu_ids, find_gpus
+    from sslexp.sweep.online import parse_gpus
+
+    try:
+        ids = parse_gpus(text)
+        check_gpu_ids(ids, find_gpus())
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--gpus") from error
+    return ids
+
+
 def _describe_gpus(slots) -> str:
     gpus = [slot.cuda_visible_devices for slot in slots if slot.cuda_visible_devices is not None]
     return f" on GPU(s) {','.join(gpus)}" if gpus else ""
-
-
-class _Progress:
-    """A tqdm bar over the sweep's planned runs, advanced as runs finish (thread-safe)."""
-
-    def __init__(self):
-        self._bar = None
-        self._lock = threading.Lock()
-        self._not_finished = {"failed": 0, "interrupted": 0}
-
-    def open(self, total: int | None, initial: int, description: str) -> None:
-        from tqdm import tqdm
-
-        self._bar = tqdm(total=total, initial=initial, desc=description, unit="run", file=sys.stderr, dynamic_ncols=True)
-
-    def run_ended(self, run_id: str, entry: dict) -> None:
-        with self._lock:
-            if self._bar is None:
-                return
-            if entry["state"] == "finished":
-                self._bar.update(1)
-            elif entry["state"] in self._not_finished:
-                self._not_finished[entry["state"]] += 1
-                self._bar.set_postfix(self._not_finished, refresh=False)
-                self._bar.write(f"run {run_id} {entry['state']}: {entry.get('error')}", file=sys.stderr)
-            self._bar.refresh()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._bar is not None:
-                self._bar.close()

@@ -20,7 +20,7 @@ class RawDataset:
     test_images: np.ndarray
     test_labels: np.ndarray
     class_names: tuple[str, ...]
-    skipped: int = 0
+    skipped_files: tuple[str, ...] = ()  # files that could not be read, relative to the source
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +35,11 @@ class Dataset:
     test_labels: np.ndarray
     class_names: tuple[str, ...]
     fingerprint: str
-    skipped: int = 0
+    skipped_files: tuple[str, ...] = ()  # left out because they could not be read
+
+    @property
+    def skipped(self) -> int:
+        return len(self.skipped_files)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

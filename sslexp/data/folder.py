@@ -53,12 +53,12 @@ def load(root: Path, image_size: int) -> RawDataset:
     from tqdm import tqdm
 
     classes = list_images(root)
-    images, labels, skipped = [], [], 0
+    images, labels, skipped = [], [], []
     files = [(label, path) for label, paths in enumerate(classes.values()) for path in paths]
     for label, path in tqdm(files, desc=f"decoding {root.name}", unit="img", leave=False):
         image = decode(path, image_size)
         if image is None:
-            skipped += 1
+            skipped.append(path.relative_to(root).as_posix())
             continue
         images.append(image)
         labels.append(label)
@@ -68,14 +68,15 @@ def load(root: Path, image_size: int) -> RawDataset:
     if too_few:
         raise InputError(
             "dataset", f"folder:{root}",
-            f"classes {too_few} have fewer than 2 readable images ({skipped} unreadable files "
-            "skipped); each class needs images for both the pool and the test split.",
+            f"classes {too_few} have fewer than 2 readable images ({len(skipped)} unreadable "
+            "files skipped); each class needs images for both the pool and the test split.",
         )
     pool_x, test_x, pool_y, test_y = train_test_split(
         np.stack(images), labels, test_size=max(TEST_FRACTION, len(classes) / len(labels)),
         stratify=labels, random_state=SPLIT_SEED,
     )
-    return RawDataset(pool_x, pool_y, test_x, test_y, tuple(classes), skipped=skipped)
+    return RawDataset(pool_x, pool_y, test_x, test_y, tuple(classes),
+                      skipped_files=tuple(skipped))
 
 
 def content_token(root: Path) -> str:
@@ -109,7 +110,7 @@ def pattern_source() -> DatasetSource:
     return DatasetSource(
         name="folder:PATH",
         source="your images: PATH/<class name>/<image files>",
-        sizes="80% pool / 20% test per class, RGB; unreadable images skipped and counted",
+        sizes="80% pool / 20% test per class, RGB; unreadable files left out, listed",
         load=_needs_a_path,
         availability=lambda: (True, "any readable directory"),
     )

@@ -44,6 +44,14 @@ def resolve_source(name: str) -> DatasetSource:
     return sources[name]
 
 
+def check_dataset(name: str) -> None:
+    """What can be checked of ``name`` without loading it: a known data set, or a folder
+    laid out as one sub-directory of images per class (InputError otherwise)."""
+    resolve_source(name)
+    if name.startswith("folder:"):
+        folder.list_images(Path(name[len("folder:"):]).expanduser())
+
+
 def load_dataset(name: str, image_size: int, cache_dir: str | Path) -> Dataset:
     """Load ``name`` resized to ``image_size`` x ``image_size``.
 
@@ -66,9 +74,9 @@ def load_dataset(name: str, image_size: int, cache_dir: str | Path) -> Dataset:
         "test_labels": raw.test_labels.astype(np.int64),
     }
     fingerprint = fingerprint_arrays(arrays)
-    cache.write(Path(cache_dir), key, arrays, raw.class_names, fingerprint, raw.skipped)
+    cache.write(Path(cache_dir), key, arrays, raw.class_names, fingerprint, raw.skipped_files)
     return Dataset(name=name, class_names=tuple(raw.class_names), fingerprint=fingerprint,
-                   skipped=raw.skipped, **arrays)
+                   skipped_files=tuple(raw.skipped_files), **arrays)
 
 
 def _cache_key(name: str, image_size: int, token: str) -> str:

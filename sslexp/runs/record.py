@@ -34,6 +34,7 @@ INITIAL_FILTERS_FILE = "initial_filters.npy"
 BACKBONE_FILE = "backbone.keras"
 PRETEXT_FILE = "pretext.keras"
 LOG_FILE = "output.log"
+PROGRESS_FILE = "progress.json"
 BACKUP_DIR = "backup"
 FIGURES_DIR = "figures"
 
@@ -77,6 +78,9 @@ class Record:
                         "`epoch` (1-based), `loss`, `accuracy`, `val_loss`, `val_accuracy`",
                         factory=list)
     best_epoch: int | None = doc("the epoch the validation split selected (1-based)")
+    skipped_files: list = doc("files of a `folder:` data set left out because they could not "
+                              "be read as images (paths relative to the folder); empty for "
+                              "other data sets", factory=list)
     split: dict | None = doc(
         "`fingerprint` (hash of the chosen train and validation indices), "
         "`dataset_fingerprint`, `pool_size`, `test_size`, `n_train`, `n_val` (0 with `select: "
@@ -208,6 +212,12 @@ def current_umask() -> int:
     return mask
 
 
+def file_mode() -> int:
+    """The mode a plain ``open`` gives a new file (0666 less the umask), for files created
+    by other means (locks, temporary files)."""
+    return 0o666 & ~current_umask()
+
+
 def write_atomic(path: Path, content: bytes | Callable[[BinaryIO], object]) -> Path:
     """Write ``content`` (bytes, or a function writing to a binary stream) to a temporary
     file beside ``path``, then rename it into place.
@@ -226,7 +236,7 @@ def write_atomic(path: Path, content: bytes | Callable[[BinaryIO], object]) -> P
                 stream.write(content)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o666 & ~current_umask())
+        os.chmod(temporary, file_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -301,7 +311,8 @@ def schema_markdown() -> str:
         f"(one row per epoch), `{MODEL_FILE}` (train: the selected classifier), "
         f"`{BACKBONE_FILE}` and `{PRETEXT_FILE}` (pretrain), `{FIGURES_DIR}/` (PNG and SVG "
         f"pictures), `{BACKUP_DIR}/` (while running: what `--resume` continues from), "
-        f"`{LOG_FILE}` (in a sweep: the run's output).",
+        f"`{LOG_FILE}` (in a sweep: the run's output), `{PROGRESS_FILE}` (phase, epoch and "
+        "step, rewritten as the run goes).",
         "",
         "| field | kinds | meaning |",
         "| --- | --- | --- |",

@@ -5,6 +5,7 @@ Layout of a sweep directory (the report reads it)::
 
     <dir>/sweep.yaml                  copy of the sweep YAML
     <dir>/ledger.json                 {"sweep": name, "runs": {run_id: entry}}
+    <dir>/ledger.previous.json        the ledger as it was before its last change
     <dir>/runs/<name>/                the run directory (its record and other files)
     <dir>/partial/<name>/attempt-N    files of an interrupted or failed attempt
 
@@ -14,15 +15,21 @@ An entry holds ``config`` (flat parameter values), ``name`` (readable, e.g.
 (pending|running|finished|failed|interrupted), ``exit_code``,
 ``results_file`` and ``wandb_dir``, ``cuda_visible_devices``, ``worker`` (name,
 host, pid and start time of the worker process, plus those of the run's
-process), ``started_at`` and ``finished_at`` (ISO 8601, UTC), ``attempts`` and
-``error``.
+process), ``started_at`` and ``finished_at`` (ISO 8601, UTC), ``attempts``,
+``kills`` (attempts whose process died by a signal it could not catch) and
+``error``. The ledger's ``max_kills`` is the limit on ``kills``: a run that
+reaches it is failed, not redone.
 
 Every change happens under a file lock and is written to a temporary file that
 replaces the ledger, so readers never see half a file and two workers never
-claim the same run. A run counts as finished only when it exited 0 and its
-record says ``finished``; a run stopped by SIGINT/SIGTERM/SIGHUP, or whose
-record says ``interrupted``, is interrupted (run again on resume); anything
-else failed.
+claim the same run. The version before each change is kept beside it, so a
+ledger damaged by hand or by a full disk can be put back; a malformed ledger is
+an error that says so, never read as an empty sweep.
+
+A run counts as finished only when it exited 0 and its record says
+``finished``; a run that died by a signal (SIGINT/SIGTERM/SIGHUP asking it to
+stop, or SIGKILL from the out-of-memory killer, a crash), or whose record says
+``interrupted``, is interrupted (run again on resume); anything else failed.
 """
 
 from __future__ import annotations
@@ -41,10 +48,13 @@ from typing import Any
 
 from filelock import FileLock
 
-from sslexp.runs.record import RESULTS_FILE, Record, read_record, write_json_atomic
+from sslexp.runs.record import (RESULTS_FILE, Record, file_mode, read_record, write_atomic,
+                                write_json_atomic)
 
 STATES = ("pending", "running", "finished", "failed", "interrupted")
+DEFAULT_MAX_KILLS = 3
 LEDGER_NAME = "ledger.json"
+PREVIOUS_LEDGER_NAME = "ledger.previous.json"
 RUNS_DIR = "runs"
 PARTIAL_DIR = "partial"
 SWEEP_COPY = "sweep.yaml"
@@ -99,8 +109,13 @@ def new_entry(config: dict[str, Any], name: str | None = None) -> dict[str, Any]
         "started_at": None,
         "finished_at": None,
         "attempts": 0,
+        "kills": 0,
         "error": None,
     }
+
+
+class LedgerError(ValueError):
+    """A ledger that cannot be used; the message says how to recover."""
 
 
 class Ledger:
@@ -109,7 +124,9 @@ class Ledger:
     def __init__(self, sweep_dir: Path, lock_timeout_s: float = 120.0):
         self.sweep_dir = Path(sweep_dir)
         self.path = self.sweep_dir / LEDGER_NAME
-        self._lock = FileLock(str(self.path) + ".lock", timeout=lock_timeout_s)
+        self.previous_path = self.sweep_dir / PREVIOUS_LEDGER_NAME
+        self._lock = FileLock(str(self.path) + ".lock", timeout=lock_timeout_s,
+                              mode=file_mode())
 
     def run_dir(self, entry: dict[str, Any]) -> Path:
         """The directory of a run (``runs/<name>``; older ledgers named its results file)."""
@@ -127,16 +144,41 @@ class Ledger:
 
     def read(self) -> dict[str, Any]:
         """The current ledger (no lock needed: the file is always replaced whole)."""
+        return self._parse(self._read_text())
+
+    def _read_text(self) -> str | None:
         try:
-            data = json.loads(self.path.read_text())
+            return self.path.read_text()
         except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as error:
+            raise self._error(f"cannot be read ({error})") from error
+
+    def _parse(self, text: str | None) -> dict[str, Any]:
+        if text is None:
             return {"sweep": None, "runs": {}}
+        try:
+            data = json.loads(text)
         except json.JSONDecodeError as error:
-            raise ValueError(
-                f"{self.path} is not valid JSON ({error}). Restore it or start the sweep in another --dir."
-            ) from error
+            raise self._error(f"is not valid JSON ({error})") from error
+        problem = ledger_problem(data)
+        if problem:
+            raise self._error(f"is not a sweep ledger: {problem}")
         data.setdefault("runs", {})
+        for entry in data["runs"].values():
+            entry.setdefault("attempts", 0)
+            entry.setdefault("kills", 0)
         return data
+
+    def _error(self, problem: str) -> LedgerError:
+        if self.previous_path.is_file():
+            recovery = (f"Its version before the last change is {self.previous_path}: "
+                        f"`cp {self.previous_path} {self.path}` and run the same command again "
+                        "(runs it lists as running are run again), or pass another --dir.")
+        else:
+            recovery = (f"Restore it from a backup, or pass another --dir to start the sweep "
+                        f"anew (the runs under {self.sweep_dir / RUNS_DIR} are kept).")
+        return LedgerError(f"{self.path} {problem}. {recovery}")
 
     def initialise(self, sweep_name: str) -> None:
         """Create an empty ledger for ``sweep_name`` unless one exists."""
@@ -149,18 +191,37 @@ class Ledger:
         """Hold the lock, yield the ledger to change in place, then write it back."""
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            data = self.read()
+            text = self._read_text()
+            data = self._parse(text)
             yield data
+            if text is not None:
+                write_atomic(self.previous_path, text.encode())
             write_json_atomic(self.path, data)
 
 
-_INTERRUPTING_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+def ledger_problem(data: Any) -> str | None:
+    """What makes ``data`` unusable as a ledger, or None."""
+    if not isinstance(data, dict):
+        return f"it holds a JSON {type(data).__name__}, not an object"
+    runs = data.get("runs", {})
+    if not isinstance(runs, dict):
+        return f"`runs` is a {type(runs).__name__}, not an object of run entries"
+    for run_id, entry in runs.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+            return f"run {run_id!r} is not an entry with a `config`"
+        if entry.get("state") not in STATES:
+            return f"run {run_id!r} has state {entry.get('state')!r} (allowed: {', '.join(STATES)})"
+    return None
+
+
+_INTERRUPTING_SIGNALS = {int(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
 
 
 @dataclass(frozen=True)
 class Outcome:
     state: str
     error: str | None
+    killed: bool = False  # died by a signal it could not catch (counts towards max_kills)
 
 
 def run_state(entry: dict[str, Any] | None, record: Record | None) -> str:
@@ -184,18 +245,49 @@ def classify(exit_code: int, record: Record | None, log_tail: str = "") -> Outco
     state = record.state if record is not None else None
     if exit_code == 0 and state == "finished":
         return Outcome("finished", None)
-    if exit_code < 0 and -exit_code in {int(s) for s in _INTERRUPTING_SIGNALS}:
-        return Outcome("interrupted", f"stopped by {_signal_name(-exit_code)}")
+    signum = _death_signal(exit_code, state)
+    if signum in _INTERRUPTING_SIGNALS:
+        return Outcome("interrupted", f"stopped by {_signal_name(signum)}")
     if state == "interrupted":
         return Outcome("interrupted", record.error_text() or "the run reports it was interrupted")
-    if exit_code < 0:
-        reason = f"killed by {_signal_name(-exit_code)}"
-    elif exit_code == 0:
+    if signum is not None:
+        return Outcome("interrupted", f"killed by {_signal_name(signum)}", killed=True)
+    if exit_code == 0:
         reason = f"exited 0 but {RESULTS_FILE} says state {state!r} (expected 'finished')"
     else:
         reason = f"exited with status {exit_code}"
     detail = (record.error_text() if record is not None else None) or log_tail.strip()
     return Outcome("failed", f"{reason}: {detail}" if detail else reason)
+
+
+def _death_signal(exit_code: int, record_state: str | None) -> int | None:
+    """The signal that ended the run: a negative status, or 128 + N from a shell in between
+    while the record still says running (so the run never got to record its end)."""
+    if exit_code < 0:
+        return -exit_code
+    if exit_code > 128 and record_state in (None, "running"):
+        try:
+            return int(signal.Signals(exit_code - 128))
+        except ValueError:
+            return None
+    return None
+
+
+def count_kill(entry: dict[str, Any], max_kills: int, reason: str) -> None:
+    """Count an attempt that died by a signal: interrupted (a plain rerun redoes it) until
+    ``max_kills`` such deaths, then failed, so a run that always dies stops being redone."""
+    entry["kills"] = entry.get("kills", 0) + 1
+    if entry["kills"] < max_kills:
+        entry.update(state="interrupted",
+                     error=f"{reason} (death {entry['kills']} of at most {max_kills}); "
+                           "run the same command again to redo it")
+        return
+    entry.update(
+        state="failed",
+        error=f"{reason}; its process died like this in {entry['kills']} attempts, so it is not "
+              f"run again (limit {max_kills}, --max-kills). SIGKILL often means the "
+              "out-of-memory killer: free memory or run fewer --workers, then rerun with "
+              "--retry-failed.")
 
 
 def _signal_name(number: int) -> str:

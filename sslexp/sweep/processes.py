@@ -54,6 +54,8 @@ def terminate(record: dict[str, Any] | None, grace_s: float = 10.0) -> bool:
     if process is None:
         return False
     try:
+        if process.status() == psutil.STATUS_ZOMBIE:  # dead, waiting for a parent to reap it
+            return False
         process.terminate()
         process.wait(timeout=grace_s)
     except psutil.TimeoutExpired:

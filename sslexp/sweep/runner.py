@@ -11,8 +11,11 @@ interrupted runs (state ``interrupted``, or ``running``/``pending`` with a dead
 worker, or ``finished`` without a finished record) run again after their
 partial files are moved to ``partial/<name>/attempt-N``; failed runs run again
 only with ``retry_failed``. Each run is attempted at most once per invocation,
-so a run that keeps failing cannot loop. How a run is executed is the
-executor's business (``sslexp.sweep.executor``).
+so a run that keeps failing cannot loop, and a run whose process keeps dying
+by a signal (taking its worker along or not) is failed after the ledger's
+``max_kills`` deaths. A run left behind by a dead worker that finished on its
+own is kept. How a run is executed is the executor's business
+(``sslexp.sweep.executor``).
 """
 
 from __future__ import annotations
@@ -32,9 +35,9 @@ import yaml
 from sslexp.runs.record import LOG_FILE, RESULTS_FILE, read_record
 from sslexp.sweep import processes
 from sslexp.sweep.executor import PersistentExecutor, RunRequest, SubprocessExecutor
-from sslexp.sweep.ledger import (RUNS_DIR, SWEEP_COPY, Ledger, Outcome, classify, last_line,
-                                 new_entry, new_run_id, readable_name, run_state, unique_name,
-                                 utc_now)
+from sslexp.sweep.ledger import (DEFAULT_MAX_KILLS, RUNS_DIR, SWEEP_COPY, Ledger, Outcome,
+                                 classify, count_kill, last_line, new_entry, new_run_id,
+                                 readable_name, run_state, unique_name, utc_now)
 from sslexp.sweep.spec import (SweepSpec, grid_parameter_names, metric_from_results,
                                propose_next_run, to_sweep_run)
 
@@ -54,6 +57,7 @@ class LocalSweepOptions:
     gpus: tuple[str, ...] = ()
     count: int | None = None
     retry_failed: bool = False
+    max_kills: int | None = None  # None: the ledger's limit (DEFAULT_MAX_KILLS when new)
     wandb_mode: str = "offline"
     base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     interpreter: str = sys.executable
@@ -113,21 +117,20 @@ def prepare_sweep_dir(spec: SweepSpec, sweep_dir: Path) -> Ledger:
 
 
 def mark_stale_runs(ledger: Ledger, data: dict[str, Any], check_results: bool) -> list[str]:
-    """Mark runs interrupted whose worker is gone (stopping any run process it left).
+    """Settle the runs whose worker is gone; returns the ids changed.
 
-    With ``check_results``, finished runs whose record is missing, unreadable
-    or not finished are marked interrupted too (``run_state``). Returns the ids
-    marked.
+    A run process the dead worker left behind is stopped and its run is
+    interrupted; one that finished on its own is kept as finished; one that
+    died too counts as killed (``count_kill``). With ``check_results``,
+    finished runs whose record is missing, unreadable or not finished are
+    marked interrupted too (``run_state``).
     """
     marked = []
     for run_id, entry in data["runs"].items():
         state = entry["state"]
         worker = entry.get("worker") or {}
         if state in ("running", "pending") and not processes.is_alive(worker):
-            processes.terminate(worker.get("run"))
-            entry["state"] = "interrupted"
-            entry["error"] = (f"the worker process ({worker.get('name', 'unknown')}) stopped "
-                              "before the run ended")
+            _settle_orphan(ledger, data, entry, worker)
             marked.append(run_id)
         elif state == "finished" and check_results:
             if run_state(entry, ledger.record_of(entry)) != "finished":
@@ -135,6 +138,25 @@ def mark_stale_runs(ledger: Ledger, data: dict[str, Any], check_results: bool) -
                 entry["error"] = f"its {RESULTS_FILE} is missing, unreadable or not finished"
                 marked.append(run_id)
     return marked
+
+
+def _settle_orphan(ledger: Ledger, data: dict[str, Any], entry: dict[str, Any],
+                   worker: dict[str, Any]) -> None:
+    run_process = worker.get("run")
+    stopped = processes.terminate(run_process)  # the worker died, the run did not: stop it
+    record = ledger.record_of(entry) if entry.get("run_dir") else None
+    if record is not None and record.is_finished:  # it got to the end all the same
+        entry.update(state="finished", error=None, finished_at=record.finished_at,
+                     wandb_id=(record.wandb or {}).get("run_id"))
+    elif not stopped and run_process is not None and (record is None
+                                                      or record.state == "running"):
+        count_kill(entry, data.get("max_kills", DEFAULT_MAX_KILLS),
+                   f"the run's process and its worker ({worker.get('name', 'unknown')}) "
+                   "died before the run ended")
+    else:
+        entry["state"] = "interrupted"
+        entry["error"] = (f"the worker process ({worker.get('name', 'unknown')}) stopped "
+                          "before the run ended")
 
 
 class LocalSweep:
@@ -166,6 +188,9 @@ class LocalSweep:
         self._varying = grid_parameter_names(spec)
         self.executor = make_executor(spec, options)
         with self.ledger.transaction() as data:
+            if options.max_kills is not None:
+                data["max_kills"] = options.max_kills
+            data.setdefault("max_kills", DEFAULT_MAX_KILLS)
             mark_stale_runs(self.ledger, data, check_results=True)
 
     @property
@@ -309,4 +334,6 @@ class LocalSweep:
                 entry.update(state=outcome.state, exit_code=exit_code, error=outcome.error,
                              finished_at=utc_now(),
                              wandb_id=((record.wandb or {}).get("run_id") if record else None))
+                if outcome.killed and not self._stop.is_set():
+                    count_kill(entry, data.get("max_kills", DEFAULT_MAX_KILLS), outcome.error)
             return dict(entry)

@@ -38,7 +38,8 @@ def format_summary(
     if not runs:
         return "No runs yet."
     columns = columns or varying_parameters(runs)
-    metric_label = metric_name or "metric"
+    in_percent = bool(metric_name) and is_accuracy(metric_name)
+    metric_label = (metric_name or "metric") + (" %" if in_percent else "")
     header = ["run", *columns, "state", "exit", metric_label, "minutes", "tries"]
     rows = []
     for run_id, entry in sorted(runs.items(), key=lambda item: _sort_key(item[1]["config"], columns)):
@@ -51,7 +52,7 @@ def format_summary(
                 *[_format_value(entry["config"].get(name)) for name in columns],
                 entry["state"],
                 "" if entry.get("exit_code") is None else str(entry["exit_code"]),
-                _format_value(metric) if metric is not None else "",
+                _format_metric(metric, in_percent),
                 _minutes(entry.get("started_at"), entry.get("finished_at")),
                 str(entry.get("attempts", "")),
             ]
@@ -66,6 +67,19 @@ def format_summary(
     for run_id, entry in failed:
         lines.append(f"{entry.get('name') or run_id} {entry['state']}: {entry['error']}")
     return "\n".join(lines)
+
+
+def is_accuracy(metric_name: str) -> bool:
+    """Accuracies are shown in percent on the console, as everywhere else."""
+    return "acc" in metric_name.rsplit("/", 1)[-1].lower()
+
+
+def _format_metric(value: Any, in_percent: bool) -> str:
+    if value is None:
+        return ""
+    if in_percent and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{100 * value:.2f}"
+    return _format_value(value)
 
 
 def _sort_key(config: dict[str, Any], columns: list[str]) -> tuple:

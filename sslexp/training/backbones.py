@@ -24,7 +24,8 @@ from pathlib import Path
 
 from sslexp.config import PRETRAIN_PREFIXES, PretrainConfig, flatten
 from sslexp.runs.lifecycle import check_run_dir
-from sslexp.runs.record import BACKBONE_FILE, BACKUP_DIR, Record, read_record
+from sslexp.runs.record import BACKBONE_FILE, BACKUP_DIR, Record, file_mode, read_record
+from sslexp.training import progress
 from sslexp.training.pretrain import run_pretraining
 from sslexp.training.tracking import (WandbSettings, group_of, outside_the_sweep, resolve_mode,
                                       sweep_id, warn)
@@ -60,7 +61,7 @@ def cache_lock(directory: Path, echo: Callable[[str], None] = warn):
 
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(f"{directory}.lock")
+    lock = FileLock(f"{directory}.lock", mode=file_mode())
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -89,22 +90,30 @@ def set_aside_if_broken(directory: Path, echo: Callable[[str], None] = warn) -> 
 
 def ensure_backbone(config: PretrainConfig, cache_root: Path, data_cache_dir: Path,
                     wandb_settings: WandbSettings = WandbSettings(),
-                    echo: Callable[[str], None] = warn) -> Path:
+                    echo: Callable[[str], None] = warn, progress_to: Path | None = None) -> Path:
     """The path of the backbone for ``config``, pretraining it first if nobody has.
 
     Input errors name the field as ``TrainConfig`` does too (``pretext.epochs``).
+    ``progress_to``: the progress file of the run that asked, which shows the
+    pretraining (or the wait for it) as its ``pretrain`` phase.
     """
     directory = backbone_dir(cache_root, config)
     if is_usable(directory):
         return directory / BACKBONE_FILE
+
+    def waiting(line: str) -> None:
+        echo(line)
+        progress.note_waiting(progress_to, directory, config.pretext.epochs)
+
     if sweep_id() and resolve_mode(wandb_settings.mode) != "disabled":
         pretrain_outside_the_sweep(config, cache_root, data_cache_dir, wandb_settings)
     else:
-        with cache_lock(directory, echo):
+        with cache_lock(directory, waiting):
             set_aside_if_broken(directory, echo)
             if not is_finished(directory):
                 interrupted = (directory / BACKUP_DIR).exists()
-                fill(config, directory, data_cache_dir, wandb_settings, resume=interrupted)
+                fill(config, directory, data_cache_dir, wandb_settings, resume=interrupted,
+                     progress_to=progress_to)
     if not is_usable(directory):
         raise RuntimeError(f"{directory} holds no finished, readable {BACKBONE_FILE} after "
                            "pretraining; see the pretraining's output above")
@@ -123,17 +132,18 @@ def pretrain_into_cache(config: PretrainConfig, directory: Path, data_cache_dir:
 
 
 def fill(config: PretrainConfig, directory: Path, data_cache_dir: Path,
-         wandb_settings: WandbSettings, resume: bool) -> Record:
+         wandb_settings: WandbSettings, resume: bool, progress_to: Path | None = None) -> Record:
     """Pretrain into ``directory`` (lock held); online, download the backbone or wait for
     it instead when another machine has made or is making it."""
     from sslexp.training.shared_backbones import SharedBackbones
 
     shared = SharedBackbones.for_settings(wandb_settings)
     if shared is None:
-        return run_pretraining(config, directory, data_cache_dir, wandb_settings, resume=resume)
+        return run_pretraining(config, directory, data_cache_dir, wandb_settings, resume=resume,
+                               progress_to=progress_to)
     return shared.obtain(config.key(), directory, lambda on_start: run_pretraining(
         config, directory, data_cache_dir, wandb_settings, resume=resume,
-        on_wandb_start=on_start))
+        on_wandb_start=on_start, progress_to=progress_to))
 
 
 

@@ -15,13 +15,16 @@ MONITOR = "val_accuracy"  # rotation accuracy on the held-out slice of the pool
 
 def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
                     wandb_settings: WandbSettings = WandbSettings(),
-                    resume: bool = False, on_wandb_start=None) -> Record:
+                    resume: bool = False, on_wandb_start=None,
+                    progress_to: Path | None = None) -> Record:
     """Pretrain, keep the epoch with the best validation rotation accuracy, save the backbone.
 
     Every input is checked before anything is written to ``output_dir``. The
     backbone and this record are logged as the W&B model artifact
     ``backbone-<key>``; ``on_wandb_start(run)`` may stop the run before it
-    writes anything (see ``sslexp.training.shared_backbones``).
+    writes anything (see ``sslexp.training.shared_backbones``). Progress goes to
+    the run's own progress file and to ``progress_to`` (that of a train run
+    waiting for this backbone).
     """
     import keras
 
@@ -30,7 +33,7 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
     from sslexp.data.splits import pretext_split
     from sslexp.models import build_backbone, build_pretext_model, describe, pool_pixel_mean
     from sslexp.runs.provenance import provenance
-    from sslexp.training import runtime, tracking
+    from sslexp.training import plan, progress, runtime, tracking
     from sslexp.viz.run_figures import save_pretext_figures
 
     pretext = config.pretext
@@ -39,12 +42,13 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
     train_indices, val_indices = pretext_split(len(data.pool_images), pretext.unlabeled_fraction,
                                                pretext.val_fraction, pretext.seed)
     check_run_dir(output_dir, resume)
+    plan.show(plan.pretrain_plan(config, data, len(train_indices), len(val_indices), output_dir))
     ran_on = runtime.configure(pretext.seed, config.precision, cache_dir)
     learning_rate = runtime.scaled_learning_rate(pretext.lr, pretext.batch_size,
                                                  pretext.lr_reference_batch, pretext.lr_scaling)
     record = Record(
         kind="pretrain", name=f"pretrain-{config.directory_name()}", config=config.as_dict(),
-        key=config.key(), provenance=provenance(),
+        key=config.key(), provenance=provenance(), skipped_files=list(data.skipped_files),
         data={"dataset_fingerprint": data.fingerprint, "pool_size": len(data.pool_images),
               "n_pretext_images": len(train_indices), "n_val_images": len(val_indices),
               "unlabeled_fraction": pretext.unlabeled_fraction})
@@ -70,6 +74,9 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
             *runtime.checkpoint_callbacks(output_dir, best_path, MONITOR, "max", resume,
                                           weights_only=False, saved_layer=model.name),
             *tracking.metrics_callbacks(run),
+            progress.callback([progress.progress_path(output_dir),
+                               *([progress_to] if progress_to else [])], "pretrain",
+                              detail=f"pretraining {output_dir.name}"),
         ]
         trainer.fit(train_data, steps_per_epoch=train_data.steps_per_pass(),
                     validation_data=val_data, epochs=pretext.epochs, callbacks=callbacks,

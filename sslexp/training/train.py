@@ -40,7 +40,8 @@ class PretrainedBackbone:
 
 
 def find_pretrained(config: TrainConfig, cache_dir: Path, backbone_cache: Path,
-                    wandb_settings: WandbSettings) -> PretrainedBackbone:
+                    wandb_settings: WandbSettings,
+                    progress_to: Path | None = None) -> PretrainedBackbone:
     """The backbone file an ssl run starts from: the cached one for ``auto`` (pretrained
     now if nobody has), a W&B artifact, or a path."""
     from sslexp.training import tracking
@@ -48,7 +49,7 @@ def find_pretrained(config: TrainConfig, cache_dir: Path, backbone_cache: Path,
 
     if config.pretrained == "auto":  # pretrained with this run's W&B settings, as its own run
         path = ensure_backbone(config.pretrain_config(), backbone_cache, cache_dir,
-                               wandb_settings)
+                               wandb_settings, progress_to=progress_to)
     elif tracking.is_artifact_reference(config.pretrained):
         path = tracking.download_backbone_artifact(config.pretrained, wandb_settings)
     else:
@@ -116,7 +117,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     from sslexp.models import (apply_finetune_policy, build_backbone, build_classifier, describe,
                                load_backbone, pool_pixel_mean)
     from sslexp.runs.provenance import provenance
-    from sslexp.training import runtime, tracking
+    from sslexp.training import plan, progress, runtime, tracking
     from sslexp.training.batchnorm import (RecalibrateBeforeValidation, recalibrate,
                                            recalibration_images)
     from sslexp.training.budget import budget_callbacks, budget_for, budget_summary
@@ -129,14 +130,19 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     ran_on = runtime.configure(config.run_seed, config.precision, cache_dir)  # before any model
 
     def pretrained_backbone():
-        found = find_pretrained(config, cache_dir, backbone_cache, wandb_settings)
+        found = find_pretrained(config, cache_dir, backbone_cache, wandb_settings,
+                                progress.progress_path(output_dir))
         backbone = load_backbone(found.path, data.image_shape)
         return found, backbone, apply_finetune_policy(backbone, config.effective_finetune)
 
+    budget = budget_for(config, len(split.train_indices))
     pretrained = None
     if config.method == "ssl" and config.pretrained != "auto":  # a file: cheap to check first
         pretrained, backbone, trainable_layers = pretrained_backbone()
     check_run_dir(output_dir, resume)
+    plan.show(plan.train_plan(config, data, len(split.train_indices), len(split.val_indices),
+                              budget, plan.describe_backbone(
+                                  config, backbone_cache, pretrained and pretrained.path)))
     if config.method == "ssl" and pretrained is None:  # may pretrain it now, into the cache
         pretrained, backbone, trainable_layers = pretrained_backbone()
     runtime.reseed(config.run_seed)  # pretraining it here drew from the generators
@@ -148,6 +154,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
 
     record = Record(
         kind="train", name=run_name, config=config.as_dict(), provenance=provenance(),
+        skipped_files=list(data.skipped_files),
         split={**split.summary(), "dataset_fingerprint": data.fingerprint,
                "pool_size": len(data.pool_labels), "test_size": len(data.test_labels)},
         model={**describe(model), "finetune": config.effective_finetune,
@@ -166,7 +173,6 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                                       "sparse_categorical_crossentropy", ["accuracy"])
         train_images = data.pool_images[split.train_indices]
         calibration_images = recalibration_images(train_images, config.run_seed)
-        budget = budget_for(config, len(split.train_indices))
         validated = config.select == "best"
         best_weights = output_dir / BEST_WEIGHTS_FILE
         _save_initial_filters(model, output_dir / INITIAL_FILTERS_FILE)
@@ -175,6 +181,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
             *budget_callbacks(budget),
             RecalibrateBeforeValidation(calibration_images),
             *tracking.metrics_callbacks(run),
+            progress.callback([progress.progress_path(output_dir)], "train"),
         ]
         model.fit(
             LabelledBatches(train_images, data.pool_labels[split.train_indices],

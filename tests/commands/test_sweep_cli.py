@@ -119,7 +119,7 @@ def test_local_runs_the_grid_and_prints_a_summary(tmp_path, monkeypatch):
     ledger = json.loads((tmp_path / "sweep-runs" / "cli-demo" / "ledger.json").read_text())
     assert sorted(entry["config"]["a"] for entry in ledger["runs"].values()) == [1, 3]
     assert "2 finished (2 runs)" in result.output
-    assert "test/accuracy" in result.output and "0.5" in result.output
+    assert "test/accuracy %" in result.output and "50.00" in result.output
 
 
 def test_local_exits_1_and_says_how_to_retry_when_a_run_fails(tmp_path, monkeypatch):
@@ -135,6 +135,34 @@ def test_local_exits_1_and_says_how_to_retry_when_a_run_fails(tmp_path, monkeypa
 def test_local_rejects_a_malformed_gpu_list(tmp_path):
     result = invoke("sweep", "local", str(write_sweep(tmp_path)), "--gpus", "0,,1")
     assert result.exit_code == 2 and "--gpus" in result.output
+
+
+@pytest.fixture
+def two_gpus(tmp_path, monkeypatch):
+    """A stand-in `nvidia-smi` listing two GPUs, first on PATH."""
+    from tests.sweep.test_gpus import LISTING, write_nvidia_smi
+
+    bin_dir = write_nvidia_smi(tmp_path / "gpu-bin", LISTING)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+@pytest.mark.parametrize("command", [["sweep", "local", "{sweep}"], ["sweep", "agents", "s1"]],
+                         ids=["local", "agents"])
+def test_unknown_gpus_exit_2_listing_the_gpus_present(tmp_path, monkeypatch, two_gpus, command):
+    monkeypatch.chdir(tmp_path)
+    sweep = str(write_sweep(tmp_path))
+    result = invoke(*[part.format(sweep=sweep) for part in command], "--gpus", "a,b")
+    assert result.exit_code == 2, result.output
+    assert "no GPU a, b" in result.output and "GPU 1: NVIDIA H200" in result.output
+    assert not (tmp_path / "sweep-runs").exists()
+
+
+def test_gpus_on_a_machine_without_any_exit_2(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # python, but no nvidia-smi
+    result = invoke("sweep", "local", str(write_sweep(tmp_path)), "--gpus", "0")
+    assert result.exit_code == 2, result.output
+    assert "no GPU to give" in result.output and "leave out --gpus" in result.output
 
 
 def test_create_wraps_wandb_sweep_and_prints_the_agent_commands(tmp_path, fake_wandb):
@@ -159,7 +187,7 @@ def test_create_checks_the_yaml_before_calling_wandb(tmp_path, fake_wandb):
     assert fake_wandb() == []
 
 
-def test_agents_start_one_staggered_agent_per_gpu_and_report_exit_codes(fake_wandb):
+def test_agents_start_one_staggered_agent_per_gpu_and_report_exit_codes(fake_wandb, two_gpus):
     result = invoke("agents", "me/proj/ab12cd34", "--isolate", "--gpus", "0,1", "--count", "2",
                     "--stagger", "1")
     calls = sorted(fake_wandb(), key=lambda call: call["time"])
@@ -172,7 +200,7 @@ def test_agents_start_one_staggered_agent_per_gpu_and_report_exit_codes(fake_wan
     assert result.exit_code == 1
 
 
-def test_agents_pass_sigterm_to_every_agent(tmp_path, fake_wandb):
+def test_agents_pass_sigterm_to_every_agent(tmp_path, fake_wandb, two_gpus):
     process = subprocess.Popen(
         [sys.executable, "-m", "sslexp", "agents", "sweep123", "--isolate", "--gpus", "0,1",
          "--stagger", "0.2"],

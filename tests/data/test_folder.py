@@ -21,7 +21,7 @@ def test_folder_loader_skips_and_counts_unreadable_images(tmp_path):
     (root / "dog" / "broken.jpg").write_bytes(b"not a jpeg at all")
     data = load_dataset(f"folder:{root}", 16, tmp_path / "cache")
     assert data.class_names == ("cat", "dog", "fox")
-    assert data.skipped == 1
+    assert data.skipped == 1 and data.skipped_files == ("dog/broken.jpg",)
     assert len(data.pool_images) + len(data.test_images) == 30
     assert data.pool_images.shape[1:] == (16, 16, 3)
     assert set(np.unique(data.test_labels)) == {0, 1, 2}
@@ -53,3 +53,12 @@ def test_empty_folder_is_rejected(tmp_path):
 def test_missing_folder_is_rejected(tmp_path):
     with pytest.raises(InputError, match="not a directory"):
         load_dataset(f"folder:{tmp_path / 'nope'}", 8, tmp_path / "cache")
+
+
+def test_unreadable_files_are_named_after_a_load_from_the_cache(tmp_path):
+    root = tmp_path / "pets"
+    write_images(root, ["cat", "dog"], per_class=4)
+    (root / "cat" / "empty.png").write_bytes(b"")
+    load_dataset(f"folder:{root}", 8, tmp_path / "cache")
+    cached = load_dataset(f"folder:{root}", 8, tmp_path / "cache")
+    assert cached.skipped_files == ("cat/empty.png",)

@@ -76,8 +76,8 @@ def test_results_format_doc_is_generated_from_the_record():
 
 
 RUN_FILE_NAMES = {"results.json", "history.csv", "model.keras", "best.weights.h5",
-                  "backbone.keras", "pretext.keras", "output.log"}
-SWEEP_FILE_NAMES = {"ledger.json", "sweep.yaml"}
+                  "backbone.keras", "pretext.keras", "output.log", "progress.json"}
+SWEEP_FILE_NAMES = {"ledger.json", "ledger.previous.json", "sweep.yaml"}
 
 
 def test_each_file_name_is_defined_once_in_the_package():

@@ -65,7 +65,7 @@ def test_a_new_entry_has_every_field_the_report_reads():
     assert set(new_entry({"a": 1})) == {
         "config", "name", "run_dir", "wandb_id", "state", "exit_code", "results_file",
         "wandb_dir", "cuda_visible_devices", "worker", "started_at", "finished_at", "attempts",
-        "error",
+        "kills", "error",
     }
 
 
@@ -97,10 +97,22 @@ FINISHED = Record(kind="train", state="finished")
     (-signal.SIGTERM, Record(kind="train", state="running"), "interrupted"),
     (-signal.SIGINT, None, "interrupted"),
     (130, Record(kind="train", state="interrupted"), "interrupted"),
-    (-signal.SIGKILL, Record(kind="train", state="running"), "failed"),
+    (-signal.SIGKILL, Record(kind="train", state="running"), "interrupted"),
+    (-signal.SIGSEGV, None, "interrupted"),
+    (128 + signal.SIGKILL, Record(kind="train", state="running"), "interrupted"),  # via a shell
+    (137, Record(kind="train", state="failed"), "failed"),
 ])
 def test_classify(exit_code, results, state):
     assert classify(exit_code, results).state == state
+
+
+def test_only_deaths_the_run_could_not_catch_count_as_kills():
+    running = Record(kind="train", state="running")
+    assert classify(-signal.SIGKILL, running).killed
+    assert classify(128 + signal.SIGKILL, running).killed
+    assert not classify(-signal.SIGTERM, running).killed
+    assert not classify(130, Record(kind="train", state="interrupted")).killed
+    assert not classify(1, None).killed
 
 
 def test_errors_say_what_happened():
@@ -119,3 +131,30 @@ def test_last_line_of_a_log(tmp_path):
     log.write_text("first\nKeyError: 'x'\n\n")
     assert last_line(log) == "KeyError: 'x'"
     assert last_line(tmp_path / "missing.log") == ""
+
+
+@pytest.mark.parametrize("content", ["[]", "", "{not json", '{"sweep": "x", "runs": []}',
+                                     '{"sweep": "x", "runs": {"a1": "finished"}}',
+                                     '{"sweep": "x", "runs": {"a1": {"state": "done"}}}'],
+                         ids=["list", "empty", "not-json", "runs-list", "entry-text",
+                              "unknown-state"])
+def test_a_malformed_ledger_is_an_error_that_says_what_to_do(tmp_path, content):
+    (tmp_path / "ledger.json").write_text(content)
+    with pytest.raises(ValueError, match="another --dir") as raised:
+        Ledger(tmp_path).read()
+    assert str(tmp_path / "ledger.json") in str(raised.value)
+
+
+def test_the_ledger_keeps_its_previous_version_beside_it(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.initialise("demo")
+    with ledger.transaction() as data:
+        data["runs"]["a1"] = new_entry({"a": 1})
+    with ledger.transaction() as data:
+        data["runs"]["a1"]["state"] = "running"
+    previous = json.loads(ledger.previous_path.read_text())
+    assert previous["runs"]["a1"]["state"] == "pending"
+    assert ledger.read()["runs"]["a1"]["state"] == "running"
+    ledger.path.write_text("[]")
+    with pytest.raises(ValueError, match=f"cp {ledger.previous_path} {ledger.path}"):
+        ledger.read()

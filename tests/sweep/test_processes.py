@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from sslexp.sweep import processes as liveness
 
@@ -39,3 +40,19 @@ def test_terminate_stops_a_left_behind_process():
         process.wait(timeout=5)  # already reaped by terminate(); must not block
     finally:
         process.kill()
+
+
+
+def test_terminate_leaves_a_dead_unreaped_process_alone():
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        record = liveness.identify_process(process.pid)
+        zombie = liveness.psutil.Process(process.pid)
+        deadline = time.monotonic() + 30
+        while zombie.status() != liveness.psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = time.monotonic()
+        assert not liveness.terminate(record, grace_s=5)
+        assert time.monotonic() - started < 1
+    finally:
+        process.wait()
