@@ -35,16 +35,15 @@ class StepCosts:
 
 
 def import_seconds() -> float:
-    """What importing TensorFlow and Keras costs (every run process pays it once)."""
+    """What importing Keras and its backend costs (every worker process pays it once)."""
     started = time.monotonic()
-    for module in ("tensorflow", "keras"):
-        importlib.import_module(module)
+    importlib.import_module("keras")
     return time.monotonic() - started
 
 
 def measure_training(config: TrainConfig, data) -> StepCosts:
     """Steps of the run's classifier on its pool images."""
-    from sslexp.data.pipelines import labelled_dataset
+    from sslexp.data.pipelines import LabelledBatches
     from sslexp.models import build_backbone, build_classifier, pool_pixel_mean
 
     started = time.monotonic()
@@ -52,14 +51,14 @@ def measure_training(config: TrainConfig, data) -> StepCosts:
     backbone = build_backbone(data.image_shape, config.backbone,
                               pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
     model = build_classifier(backbone, data.num_classes)
-    batches = labelled_dataset(images, labels, config.batch_size, True,
-                               config.run_seed).repeat()
+    batches = LabelledBatches(images, labels, config.batch_size, shuffle=True,
+                              seed=config.run_seed, endless=True)
     return _measure(model, batches, config.lr, started, images)
 
 
 def measure_pretraining(config: PretrainConfig, data) -> StepCosts:
     """Steps of the RotNet model (4 rotations per image with ``rotations: all``)."""
-    from sslexp.data.pipelines import rotation_dataset
+    from sslexp.data.pipelines import RotationBatches, rotation_model
     from sslexp.models import build_backbone, build_pretext_model, pool_pixel_mean
 
     pretext = config.pretext
@@ -68,9 +67,10 @@ def measure_pretraining(config: PretrainConfig, data) -> StepCosts:
     backbone = build_backbone(data.image_shape, config.backbone,
                               pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
     model = build_pretext_model(backbone)
-    batches = rotation_dataset(images, pretext.batch_size, pretext.rotations, True,
-                               pretext.seed).repeat()
-    return _measure(model, batches, pretext.lr, started, images)
+    batches = RotationBatches(images, pretext.batch_size, pretext.rotations, shuffle=True,
+                              seed=pretext.seed, endless=True)
+    return _measure(rotation_model(model, pretext.rotations), batches, pretext.lr, started,
+                    images, evaluated=model)
 
 
 def _sample(data, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,8 +80,9 @@ def _sample(data, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     return data.pool_images[indices], data.pool_labels[indices]
 
 
-def _measure(model, batches, learning_rate: float, started: float,
-             images: np.ndarray) -> StepCosts:
+def _measure(model, batches, learning_rate: float, started: float, images: np.ndarray,
+             evaluated=None) -> StepCosts:
+    """Steps of ``model``; the cost of one image through ``evaluated`` (default: ``model``)."""
     import keras
 
     ends: list[float] = []
@@ -96,9 +97,10 @@ def _measure(model, batches, learning_rate: float, started: float,
               callbacks=[Clock()], shuffle=False)  # the pipeline shuffles
     step_s = statistics.median(np.diff(ends[WARMUP_STEPS - 1:]))
     build_s = ends[WARMUP_STEPS - 1] - started
-    sample = images[:EVAL_IMAGES].astype("float32")
-    model.predict(sample, batch_size=EVAL_IMAGES, verbose=0)  # traced here
+    evaluated = evaluated or model
+    sample = images[:EVAL_IMAGES]
+    evaluated.predict(sample, batch_size=EVAL_IMAGES, verbose=0)  # traced here
     timed = time.monotonic()
-    model.predict(sample, batch_size=EVAL_IMAGES, verbose=0)
+    evaluated.predict(sample, batch_size=EVAL_IMAGES, verbose=0)
     eval_image_s = (time.monotonic() - timed) / len(sample)
     return StepCosts(build_s, float(step_s), eval_image_s)
