@@ -27,7 +27,7 @@ ARGS ?=
 STUDY_WORKERS ?= 2
 DEMO_WORKERS ?= 2
 
-.PHONY: help setup test demo pretrain train sweep agents sync report bench study clean
+.PHONY: help setup test demo pretrain train sweep agents sync report bench study volume clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -77,6 +77,10 @@ bench: setup  ## speed per backend, start-up, demo sweep in both worker modes, G
 study: setup  ## the Fashion-MNIST study, offline (about an hour on 2 cores): pretraining, sweep, report
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/fashion_mnist.yaml --dir sweep-runs/fashion_mnist --workers $(STUDY_WORKERS)
 	$(SSLEXP) report sweep-runs/fashion_mnist
+
+volume: setup  ## ssl against unlabelled volume (3k-60k images), scratch from `make study`, offline
+	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/unlabeled_volume.yaml --dir sweep-runs/unlabeled_volume --workers $(STUDY_WORKERS)
+	$(SSLEXP) report sweep-runs/unlabeled_volume --baseline sweep-runs/fashion_mnist
 
 clean:  ## remove run outputs and caches (keeps .venv)
 	rm -rf runs sweep-runs artifacts .cache/sslexp wandb .pytest_cache

@@ -41,10 +41,15 @@ DEFAULT_WANDB_OUT = Path("reports")
         help="When the runs belong to several experiments (other data set, image size, "
              "architecture, budget...): the one to report, by the name the error lists, or "
              "`all` for one report per experiment in OUT/<name>/.")
+@option("--baseline", "baseline_dir", type=click.Path(exists=True, file_okay=False),
+        default=None, show_default=False,
+        help="Compare SWEEP_DIR's ssl runs with the scratch runs of this sweep directory (same "
+             "settings apart from pretraining), e.g. an unlabelled-volume sweep of ssl runs "
+             "against the main study's scratch runs.")
 @option("--min-val-per-class", type=click.FloatRange(min=0), default=MIN_VAL_PER_CLASS,
         help="Flag epoch selection as noisy below this many validation images per class.")
 def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cache_dir,
-           wandb_path, sweep_id, group, publish, experiment, min_val_per_class):
+           wandb_path, sweep_id, group, publish, experiment, baseline_dir, min_val_per_class):
     """Compare ssl with scratch over a sweep: a verdict and its warnings, accuracy
     against labels, paired differences with 95% intervals and Holm-adjusted
     p-values, label efficiency, per-class gains, training budgets, the pretext
@@ -54,12 +59,16 @@ def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cac
 
     \b
     Offline:   sslexp report sweep-runs/demo         (writes sweep-runs/demo/report/)
+    Baseline:  sslexp report sweep-runs/unlabeled_volume --baseline sweep-runs/fashion_mnist
     From W&B:  sslexp report --wandb me/sslexp --sweep abc123
                (writes reports/abc123/, logs a `comparison` run, prints the W&B Report URL)
     """
     if sweep_dir is None and wandb_path is None:
         raise click.UsageError("Give a SWEEP_DIR, or --wandb ENTITY/PROJECT with --sweep or "
                                "--group (or both).")
+    if baseline_dir is not None and sweep_dir is None:
+        raise click.BadParameter("give the SWEEP_DIR whose ssl runs the baseline's scratch runs "
+                                 "are compared with", param_hint="--baseline")
     target = _wandb_target(wandb_path, sweep_id, group) if wandb_path else None
     image_source = _image_source(cache_dir, npz_path) if pictures else None
     from_wandb = None
@@ -71,9 +80,10 @@ def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cac
                                          pictures=pictures and sweep_dir is None)
     try:
         results = _build(sweep_dir, from_wandb, out_dir, title, image_source, image_count, seed,
-                         experiment, min_val_per_class)
+                         experiment, min_val_per_class, baseline_dir)
     except FileNotFoundError as error:
-        raise click.BadParameter(str(error), param_hint="SWEEP_DIR") from error
+        hint = "--baseline" if baseline_dir and str(baseline_dir) in str(error) else "SWEEP_DIR"
+        raise click.BadParameter(str(error), param_hint=hint) from error
     for result in results:
         _print_report(result)
     if from_wandb is not None and sweep_dir is not None:
@@ -90,7 +100,7 @@ def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cac
 
 
 def _build(sweep_dir, from_wandb, out_dir, title, image_source, image_count, seed, experiment,
-           min_val_per_class):
+           min_val_per_class, baseline_dir=None):
     """The report of each chosen experiment, from SWEEP_DIR, else from W&B."""
     from sslexp.report.build import build_local_reports, build_reports
     from sslexp.report.experiments import ExperimentChoiceError
@@ -98,7 +108,7 @@ def _build(sweep_dir, from_wandb, out_dir, title, image_source, image_count, see
     try:
         if sweep_dir is not None:
             return build_local_reports(sweep_dir, out_dir, image_source, image_count, seed,
-                                       title, experiment, min_val_per_class)
+                                       title, experiment, min_val_per_class, baseline_dir)
         return build_reports(from_wandb, Path(out_dir), image_source, image_count, seed, title,
                              experiment, min_val_per_class)
     except ExperimentChoiceError as error:

@@ -15,7 +15,8 @@ from pathlib import Path
 from sslexp.report import plots, tables
 from sslexp.report.budgets import BUDGET_COLUMNS, budget_rows, run_facts
 from sslexp.report.classes import gain_columns, gain_rows, per_class_gains
-from sslexp.report.collect import PretrainRun, SweepData, collect_sweep, find_pretrains
+from sslexp.report.collect import (PretrainRun, SweepData, add_baseline, collect_sweep,
+                                   find_pretrains)
 from sslexp.report.comparison import Comparison, compare, compare_volumes
 from sslexp.report.experiments import (Experiment, choose, directory_name, group_experiments,
                                        restrict)
@@ -69,9 +70,13 @@ def build_reports(sweep: SweepData, out_dir: str | Path,
 def build_local_reports(sweep_dir: str | Path, out_dir: str | Path | None = None,
                         image_source: ImageSource | None = None, image_count: int = 4,
                         seed: int = 0, title: str | None = None, experiment: str | None = None,
-                        min_val_per_class: float = MIN_VAL_PER_CLASS) -> list[LocalReport]:
-    """The reports of a sweep directory, written to ``out_dir`` (default ``<sweep_dir>/report``)."""
+                        min_val_per_class: float = MIN_VAL_PER_CLASS,
+                        baseline_dir: str | Path | None = None) -> list[LocalReport]:
+    """The reports of a sweep directory, written to ``out_dir`` (default ``<sweep_dir>/report``);
+    with ``baseline_dir``, that sweep's scratch runs are the baseline (``add_baseline``)."""
     sweep = collect_sweep(sweep_dir)
+    if baseline_dir is not None:
+        sweep = add_baseline(sweep, collect_sweep(baseline_dir))
     return build_reports(sweep, Path(out_dir) if out_dir else sweep.directory / "report",
                          image_source, image_count, seed, title, experiment, min_val_per_class)
 

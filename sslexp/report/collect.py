@@ -10,6 +10,7 @@ records still marked ``running`` or unreadable, and grid points that never ran.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +145,27 @@ def collect_sweep(directory: str | Path) -> SweepData:
     name = (ledger or {}).get("sweep") or sweep_config.get("name") or directory.name
     return SweepData(directory, str(name), sweep_yaml, sweep_config, grid_parameters, run_list,
                      grid, ledger is not None, notes)
+
+
+def add_baseline(sweep: SweepData, baseline: SweepData) -> SweepData:
+    """``sweep`` with the scratch runs of ``baseline`` added: a sweep of ssl runs only
+    (the unlabelled-volume sweep) is compared with another sweep's scratch runs,
+    which do not depend on pretraining, instead of training them again. Only the label
+    fractions ``sweep`` has are taken."""
+    fractions = {round(run.label_fraction, 12) for run in sweep.runs
+                 if run.label_fraction is not None}
+    scratch = [run for run in baseline.runs if run.method == "scratch"
+               and run.label_fraction is not None and round(run.label_fraction, 12) in fractions]
+    if not scratch:
+        raise FileNotFoundError(
+            f"{baseline.directory} holds no scratch runs at the label fractions of "
+            f"{sweep.directory} ({', '.join(f'{f:g}' for f in sorted(fractions)) or 'none'}); "
+            "give the sweep directory whose scratch runs serve as the baseline")
+    known = {run.run_id for run in sweep.runs}
+    added = [run for run in scratch if run.run_id not in known]
+    note = (f"Scratch runs from {baseline.directory} ({len(added)}, "
+            f"{sum(run.is_usable for run in added)} finished) are the baseline.")
+    return dataclasses.replace(sweep, runs=[*sweep.runs, *added], notes=[*sweep.notes, note])
 
 
 def grid_parameters_of(sweep_config: dict) -> dict[str, list]:

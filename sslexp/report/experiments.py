@@ -6,6 +6,11 @@ The axes a comparison is made along (label fraction, method, fold, the
 unlabelled fraction of the pretext task) and the backbone's source do not
 split an experiment. A setting a run does not state takes the default it ran
 with, so a failed run without a record joins its experiment too.
+
+Scratch runs never use the pretext settings, so a scratch run joins every
+experiment whose other settings it shares: two ssl configurations (say, two
+pretraining budgets, or an ssl-only sweep and a study's scratch runs) are each
+compared with the same scratch runs.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from sslexp.config import TrainConfig, flatten
 from sslexp.report.collect import SweepData, SweepRun
 
 AXES = ("label_fraction", "method", "fold", "pretext_unlabeled_fraction", "pretrained")
+PRETEXT_PREFIX = "pretext_"  # settings only ssl runs depend on
+SCRATCH = "scratch"
 ALL = "all"
 
 
@@ -41,11 +48,26 @@ def group_experiments(runs: list[SweepRun]) -> list[Experiment]:
     """The experiments among ``runs``, in order of first appearance."""
     defaults = flatten(TrainConfig())
     groups: dict[str, Experiment] = {}
+    scratch_runs = []
     for run in runs:
+        if run.method == SCRATCH:
+            scratch_runs.append(run)
+            continue
         settings = settings_of(run, defaults)
-        key = repr(sorted((name, _comparable(value)) for name, value in settings.items()))
-        groups.setdefault(key, Experiment("", settings, [])).runs.append(run)
-    experiments = list(groups.values())
+        groups.setdefault(_key(settings), Experiment("", settings, [])).runs.append(run)
+    served = {}  # settings without the pretext ones -> the ssl experiments with them
+    for experiment in groups.values():
+        served.setdefault(_key(_without_pretext(experiment.settings)), []).append(experiment)
+    for run in scratch_runs:
+        settings = settings_of(run, defaults)
+        joined = served.get(_key(_without_pretext(settings)))
+        for experiment in joined or [groups.setdefault(_key(settings),
+                                                       Experiment("", settings, []))]:
+            experiment.runs.append(run)
+    position = {id(run): index for index, run in enumerate(runs)}
+    for experiment in groups.values():
+        experiment.runs.sort(key=lambda run: position[id(run)])
+    experiments = sorted(groups.values(), key=lambda experiment: position[id(experiment.runs[0])])
     differing = [name for name in sorted({n for e in experiments for n in e.settings})
                  if len({_comparable(e.settings.get(name)) for e in experiments}) > 1]
     for experiment in experiments:
@@ -89,6 +111,15 @@ def restrict(sweep: SweepData, experiment: Experiment) -> SweepData:
 def directory_name(experiment: Experiment) -> str:
     """A file-system-safe folder name for one experiment's report."""
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", experiment.name.replace(",", "_"))[:120] or "all"
+
+
+def _key(settings: dict) -> str:
+    return repr(sorted((name, _comparable(value)) for name, value in settings.items()))
+
+
+def _without_pretext(settings: dict) -> dict:
+    return {name: value for name, value in settings.items()
+            if not name.startswith(PRETEXT_PREFIX)}
 
 
 def _comparable(value):

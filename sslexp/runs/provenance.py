@@ -15,6 +15,8 @@ PACKAGES = {
     "sslexp": ("sslexp",),
     "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tensorflow-intel"),
     "keras": ("keras",),
+    "jax": ("jax",),
+    "torch": ("torch",),
     "numpy": ("numpy",),
     "scikit-learn": ("scikit-learn",),
     "tensorflow-datasets": ("tensorflow-datasets",),

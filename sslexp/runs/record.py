@@ -91,8 +91,9 @@ class Record:
         "(depth, width, preprocessing, input shape), `pretrained` (`path`, `reference`, the "
         "pretext run's `key`, `config`, `best_epoch`, `best_val_accuracy`, and `artifact`: "
         "the backbone's W&B artifact `reference`, whether the run `declared` its use, and a "
-        "`note` when not; ssl only)",
-        kinds=("train",))
+        "`note` when not; ssl only), `runtime`: the Keras `backend`, the `device` (cpu, gpu, "
+        "tpu), the `dtype_policy` `--precision` resolved to, `deterministic`, and for "
+        "pretraining the `learning_rate` after batch-size scaling")
     training: dict | None = doc(
         "how the budget was spent. train: `budget` (`converged` or `matched`), `select` (`best` "
         "or `last`), `eval_every` (= `steps_per_epoch`: updates between validations), "

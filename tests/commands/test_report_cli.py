@@ -207,3 +207,35 @@ def test_each_experiment_gets_its_own_report(runs_of_two_experiments, tmp_path):
                  "--experiment", "dataset=digits,image_size=8")
     assert one.exit_code == 0, one.output
     assert (tmp_path / "one" / "report.html").is_file()
+
+
+def ssl_only(sweep_dir):
+    """``sweep_dir`` without its scratch runs, as an ssl-only sweep leaves it."""
+    import shutil
+
+    ledger_path = sweep_dir / "ledger.json"
+    ledger = json.loads(ledger_path.read_text())
+    for identifier in [name for name, entry in ledger["runs"].items()
+                       if entry["config"]["method"] == "scratch"]:
+        shutil.rmtree(sweep_dir / ledger["runs"].pop(identifier)["run_dir"])
+    ledger_path.write_text(json.dumps(ledger))
+    return sweep_dir
+
+
+def test_an_ssl_only_sweep_is_compared_with_another_sweeps_scratch_runs(tmp_path):
+    study = sweep_factory.write_sweep(tmp_path / "study")
+    volume = ssl_only(sweep_factory.write_sweep(tmp_path / "volume"))
+    alone = invoke(volume, "--pictures", "false", "--out", tmp_path / "alone")
+    assert alone.exit_code == 0, alone.output
+    assert "+10.00" not in alone.output  # nothing to pair the ssl runs with
+
+    result = invoke(volume, "--baseline", study, "--pictures", "false")
+    assert result.exit_code == 0, result.output
+    assert "72.00 ± 1.73" in result.output and "+10.00" in result.output
+    markdown = (volume / "report" / "report.md").read_text()
+    assert f"Scratch runs from {study}" in markdown
+
+    other = ssl_only(sweep_factory.write_sweep(tmp_path / "other"))
+    refused = invoke(volume, "--baseline", other, "--pictures", "false")
+    assert refused.exit_code == 2
+    assert "--baseline" in refused.output and "holds no scratch runs" in refused.output

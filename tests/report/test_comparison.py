@@ -2,6 +2,7 @@
 
 import pytest
 
+from sslexp.config import TrainConfig, flatten
 from sslexp.report import plots
 from sslexp.report.collect import SweepRun
 from sslexp.report.comparison import compare, compare_volumes
@@ -61,3 +62,18 @@ def test_experiments_split_on_settings_but_not_on_grid_axes():
         choose(experiments, None)
     assert choose(experiments, "image_size=12") == [experiments[1]]
     assert choose(experiments, "all") == experiments
+
+
+def test_scratch_runs_serve_every_ssl_experiment_that_differs_only_in_pretraining():
+    scratch = [run("scratch", fold, accuracy, pretext_epochs=6, pretext_seeds="per-fold")
+               for fold, accuracy in SCRATCH.items()]
+    short = [run("ssl", fold, 0.7, pretext_epochs=2) for fold in SCRATCH]
+    long = [run("ssl", fold, 0.8, pretext_epochs=6) for fold in SCRATCH]
+    experiments = group_experiments(short + scratch + long)
+    assert [(e.name, len(e.runs)) for e in experiments] == [("pretext_epochs=2", 6),
+                                                          ("pretext_epochs=6", 6)]
+    assert all(all(any(r is s for r in e.runs) for s in scratch) for e in experiments)
+    other_size = [run("scratch", 0, 0.6, image_size=12)]  # serves no ssl experiment
+    default_epochs = flatten(TrainConfig())["pretext_epochs"]
+    assert [e.name for e in group_experiments(short + other_size)] == [
+        "image_size=32,pretext_epochs=2", f"image_size=12,pretext_epochs={default_epochs}"]

@@ -51,7 +51,7 @@ def test_shipped_sweeps_run_sslexp_train_as_an_agent_would(path):
     assert spec.engine_config["metric"] == {"name": "test/accuracy", "goal": "maximize"}
     assert spec.command == ["${env}", "${interpreter}", "-m", "sslexp", "train", "${args}"]
     parameters = spec.raw["parameters"]
-    assert set(parameters["method"]["values"]) == {"ssl", "scratch"}
+    assert set(parameters["method"]["values"]) <= {"ssl", "scratch"}
     assert parameters["pretrained"] == {"value": "auto"}, "the ssl backbone source must be explicit"
 
 
@@ -62,6 +62,21 @@ def test_every_parameter_of_a_shipped_sweep_is_a_train_option(path):
     options = {name for param in train.params for name in param.opts if name.startswith("--")}
     for name in yaml.safe_load(path.read_text())["parameters"]:
         assert "--" + name.replace("_", "-") in options, f"{path.name}: `sslexp train` has no --{name}"
+
+
+def test_the_volume_sweep_repeats_the_studys_downstream_settings():
+    """Its ssl runs are compared with the study's scratch runs (`report --baseline`)."""
+    def fixed(name):
+        parameters = yaml.safe_load((SWEEPS_DIR / name).read_text())["parameters"]
+        return {key: spec for key, spec in parameters.items() if not key.startswith("pretext_")}
+
+    study, volume = fixed("fashion_mnist.yaml"), fixed("unlabeled_volume.yaml")
+    assert volume["method"] == {"values": ["ssl"]}
+    assert set(volume["label_fraction"]["values"]) <= set(study["label_fraction"]["values"])
+    assert set(volume["fold"]["values"]) <= set(study["fold"]["values"])
+    axes = {"method", "label_fraction", "fold"}
+    assert ({k: v for k, v in volume.items() if k not in axes}
+            == {k: v for k, v in study.items() if k not in axes})
 
 
 def test_reference_sweep_matches_the_reference_experiment():
