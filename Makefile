@@ -78,7 +78,7 @@ study: setup  ## the Fashion-MNIST study, offline (about an hour on 2 cores): pr
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/fashion_mnist.yaml --dir sweep-runs/fashion_mnist --workers $(STUDY_WORKERS)
 	$(SSLEXP) report sweep-runs/fashion_mnist
 
-volume: setup  ## ssl against unlabelled volume (3k-60k images), scratch from `make study`, offline
+volume: setup  ## ssl against unlabelled volume (3k-30k images), scratch from `make study`, offline
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/unlabeled_volume.yaml --dir sweep-runs/unlabeled_volume --workers $(STUDY_WORKERS)
 	$(SSLEXP) report sweep-runs/unlabeled_volume --baseline sweep-runs/fashion_mnist
 
