@@ -11,7 +11,6 @@ from sslexp.options import GROUP_ENV, OUTPUT_DIR_ENV, WANDB_MODE_ENV, flag, opti
 
 DEFAULT_CACHE_DIR = Path(".cache/sslexp")
 DEFAULT_BACKBONE_CACHE = Path("artifacts/backbones")
-DEFAULT_RUNS_DIR = Path("runs")
 RUN = "Run"
 WANDB = "Weights & Biases"
 

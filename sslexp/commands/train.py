@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
-from sslexp.commands.common import DEFAULT_RUNS_DIR, RUN, run_options, wandb_options
+from sslexp.commands.common import RUN, run_options, wandb_options
 from sslexp.config import TrainConfig
+from sslexp.runs.lifecycle import run_location
 from sslexp.options import (RUN_NAME_ENV, Command, config_option, config_options, option,
                             split_values, user_errors)
 
@@ -48,21 +48,3 @@ def train(**values):
     click.echo(f"{run_name}: test accuracy {100 * record.test_accuracy:.2f}% "
                f"(loss {record.test['loss']:.4f}) with {record.split['n_labels']} labels; "
                f"best epoch {record.best_epoch}; results in {Path(output_dir) / RESULTS_FILE}")
-
-
-def run_location(config: TrainConfig, run_name: str | None, output_dir: Path | None,
-                 environ=os.environ) -> tuple[str, Path]:
-    """The run's name (also its W&B name) and directory, where the options leave them open.
-
-    In a W&B sweep the name says what the run is (``ssl-p0.05-fold0``) and the
-    directory adds the W&B run id, since runs of different sweeps may share a
-    grid point; elsewhere the name adds the data set and a hash of the other
-    settings, so runs with other settings never share a default directory.
-    """
-    run_id = environ.get("WANDB_RUN_ID")
-    if run_name is None:
-        run_name = config.short_name() if environ.get("WANDB_SWEEP_ID") else (
-            config.default_run_name())
-    if output_dir is None:
-        output_dir = DEFAULT_RUNS_DIR / (f"{run_name}-{run_id}" if run_id else run_name)
-    return run_name, Path(output_dir)

@@ -9,21 +9,28 @@
    ``running``, which the sweep reads as interrupted.
 
 Every input is checked by the caller before step 1, so bad input never
-touches an earlier run's files.
+touches an earlier run's files. ``run_location`` names a run and its
+directory where the options leave them open (the same rule for `sslexp train`
+and for agents that must find a run's directory).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sslexp.errors import InputError
 from sslexp.runs.record import (BACKUP_DIR, Record, error_record, now, read_record,
                                 write_record)
+
+if TYPE_CHECKING:
+    from sslexp.config import TrainConfig
 
 INTERRUPTING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -111,3 +118,24 @@ def _named(record: Record) -> str:
     accuracy = record.test_accuracy
     detail = f", test accuracy {100 * accuracy:.2f}%" if accuracy is not None else ""
     return f" ({record.name or record.kind}{detail})"
+
+
+DEFAULT_RUNS_DIR = Path("runs")
+
+
+def run_location(config: TrainConfig, run_name: str | None, output_dir: Path | None,
+                 environ=os.environ) -> tuple[str, Path]:
+    """The run's name (also its W&B name) and directory, where the options leave them open.
+
+    In a W&B sweep the name says what the run is (``ssl-p0.05-fold0``) and the
+    directory adds the W&B run id, since runs of different sweeps may share a
+    grid point; elsewhere the name adds the data set and a hash of the other
+    settings, so runs with other settings never share a default directory.
+    """
+    run_id = environ.get("WANDB_RUN_ID")
+    if run_name is None:
+        run_name = config.short_name() if environ.get("WANDB_SWEEP_ID") else (
+            config.default_run_name())
+    if output_dir is None:
+        output_dir = DEFAULT_RUNS_DIR / (f"{run_name}-{run_id}" if run_id else run_name)
+    return run_name, Path(output_dir)

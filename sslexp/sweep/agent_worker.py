@@ -52,7 +52,7 @@ def run_arguments(parameters: dict) -> list[str]:
 
 def run_location(parameters: dict, run_id: str) -> tuple[str, Path]:
     """The name and directory `sslexp train` will use for these parameters."""
-    from sslexp.commands.train import run_location as train_location
+    from sslexp.runs.lifecycle import run_location as train_location
     from sslexp.config import TrainConfig, build, flat_fields
 
     names = {name for _, _, _, name in flat_fields(TrainConfig)}

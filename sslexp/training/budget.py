@@ -16,7 +16,8 @@ import math
 import keras
 
 from sslexp.config import AUTO_EVAL_EVERY, TrainConfig
-from sslexp.training.train import MONITOR
+
+MONITOR = "val_loss"  # what early stopping and the selected epoch go by
 
 
 @dataclasses.dataclass(frozen=True)

@@ -59,23 +59,22 @@ def _epochs(count: int) -> str:
     return f"{count} epoch{'' if count == 1 else 's'}"
 
 
-def describe_backbone(config: TrainConfig, backbone_cache: Path,
+def describe_backbone(config: TrainConfig, cached_dir: Path | None, cached: bool,
                       pretrained_path: Path | None = None) -> str:
-    """Where the run's backbone comes from, and whether it must be pretrained first."""
+    """Where the run's backbone comes from, and whether it must be pretrained first
+    (``cached_dir``: where ``--pretrained auto`` finds it; ``cached``: whether it is there)."""
     from sslexp.training import tracking
-    from sslexp.training.backbones import backbone_dir, is_finished
 
     if config.method == "scratch":
         return f"ResNet-{config.backbone.depth} width {config.backbone.width}, random init"
     if config.pretrained != "auto":
         where = ("W&B artifact " if tracking.is_artifact_reference(config.pretrained) else "")
         return f"{where}{pretrained_path or config.pretrained}, fine-tune {config.finetune}"
-    directory = backbone_dir(backbone_cache, config.pretrain_config())
-    if is_finished(directory):
-        return f"pretrained, cached in {directory}, fine-tune {config.finetune}"
+    if cached:
+        return f"pretrained, cached in {cached_dir}, fine-tune {config.finetune}"
     pretext = config.pretext
-    return (f"not cached yet: pretraining it first into {directory} ({_epochs(pretext.epochs)}; "
-            "a run that needs the same backbone waits for it)")
+    return (f"not cached yet: pretraining it first into {cached_dir} "
+            f"({_epochs(pretext.epochs)}; a run that needs the same backbone waits for it)")
 
 
 def pretrain_steps_per_epoch(n_images: int, batch_size: int) -> int:

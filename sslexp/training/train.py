@@ -22,8 +22,6 @@ from sslexp.runs.record import (BEST_WEIGHTS_FILE, FIGURES_DIR, HISTORY_FILE,
                                 read_record)
 from sslexp.training.tracking import WandbSettings
 
-MONITOR = "val_loss"
-
 
 @dataclasses.dataclass(frozen=True)
 class PretrainedBackbone:
@@ -120,7 +118,8 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     from sslexp.training import plan, progress, runtime, tracking
     from sslexp.training.batchnorm import (RecalibrateBeforeValidation, recalibrate,
                                            recalibration_images)
-    from sslexp.training.budget import budget_callbacks, budget_for, budget_summary
+    from sslexp.training.backbones import backbone_dir, is_finished
+    from sslexp.training.budget import MONITOR, budget_callbacks, budget_for, budget_summary
 
     output_dir = Path(output_dir)
     run_name = run_name or config.default_run_name()
@@ -140,9 +139,11 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     if config.method == "ssl" and config.pretrained != "auto":  # a file: cheap to check first
         pretrained, backbone, trainable_layers = pretrained_backbone()
     check_run_dir(output_dir, resume)
+    cached_dir = backbone_dir(backbone_cache, config.pretrain_config())
     plan.show(plan.train_plan(config, data, len(split.train_indices), len(split.val_indices),
                               budget, plan.describe_backbone(
-                                  config, backbone_cache, pretrained and pretrained.path)))
+                                  config, cached_dir, is_finished(cached_dir),
+                                  pretrained and pretrained.path)))
     if config.method == "ssl" and pretrained is None:  # may pretrain it now, into the cache
         pretrained, backbone, trainable_layers = pretrained_backbone()
     runtime.reseed(config.run_seed)  # pretraining it here drew from the generators
@@ -240,6 +241,7 @@ def _checkpoints(output_dir: Path, best_weights: Path, resume: bool, validated: 
     import keras
 
     from sslexp.training import runtime
+    from sslexp.training.budget import MONITOR
 
     callbacks = runtime.checkpoint_callbacks(output_dir, best_weights, MONITOR, "min", resume,
                                              weights_only=True)
