@@ -69,22 +69,11 @@ def run_location(parameters: dict, run_id: str) -> tuple[str, Path]:
 @contextlib.contextmanager
 def captured_output(path: Path):
     """Everything this process writes (Python, TensorFlow's C++ logs) goes to ``path``."""
+    from sslexp.sweep.worker import output_to
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(path, "ab") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
+    with output_to(str(path)):
+        yield
 
 
 @contextlib.contextmanager
