@@ -61,7 +61,7 @@ train: setup  ## one downstream run (ARGS="--method ssl --label-fraction 0.05 ..
 sweep: setup  ## run a sweep offline (SWEEP=sweeps/demo.yaml WORKERS=1 GPUS=0,1)
 	$(SSLEXP) sweep local $(SWEEP) --dir $(SWEEP_DIR) --workers $(WORKERS) $(if $(GPUS),--gpus $(GPUS))
 
-agents: setup  ## one wandb agent per GPU for an online sweep (SWEEP_ID=... GPUS=0,1,2,3)
+agents: setup  ## agents for an online sweep, one per GPU (SWEEP_ID=... GPUS=0,1,2,3)
 	@test -n "$(SWEEP_ID)" || { echo "set SWEEP_ID=entity/project/id (from sslexp sweep create)"; exit 2; }
 	$(SSLEXP) sweep agents $(SWEEP_ID) $(if $(GPUS),--gpus $(GPUS))
 
