@@ -82,7 +82,9 @@ def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cac
         results = _build(sweep_dir, from_wandb, out_dir, title, image_source, image_count, seed,
                          experiment, min_val_per_class, baseline_dir)
     except FileNotFoundError as error:
-        hint = "--baseline" if baseline_dir and str(baseline_dir) in str(error) else "SWEEP_DIR"
+        from sslexp.report.collect import BaselineError
+
+        hint = "--baseline" if isinstance(error, BaselineError) else "SWEEP_DIR"
         raise click.BadParameter(str(error), param_hint=hint) from error
     for result in results:
         _print_report(result)

@@ -15,8 +15,8 @@ from pathlib import Path
 from sslexp.report import plots, tables
 from sslexp.report.budgets import BUDGET_COLUMNS, budget_rows, run_facts
 from sslexp.report.classes import gain_columns, gain_rows, per_class_gains
-from sslexp.report.collect import (PretrainRun, SweepData, add_baseline, collect_sweep,
-                                   find_pretrains)
+from sslexp.report.collect import (BaselineError, PretrainRun, SweepData, add_baseline,
+                                   collect_sweep, find_pretrains)
 from sslexp.report.comparison import Comparison, compare, compare_volumes
 from sslexp.report.experiments import (Experiment, choose, directory_name, group_experiments,
                                        restrict)
@@ -76,7 +76,11 @@ def build_local_reports(sweep_dir: str | Path, out_dir: str | Path | None = None
     with ``baseline_dir``, that sweep's scratch runs are the baseline (``add_baseline``)."""
     sweep = collect_sweep(sweep_dir)
     if baseline_dir is not None:
-        sweep = add_baseline(sweep, collect_sweep(baseline_dir))
+        try:
+            baseline = collect_sweep(baseline_dir)
+        except FileNotFoundError as error:
+            raise BaselineError(str(error)) from error
+        sweep = add_baseline(sweep, baseline)
     return build_reports(sweep, Path(out_dir) if out_dir else sweep.directory / "report",
                          image_source, image_count, seed, title, experiment, min_val_per_class)
 

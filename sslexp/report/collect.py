@@ -147,6 +147,10 @@ def collect_sweep(directory: str | Path) -> SweepData:
                      grid, ledger is not None, notes)
 
 
+class BaselineError(FileNotFoundError):
+    """The baseline sweep has no scratch runs this sweep can be compared with."""
+
+
 def add_baseline(sweep: SweepData, baseline: SweepData) -> SweepData:
     """``sweep`` with the scratch runs of ``baseline`` added: a sweep of ssl runs only
     (the unlabelled-volume sweep) is compared with another sweep's scratch runs,
@@ -157,7 +161,7 @@ def add_baseline(sweep: SweepData, baseline: SweepData) -> SweepData:
     scratch = [run for run in baseline.runs if run.method == "scratch"
                and run.label_fraction is not None and round(run.label_fraction, 12) in fractions]
     if not scratch:
-        raise FileNotFoundError(
+        raise BaselineError(
             f"{baseline.directory} holds no scratch runs at the label fractions of "
             f"{sweep.directory} ({', '.join(f'{f:g}' for f in sorted(fractions)) or 'none'}); "
             "give the sweep directory whose scratch runs serve as the baseline")

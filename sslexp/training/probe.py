@@ -97,7 +97,7 @@ def _measure(model, batches, learning_rate: float, started: float, images: np.nd
               callbacks=[Clock()], shuffle=False)  # the pipeline shuffles
     step_s = statistics.median(np.diff(ends[WARMUP_STEPS - 1:]))
     build_s = ends[WARMUP_STEPS - 1] - started
-    evaluated = evaluated or model
+    evaluated = model if evaluated is None else evaluated
     sample = images[:EVAL_IMAGES]
     evaluated.predict(sample, batch_size=EVAL_IMAGES, verbose=0)  # traced here
     timed = time.monotonic()
