@@ -29,11 +29,6 @@ SECTION_TITLES = {"data": "Data", "": "Training",
                   "pretext": "Pretext task"}
 DATA_FIELDS = ("dataset", "image_size")
 OTHER_OPTIONS = "Options"
-# Variables of options shared by several commands; a sweep sets them for each run it starts.
-OUTPUT_DIR_ENV = "SSLEXP_OUTPUT_DIR"
-RUN_NAME_ENV = "SSLEXP_RUN_NAME"
-GROUP_ENV = "SSLEXP_GROUP"
-WANDB_MODE_ENV = "SSLEXP_WANDB_MODE"
 
 
 class Option(click.Option):

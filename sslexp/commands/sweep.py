@@ -13,6 +13,7 @@ from click.core import ParameterSource
 
 from sslexp.commands.common import backbone_cache_option, cache_dir_option, wandb_options
 from sslexp.options import CONTEXT_SETTINGS, Command, flag, option, user_errors
+from sslexp.runs.protocol import WANDB_MODE_ENV
 
 SWEEP_FILE = click.argument("sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 
@@ -51,7 +52,7 @@ def sweep():
 @option("--dir", "sweep_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
         envvar="SSLEXP_SWEEP_DIR", help="Sweep directory. Default: sweep-runs/<YAML file name>.")
 @option("--wandb-mode", type=click.Choice(["offline", "online", "disabled"]), default="offline",
-        envvar=["SSLEXP_WANDB_MODE", "WANDB_MODE"],
+        envvar=[WANDB_MODE_ENV, "WANDB_MODE"],
         help="WANDB_MODE of the runs; offline runs can be uploaded later with `sslexp sync`.")
 def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, isolate, sweep_dir,
           wandb_mode):

@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 
 from sslexp.report.comparison import METHODS, Comparison
+from sslexp.runs.protocol import COMPARISON_JOB
 
 LABELS = "labels"
 DIFFERENCES_TABLE = "paired_differences"
@@ -87,8 +88,6 @@ def log_comparison(run, comparison: Comparison, verdict: Sequence[str] | None = 
 def comparison_run(entity: str, project: str, *, name: str, group: str | None, config: dict):
     """The online run the comparison is logged to (W&B Reports live on the server)."""
     import wandb
-
-    from sslexp.training.tracking import COMPARISON_JOB
 
     return wandb.init(mode="online", entity=entity, project=project, job_type=COMPARISON_JOB,
                       name=name, group=group, config=config, reinit="finish_previous")

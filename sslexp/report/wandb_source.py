@@ -17,10 +17,10 @@ from pathlib import Path
 from sslexp.config import TrainConfig, build, flat_fields
 from sslexp.report.collect import (PretrainRun, SweepData, SweepRun, expected_grid, flat_config,
                                    grid_parameters_of)
+from sslexp.runs.protocol import BACKBONE_KEY, PRETRAIN_JOB, TEST_ACCURACY, TRAIN_JOB
 from sslexp.runs.record import (BACKBONE_FILE, MODEL_FILE, PRETEXT_FILE, RESULTS_FILE, Record,
                                 as_float, load_record)
 from sslexp.sweep.ledger import SWEEP_COPY
-from sslexp.training.tracking import BACKBONE_KEY, PRETRAIN_JOB, TRAIN_JOB
 
 # A W&B run state, for a run without a results file.
 WANDB_STATES = {"running": "running", "pending": "pending", "failed": "failed",
@@ -101,7 +101,7 @@ def _record_from_summary(run) -> Record:
     except ValueError:
         config = flat
     summary = dict(run.summary_metrics or {})
-    accuracy = as_float(summary.get("test/accuracy"))
+    accuracy = as_float(summary.get(TEST_ACCURACY))
     state = WANDB_STATES.get(run.state, "failed")
     if state == "finished" and accuracy is None:
         state = "failed"

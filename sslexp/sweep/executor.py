@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sslexp.options import GROUP_ENV, OUTPUT_DIR_ENV, RUN_NAME_ENV, WANDB_MODE_ENV
+from sslexp.runs.protocol import (GROUP_ENV, KEEP_COMPILED_ENV, OUTPUT_DIR_ENV, RUN_NAME_ENV,
+                                  WANDB_MODE_ENV)
 from sslexp.runs.record import LOG_FILE
 from sslexp.sweep.processes import pass_signal
 from sslexp.sweep.worker import WorkerGone, WorkerProcess
@@ -31,7 +32,6 @@ from sslexp.sweep.spec import to_engine_config
 
 ARGS_JSON_FILE = "args.json"
 # A worker keeps this many compiled models for its next runs (sslexp.training.runtime).
-KEEP_COMPILED_ENV = "SSLEXP_KEEP_COMPILED_MODELS"
 KEPT_COMPILED_MODELS = 2
 
 def build_command(

@@ -16,6 +16,7 @@ from typing import Any
 
 from sslexp.config import PretrainConfig, TrainConfig, build, flat_fields
 from sslexp.errors import InputError
+from sslexp.runs.protocol import is_artifact_reference
 from sslexp.sweep.ledger import readable_name
 from sslexp.sweep.spec import SweepSpec, grid_parameter_names, grid_points
 
@@ -72,7 +73,6 @@ def _option_name(name: str) -> str:
 def _check_inputs(config: TrainConfig) -> bool:
     """The checks that need no data: the data set exists, a pretrained file exists."""
     from sslexp.data.registry import check_dataset
-    from sslexp.training.tracking import is_artifact_reference
 
     check_dataset(config.dataset)
     pretrained = config.pretrained

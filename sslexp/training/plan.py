@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from sslexp.config import PretrainConfig, TrainConfig
+from sslexp.runs.protocol import is_artifact_reference
 
 SHOWN_FILES = 5  # unreadable files named on the console; the record lists them all
 
@@ -63,12 +64,10 @@ def describe_backbone(config: TrainConfig, cached_dir: Path | None, cached: bool
                       pretrained_path: Path | None = None) -> str:
     """Where the run's backbone comes from, and whether it must be pretrained first
     (``cached_dir``: where ``--pretrained auto`` finds it; ``cached``: whether it is there)."""
-    from sslexp.training import tracking
-
     if config.method == "scratch":
         return f"ResNet-{config.backbone.depth} width {config.backbone.width}, random init"
     if config.pretrained != "auto":
-        where = ("W&B artifact " if tracking.is_artifact_reference(config.pretrained) else "")
+        where = ("W&B artifact " if is_artifact_reference(config.pretrained) else "")
         return f"{where}{pretrained_path or config.pretrained}, fine-tune {config.finetune}"
     if cached:
         return f"pretrained, cached in {cached_dir}, fine-tune {config.finetune}"

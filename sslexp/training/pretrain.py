@@ -33,6 +33,7 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
     from sslexp.data.splits import pretext_split
     from sslexp.models import build_backbone, build_pretext_model, describe, pool_pixel_mean
     from sslexp.runs.provenance import provenance
+    from sslexp.runs import protocol
     from sslexp.training import plan, progress, runtime, tracking
     from sslexp.viz.run_figures import save_pretext_figures
 
@@ -53,10 +54,10 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
               "n_pretext_images": len(train_indices), "n_val_images": len(val_indices),
               "unlabeled_fraction": pretext.unlabeled_fraction})
     with tracking.tracked_run(
-            wandb_settings, record, output_dir, resume, job_type=tracking.PRETRAIN_JOB,
-            config={**tracking.flat(config), tracking.BACKBONE_KEY: config.key()},
+            wandb_settings, record, output_dir, resume, job_type=protocol.PRETRAIN_JOB,
+            config={**tracking.flat(config), protocol.BACKBONE_KEY: config.key()},
             on_start=on_wandb_start, upload=(PRETEXT_FILE,), artifact=tracking.ArtifactSpec(
-                tracking.backbone_artifact_name(config.key()), (BACKBONE_FILE, RESULTS_FILE),
+                protocol.backbone_artifact_name(config.key()), (BACKBONE_FILE, RESULTS_FILE),
                 metadata=record.config)) as run:
         backbone = build_backbone(data.image_shape, config.backbone,
                                   pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
@@ -74,7 +75,7 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
             *runtime.checkpoint_callbacks(output_dir, best_path, MONITOR, "max", resume,
                                           weights_only=False, saved_layer=model.name),
             *tracking.metrics_callbacks(run),
-            progress.callback([progress.progress_path(output_dir),
+            progress.ProgressCallback([protocol.progress_path(output_dir),
                                *([progress_to] if progress_to else [])], "pretrain",
                               detail=f"pretraining {output_dir.name}"),
         ]

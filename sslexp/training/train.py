@@ -42,13 +42,14 @@ def find_pretrained(config: TrainConfig, cache_dir: Path, backbone_cache: Path,
                     progress_to: Path | None = None) -> PretrainedBackbone:
     """The backbone file an ssl run starts from: the cached one for ``auto`` (pretrained
     now if nobody has), a W&B artifact, or a path."""
+    from sslexp.runs import protocol
     from sslexp.training import tracking
     from sslexp.training.backbones import ensure_backbone
 
     if config.pretrained == "auto":  # pretrained with this run's W&B settings, as its own run
         path = ensure_backbone(config.pretrain_config(), backbone_cache, cache_dir,
                                wandb_settings, progress_to=progress_to)
-    elif tracking.is_artifact_reference(config.pretrained):
+    elif protocol.is_artifact_reference(config.pretrained):
         path = tracking.download_backbone_artifact(config.pretrained, wandb_settings)
     else:
         path = Path(config.pretrained)
@@ -58,7 +59,7 @@ def find_pretrained(config: TrainConfig, cache_dir: Path, backbone_cache: Path,
         summary = {"key": pretext.key, "config": pretext.config, "best_epoch": pretext.best_epoch,
                    "best_val_accuracy": pretext.best_val_accuracy}
         _check_same_architecture(config, pretext.config, path)
-    artifact = (config.pretrained if tracking.is_artifact_reference(config.pretrained)
+    artifact = (config.pretrained if protocol.is_artifact_reference(config.pretrained)
                 else pretext.artifact if pretext is not None else None)
     return PretrainedBackbone(Path(path), config.pretrained, summary, artifact)
 
@@ -115,6 +116,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     from sslexp.models import (apply_finetune_policy, build_backbone, build_classifier, describe,
                                load_backbone, pool_pixel_mean)
     from sslexp.runs.provenance import provenance
+    from sslexp.runs import protocol
     from sslexp.training import plan, progress, runtime, tracking
     from sslexp.training.batchnorm import (RecalibrateBeforeValidation, recalibrate,
                                            recalibration_images)
@@ -130,7 +132,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
 
     def pretrained_backbone():
         found = find_pretrained(config, cache_dir, backbone_cache, wandb_settings,
-                                progress.progress_path(output_dir))
+                                protocol.progress_path(output_dir))
         backbone = load_backbone(found.path, data.image_shape)
         return found, backbone, apply_finetune_policy(backbone, config.effective_finetune)
 
@@ -165,7 +167,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                "pretrained": pretrained.summary() if pretrained else None,
                "runtime": ran_on.summary()})
     with tracking.tracked_run(wandb_settings, record, output_dir, resume,
-                              job_type=tracking.TRAIN_JOB, name=run_name,
+                              job_type=protocol.TRAIN_JOB, name=run_name,
                               config=tracking.flat(config), upload=(MODEL_FILE,)) as run:
         if pretrained is not None:
             record.model["pretrained"]["artifact"] = tracking.declare_backbone(
@@ -182,7 +184,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
             *budget_callbacks(budget),
             RecalibrateBeforeValidation(calibration_images),
             *tracking.metrics_callbacks(run),
-            progress.callback([progress.progress_path(output_dir)], "train"),
+            progress.ProgressCallback([protocol.progress_path(output_dir)], "train"),
         ]
         model.fit(
             LabelledBatches(train_images, data.pool_labels[split.train_indices],
