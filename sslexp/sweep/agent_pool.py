@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sslexp.runs.protocol import GROUP_ENV
 from sslexp.runs.record import Record, now, read_record, write_json_atomic, write_record
 from sslexp.sweep.online import environment_with_this_python_first
 from sslexp.sweep.processes import pass_signal
@@ -124,7 +125,7 @@ class AgentPool:
             env = environment_with_this_python_first(dict(base_env))
             env.update(CUDA_VISIBLE_DEVICES=gpu, TF_FORCE_GPU_ALLOW_GROWTH="true")
             if options.group:
-                env["SSLEXP_GROUP"] = options.group
+                env[GROUP_ENV] = options.group
             (logs / f"agent-{index}.json").unlink(missing_ok=True)
             self.slots.append(Slot(index, gpu, logs / f"agent-{index}.json",
                                    logs / f"agent-{index}.log", env))

@@ -25,12 +25,13 @@ import traceback
 from pathlib import Path
 
 from sslexp.runs.lifecycle import RunInterrupted
+from sslexp.runs.protocol import OUTPUT_DIR_ENV, RESUME_ENV, RUN_NAME_ENV
 from sslexp.runs.record import LOG_FILE, read_record
 from sslexp.sweep.agent_pool import AgentState
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # Set per run by pyagent; inherited from a launcher they would send every run to one place.
-LAUNCHER_ONLY_ENV = ("SSLEXP_OUTPUT_DIR", "SSLEXP_RUN_NAME", "SSLEXP_RESUME")
+LAUNCHER_ONLY_ENV = (OUTPUT_DIR_ENV, RUN_NAME_ENV, RESUME_ENV)
 
 
 def read_parameters(path: str) -> dict:

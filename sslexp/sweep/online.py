@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sslexp.runs.protocol import GROUP_ENV
 from sslexp.sweep.processes import pass_signal
 from sslexp.sweep.spec import SweepSpec
 
@@ -210,7 +211,7 @@ def agent_specs(
         env["CUDA_VISIBLE_DEVICES"] = gpu
         env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
         if group:
-            env["SSLEXP_GROUP"] = group
+            env[GROUP_ENV] = group
         specs.append(AgentSpec(gpu=gpu, argv=list(argv), env=env))
     return specs
 
