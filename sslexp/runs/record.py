@@ -66,6 +66,10 @@ class Record:
     started_at: str | None = doc("ISO 8601 time the run started (UTC)")
     finished_at: str | None = doc("ISO 8601 time the run ended (UTC)")
     wall_time_s: float | None = doc("seconds from start to end")
+    timings: dict = doc("seconds each named step took, in the order they ran (monotonic "
+                        "clock): train `data`, `backbone` (found, pretrained first or built), "
+                        "`model`, `compile`, `fit`, `select`, `test`, `save`; pretrain `data`, "
+                        "`model`, `compile`, `fit`, `select`, `save`", factory=dict)
     provenance: dict = doc("`versions` (python, sslexp, tensorflow, keras, numpy, ...), `git` "
                            "(`revision`, `dirty`), `hostname`, `platform`, `argv`, "
                            "`cuda_visible_devices`", factory=dict)

@@ -212,6 +212,15 @@ def flat(config: Config) -> dict:
     return flatten(config)
 
 
+def mirror_summary(run, summary: dict) -> dict | None:
+    """Put a finished run's headline figures (derived from its record) in its W&B summary;
+    return what the record keeps about the W&B run."""
+    if run is None:
+        return None
+    run.summary.update(summary)
+    return run_record(run)
+
+
 def run_record(run) -> dict | None:
     if run is None:
         return None
