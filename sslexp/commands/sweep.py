@@ -149,6 +149,7 @@ def plan(sweep_file, cache_dir, probe, workers):
     except the data cache.
     """
     from sslexp.sweep.plan import format_plan, plan_sweep, runs_sslexp_train
+    from sslexp.training.costs import run_costs
 
     spec = _load_spec(sweep_file)
     if spec.method != "grid" or not runs_sslexp_train(spec):
@@ -156,8 +157,9 @@ def plan(sweep_file, cache_dir, probe, workers):
                                  f"(method {spec.method!r}, command {' '.join(spec.command)!r})",
                                  param_hint="SWEEP_FILE")
     try:
-        planned = plan_sweep(spec, _train_options(), cache_dir, _train_backbone_cache(),
-                             probe=probe)
+        planned = plan_sweep(spec, _train_options(), _train_backbone_cache(),
+                             lambda runs, pretrainings: run_costs(runs, pretrainings, cache_dir,
+                                                                  measure=probe))
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="SWEEP_FILE") from error
     click.echo(format_plan(planned, workers, sweep_file))
