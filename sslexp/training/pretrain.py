@@ -10,7 +10,8 @@ from sslexp.config import PretrainConfig
 from sslexp.data import load_dataset
 from sslexp.data.pipelines import RotationBatches, rotation_model
 from sslexp.data.splits import pretext_split
-from sslexp.models import build_backbone, build_pretext_model, describe, pool_pixel_mean
+from sslexp.models import (BACKBONE, build_backbone, build_pretext_model, describe,
+                           pool_pixel_mean)
 from sslexp.runs.lifecycle import check_run_dir
 from sslexp.runs.protocol import (BACKBONE_KEY, PRETRAIN_JOB, backbone_artifact_name,
                                   pretrain_summary, progress_path)
@@ -80,7 +81,7 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
         with timer.step("select"):
             best = _select(record, output_dir)
         with timer.step("save"):
-            runtime.save_model_atomic(best.get_layer("backbone"), output_dir / BACKBONE_FILE)
+            runtime.save_model_atomic(best.get_layer(BACKBONE), output_dir / BACKBONE_FILE)
             figures = save_pretext_figures(best, data.pool_images[val_indices][:8],
                                            output_dir / FIGURES_DIR, wandb_run=run)
             record.files = {"backbone": BACKBONE_FILE, "pretext": PRETEXT_FILE,
