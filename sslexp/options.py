@@ -104,8 +104,8 @@ def config_options(cls, prefixes: dict[str, str] | None = None, exclude: tuple[s
     makes ``pretext.epochs`` ``--epochs``); the environment variable keeps the
     field's canonical name either way.
     """
-    canonical = {dotted: name for _, _, dotted, name in configs.flat_fields(cls)}
-    declared = [item for item in configs.flat_fields(cls, prefixes) if item[2] not in exclude]
+    canonical = {item.dotted: item.name for item in configs.flat_fields(cls)}
+    declared = [item for item in configs.flat_fields(cls, prefixes) if item.dotted not in exclude]
 
     def decorate(command):
         for owner, field, dotted, name in reversed(declared):
@@ -139,9 +139,8 @@ def _click_type(field, kind: type):
 
 def split_values(cls, values: dict, prefixes: dict[str, str] | None = None):
     """(config built from the option values, the command's other option values)."""
-    names = {name for _, _, _, name in configs.flat_fields(cls, prefixes)}
-    built = configs.build(cls, {k: v for k, v in values.items() if k in names}, prefixes)
-    return built, {k: v for k, v in values.items() if k not in names}
+    names = cls.flat_names(prefixes)
+    return cls.from_flat(values, prefixes), {k: v for k, v in values.items() if k not in names}
 
 
 def _load_config_file(ctx: click.Context, param: click.Parameter, value: str | None):

@@ -37,9 +37,9 @@ def test_no_environment_variable_means_two_things():
 def test_every_config_field_is_an_option_with_the_config_default(command_name, cls):
     command = main.get_command(click.Context(main), command_name)
     by_field = {getattr(p, "field_path", None): p for p in command.params}
-    for _, field, dotted, _ in flat_fields(cls):
-        assert dotted in by_field, f"{command_name} has no option for {dotted}"
-        assert by_field[dotted].default == field.default
+    for item in flat_fields(cls):
+        assert item.dotted in by_field, f"{command_name} has no option for {item.dotted}"
+        assert by_field[item.dotted].default == item.field.default
 
 
 def test_errors_name_the_option_of_the_command_in_use():

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sslexp.config import TrainConfig, build, flat_fields
+from sslexp.config import TrainConfig
 from sslexp.report.collect import (PretrainRun, SweepData, SweepRun, expected_grid, flat_config,
                                    grid_parameters_of)
 from sslexp.runs.protocol import BACKBONE_KEY, PRETRAIN_JOB, TEST_ACCURACY, TRAIN_JOB
@@ -95,9 +95,8 @@ def _download_record(run, directory: Path) -> Record | None:
 def _record_from_summary(run) -> Record:
     """What W&B's config and summary say about a run that saved no results file."""
     flat = _plain(run.config)
-    names = {name for _, _, _, name in flat_fields(TrainConfig)}
     try:
-        config = build(TrainConfig, {k: v for k, v in flat.items() if k in names}).as_dict()
+        config = TrainConfig.from_flat(flat).as_dict()
     except ValueError:
         config = flat
     summary = dict(run.summary_metrics or {})

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sslexp.config import PretrainConfig, TrainConfig, build, flat_fields
+from sslexp.config import PretrainConfig, TrainConfig, flat_fields
 from sslexp.errors import InputError
 from sslexp.runs.protocol import backbone_dir, is_artifact_reference, is_backbone_finished
 from sslexp.sweep.ledger import readable_name
@@ -48,15 +48,14 @@ def check_grid(spec: SweepSpec, options: set[str]) -> list[PlannedRun]:
         raise ValueError(f"parameter(s) {', '.join(unknown)} are not options of `sslexp "
                          "train` (see `sslexp train --help`; spelled like the options, "
                          "e.g. label_fraction, pretext_epochs)")
-    fields = {name for _, _, _, name in flat_fields(TrainConfig)}
-    flat_name = {dotted: name for _, _, dotted, name in flat_fields(TrainConfig)}
+    flat_name = {item.dotted: item.name for item in flat_fields(TrainConfig)}
     varying = grid_parameter_names(spec)
     planned, checked = [], {}
     for point in grid_points(spec):
         values = {_option_name(name): value for name, value in point.items()}
         name = readable_name(values, [_option_name(name) for name in varying])
         try:
-            config = build(TrainConfig, {k: v for k, v in values.items() if k in fields})
+            config = TrainConfig.from_flat(values)
             if config not in checked:
                 checked[config] = _check_inputs(config)
         except InputError as error:

@@ -210,12 +210,11 @@ def planned_grid(raw: dict[str, Any], path: Path) -> list[dict[str, Any]]:
 def planned_backbones(spec: SweepSpec) -> list:
     """The pretrain configs of the backbones the sweep's ssl runs will ask for with
     ``pretrained: auto``, each once, in grid order (``sslexp.config.PretrainConfig``)."""
-    from sslexp.config import TrainConfig, build, flat_fields
+    from sslexp.config import TrainConfig
 
-    names = {name for _, _, _, name in flat_fields(TrainConfig)}
     found = {}
     for point in grid_points(spec):
-        config = build(TrainConfig, {k: v for k, v in point.items() if k in names})
+        config = TrainConfig.from_flat(point)
         if config.method == "ssl" and config.pretrained == "auto":
             pretrain = config.pretrain_config()
             found.setdefault(pretrain.key(), pretrain)
