@@ -67,7 +67,7 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, is
     from sslexp.sweep.ledger import Ledger
     from sslexp.sweep.processes import forwarding_signals
     from sslexp.sweep.runner import LocalSweep, LocalSweepOptions, worker_slots
-    from sslexp.sweep.spec import grid_parameter_names, planned_run_count
+    from sslexp.sweep.spec import grid_parameters, planned_run_count
     from sslexp.sweep.summary import format_summary, state_counts
 
     spec = _load_spec(sweep_file)
@@ -116,7 +116,7 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, is
     finally:
         display.close()
 
-    click.echo(format_summary(options.sweep_dir, ledger, spec.metric_name, grid_parameter_names(spec)))
+    click.echo(format_summary(options.sweep_dir, ledger, spec.metric_name, list(grid_parameters(spec.raw))))
     final = state_counts(ledger["runs"])
     if runner.stopped:
         click.echo("Stopped. Run the same command again to resume.", err=True)

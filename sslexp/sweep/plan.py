@@ -18,7 +18,7 @@ from sslexp.config import PretrainConfig, TrainConfig, flat_fields
 from sslexp.errors import InputError
 from sslexp.runs.protocol import backbone_dir, is_artifact_reference, is_backbone_finished
 from sslexp.sweep.ledger import readable_name
-from sslexp.sweep.spec import SweepSpec, grid_parameter_names, grid_points
+from sslexp.sweep.spec import SweepSpec, grid_parameters, grid_points
 from sslexp.sweep.spec import planned_backbones as pretrain_configs  # their configs alone
 
 
@@ -49,7 +49,7 @@ def check_grid(spec: SweepSpec, options: set[str]) -> list[PlannedRun]:
                          "train` (see `sslexp train --help`; spelled like the options, "
                          "e.g. label_fraction, pretext_epochs)")
     flat_name = {item.dotted: item.name for item in flat_fields(TrainConfig)}
-    varying = grid_parameter_names(spec)
+    varying = grid_parameters(spec.raw)
     planned, checked = [], {}
     for point in grid_points(spec):
         values = {_option_name(name): value for name, value in point.items()}
@@ -146,7 +146,7 @@ def format_plan(plan: SweepPlan, workers: int, sweep_file: Path) -> str:
     from sslexp.sweep.monitor import format_duration
 
     spec = plan.spec
-    varying = [_option_name(name) for name in grid_parameter_names(spec)]
+    varying = [_option_name(name) for name in grid_parameters(spec.raw)]
     lines = [f"Sweep {spec.name!r} ({sweep_file}): {len(plan.runs)} runs over "
              f"{' x '.join(varying) or 'one point'}", ""]
     header = ["run", *varying, "train", "val", "updates", "val every", "at most"]

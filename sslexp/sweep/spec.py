@@ -221,9 +221,12 @@ def planned_backbones(spec: SweepSpec) -> list:
     return list(found.values())
 
 
-def grid_parameter_names(spec: SweepSpec) -> list[str]:
-    """Parameters the sweep varies (those given as a list of ``values``)."""
-    return [name for name, item in spec.raw.get("parameters", {}).items() if isinstance(item, dict) and "values" in item]
+def grid_parameters(sweep_config: Mapping[str, Any]) -> dict[str, list]:
+    """The parameters a sweep config varies (those given as a list of ``values``), in YAML
+    order, with their values."""
+    parameters = sweep_config.get("parameters") or {}
+    return {name: list(item["values"]) for name, item in parameters.items()
+            if isinstance(item, dict) and isinstance(item.get("values"), list)}
 
 
 def planned_run_count(spec: SweepSpec) -> int | None:
