@@ -32,13 +32,13 @@ from typing import Any
 
 import yaml
 
-from sslexp.runs.record import LOG_FILE, RESULTS_FILE, read_record
+from sslexp.runs.record import LOG_FILE, RESULTS_FILE, now, read_record
 from sslexp.sweep import processes
 from sslexp.sweep.executor import PersistentExecutor, RunRequest, SubprocessExecutor
 from sslexp.sweep.ledger import (DEFAULT_MAX_KILLS, RUNS_DIR, SWEEP_COPY, Ledger, Outcome,
                                  classify, count_kill, last_line, new_entry, new_run_id,
-                                 readable_name, run_state, unique_name, utc_now)
-from sslexp.sweep.spec import (SweepSpec, grid_parameter_names, metric_from_results,
+                                 readable_name, run_state, unique_name)
+from sslexp.sweep.spec import (SweepSpec, grid_parameters, metric_from_results,
                                propose_next_run, to_sweep_run)
 
 
@@ -185,7 +185,7 @@ class LocalSweep:
         self._started = 0
         self._worker_errors: list[BaseException] = []
         self._identity = processes.identify_process(os.getpid())
-        self._varying = grid_parameter_names(spec)
+        self._varying = list(grid_parameters(spec.raw))
         self.executor = make_executor(spec, options)
         with self.ledger.transaction() as data:
             if options.max_kills is not None:
@@ -265,7 +265,7 @@ class LocalSweep:
                     wandb_dir=entry["run_dir"],
                     cuda_visible_devices=slot.cuda_visible_devices,
                     worker={"name": slot.name, **self._identity, "run": None},
-                    started_at=utc_now(),
+                    started_at=now(),
                     finished_at=None,
                 )
                 self._attempted.add(run_id)
@@ -332,7 +332,7 @@ class LocalSweep:
             entry = data["runs"][claim.run_id]
             if entry["attempts"] == claim.attempt:
                 entry.update(state=outcome.state, exit_code=exit_code, error=outcome.error,
-                             finished_at=utc_now(),
+                             finished_at=now(),
                              wandb_id=((record.wandb or {}).get("run_id") if record else None))
                 if outcome.killed and not self._stop.is_set():
                     count_kill(entry, data.get("max_kills", DEFAULT_MAX_KILLS), outcome.error)
