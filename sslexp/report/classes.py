@@ -24,8 +24,8 @@ def per_class_gains(runs: list[SweepRun], volume: float | None = None
         if volume is not None and run.method == "ssl" and not math.isclose(
                 unlabeled_fraction(run), volume):
             continue
-        per_class = (run.record.test or {}).get("per_class_accuracy")
-        if isinstance(per_class, dict) and per_class:
+        per_class = run.record.test_view.per_class_accuracy
+        if per_class:
             accuracies[(round(run.label_fraction, 12), run.method, run.fold)] = per_class
     gains: dict[str, dict[float, list[float]]] = {}
     for (fraction, method, fold), ssl in accuracies.items():

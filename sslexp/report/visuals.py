@@ -126,8 +126,8 @@ def initialisation_caption(ssl: SweepRun, scratch: SweepRun, has_initial: bool) 
 
     try:
         scratch_seed = from_dict(TrainConfig, scratch.record.config).run_seed
-        pretext = (((ssl.record.model or {}).get("pretrained") or {}).get("pretext") or {})
-        pretext_seed = ((pretext.get("config") or {}).get("pretext") or {}).get("seed")
+        pretext_config = ssl.record.model_view.pretext.get("config") or {}
+        pretext_seed = (pretext_config.get("pretext") or {}).get("seed")
     except (AttributeError, TypeError, ValueError):
         return ""
     start = ("The first column shows the random kernels scratch started from (seed "

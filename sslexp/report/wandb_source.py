@@ -114,8 +114,7 @@ def backbone_users(runs: list[SweepRun]) -> dict[str, list[str]]:
     """Backbone key -> the ssl runs that started from that backbone (as their records say)."""
     users: dict[str, list[str]] = {}
     for run in runs:
-        pretrained = ((run.record.model or {}).get("pretrained") or {}) if run.record else {}
-        key = (pretrained.get("pretext") or {}).get("key") if isinstance(pretrained, dict) else None
+        key = run.record.model_view.pretext.get("key") if run.record else None
         if run.method == "ssl" and key:
             users.setdefault(key, []).append(run.run_id)
     return users
