@@ -187,7 +187,8 @@ def precision_field():
     return setting(
         "float32", "float32, or mixed: bfloat16 (float16 on GPUs older than compute capability "
                    "8.0) compute with float32 variables and softmax outputs, on GPUs and TPUs. "
-                   "On a CPU mixed runs in float32 (reduced precision measured 2-3x slower).",
+                   "On a CPU mixed runs in float32, where reduced precision was slower (figures: "
+                   "README, Sweeps).",
         choices=PRECISIONS)
 
 

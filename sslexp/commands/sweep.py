@@ -36,9 +36,9 @@ def sweep():
         help="GPUs as `nvidia-smi -L` lists them (indices or UUIDs), e.g. 0,1: one worker per "
              "GPU, its runs see only that GPU (CUDA_VISIBLE_DEVICES). Default: the CPU.")
 @option("--per-gpu", type=click.IntRange(min=1), default=None,
-        help="Workers per GPU in --gpus (GPU memory is taken on demand, so they fit). On one "
-             "H200, 4 training processes gave 1.43x the throughput of one, 8 no more: "
-             "worth it for small models that leave the GPU idle between steps.")
+        help="Workers per GPU in --gpus (GPU memory is taken on demand, so they fit): worth "
+             "it for small models that leave the GPU idle between steps (measured gains: "
+             "README, Sweeps).")
 @option("--count", type=click.IntRange(min=1), default=None,
         help="Start at most this many runs in this invocation (all workers together).")
 @flag("--retry-failed", False, "Run failed runs again (interrupted runs always run again).")
@@ -191,8 +191,8 @@ def create(sweep_file, project, entity):
 @option("--gpus", default="0",
         help="GPU indices, e.g. 0,1,2,3: agents on each (CUDA_VISIBLE_DEVICES).")
 @option("--per-gpu", type=click.IntRange(min=1), default=1,
-        help="Agents per GPU. They share its memory (allocated as needed): on an H200 four "
-             "processes gave 1.43x the throughput of one, eight no more.")
+        help="Agents per GPU. They share its memory (allocated as needed); measured gains: "
+             "README, Sweeps.")
 @option("--count", type=click.IntRange(min=1), default=None,
         help="Runs per agent (default: until the sweep ends).")
 @option("--stagger", type=click.FloatRange(min=0), default=5.0,

@@ -22,11 +22,14 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from sslexp.config import PRETRAIN_PREFIXES, PretrainConfig, flatten
 from sslexp.runs.lifecycle import check_run_dir
 from sslexp.runs.protocol import backbone_dir, is_backbone_finished, note_waiting
 from sslexp.runs.record import BACKBONE_FILE, BACKUP_DIR, Record, file_mode
 from sslexp.training.pretrain import run_pretraining
+from sslexp.training.shared_backbones import SharedBackbones
 from sslexp.training.tracking import (WandbSettings, group_of, outside_the_sweep, resolve_mode,
                                       sweep_id, warn)
 
@@ -48,8 +51,6 @@ def is_usable(directory: Path) -> bool:
 @contextlib.contextmanager
 def cache_lock(directory: Path, echo: Callable[[str], None] = warn):
     """Hold the lock every pretraining into ``directory`` takes; say so when waiting for it."""
-    from filelock import FileLock, Timeout
-
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(f"{directory}.lock", mode=file_mode())
@@ -126,8 +127,6 @@ def fill(config: PretrainConfig, directory: Path, data_cache_dir: Path,
          wandb_settings: WandbSettings, resume: bool, progress_to: Path | None = None) -> Record:
     """Pretrain into ``directory`` (lock held); online, download the backbone or wait for
     it instead when another machine has made or is making it."""
-    from sslexp.training.shared_backbones import SharedBackbones
-
     shared = SharedBackbones.for_settings(wandb_settings)
     if shared is None:
         return run_pretraining(config, directory, data_cache_dir, wandb_settings, resume=resume,

@@ -24,9 +24,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sslexp.runs.record import BACKBONE_FILE, RESULTS_FILE, Record, read_record, write_record
+from sslexp.config import PretrainConfig, flatten, from_dict
 from sslexp.runs.protocol import (BACKBONE_KEY, BACKBONE_POLL_ENV, BACKBONE_WAIT_ENV,
                                   PRETRAIN_JOB, backbone_artifact_name)
+from sslexp.runs.record import BACKBONE_FILE, RESULTS_FILE, Record, read_record, write_record
 from sslexp.training.tracking import (ArtifactSpec, WandbSettings, Yielded, log_artifact,
                                       resolve_mode, start_run, warn)
 
@@ -200,8 +201,6 @@ def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
 
 def _flat_pretrain_config(config: dict) -> dict:
     """A record's pretrain config as the flat W&B config a pretraining logs."""
-    from sslexp.config import PretrainConfig, flatten, from_dict
-
     try:
         return flatten(from_dict(PretrainConfig, config))
     except (TypeError, ValueError):
