@@ -71,7 +71,9 @@ class LocalSweepOptions:
 @dataclass(frozen=True)
 class Claim:
     run_id: str
-    request: RunRequest
+    name: str
+    config: dict[str, Any]
+    run_dir: Path
     attempt: int
     slot: WorkerSlot
 
@@ -221,7 +223,8 @@ class LocalSweep:
                 if claim is None:
                     return
                 exit_code = self.executor.run(
-                    claim.request, lambda pid, claim=claim: self._note_run_process(claim, pid))
+                    self._request(claim),
+                    lambda pid, claim=claim: self._note_run_process(claim, pid))
                 entry = self._record(claim, exit_code)
                 self._on_run_end(claim.run_id, entry)
         except BaseException as error:  # surfaced by run() once the other workers stop
@@ -261,13 +264,16 @@ class LocalSweep:
                 )
                 self._attempted.add(run_id)
                 self._started += 1
-                run_dir = self.ledger.run_dir(entry)
-                request = sweep_run_request(
-                    self.spec, run_id, entry["name"], entry["config"], run_dir,
-                    base_env=self.options.base_env, wandb_mode=self.options.wandb_mode,
-                    cuda_visible_devices=slot.cuda_visible_devices,
-                    interpreter=self.options.interpreter)
-                return Claim(run_id, request, entry["attempts"], slot)
+                return Claim(run_id, entry["name"], dict(entry["config"]),
+                             self.ledger.run_dir(entry), entry["attempts"], slot)
+
+    def _request(self, claim: Claim) -> RunRequest:
+        """The claimed run's command line and environment (built outside the ledger's lock)."""
+        return sweep_run_request(
+            self.spec, claim.run_id, claim.name, claim.config, claim.run_dir,
+            base_env=self.options.base_env, wandb_mode=self.options.wandb_mode,
+            cuda_visible_devices=claim.slot.cuda_visible_devices,
+            interpreter=self.options.interpreter)
 
     def _run_to_redo(self, data: dict[str, Any]) -> str | None:
         redo_states = {"interrupted", "pending"} | ({"failed"} if self.options.retry_failed else set())
@@ -317,7 +323,7 @@ class LocalSweep:
                 entry["worker"]["run"] = identity
 
     def _record(self, claim: Claim, exit_code: int) -> dict[str, Any]:
-        run_dir = claim.request.run_dir
+        run_dir = claim.run_dir
         record = read_record(run_dir)
         outcome = classify(exit_code, record, last_line(run_dir / LOG_FILE))
         if self._stop.is_set() and outcome.state == "failed":
