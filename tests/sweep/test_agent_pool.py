@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -19,16 +22,30 @@ from sslexp.sweep.agent import AgentState
 from sslexp.sweep.agent_pool import AgentPool, PoolOptions, agent_command, describe_slots
 
 # An agent process: runs the runs STANDIN_PLAN lists, each finishing, or crashing (SIGKILL to
-# itself mid-run); it writes its GPU and group to gpu-<pid>.
+# itself mid-run); or exits with its GPU as status; or waits for SIGTERM. It writes its GPU,
+# group and start time to gpu-<pid>.
 STANDIN_AGENT = r'''
 import json, os, signal, sys
 from pathlib import Path
 from sslexp.sweep.agent import AgentState
 
+import time
+
 state_path = Path(sys.argv[1])
 work = Path(os.environ["STANDIN_DIR"])
-(work / f"gpu-{os.getpid()}").write_text(json.dumps(
-    [os.environ.get("CUDA_VISIBLE_DEVICES"), os.environ.get("SSLEXP_GROUP")]))
+gpu = os.environ.get("CUDA_VISIBLE_DEVICES")
+(work / f"gpu-{os.getpid()}").write_text(json.dumps([gpu, os.environ.get("SSLEXP_GROUP"),
+                                                     time.time()]))
+if os.environ["STANDIN_PLAN"] == "exit-with-gpu":
+    sys.exit(int(gpu))
+if os.environ["STANDIN_PLAN"] == "wait-for-a-signal":
+    def stop(signum, frame):
+        (work / f"signal-{os.getpid()}").write_text(str(signum))
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    (work / f"ready-{os.getpid()}").write_text("")
+    time.sleep(60)
+    sys.exit(9)
 state = AgentState(state_path)
 for index, plan in enumerate(os.environ["STANDIN_PLAN"].split(",")):
     run_dir = work / "runs" / f"run{index}"
@@ -42,18 +59,27 @@ for index, plan in enumerate(os.environ["STANDIN_PLAN"].split(",")):
 '''
 
 
-def run_pool(tmp_path, plan: str, **options):
+def standin_pool(tmp_path, plan: str, lines: list, **options) -> AgentPool:
     script = tmp_path / "standin_agent.py"
     script.write_text(STANDIN_AGENT)
-    lines = []
-    pool = AgentPool(
+    return AgentPool(
         PoolOptions("team/sslexp/swp", options.pop("gpus", ("0",)), logs_dir=tmp_path / "logs",
-                    stagger_s=0, **options),
+                    **{"stagger_s": 0, **options}),
         base_env={**os.environ, "STANDIN_DIR": str(tmp_path), "STANDIN_PLAN": plan},
         echo=lines.append,
         command=lambda options, slot: [sys.executable, str(script), str(slot.state_path)])
-    slots = pool.run()
+
+
+def run_pool(tmp_path, plan: str, **options):
+    lines = []
+    slots = standin_pool(tmp_path, plan, lines, **options).run()
     return slots, lines
+
+
+def agents_seen(tmp_path) -> list[list]:
+    """[GPU, group, start time] of each agent process, in start order."""
+    return sorted((json.loads(path.read_text()) for path in tmp_path.glob("gpu-*")),
+                  key=lambda seen: seen[2])
 
 
 @pytest.mark.slow
@@ -82,8 +108,33 @@ def test_a_run_whose_agent_process_dies_is_recorded_failed(tmp_path):
 def test_agents_are_dealt_gpus_as_local_workers_are(tmp_path):
     slots, _ = run_pool(tmp_path, "finish", gpus=("0", "1"), per_gpu=2, group="g")
     assert [slot.gpu for slot in slots] == ["0", "1", "0", "1"]
-    seen = sorted(json.loads(path.read_text()) for path in tmp_path.glob("gpu-*"))
-    assert seen == [["0", "g"], ["0", "g"], ["1", "g"], ["1", "g"]]
+    assert sorted(seen[:2] for seen in agents_seen(tmp_path)) == [["0", "g"]] * 2 + [["1", "g"]] * 2
+
+
+@pytest.mark.slow
+def test_agents_start_a_stagger_apart_and_each_exit_status_is_reported(tmp_path):
+    slots, _ = run_pool(tmp_path, "exit-with-gpu", gpus=("0", "1"), stagger_s=0.6)
+    first, second = agents_seen(tmp_path)
+    assert second[2] - first[2] >= 0.5, "agents were not started a stagger apart"
+    assert describe_slots(slots) == ["agent 0 (GPU 0): no runs; exit status 0",
+                                     "agent 1 (GPU 1): no runs; exit status 1"]
+
+
+@pytest.mark.slow
+def test_a_stop_signal_is_passed_to_every_agent_process(tmp_path):
+    lines = []
+    pool = standin_pool(tmp_path, "wait-for-a-signal", lines, gpus=("0", "1"))
+    thread = threading.Thread(target=pool.run)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("ready-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pool.handle_signal(signal.SIGTERM)
+    thread.join(60)
+    assert sorted(path.read_text() for path in tmp_path.glob("signal-*")) == [
+        str(int(signal.SIGTERM))] * 2
+    assert [slot.exit_code for slot in pool.slots] == [0, 0]
+    assert "Passing SIGTERM to the agents" in lines[-1]
 
 
 def test_an_agent_process_runs_the_agent_module_with_the_pools_options(tmp_path):
