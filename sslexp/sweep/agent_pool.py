@@ -8,7 +8,8 @@ worker dies or wedges (``run_timeout_s``) is recorded and the next run gets a
 fresh worker, inside the agent process. The agent process writes which run it is
 executing to a small state file; this pool prints each run's start and end from
 it, and records the running run as failed (interrupted when stopping) should an
-agent process itself die. Agents start ``stagger_s`` apart (agents started at the
+agent process itself die. Each agent needs a process of its own: ``wandb.agent``
+sets the run's W&B variables in ``os.environ``, for the whole process. Agents start ``stagger_s`` apart (agents started at the
 same instant can be handed the same first run). The first Ctrl-C or SIGTERM is
 passed to every agent process (their runs are recorded as interrupted); a second
 kills them.

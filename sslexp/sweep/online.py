@@ -150,5 +150,6 @@ def parse_gpus(text: str) -> tuple[str, ...]:
     if not gpus or any(not gpu for gpu in gpus):
         raise ValueError(f"expected GPU indices separated by commas, like 0,1,2,3; got {text!r}.")
     if len(set(gpus)) != len(gpus):
-        raise ValueError(f"each GPU may appear once in {text!r}; to run several per GPU use --per-gpu.")
+        raise ValueError(f"each GPU may appear once in {text!r}; "
+                         "to run several per GPU use --per-gpu.")
     return gpus

@@ -51,7 +51,8 @@ def test_an_online_agents_second_run_reuses_the_compiled_step_of_its_first(tmp_p
         assert REUSED not in logs[0] and REUSED in logs[1]
 
         runs = {run["name"]: run for run in backend.runs.values()}
-        for run_id, name in (("runone01", "scratch-p0.1-fold0"), ("runtwo02", "scratch-p0.1-fold1")):
+        for run_id, name in (("runone01", "scratch-p0.1-fold0"),
+                             ("runtwo02", "scratch-p0.1-fold1")):
             assert runs[run_id]["sweep"] == "swp2" and runs[run_id]["displayName"] == name
         assert [read_record(run_dir).wandb["run_id"] for run_dir in run_dirs] == [
             "runone01", "runtwo02"]
