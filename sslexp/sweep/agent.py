@@ -124,18 +124,19 @@ def record_lost_run(run_dir: Path, name: str | None, reason: str,
     return record
 
 
-def end_state(request: RunRequest, status: int, stopping: bool) -> Outcome:
+def end_state(request: RunRequest, status: int, stopped_by: str | None) -> Outcome:
     """How a run ended, from its exit status and its record (as a local sweep reads them,
     ``sslexp.sweep.ledger.classify``); a record the run could not finish is completed.
 
-    A run stopped by this agent (a signal, or W&B) that did not end cleanly was
+    A run that ``stopped_by`` (``"the agent"``: a signal to the agent process;
+    ``"W&B"``: the server said stop) stopped and that did not finish was
     interrupted. One killed otherwise (the out-of-memory killer, wedged) failed:
     W&B hands a grid point out once, so nothing would redo it.
     """
     record = read_record(request.run_dir)
     outcome = classify(status, record, last_line(request.run_dir / LOG_FILE))
-    if stopping and outcome.state != "finished":
-        outcome = Outcome("interrupted", f"stopped by the agent ({outcome.error})")
+    if stopped_by is not None and outcome.state != "finished":
+        outcome = Outcome("interrupted", f"stopped by {stopped_by} ({outcome.error})")
     elif outcome.killed:
         outcome = Outcome("failed", outcome.error)
     if record is None or record.state == "running":
@@ -187,15 +188,16 @@ class Agent:
             target=lambda: ended.update(status=self.executor.run(request, lambda pid: None)),
             name=f"run-{run_id}")
         runner.start()
-        stopped_by_wandb = False
+        stopped_by = None
         while runner.is_alive():
             try:
                 runner.join(timeout=0.2)
             except Exception:  # how wandb.agent stops a run: an exception in this thread
-                stopped_by_wandb = True
+                stopped_by = "W&B"
                 self.executor.stop(signal.SIGTERM, forceful=False)
-        outcome = end_state(request, ended.get("status", 1),
-                            stopping=stopped_by_wandb or self.stopping.is_set())
+        if stopped_by is None and self.stopping.is_set():
+            stopped_by = "the agent"
+        outcome = end_state(request, ended.get("status", 1), stopped_by)
         self.state.end(run_id, outcome.state, outcome.error)
         if outcome.state != "finished":
             raise RuntimeError(f"{request.name} {outcome.state}: {outcome.error}; "

@@ -58,7 +58,7 @@ def request_in(tmp_path: Path) -> RunRequest:
 def test_a_run_that_could_not_record_its_end_is_completed_as_failed(tmp_path):
     request = request_in(tmp_path)
     write_record(request.run_dir, Record(kind="train", name=request.name))  # state running
-    outcome = end_state(request, -signal.SIGKILL, stopping=False)
+    outcome = end_state(request, -signal.SIGKILL, stopped_by=None)
     assert outcome.state == "failed" and "killed by SIGKILL" in outcome.error
     record = read_record(request.run_dir)
     assert record.state == "failed" and "killed by SIGKILL" in record.error["message"]
@@ -66,10 +66,10 @@ def test_a_run_that_could_not_record_its_end_is_completed_as_failed(tmp_path):
 
 def test_a_run_the_agent_stopped_is_interrupted_and_a_finished_one_finished(tmp_path):
     request = request_in(tmp_path)
-    assert end_state(request, -signal.SIGTERM, stopping=True).state == "interrupted"
+    assert end_state(request, -signal.SIGTERM, "the agent").state == "interrupted"
     assert read_record(request.run_dir).state == "interrupted"
     write_record(request.run_dir, Record(kind="train", name=request.name, state="finished"))
-    assert end_state(request, 0, stopping=False).state == "finished"
+    assert end_state(request, 0, stopped_by=None).state == "finished"
 
 
 class SignalledRuns:
@@ -126,5 +126,6 @@ def test_a_stop_from_wandb_reaches_the_run_as_sigterm_and_it_ends_interrupted(tm
     thread.join(30)
     assert not thread.is_alive() and runs.signals == [signal.SIGTERM]
     (ended,) = AgentState.read(tmp_path / "state.json")["ended"]
-    assert ended["state"] == "interrupted" and errors and "interrupted" in errors[0]
+    assert ended["state"] == "interrupted" and ended["error"].startswith("stopped by W&B")
+    assert errors and "interrupted" in errors[0]
     assert read_record(Path(ended["run_dir"])).state == "interrupted"
