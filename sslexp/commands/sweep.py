@@ -49,13 +49,16 @@ def sweep():
 @flag("--isolate", False, "One process per run, as `wandb agent` does. Default: each worker "
                           "is a long-lived process running one `sslexp train` after another "
                           "(imports paid once; other commands still get their own process).")
+@option("--run-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+        help="Seconds after which a run counts as wedged: it (and its worker) is killed and "
+             "recorded as a death (see --max-kills). Default: no limit.")
 @option("--dir", "sweep_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
         envvar="SSLEXP_SWEEP_DIR", help="Sweep directory. Default: sweep-runs/<YAML file name>.")
 @option("--wandb-mode", type=click.Choice(["offline", "online", "disabled"]), default="offline",
         envvar=[WANDB_MODE_ENV, "WANDB_MODE"],
         help="WANDB_MODE of the runs; offline runs can be uploaded later with `sslexp sync`.")
-def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, isolate, sweep_dir,
-          wandb_mode):
+def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, isolate,
+          run_timeout, sweep_dir, wandb_mode):
     """Run SWEEP_FILE here, without the W&B server.
 
     W&B's own sweep engine proposes each run; each run executes the YAML's
@@ -86,6 +89,7 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, is
         wandb_mode=wandb_mode,
         isolate=isolate,
         per_gpu=per_gpu,
+        run_timeout_s=run_timeout,
     )
     display = SweepDisplay(Ledger(options.sweep_dir),
                            workers=len(worker_slots(workers, gpu_list, per_gpu)))
@@ -197,11 +201,11 @@ def create(sweep_file, project, entity):
         help="Runs per agent (default: until the sweep ends).")
 @option("--stagger", type=click.FloatRange(min=0), default=5.0,
         help="Seconds between agent starts; agents started together can get the same first run.")
-@flag("--isolate", False, "One `wandb agent` process per agent and a new process for every run "
-                          "(runs the sweep's own command; TensorFlow starts once per run).")
+@flag("--isolate", False, "One process per run instead of a long-lived worker per agent "
+                          "(TensorFlow starts once per run), as `sweep local --isolate`.")
 @option("--run-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-        help="Seconds after which a run counts as wedged: its agent process is killed, the run "
-             "recorded as failed and a new process started. Default: no limit.")
+        help="Seconds after which a run counts as wedged: it (and its worker) is killed, the "
+             "run recorded as failed, and the next run gets a fresh worker. Default: no limit.")
 @option("--logs", "logs_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
         help="Where each agent process writes its log and state. "
              "Default: sweep-agents/<sweep id>/<host name>.")
@@ -220,12 +224,13 @@ def agents(sweep_id, gpus, per_gpu, count, stagger, isolate, run_timeout, logs_d
            entity, group, slurm_file, nodes, time_limit, sbatch_options):
     """Run the W&B sweep SWEEP_ID here: agents on each GPU, until the sweep ends.
 
-    By default each agent is one long-lived process that runs every run it is
-    given in-process as `sslexp train` with the run's parameters (each run's
-    output in its run directory's output.log); a process that crashes or
-    wedges (--run-timeout) is replaced and its run recorded as failed.
-    --isolate starts `wandb agent` instead, which runs each run as its own
-    process. Either way a run's name, directory and results are the same.
+    Each agent is a process calling `wandb.agent`; every run it is given runs
+    as `sslexp train` with the run's parameters in the agent's long-lived
+    worker, as `sweep local` runs them (each run's output in its run
+    directory's output.log); a run that kills or wedges its worker
+    (--run-timeout) is recorded as failed and the next run gets a fresh
+    worker. --isolate runs each run as its own process instead. Either way a
+    run's name, directory and results are the same.
     Ctrl-C or SIGTERM is passed to every agent (runs are recorded as
     interrupted); a second one kills them. Ends with each agent's outcome.
     """
@@ -244,42 +249,17 @@ def agents(sweep_id, gpus, per_gpu, count, stagger, isolate, run_timeout, logs_d
         _write_slurm_script(slurm_file, sweep_id, len(gpu_list), nodes, time_limit,
                             sbatch_options, click.get_current_context())
         return
-    if isolate:
-        _isolated_agents(sweep_id, gpu_list, per_gpu, count, stagger, project, entity, group)
-        return
     from sslexp.sweep.agent_pool import AgentPool, PoolOptions, describe_slots
 
     logs_dir = logs_dir or Path("sweep-agents") / sweep_id.replace("/", "-") / socket.gethostname()
     pool = AgentPool(PoolOptions(sweep_id, gpu_list, per_gpu, count, project, entity, group,
-                                 logs_dir, stagger, run_timeout),
+                                 logs_dir, stagger, run_timeout, isolate),
                      echo=lambda line: click.echo(line, err=True))
     with forwarding_signals(pool.handle_signal):
         slots = pool.run()
     for line in describe_slots(slots):
         click.echo(line)
     if any(slot.exit_code not in (0, None) or slot.lost for slot in slots):
-        sys.exit(1)
-
-
-def _isolated_agents(sweep_id, gpu_list, per_gpu, count, stagger, project, entity, group):
-    """One `wandb agent` CLI process per agent, each run a process of its own."""
-    from sslexp.sweep.online import AgentGroup, agent_specs, find_wandb_executable
-    from sslexp.sweep.processes import forwarding_signals
-
-    try:
-        wandb = find_wandb_executable()
-    except ValueError as error:
-        raise click.ClickException(str(error)) from error
-    specs = agent_specs(sweep_id, gpu_list, wandb, os.environ, count=count, project=project,
-                        entity=entity, per_gpu=per_gpu, group=group)
-    group_of_agents = AgentGroup(specs, stagger_s=stagger,
-                                 echo=lambda line: click.echo(line, err=True))
-    with forwarding_signals(group_of_agents.handle_signal):
-        codes = group_of_agents.run()
-    for index, (spec, code) in enumerate(zip(specs, codes)):
-        status = "not started" if code is None else f"exit status {code}"
-        click.echo(f"agent {index} (GPU {spec.gpu}): {status}")
-    if any(code != 0 for code in codes):
         sys.exit(1)
 
 

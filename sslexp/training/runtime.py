@@ -228,6 +228,7 @@ class CompiledModels:
             model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
             kept = model
         else:
+            print("reusing the compiled steps of an earlier run in this process", flush=True)
             kept.set_weights(model.get_weights())
             _reset_optimizer(kept, optimizer)
         self._kept[key] = kept
