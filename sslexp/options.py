@@ -1,9 +1,9 @@
 """The command line's conventions, and click options generated from the config classes.
 
 W&B agents pass options as ``--label_fraction=0.02`` and booleans as
-``--flag=True``; people type ``--label-fraction 0.02`` and ``--flag``. Both
-spellings work. Every option reads an environment variable named after what it
-means (``SSLEXP_PRETEXT_EPOCHS`` is the pretext epochs whether the command is
+``--flag=True``; people type ``--label-fraction 0.02``, ``--flag`` and
+``--no-flag``. All these spellings work. Every option reads an environment
+variable named after what it means (``SSLEXP_PRETEXT_EPOCHS`` is the pretext epochs whether the command is
 ``pretrain --epochs`` or ``train --pretext-epochs``), and ``--config FILE``
 (YAML) supplies defaults that flags override.
 """
@@ -45,11 +45,26 @@ class Option(click.Option):
         self.field_path = field_path
         self.help_section = help_section
 
+    @property
+    def is_switch(self) -> bool:
+        """A boolean that takes an optional value: ``--flag``, ``--no-flag``, ``--flag=False``."""
+        return self.type is click.BOOL and not self.is_flag and self.flag_value is True
+
+    @property
+    def negations(self) -> dict[str, str]:
+        """``--no-flag`` -> ``--flag`` for each long spelling of a switch."""
+        if not self.is_switch:
+            return {}
+        return {"--no-" + opt[2:]: opt for opt in self.opts if opt.startswith("--")}
+
     def get_help_record(self, ctx):
         record = super().get_help_record(ctx)
-        if record is not None and self.type is click.BOOL and self.flag_value is True:
-            # A bare flag for people; --flag=True / --flag false still work for agents.
-            record = (record[0].replace(" BOOLEAN", ""), record[1])
+        if record is not None and self.is_switch:
+            # --flag / --no-flag for people; --flag=True / --flag false still work for agents.
+            names = record[0].replace(" BOOLEAN", "")
+            for negation, opt in self.negations.items():
+                names = names.replace(opt, f"{opt} / {negation}", 1)
+            record = (names, record[1])
         return record
 
 
@@ -66,6 +81,20 @@ class Command(click.Command):
             if isinstance(param, click.Option) and param.envvar is None and param.name != "help":
                 param.envvar = f"SSLEXP_{prefix}_{param.name.upper()}"
                 param.show_envvar = True
+
+    def parse_args(self, ctx, args):
+        """``--no-flag`` (or ``--no_flag``) becomes ``--flag=false`` before click parses."""
+        negations = {negation: opt for param in self.params if isinstance(param, Option)
+                     for negation, opt in param.negations.items()}
+        rewritten = []
+        for index, token in enumerate(args):
+            if token == "--":
+                rewritten += args[index:]
+                break
+            normalized = token.replace("_", "-")
+            rewritten.append(f"{negations[normalized]}=false" if normalized in negations
+                             else token)
+        return super().parse_args(ctx, rewritten)
 
     def format_options(self, ctx, formatter):
         sections: dict[str, list] = {}
@@ -97,7 +126,7 @@ def option(*param_decls: str, section: str = OTHER_OPTIONS, **attrs):
 
 
 def flag(name: str, default: bool, help: str, section: str = OTHER_OPTIONS, **attrs):
-    """A boolean option usable as ``--name``, ``--name=True`` or ``--name false``."""
+    """A boolean option usable as ``--name``, ``--no-name``, ``--name=True`` or ``--name false``."""
     return option(name, type=click.BOOL, is_flag=False, flag_value=True, default=default,
                   help=help, section=section, **attrs)
 
