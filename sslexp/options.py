@@ -29,6 +29,7 @@ SECTION_TITLES = {"data": "Data", "": "Training",
                   "pretext": "Pretext task"}
 DATA_FIELDS = ("dataset", "image_size")
 OTHER_OPTIONS = "Options"
+ARGUMENTS = "Arguments"
 # Variables of options shared by several commands; a sweep sets them for each run it starts.
 OUTPUT_DIR_ENV = "SSLEXP_OUTPUT_DIR"
 RUN_NAME_ENV = "SSLEXP_RUN_NAME"
@@ -96,9 +97,18 @@ class Command(click.Command):
                              else token)
         return super().parse_args(ctx, rewritten)
 
+    def format_arguments(self, ctx, formatter):
+        """Arguments are listed by ``format_options`` (click before 8.3 has no such section)."""
+
     def format_options(self, ctx, formatter):
         sections: dict[str, list] = {}
+        arguments = [param.get_help_record(ctx) for param in self.get_params(ctx)
+                     if isinstance(param, click.Argument)]
+        if any(arguments):
+            sections[ARGUMENTS] = [record for record in arguments if record is not None]
         for param in self.get_params(ctx):
+            if isinstance(param, click.Argument):
+                continue
             record = param.get_help_record(ctx)
             if record is not None:
                 title = getattr(param, "help_section", OTHER_OPTIONS)
@@ -115,6 +125,45 @@ class Command(click.Command):
                 return max(param.opts, key=len)
         return field_path if field_path.startswith("-") else (
             "--" + field_path.replace(".", "-").replace("_", "-"))
+
+
+class Argument(click.Argument):
+    """A positional argument with a line of help, listed under "Arguments" in ``--help``."""
+
+    def __init__(self, *args, help: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.help = help
+
+    def get_help_record(self, ctx):
+        if not self.help:
+            return None
+        return self.make_metavar(ctx), self.help
+
+
+def argument(*param_decls: str, help: str, **attrs):
+    """A click argument whose help ``sslexp CMD --help`` shows."""
+    return click.argument(*param_decls, cls=Argument, help=help, **attrs)
+
+
+class OrderedGroup(click.Group):
+    """Sub-commands listed in the order they are used, each with its whole first line of
+    help (click sorts them by name and cuts the help at 45 characters)."""
+
+    def __init__(self, *args, order: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.order = order
+
+    def list_commands(self, ctx):
+        known = list(self.commands)
+        return ([name for name in self.order if name in self.commands]
+                + [name for name in known if name not in self.order])
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, self.commands[name].get_short_help_str(limit=200))
+                for name in self.list_commands(ctx) if not self.commands[name].hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 def option(*param_decls: str, section: str = OTHER_OPTIONS, **attrs):

@@ -9,10 +9,14 @@ finds which backbones are cached, and estimates the time from a short probe.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import os
+import re
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sslexp.config import PretrainConfig, TrainConfig, build, flat_fields
 from sslexp.errors import InputError
@@ -138,18 +142,30 @@ class SweepPlan:
     notes: list[str]
 
 
+def workers_in_comments(yaml_text: str) -> int | None:
+    """The ``--workers N`` of the ``sweep local`` command a sweep YAML's comments suggest
+    (the header says what the sweep was sized for), if any."""
+    for line in yaml_text.splitlines():
+        found = re.search(r"#.*\bsweep local\b.*--workers[ =](\d+)", line)
+        if found:
+            return int(found.group(1))
+    return None
+
+
 def plan_sweep(spec: SweepSpec, options: set[str], cache_dir: Path, default_backbone_cache: Path,
-               probe: bool = True) -> SweepPlan:
+               probe: bool = True, progress: Callable[[str], None] | None = None) -> SweepPlan:
     """The grid with each run's labels and budget, the backbones, and, with ``probe``, the
     time each run and each pretraining takes at most, from steps measured here. Imports
     Keras (the budgets' module does)
-    (``options`` and the backbone cache as for ``check_grid``, ``planned_backbones``)."""
+    (``options`` and the backbone cache as for ``check_grid``, ``planned_backbones``).
+    ``progress`` hears a line before each slow step (loading data, each probe)."""
     import time
 
-    from sslexp.data import load_dataset
-    from sslexp.data.splits import label_split
-    from sslexp.errors import DataUnavailableError
-    from sslexp.training.budget import budget_for
+    with _native_stderr_silenced():  # TensorFlow's C++ start-up lines ignore its log level
+        from sslexp.data import load_dataset
+        from sslexp.data.splits import label_split
+        from sslexp.errors import DataUnavailableError
+        from sslexp.training.budget import budget_for
 
     started = time.monotonic()
     runs = check_grid(spec, options)
@@ -161,6 +177,7 @@ def plan_sweep(spec: SweepSpec, options: set[str], cache_dir: Path, default_back
         config = run.config
         key = (config.dataset, config.image_size)
         if key not in datasets:
+            _tell(progress, f"Loading {config.dataset} at {config.image_size} px...")
             try:
                 datasets[key] = load_dataset(config.dataset, config.image_size, cache_dir)
             except DataUnavailableError as error:
@@ -183,17 +200,25 @@ def plan_sweep(spec: SweepSpec, options: set[str], cache_dir: Path, default_back
     pretrain_seconds: dict[str, float] = {}
     probe_seconds = None
     if probe and any(cost.n_train is not None for cost in costs):
-        costs, pretrain_seconds = _probe(costs, backbones, datasets)
+        costs, pretrain_seconds = _probe(costs, backbones, datasets, progress)
         probe_seconds = time.monotonic() - started
     return SweepPlan(spec, costs, backbones, pretrain_seconds, probe_seconds, notes)
 
 
-def _probe(costs: list[RunCost], backbones: list[PlannedBackbone],
-           datasets: dict) -> tuple[list[RunCost], dict[str, float]]:
+def _probe(costs: list[RunCost], backbones: list[PlannedBackbone], datasets: dict,
+           progress: Callable[[str], None] | None = None
+           ) -> tuple[list[RunCost], dict[str, float]]:
     """Measure each distinct model once, then price every run and pretraining with it."""
     from sslexp.data.splits import pretext_split
     from sslexp.training import probe
 
+    models = len({(cost.run.config.dataset, cost.run.config.image_size, cost.run.config.backbone,
+                   cost.run.config.batch_size) for cost in costs
+                  if datasets[(cost.run.config.dataset, cost.run.config.image_size)] is not None})
+    to_pretrain = sum(1 for backbone in backbones if not backbone.cached)
+    _tell(progress, f"Probing: loading Keras, then timing a few training steps of "
+                    f"{models} model(s)" + (f" and {to_pretrain} pretraining(s)" if to_pretrain
+                                            else "") + " here (about 10-30 s each)...")
     startup = probe.import_seconds()
     measured: dict[tuple, Any] = {}
     priced = []
@@ -205,6 +230,10 @@ def _probe(costs: list[RunCost], backbones: list[PlannedBackbone],
             continue
         key = (config.dataset, config.image_size, config.backbone, config.batch_size)
         if key not in measured:
+            _tell(progress, f"  training steps of model {len(measured) + 1} of {models} "
+                            f"({config.dataset}, {config.image_size} px, depth "
+                            f"{config.backbone.depth}, width {config.backbone.width}, batch "
+                            f"{config.batch_size})...")
             measured[key] = probe.measure_training(config, data)
         budget = cost.budget
         seconds = startup + measured[key].fit_s(budget.max_updates, budget.epochs, cost.n_val,
@@ -220,10 +249,30 @@ def _probe(costs: list[RunCost], backbones: list[PlannedBackbone],
                                                    pretext.unlabeled_fraction,
                                                    pretext.val_fraction, pretext.seed)
         steps = math.ceil(len(train_indices) / pretext.batch_size)
+        _tell(progress, f"  pretraining steps of backbone {backbone.directory.name}...")
         measured_here = probe.measure_pretraining(backbone.config, data)
         pretraining[backbone.config.key()] = measured_here.fit_s(
             pretext.epochs * steps, pretext.epochs, 4 * len(val_indices))  # all 4 rotations
     return priced, pretraining
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """File descriptor 2 to /dev/null meanwhile: C++ libraries write there directly."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _tell(progress: Callable[[str], None] | None, line: str) -> None:
+    if progress is not None:
+        progress(line)
 
 
 def format_plan(plan: SweepPlan, workers: int, sweep_file: Path) -> str:
