@@ -3,9 +3,10 @@
 W&B agents pass options as ``--label_fraction=0.02`` and booleans as
 ``--flag=True``; people type ``--label-fraction 0.02``, ``--flag`` and
 ``--no-flag``. All these spellings work. Every option reads an environment
-variable named after what it means (``SSLEXP_PRETEXT_EPOCHS`` is the pretext epochs whether the command is
-``pretrain --epochs`` or ``train --pretext-epochs``), and ``--config FILE``
-(YAML) supplies defaults that flags override.
+variable named after what it means (``SSLEXP_PRETEXT_EPOCHS`` is the pretext
+epochs whether the command is ``pretrain --epochs`` or ``train
+--pretext-epochs``), and ``--config FILE`` (YAML) supplies defaults that flags
+override.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ def draw_visuals(sweep: SweepData, pretrains: list[PretrainRun], out_dir: Path,
     pair = choose_pair(sweep)
     # with one backbone per fold, the one the pictured ssl run started from
     ordered = sorted(pretrains, key=lambda p: pair is None or pair[0].run_id not in p.run_ids)
-    pretext_path = next((p.pretext_checkpoint for p in ordered if p.pretext_checkpoint), None)
+    pretext_run = next((p for p in ordered if p.pretext_checkpoint), None)
+    pretext_path = pretext_run.pretext_checkpoint if pretext_run else None
     if pair is None:
         visuals.notes.append(
             "No label fraction has both a finished ssl and a finished scratch run with a "
@@ -105,7 +106,8 @@ def draw_visuals(sweep: SweepData, pretrains: list[PretrainRun], out_dir: Path,
                                                  max_images=image_count)
         visuals.figures.append(ReportFigure(
             "Pretext rotation predictions",
-            f"All four rotations of {chosen}, predicted by {pretext_path}.", rotations_path))
+            f"All four rotations of {chosen}, predicted by the pretext model of backbone "
+            f"{pretext_run.name}.", rotations_path))
     return visuals
 
 
