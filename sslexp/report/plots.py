@@ -23,6 +23,7 @@ DIFFERENCE_COLOR = "#2ca02c"
 # beyond them before it is cut at the edge of the plot with a labelled arrow
 WINDOW_SPREADS = 1.0
 MIN_WINDOW = 2.0
+UNLABELED = "unlabeled_fraction"  # the pretext setting the unlabelled-volume study varies
 
 
 def accuracy_vs_labels(comparison: Comparison) -> Figure:
@@ -164,8 +165,8 @@ def pretext_curves(pretrains: list[PretrainRun]) -> Figure | None:
     if not with_history:
         return None
     names = backbone_labels(with_history)
-    legend_width = 0.3 if len(with_history) > 1 else 0.0
-    figure = Figure(figsize=(9.6 + 3.2 * bool(legend_width), 3.6))
+    legend_width = 0.2 if len(with_history) > 1 else 0.0
+    figure = Figure(figsize=(9.6 + 2.4 * bool(legend_width), 3.6))
     figure.subplots_adjust(left=0.07, right=0.98 - legend_width, bottom=0.15, top=0.9,
                            wspace=0.25)
     accuracy_axis, loss_axis = figure.subplots(1, 2)
@@ -206,7 +207,8 @@ def backbone_labels(pretrains: list[PretrainRun]) -> list[str]:
     settings = [_flat(record.record.config if record.record else {}) for record in pretrains]
     images = [((record.record.data if record.record else None) or {}).get("n_pretext_images")
               for record in pretrains]
-    differing = [name for name in sorted({name for found in settings for name in found})
+    differing = [name for name in sorted({name for found in settings for name in found},
+                                         key=lambda name: (UNLABELED not in name, name))
                  if len({repr(found.get(name)) for found in settings}) > 1]
     if len(pretrains) < 2 or not differing:
         return [record.name for record in pretrains]
@@ -215,9 +217,9 @@ def backbone_labels(pretrains: list[PretrainRun]) -> list[str]:
         parts = []
         for name in differing:
             value = found.get(name)
-            if name.endswith("unlabeled_fraction") and count is not None:
+            if name.endswith(UNLABELED) and count is not None:
                 parts.append(f"{number(count):,.0f} images")
-            elif name.endswith("unlabeled_fraction"):
+            elif name.endswith(UNLABELED):
                 parts.append(f"{value:g} of the pool" if isinstance(value, float)
                              else f"unlabelled share {value}")
             else:

@@ -4,6 +4,7 @@ import base64
 import csv
 import io
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,11 +143,27 @@ def test_budget_table_and_per_class_gains(built_report):
     assert budget.count("<tr>") == 17  # header + 16 finished runs
     assert "YES" in budget and "4 / 3" not in budget
     gains = re.search(r'<table id="class-gains">(.*?)</table>', html, re.S).group(1)
-    assert gains.index("zero") < gains.index("one")  # the class that gains most comes first
-    assert "+15.0" in gains  # class zero at 0.1: 10 points + 2.5 + 2.5
+    assert gains.index("zero") < gains.index("one")  # the data set's order, not a ranking
+    assert "+15.0 (3/3 folds)" in gains  # class zero at 0.1: 10 points + 2.5 + 2.5, every fold
+    assert "Per-class gains (descriptive)" in html
     assert "Holm p" in html and "Low-label fractions" in html
 
 
 def test_every_figure_is_also_an_svg(built_report):
     for path in built_report.figures:
         assert path.with_suffix(".svg").is_file(), path
+
+
+def test_no_path_of_this_machine_appears_in_the_report(built_report):
+    sweep_dir = built_report.sweep.directory
+    cache = sweep_dir.parent / "pretrain"  # the backbone the ssl runs started from
+    for path in (built_report.html, built_report.markdown):
+        text = path.read_text()
+        for machine_path in (str(sweep_dir.parent), str(cache), str(Path.cwd())):
+            assert machine_path not in text, (path.name, machine_path)
+    html = built_report.html.read_text()
+    assert "digits-8px-resnet20w16-" in html  # the backbone is named by its cache key
+    pretext = re.search(r'<table id="pretext-table">(.*?)</table>', html, re.S).group(1)
+    assert "<th>best held-out rotation acc %</th>" in pretext
+    markdown = built_report.markdown.read_text()
+    assert "| backbone | epochs | final rotation acc % |" in markdown  # no snake_case headers
