@@ -56,8 +56,10 @@ def verdict(comparison: Comparison, alpha: float = ALPHA) -> list[str]:
         if math.isfinite(best.holm_p):
             sentences.append(
                 f"No label fraction shows a significant difference between ssl and scratch "
-                f"after Holm's correction over {_tested(rows)} fractions (smallest adjusted "
-                f"p = {_p(best.holm_p)}, at {_labels(best)} labels: ssl - scratch = "
+                f"after Holm's correction over {_tested(rows)} fractions ("
+                + ("all Holm-adjusted p = 1.00; " if best.holm_p >= 1 else
+                   f"smallest adjusted p = {_p(best.holm_p)}, ")
+                + f"at {_labels(best)} labels: ssl - scratch = "
                 f"{_signed_points(best.difference.mean)} points, {_interval(best)}).")
         else:
             sentences.append(
