@@ -232,8 +232,9 @@ def _context(sweep: SweepData, comparison: Comparison, pretrains: list[PretrainR
         "pretrain_columns": [column for column in PRETRAIN_COLUMNS if column != "what differs"
                              or any(row[column] for row in pretrain_rows)],
         "pretext_chart": pretext_chart,
-        "pictures": [{"title": figure.title, "caption": figure.caption,
-                      "uri": png_data_uri(figure.path.read_bytes())} for figure in visuals.figures],
+        "pictures": [{"title": figure.title, "caption": figure.caption, "wide": figure.wide,
+                      "uri": png_data_uri(figure.path.read_bytes())}
+                     for figure in sorted(visuals.figures, key=lambda figure: figure.wide)],
         "picture_notes": [without_machine_paths(note, bases) for note in visuals.notes],
         "run_columns": RUN_COLUMNS,
         "runs": [_display_run(row) for row in run_rows],

@@ -113,9 +113,12 @@ def draw_differences(axis, x, differences: list[PairedDifference], color: str,
     if (~supported).any():
         axis.plot(x[~supported], mean[~supported], "o", markerfacecolor="white", color=color,
                   label=f"{label}, fewer than {MIN_PAIRS} pairs: no interval drawn")
+        last = x.max()
         for x_value, y_value, count in zip(x[~supported], mean[~supported], pairs[~supported]):
-            axis.annotate(f"n = {count}", (x_value, y_value), xytext=(5, 5),
-                          textcoords="offset points", fontsize=8, color=color)
+            at_right = x_value == last  # the label goes inwards, inside the axes
+            axis.annotate(f"n = {count}", (x_value, y_value), xytext=(-5 if at_right else 5, 5),
+                          textcoords="offset points", fontsize=8, color=color,
+                          ha="right" if at_right else "left")
     for index in np.flatnonzero(supported):
         for true_end, shown_end, direction in ((high[index], shown_high[index], 1),
                                                (low[index], shown_low[index], -1)):

@@ -22,6 +22,7 @@ class ReportFigure:
     title: str
     caption: str
     path: Path
+    wide: bool = False  # too detailed to share a row with another figure
 
 
 @dataclass
@@ -100,7 +101,7 @@ def draw_visuals(sweep: SweepData, pretrains: list[PretrainRun], out_dir: Path,
                          f"on one colour scale shared by both models, and ssl - scratch on a "
                          f"symmetric scale per stage, with its colour bar (red: ssl higher); "
                          f"{where}.",
-                         activations_path),
+                         activations_path, wide=True),
         ]
     if pretext is not None:
         rotations_path, _ = save_pretext_figures(pretext, images, out_dir / "pretext",
