@@ -25,6 +25,11 @@ def finite(value) -> bool:
     return as_float(value) is not None
 
 
+def optional_number(value) -> float | None:
+    """A finite float, else None: what JSON (and a W&B table) can hold."""
+    return as_float(value)
+
+
 def percent_value(value) -> float:
     """A fraction as percent for a plot (NaN stays NaN, so the point is left out)."""
     return 100 * number(value)

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from sslexp.report.comparison import Comparison, FractionRow
+from sslexp.report.format import points
 from sslexp.report.stats import MIN_PAIRS
 
 ALPHA = 0.05
@@ -147,11 +148,11 @@ def _interval(row: FractionRow) -> str:
 
 
 def _points(value: float) -> str:
-    return f"{100 * value:.1f}"
+    return points(value, digits=1)
 
 
 def _signed_points(value: float) -> str:
-    return f"{100 * value:+.1f}"
+    return points(value, signed=True, digits=1)
 
 
 def _p(value: float) -> str:
