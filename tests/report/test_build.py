@@ -170,3 +170,11 @@ def test_no_path_of_this_machine_appears_in_the_report(built_report):
     assert "<th>best held-out rotation acc %</th>" in pretext
     markdown = built_report.markdown.read_text()
     assert "| backbone | epochs | final rotation acc % |" in markdown  # no snake_case headers
+
+
+def test_every_table_scrolls_on_its_own_on_a_narrow_screen(built_report):
+    html = built_report.html.read_text()
+    tables = html.count("<table")
+    assert tables >= 8
+    assert len(re.findall(r'<div class="scroll">\s*<table', html)) == tables
+    assert ".scroll { overflow-x: auto;" in html
