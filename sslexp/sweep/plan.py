@@ -219,7 +219,8 @@ def _probe(costs: list[RunCost], backbones: list[PlannedBackbone], datasets: dic
     _tell(progress, f"Probing: loading Keras, then timing a few training steps of "
                     f"{models} model(s)" + (f" and {to_pretrain} pretraining(s)" if to_pretrain
                                             else "") + " here (about 10-30 s each)...")
-    startup = probe.import_seconds()
+    with _native_stderr_silenced():
+        startup = probe.import_seconds()
     measured: dict[tuple, Any] = {}
     priced = []
     for cost in costs:
@@ -234,7 +235,8 @@ def _probe(costs: list[RunCost], backbones: list[PlannedBackbone], datasets: dic
                             f"({config.dataset}, {config.image_size} px, depth "
                             f"{config.backbone.depth}, width {config.backbone.width}, batch "
                             f"{config.batch_size})...")
-            measured[key] = probe.measure_training(config, data)
+            with _native_stderr_silenced():
+                measured[key] = probe.measure_training(config, data)
         budget = cost.budget
         seconds = startup + measured[key].fit_s(budget.max_updates, budget.epochs, cost.n_val,
                                                 len(data.test_labels))
@@ -250,7 +252,8 @@ def _probe(costs: list[RunCost], backbones: list[PlannedBackbone], datasets: dic
                                                    pretext.val_fraction, pretext.seed)
         steps = math.ceil(len(train_indices) / pretext.batch_size)
         _tell(progress, f"  pretraining steps of backbone {backbone.directory.name}...")
-        measured_here = probe.measure_pretraining(backbone.config, data)
+        with _native_stderr_silenced():
+            measured_here = probe.measure_pretraining(backbone.config, data)
         pretraining[backbone.config.key()] = measured_here.fit_s(
             pretext.epochs * steps, pretext.epochs, 4 * len(val_indices))  # all 4 rotations
     return priced, pretraining
@@ -258,7 +261,8 @@ def _probe(costs: list[RunCost], backbones: list[PlannedBackbone], datasets: dic
 
 @contextlib.contextmanager
 def _native_stderr_silenced():
-    """File descriptor 2 to /dev/null meanwhile: C++ libraries write there directly."""
+    """File descriptor 2 to /dev/null meanwhile: TensorFlow's C++ start-up and kernel notes
+    ignore its log level and write there directly. Errors still surface as exceptions."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
