@@ -175,9 +175,11 @@ def text_table(rows: list[dict[str, str]], columns=None) -> str:
 
 
 def markdown_table(rows: list[dict], columns) -> str:
-    """A GitHub Markdown table; cell text is escaped so configs cannot inject markup."""
+    """A GitHub Markdown table; cell text is escaped so configs cannot inject markup. Headers
+    read as words (``label_fraction`` -> "label fraction")."""
     columns = list(columns)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(markdown_escape(c).replace("_", " ") for c in columns) + " |",
+             "|" + "---|" * len(columns)]
     for row in rows:
         lines.append("| " + " | ".join(markdown_escape(row.get(c, "")) for c in columns) + " |")
     return "\n".join(lines)

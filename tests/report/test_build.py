@@ -97,6 +97,7 @@ def test_csv_and_markdown_carry_the_same_numbers(built_report):
     markdown = built_report.markdown.read_text()
     assert "| 0.1 | 50 | 72.00 ± 1.73 | 62.00 ± 2.00 | +10.00 |" in markdown
     assert "## Missing grid points" in markdown
+    assert "| label fraction | method | fold |" in markdown  # grid parameters read as words
     assert "figures/filters_side_by_side.png" in markdown
 
 
