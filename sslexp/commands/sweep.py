@@ -12,19 +12,27 @@ import click
 from click.core import ParameterSource
 
 from sslexp.commands.common import backbone_cache_option, cache_dir_option, wandb_options
-from sslexp.options import CONTEXT_SETTINGS, Command, flag, option, user_errors
+from sslexp.options import (CONTEXT_SETTINGS, Command, OrderedGroup, argument, flag, option,
+                            user_errors)
 from sslexp.runs.protocol import WANDB_MODE_ENV
 
-SWEEP_FILE = click.argument("sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+SWEEP_FILE = argument("sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                      help="A W&B sweep YAML, e.g. sweeps/demo.yaml.")
+WORKFLOW = ("plan", "pretrain", "local", "sync", "create", "agents")
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+@click.group(cls=OrderedGroup, order=WORKFLOW, context_settings=CONTEXT_SETTINGS)
 def sweep():
     """Run a W&B sweep YAML here (`local`), or on the W&B server (`create`, then
     `agents`), and upload offline runs (`sync`).
 
     The YAML is a plain W&B sweep file (see sweeps/*.yaml); the same file works
-    both ways.
+    both ways. The commands are listed in the order they are used:
+
+    \b
+    here:      plan -> pretrain -> local -> sync (optional) -> sslexp report DIR
+    online:    create -> pretrain (optional) -> agents on each GPU machine
+               -> sslexp report --wandb ENTITY/PROJECT --sweep ID
     """
 
 
@@ -139,9 +147,10 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, is
 @SWEEP_FILE
 @cache_dir_option
 @flag("--probe", True, "Measure a few training steps of each model here (seconds, plus "
-                       "loading TensorFlow) to estimate the time; --probe false skips it.")
-@option("--workers", type=click.IntRange(min=1), default=1,
-        help="Runs at a time, as `sweep local --workers` would run them.")
+                       "loading TensorFlow) to estimate the time; --no-probe skips it.")
+@option("--workers", type=click.IntRange(min=1), default=None, show_default=False,
+        help="Runs at a time, as `sweep local --workers` would run them. Default: the "
+             "--workers of the `sweep local` line in the YAML's comments, else 1.")
 @user_errors
 def plan(sweep_file, cache_dir, probe, workers):
     """List what `sweep local SWEEP_FILE` would run, and estimate how long it takes.
@@ -152,7 +161,7 @@ def plan(sweep_file, cache_dir, probe, workers):
     is checked as `sslexp train` checks its options. Nothing is trained or written
     except the data cache.
     """
-    from sslexp.sweep.plan import format_plan, plan_sweep, runs_sslexp_train
+    from sslexp.sweep.plan import format_plan, plan_sweep, runs_sslexp_train, workers_in_comments
     from sslexp.training.costs import run_costs
 
     spec = _load_spec(sweep_file)
@@ -160,10 +169,13 @@ def plan(sweep_file, cache_dir, probe, workers):
         raise click.BadParameter("a plan needs a grid sweep whose command is `sslexp train` "
                                  f"(method {spec.method!r}, command {' '.join(spec.command)!r})",
                                  param_hint="SWEEP_FILE")
+    if workers is None:
+        workers = workers_in_comments(sweep_file.read_text()) or 1
     try:
         planned = plan_sweep(spec, _train_options(), _train_backbone_cache(),
-                             lambda runs, pretrainings: run_costs(runs, pretrainings, cache_dir,
-                                                                  measure=probe))
+                             lambda runs, pretrainings: run_costs(
+                                 runs, pretrainings, cache_dir, measure=probe,
+                                 progress=lambda line: click.echo(line, err=True)))
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="SWEEP_FILE") from error
     click.echo(format_plan(planned, workers, sweep_file))
@@ -191,7 +203,8 @@ def create(sweep_file, project, entity):
 
 
 @sweep.command("agents", cls=Command, env_prefix="AGENTS")
-@click.argument("sweep_id")
+@argument("sweep_id", help="The sweep `sslexp sweep create` printed: ENTITY/PROJECT/ID, or ID "
+                           "with --entity and --project.")
 @option("--gpus", default="0",
         help="GPU indices, e.g. 0,1,2,3: agents on each (CUDA_VISIBLE_DEVICES).")
 @option("--per-gpu", type=click.IntRange(min=1), default=1,
@@ -285,7 +298,8 @@ def _write_slurm_script(path: Path, sweep_id, gpus_per_node, nodes, time_limit, 
 
 
 @sweep.command("sync", cls=Command, env_prefix="SYNC")
-@click.argument("sweep_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@argument("sweep_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+          help="A directory `sslexp sweep local` wrote, e.g. sweep-runs/demo.")
 @option("--project", default=None, help="Upload to this W&B project (default: the one each run recorded).")
 @option("--entity", default=None, help="Upload to this W&B entity (default: the one each run recorded).")
 @flag("--dry-run", False, "List what would be uploaded, one line per run with its group; upload nothing.")

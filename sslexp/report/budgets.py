@@ -7,11 +7,12 @@ from __future__ import annotations
 import math
 
 from sslexp.report.collect import PretrainRun, SweepRun
+from sslexp.report.format import count, percent
 from sslexp.report.verdict import MIN_VAL_PER_CLASS, RunFacts
 from sslexp.runs.record import TrainingView, as_float
 
 BUDGET_COLUMNS = ("run", "method", "label fraction", "fold", "budget", "updates", "cap",
-                  "best / max epoch", "n_train", "n_val", "cap hit", "test acc %",
+                  "best / max epoch", "train images", "val images", "cap hit", "test acc %",
                   "without BN recal. %")
 
 
@@ -45,15 +46,15 @@ def budget_rows(runs: list[SweepRun]) -> list[dict]:
             "label fraction": f"{run.label_fraction:g}",
             "fold": "" if run.fold is None else str(run.fold),
             "budget": str(spent.budget or "n/a"),
-            "updates": _count(spent.updates),
-            "cap": _count(spent.max_updates),
-            "best / max epoch": f"{_count(run.record.best_epoch)} / "
-                                f"{_count(spent.max_epochs or epochs_run)}",
-            "n_train": _count(split.n_train),
-            "n_val": _count(split.n_val),
+            "updates": count(spent.updates),
+            "cap": count(spent.max_updates),
+            "best / max epoch": f"{count(run.record.best_epoch)} / "
+                                f"{count(spent.max_epochs or epochs_run)}",
+            "train images": count(split.n_train),
+            "val images": count(split.n_val),
             "cap hit": {True: "YES", False: "no", None: "n/a"}[hit],
-            "test acc %": _percent(run.test_accuracy),
-            "without BN recal. %": _percent(run.record.test_view.accuracy_without_recalibration),
+            "test acc %": percent(run.test_accuracy),
+            "without BN recal. %": percent(run.record.test_view.accuracy_without_recalibration),
         })
     return rows
 
@@ -89,13 +90,3 @@ def run_facts(runs: list[SweepRun], pretrains: list[PretrainRun],
 def _grid_order(run: SweepRun):
     return (run.label_fraction if run.label_fraction is not None else math.inf,
             run.method or "", run.fold if run.fold is not None else -1, run.run_id)
-
-
-def _count(value) -> str:
-    number = as_float(value)
-    return "n/a" if number is None else f"{number:,.0f}"
-
-
-def _percent(value) -> str:
-    number = as_float(value)
-    return "n/a" if number is None else f"{100 * number:.2f}"

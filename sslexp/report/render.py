@@ -71,8 +71,9 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
                   markdown_table(context["volumes"], context["volume_columns"]), ""]
     if context["class_gains"]["rows"]:
         lines += ["## Per-class gains", "",
-                  "ssl - scratch per-class test accuracy (points), mean over paired folds; "
-                  "classes that gain most first.", "",
+                  "Descriptive only: ssl - scratch per-class test accuracy (points), mean "
+                  "over paired folds, and how many folds agree on its sign; classes in their "
+                  "recorded order, untested.", "",
                   markdown_table(context["class_gains"]["rows"],
                                  context["class_gains"]["columns"]), ""]
     lines += ["## Training budgets", "",
@@ -80,8 +81,7 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
               if context["budget"]["rows"] else "(no finished runs)", ""]
     if context["pretrains"]:
         lines += ["## Pretext task", "",
-                  markdown_table(context["pretrains"], ["directory", "epochs", "final_accuracy",
-                                                        "best_val_accuracy", "n_pretext_images"]),
+                  markdown_table(context["pretrains"], context["pretrain_columns"]),
                   ""]
     if figure_links:
         lines += ["## Figures", ""]

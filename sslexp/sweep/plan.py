@@ -10,6 +10,7 @@ run costs (its labelled subset, its budget, and the time from a short probe).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,16 @@ class SweepPlan:
     runs: list[PlannedRun]
     backbones: list[PlannedBackbone]
     costs: Any  # sslexp.training.costs.Costs: one cost per run, in the same order
+
+
+def workers_in_comments(yaml_text: str) -> int | None:
+    """The ``--workers N`` of the ``sweep local`` command a sweep YAML's comments suggest
+    (the header says what the sweep was sized for), if any."""
+    for line in yaml_text.splitlines():
+        found = re.search(r"#.*\bsweep local\b.*--workers[ =](\d+)", line)
+        if found:
+            return int(found.group(1))
+    return None
 
 
 def plan_sweep(spec: SweepSpec, options: set[str], default_backbone_cache: Path,

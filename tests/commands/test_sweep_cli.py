@@ -89,6 +89,29 @@ def test_sweep_help_lists_local_and_create_with_env_vars():
         assert text in local_help
 
 
+def test_sweep_help_lists_the_commands_in_workflow_order_with_whole_lines():
+    lines = invoke("sweep", "--help").output.split("Commands:")[1].splitlines()
+    listed = [line.split()[0] for line in lines if line.startswith("  ") and
+              not line.startswith("   ")]
+    assert listed == ["plan", "pretrain", "local", "sync", "create", "agents"]
+    assert not any(line.rstrip().endswith("...") for line in lines)  # click's truncation
+
+
+@pytest.mark.parametrize("command, argument", [("local", "SWEEP_FILE"), ("plan", "SWEEP_FILE"),
+                                               ("agents", "SWEEP_ID"), ("sync", "SWEEP_DIR")])
+def test_positional_arguments_are_documented(command, argument):
+    arguments = invoke("sweep", command, "--help").output.split("Arguments:")[1]
+    described = arguments.split("Options")[0].split(argument, 1)[1].strip()
+    assert argument in arguments and len(described) > 20
+
+
+def test_the_top_level_help_shows_the_online_workflow():
+    text = " ".join(invoke("--help").output.split())
+    for step in ("sslexp sweep create", "make pretrain", "sslexp sweep agents", "--gpus 0,1",
+                 "sslexp report --wandb"):
+        assert step in text
+
+
 def test_an_invalid_sweep_is_a_usage_error_listing_the_engines_violations(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = write_sweep(tmp_path, method="grd", metric={"name": "test/accuracy", "goal": "up"})
