@@ -22,7 +22,7 @@ from sslexp.training import plan, runtime, tracking
 from sslexp.training.progress import ProgressCallback
 from sslexp.training.timing import StepTimer
 from sslexp.training.tracking import WandbSettings
-from sslexp.viz.run_figures import save_pretext_figures
+from sslexp.viz.run_figures import figure_files, save_pretext_figures
 
 MONITOR = "val_accuracy"  # rotation accuracy on the held-out slice of the pool
 
@@ -123,9 +123,3 @@ def _select(record: Record, output_dir: Path):
                        # best at the last epoch: more epochs would probably have helped
                        "still_improving": record.best_epoch == len(record.history)}
     return keras.saving.load_model(output_dir / PRETEXT_FILE, compile=False)
-
-
-def figure_files(paths, run_dir: Path) -> dict[str, str]:
-    """Figure paths as record ``files`` entries (role = path without its suffix)."""
-    relative = [Path(path).relative_to(run_dir) for path in paths]
-    return {path.with_suffix("").as_posix(): path.as_posix() for path in relative}

@@ -35,12 +35,11 @@ from sslexp.training.backbones import ensure_backbone
 from sslexp.training.batchnorm import (RecalibrateBeforeValidation, recalibrate,
                                        recalibration_images)
 from sslexp.training.budget import MONITOR, budget_callbacks, budget_for, budget_summary
-from sslexp.training.pretrain import figure_files
 from sslexp.training.progress import ProgressCallback
 from sslexp.training.timing import StepTimer
 from sslexp.training.tracking import WandbSettings
 from sslexp.viz.features import first_layer_filters
-from sslexp.viz.run_figures import save_run_figures
+from sslexp.viz.run_figures import figure_files, save_run_figures
 
 
 @dataclasses.dataclass(frozen=True)
