@@ -154,9 +154,12 @@ def _load_config_file(ctx: click.Context, param: click.Parameter, value: str | N
         return None
     path = Path(value)
     try:
-        loaded = yaml.safe_load(path.read_text()) or {}
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as error:
         raise click.BadParameter(f"cannot read {path}: {error.strerror}", ctx, param) from error
+    except UnicodeDecodeError as error:
+        raise click.BadParameter(f"{path} is not UTF-8 text (byte {error.start}: "
+                                 f"{error.reason}); save it as UTF-8", ctx, param) from error
     except yaml.YAMLError as error:
         raise click.BadParameter(f"{path} is not valid YAML: {error}", ctx, param) from error
     if not isinstance(loaded, dict):

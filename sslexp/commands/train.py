@@ -32,6 +32,7 @@ def train(**values):
     never overwritten.
     """
     from sslexp.runs.lifecycle import AlreadyFinished
+    from sslexp.runs.lock import run_directory_lock
     from sslexp.runs.record import RESULTS_FILE
     from sslexp.training.tracking import WandbSettings
     from sslexp.training.train import run_training
@@ -40,8 +41,9 @@ def train(**values):
     run_name, output_dir = run_location(config, rest["run_name"], rest["output_dir"])
     settings = WandbSettings(rest["wandb_mode"], rest["project"], rest["entity"], rest["group"])
     try:
-        record = run_training(config, Path(output_dir), rest["cache_dir"], rest["backbone_cache"],
-                              settings, run_name, rest["resume"])
+        with run_directory_lock(output_dir):
+            record = run_training(config, Path(output_dir), rest["cache_dir"],
+                                  rest["backbone_cache"], settings, run_name, rest["resume"])
     except AlreadyFinished as done:
         record = done.record
         click.echo(f"{output_dir} already holds this finished run; nothing to resume.")

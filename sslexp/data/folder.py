@@ -98,6 +98,7 @@ def source(path: str) -> DatasetSource:
         load=lambda image_size: load(root, image_size),
         availability=lambda: (root.is_dir(), "directory exists" if root.is_dir() else "no such directory"),
         cache_token=lambda: content_token(root),
+        extent=lambda: (sum(len(files) for files in list_images(root).values()), 3),
     )
 
 

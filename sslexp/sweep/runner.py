@@ -100,7 +100,7 @@ def prepare_sweep_dir(spec: SweepSpec, sweep_dir: Path) -> Ledger:
     sweep_dir.mkdir(parents=True, exist_ok=True)
     copy = sweep_dir / SWEEP_COPY
     if copy.exists():
-        existing = yaml.safe_load(copy.read_text())
+        existing = yaml.safe_load(copy.read_text(encoding="utf-8", errors="replace"))
         if existing != spec.raw:
             raise ValueError(
                 f"{sweep_dir} holds a different sweep ({copy} differs from {spec.path}). "
@@ -133,7 +133,7 @@ def mark_stale_runs(ledger: Ledger, data: dict[str, Any], check_results: bool) -
             _settle_orphan(ledger, data, entry, worker)
             marked.append(run_id)
         elif state == "finished" and check_results:
-            if run_state(entry, ledger.record_of(entry)) != "finished":
+            if run_state(entry, ledger.record_of(entry, complete=True)) != "finished":
                 entry["state"] = "interrupted"
                 entry["error"] = f"its {RESULTS_FILE} is missing, unreadable or not finished"
                 marked.append(run_id)
@@ -188,6 +188,7 @@ class LocalSweep:
         self._varying = grid_parameter_names(spec)
         self.executor = make_executor(spec, options)
         with self.ledger.transaction() as data:
+            self.ledger.check_grid(data, spec.raw.get("parameters"))
             if options.max_kills is not None:
                 data["max_kills"] = options.max_kills
             data.setdefault("max_kills", DEFAULT_MAX_KILLS)
