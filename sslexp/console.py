@@ -23,7 +23,7 @@ VERBOSE_ENV = "SSLEXP_VERBOSE"
 # absl/glog lines ("E0000 00:00:1796427450.860636   13802 port.cc:153] ...") and absl's
 # notice that logging is not initialised yet.
 NATIVE_LOG_LINE = re.compile(
-    rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w./+-]+:\d+\] .*"
+    rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w./+-]+:\d+\] .*"
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
     rb"STDERR)\r?\n$")
 HOLD_S = 0.2  # a partial line that may be a log line waits this long for its end

@@ -17,7 +17,9 @@ import click
 import yaml
 
 from sslexp import config as configs
-from sslexp.errors import DataUnavailableError, InputError
+from sslexp.errors import (DataUnavailableError, InputError, exit_after_failed_write,
+                           quiet_hdf5_write_failures, release_failed_writes,
+                           write_failure_line)
 
 CONTEXT_SETTINGS = {
     "token_normalize_func": lambda token: token.replace("_", "-"),
@@ -58,14 +60,27 @@ class Command(click.Command):
     ``SSLEXP_<ENV_PREFIX>_<NAME>`` so that two commands never read one variable for
     different things."""
 
-    def __init__(self, *args, env_prefix: str | None = None, **kwargs):
+    def __init__(self, *args, env_prefix: str | None = None,
+                 option_hints: dict[str, str] | None = None, **kwargs):
         kwargs.setdefault("context_settings", CONTEXT_SETTINGS)
         super().__init__(*args, **kwargs)
+        self.option_hints = dict(option_hints or {})  # unknown option -> what to use instead
         prefix = (env_prefix or self.name or "").upper().replace("-", "_")
         for param in self.params:
             if isinstance(param, click.Option) and param.envvar is None and param.name != "help":
                 param.envvar = f"SSLEXP_{prefix}_{param.name.upper()}"
                 param.show_envvar = True
+
+    def parse_args(self, ctx, args):
+        """An unknown option people often try gets its own hint instead of click's guesses."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as error:
+            hint = self.option_hints.get(error.option_name)
+            if hint is None:
+                raise
+            raise click.NoSuchOption(error.option_name, f"No such option: {error.option_name}. "
+                                     f"{hint}", ctx=ctx) from None
 
     def format_options(self, ctx, formatter):
         sections: dict[str, list] = {}
@@ -200,12 +215,14 @@ def config_option(command):
 
 
 def user_errors(function):
-    """InputError becomes a usage error (exit status 2) naming the option the user typed."""
+    """InputError becomes a usage error (exit status 2) naming the option the user typed; a
+    write the file system refused becomes one line saying where and what to do (exit 1)."""
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         try:
-            return function(*args, **kwargs)
+            with quiet_hdf5_write_failures():
+                return function(*args, **kwargs)
         except InputError as error:
             command = click.get_current_context().command
             option = (command.option_for(error.option) if isinstance(command, Command)
@@ -218,5 +235,16 @@ def user_errors(function):
             # The run already recorded itself as interrupted; 130 is what shells expect.
             click.echo("interrupted", err=True)
             raise click.exceptions.Exit(130) from None
+        except click.ClickException:
+            raise
+        except Exception as error:  # a refused write: one line naming the path, exit 1
+            line = write_failure_line(error)
+            if line is None:
+                raise
+            release_failed_writes(error)
+            failure = click.ClickException(line)
+            failure.show()
+            exit_after_failed_write(failure.exit_code)
+            raise click.exceptions.Exit(failure.exit_code) from None
 
     return wrapper

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from sslexp.commands.common import cache_dir_option
-from sslexp.options import Command, config_option, flag, option
+from sslexp.options import Command, config_option, flag, option, user_errors
 from sslexp.report.verdict import MIN_VAL_PER_CLASS
 
 DEFAULT_WANDB_OUT = Path("reports")
@@ -48,6 +48,7 @@ DEFAULT_WANDB_OUT = Path("reports")
              "against the main study's scratch runs.")
 @option("--min-val-per-class", type=click.FloatRange(min=0), default=MIN_VAL_PER_CLASS,
         help="Flag epoch selection as noisy below this many validation images per class.")
+@user_errors
 def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cache_dir,
            wandb_path, sweep_id, group, publish, experiment, baseline_dir, min_val_per_class):
     """Compare ssl with scratch over a sweep: a verdict and its warnings, accuracy

@@ -13,7 +13,12 @@ from sslexp.options import (RUN_NAME_ENV, Command, config_option, config_options
                             split_values, user_errors)
 
 
-@click.command(cls=Command)
+EPOCHS_HINT = ("Training length is counted in optimizer updates: --max-updates N (the cap, "
+               "or with --budget matched the exact number) and --patience N (updates without "
+               "a better validation loss before stopping). --pretext-epochs sets pretraining.")
+
+
+@click.command(cls=Command, option_hints={"--epochs": EPOCHS_HINT})
 @config_option
 @config_options(TrainConfig)
 @run_options("Run directory. Default: runs/<run name> (plus the W&B run id under an agent).")

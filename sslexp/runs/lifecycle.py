@@ -20,6 +20,7 @@ import contextlib
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -93,7 +94,20 @@ def recorded(run_dir: Path, record: Record, resume: bool):
     finally:
         record.finished_at = now()
         record.wall_time_s = round(time.time() - started, 2)
+        _write_last_record(run_dir, record)
+
+
+def _write_last_record(run_dir: Path, record: Record) -> None:
+    """The record of how the run ended, if the file system still takes it: when it does
+    not (a full disk), the error that ended the run is what the user must see, so this
+    failure is one line, and the record stays as it was (``running``: read as interrupted)."""
+    try:
         write_record(run_dir, record)
+    except OSError as error:
+        if record.state == "finished":
+            raise
+        print(f"warning: could not record the run as {record.state} in {run_dir} "
+              f"({type(error).__name__}: {error})", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
