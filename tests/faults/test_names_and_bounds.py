@@ -13,11 +13,12 @@ import yaml
 from click.testing import CliRunner
 
 from sslexp.cli import main
-from sslexp.config import MAX_UPDATES, TrainConfig
+from sslexp.config import TrainConfig
 from sslexp.data import dataset as dataset_module
 from sslexp.data import registry
 from sslexp.errors import InputError
 
+MAX_UPDATES = 10**8  # the ceiling sslexp.config declares
 TINY_RUN = ["--dataset", "digits", "--image-size", "8", "--depth", "8", "--width", "4",
             "--method", "scratch", "--budget", "matched", "--max-updates", "4",
             "--wandb-mode", "disabled"]

@@ -120,8 +120,6 @@ def test_a_run_that_cannot_write_its_figures_ends_failed_saying_why(tmp_path, da
 @pytest.mark.slow
 def test_a_cache_directory_that_cannot_be_created_is_one_line(tmp_path):
     (tmp_path / "a-file").write_text("in the way")
-    result = subprocess.run([sys.executable, "-m", "sslexp", "datasets", "--prepare", "digits",
-                             "--image-size", "8", "--cache-dir", str(tmp_path / "a-file" / "c")],
-                            capture_output=True, text=True, timeout=120)
+    result = train(tmp_path, tmp_path / "a-file" / "cache", "--output-dir", str(tmp_path / "run"))
     assert_one_line_failure(result, str(tmp_path / "a-file"), "Not a directory",
                             "a part of the path is a file")
