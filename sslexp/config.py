@@ -369,7 +369,12 @@ class TrainConfig(Config):
 
 
 def dataset_slug(name: str) -> str:
-    """A data set name usable in file names (``folder:/data/pets`` -> ``folder_data_pets``)."""
+    """A data set name usable in file names; a folder by its own name, not its absolute path
+    (``folder:/data/shared/pets`` -> ``folder_pets``): the config hash beside it in run and
+    backbone names tells two folders of one name apart."""
+    if name.startswith("folder:"):
+        path = name[len("folder:"):].rstrip("/\\")
+        name = "folder:" + (re.split(r"[/\\]", path)[-1] or path)
     return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")[-40:]
 
 

@@ -126,6 +126,8 @@ def _image_source(cache_dir, npz_path):
 
 def _print_report(result) -> None:
     """The verdict and its warnings first, then the numbers, as the report itself opens."""
+    from sslexp.data.folder import skipped_files_line
+
     if result.experiment:
         click.echo(f"Experiment {result.experiment}")
     for sentence in result.verdict:
@@ -139,6 +141,9 @@ def _print_report(result) -> None:
     for run in result.sweep.runs:
         if run.state not in ("finished",):
             click.echo(f"  {run.state}: {run.run_id}" + (f" ({run.error})" if run.error else ""))
+    skipped = skipped_files_line(run.record for run in result.sweep.runs)
+    if skipped:
+        click.echo(f"  {skipped}")
     if result.sweep.missing_points:
         click.echo(f"  missing: {len(result.sweep.missing_points)} grid point(s) never ran "
                    f"(listed in the report)")

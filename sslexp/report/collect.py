@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from sslexp.config import PretrainConfig, TrainConfig, flatten, from_dict
+from sslexp.data.folder import skipped_files_line
 from sslexp.runs.record import RESULTS_FILE, Record, as_float, load_record
 from sslexp.sweep.ledger import LEDGER_NAME, RUNS_DIR, SWEEP_COPY, Ledger, run_state
 from sslexp.sweep.spec import SweepConfigError, planned_grid
@@ -142,6 +143,9 @@ def collect_sweep(directory: str | Path) -> SweepData:
     grid_parameters = grid_parameters_of(sweep_config)
     run_list = list(runs.values())
     grid = expected_grid(directory, sweep_config, grid_parameters, run_list, notes)
+    skipped = skipped_files_line(run.record for run in run_list)
+    if skipped:
+        notes.append(skipped[0].upper() + skipped[1:])
     name = (ledger or {}).get("sweep") or sweep_config.get("name") or directory.name
     return SweepData(directory, str(name), sweep_yaml, sweep_config, grid_parameters, run_list,
                      grid, ledger is not None, notes)
