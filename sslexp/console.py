@@ -41,11 +41,28 @@ def show_native_logs() -> None:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
 
 
+# Commands that import TensorFlow in their own process. The sweep commands are not
+# filtered: the processes they start inherit descriptor 2, and a run that outlives a
+# killed sweep must not be left writing into a pipe nobody reads.
+FILTERED_COMMANDS = ("train", "pretrain", "datasets", "visualize", "report")
+
+
+def is_the_program(argv: list[str] = sys.argv) -> bool:
+    """True when this process is `sslexp COMMAND` (or `python -m sslexp COMMAND`) for a
+    command that is filtered, not a worker running commands in turn or a test runner."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name != "sslexp.__main__":
+        return False
+    command = next((token for token in argv[1:] if not token.startswith("-")), None)
+    return command in FILTERED_COMMANDS
+
+
 def filter_native_logs() -> bool:
     """Filter descriptor 2 of this process (once); False where it is not ours to filter
-    (stderr replaced, as by click's test runner, or not a descriptor)."""
+    (another program's process, stderr replaced as by click's test runner, no descriptor)."""
     global _installed
-    if _installed or is_verbose() or sys.stderr is not sys.__stderr__:
+    if _installed or is_verbose() or sys.stderr is not sys.__stderr__ or not is_the_program():
         return False
     try:
         if sys.stderr.fileno() != 2:

@@ -147,7 +147,7 @@ def check_run_name(name: str, option: str = "--run-name") -> str:
     elif "/" in name or "\\" in name or os.sep in name:
         problem = "contains a path separator"
     elif name in (".", "..") or name.startswith(".."):
-        problem = "would name a directory outside runs/"
+        problem = "does not name a directory of its own inside runs/"
     elif any(ord(character) < 32 for character in name):
         problem = "contains a control character"
     elif len(name) > MAX_RUN_NAME:

@@ -38,8 +38,9 @@ def chatter():
 """
 RUN_CHATTER = """
 import sys
-from sslexp import cli
+from sslexp import cli, console
 cli.COMMANDS["chatter"] = "chatter_command:chatter"
+console.FILTERED_COMMANDS = ("chatter",)
 cli.main(args=sys.argv[1:], prog_name="sslexp")
 """
 
@@ -57,6 +58,15 @@ def test_tensorflow_cpp_log_lines_are_left_out_and_everything_else_kept(tmp_path
     assert result.returncode == 0, result.stderr
     assert result.stderr == b"Epoch 1/2 step 3\rError: what the user must see\n"
     assert result.stdout == b"result\n"
+
+
+def test_sweep_commands_leave_descriptor_2_to_the_processes_they_start(monkeypatch):
+    from sslexp import console
+
+    monkeypatch.setattr(sys.modules["__main__"], "__spec__", None, raising=False)
+    assert console.is_the_program(["sslexp", "--verbose", "train", "--dataset", "digits"])
+    assert not console.is_the_program(["sslexp", "sweep", "local", "sweeps/demo.yaml"])
+    assert not console.is_the_program(["sslexp", "agents", "entity/project/id"])
 
 
 def test_verbose_shows_the_cpp_log_lines(tmp_path):

@@ -30,7 +30,7 @@ def invoke(*args):
 
 @pytest.mark.parametrize("name, problem", [
     ("../../evil", "path separator"),
-    ("..", "outside runs/"),
+    ("..", "of its own inside runs/"),
     ("a/b", "path separator"),
     ("a\\b", "path separator"),
     ("x" * 200, "200 characters long"),
