@@ -1,4 +1,5 @@
-"""Errors the user can act on: which option, what was wrong, what is allowed."""
+"""Errors the user can act on: which option, what was wrong, what is allowed; and writes
+the file system refused, told in one line (which path, why, what to do)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ WRITE_ERRNOS = {
                   "elsewhere with --output-dir or --cache-dir",
     errno.EPERM: "the file or its directory may not be changed (read-only or immutable, see "
                  "`lsattr`): make it writable, or write elsewhere with --output-dir",
-    errno.ENOENT: "a directory on the way is missing: create it, or give an existing one",
+    errno.ENOENT: "a file or directory on the way is missing: check the path",
     errno.ENOTDIR: "a part of the path is a file, not a directory: give a directory path",
     errno.EISDIR: "the path is a directory where a file was expected: remove or rename it",
 }
