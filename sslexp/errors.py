@@ -77,7 +77,8 @@ def _describe(error: BaseException) -> str | None:
         number = int(found.group(1))
     if number not in WRITE_ERRNOS:
         return None
-    path = getattr(error, "filename", None)
+    # A refused rename names where the file was going (filename2), not its temporary name.
+    path = getattr(error, "filename2", None) or getattr(error, "filename", None)
     if path is None and _H5_FILENAME.search(text):
         path = _H5_FILENAME.search(text).group(1)
     reason = os.strerror(number)

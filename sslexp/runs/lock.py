@@ -88,11 +88,17 @@ def run_directory_lock(run_dir: Path, option: str = "--output-dir",
                             "ended without releasing it; taking it over")
         write_json_atomic(holder_path(run_dir), {
             "pid": os.getpid(), "host": socket.gethostname(), "since": now(),
-            "argv": [Path(sys.argv[0]).name, *sys.argv[1:]]})
+            "argv": [_program(), *sys.argv[1:]]})
         yield
     finally:
         holder_path(run_dir).unlink(missing_ok=True)
         lock.release()
+
+
+def _program() -> str:
+    """``sslexp`` whether started as the script or as ``python -m sslexp``."""
+    name = Path(sys.argv[0]).name
+    return "sslexp" if name in ("__main__.py", "sslexp") else name
 
 
 def _holder_soon(run_dir: Path) -> dict | None:
