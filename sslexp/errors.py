@@ -27,3 +27,13 @@ class InputError(ValueError):
 
 class DataUnavailableError(RuntimeError):
     """A data set cannot be loaded on this machine right now (e.g. no network)."""
+
+
+class WandbUnavailable(RuntimeError):
+    """W&B cannot be used as asked (no key, a rejected key, no network, no such entity,
+    project or sweep); the message says what to do. ``exit_code``: 1 for the network, 2 for
+    what the user must change."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -17,7 +17,7 @@ import click
 import yaml
 
 from sslexp import config as configs
-from sslexp.errors import DataUnavailableError, InputError
+from sslexp.errors import DataUnavailableError, InputError, WandbUnavailable
 
 CONTEXT_SETTINGS = {
     "token_normalize_func": lambda token: token.replace("_", "-"),
@@ -211,6 +211,10 @@ def user_errors(function):
                                      param_hint=f"'{option}'") from error
         except DataUnavailableError as error:
             raise click.ClickException(str(error)) from error
+        except WandbUnavailable as error:
+            failure = click.ClickException(str(error))
+            failure.exit_code = error.exit_code
+            raise failure from None
         except KeyboardInterrupt:
             # The run already recorded itself as interrupted; 130 is what shells expect.
             click.echo("interrupted", err=True)
