@@ -52,6 +52,7 @@ class FakeBackend:
         self.unknown = []                 # requests the server does not know
         self.problems = []                # requests or answers that do not fit the client
         self.to_stop = set()              # run names the next heartbeat stops
+        self.reports = []                 # saved W&B Reports: entity, project, spec
         self.features = list(features)
         self.file_stream = []             # (path, payload) of every file_stream POST
         self.sweeps = {}                  # sweep id -> commands still to hand out
@@ -354,6 +355,33 @@ class FakeBackend:
             return {"agentHeartbeat": {"agent": {"id": v["id"]}, "commands": "[]"}}
         return {"agentHeartbeat": {"agent": {"id": v["id"]},
                                    "commands": json.dumps([queue.pop(0)])}}
+
+    # reports (wandb-workspaces' Report.save)
+    def op_GetProjects(self, v, q):
+        entity = self._entity(v)
+        names = sorted({p for (e, p, _) in self.runs if e == entity}
+                       | {p for e, p in self.sweep_places.values() if e == entity})
+        page = {"__typename": "PageInfo", "endCursor": None, "hasNextPage": False}
+        edges = [{"node": {"__typename": "Project", "id": gid("Project", name), "name": name,
+                           "entityName": entity, "createdAt": NOW, "isBenchmark": False,
+                           "user": None}} for name in names]
+        return {"models": {"pageInfo": page, "edges": edges}}
+
+    def op_ProjectInternalId(self, v, q):
+        return {"project": {"id": gid("Project", v["projectName"]),
+                            "internalId": gid("Project", v["projectName"])}}
+
+    def op_upsertView(self, v, q):
+        view_id = gid("View", next(self.counter))
+        self.reports.append({"id": view_id, "entity": v["entityName"],
+                             "project": v["projectName"], "type": v["type"],
+                             "displayName": v["displayName"], "spec": json.loads(v["spec"])})
+        return {"upsertView": {"view": {
+            "id": view_id, "type": v["type"], "name": v["name"],
+            "displayName": v["displayName"], "description": v["description"],
+            "project": {"id": gid("Project", v["projectName"]), "name": v["projectName"],
+                        "entityName": v["entityName"]},
+            "spec": v["spec"], "updatedAt": NOW}, "inserted": True}}
 
     # ------------------------------------------------------------ read side
     # (what wandb.Api() asks for: runs, one run, run files, sweep, history, lineage)
