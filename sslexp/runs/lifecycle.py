@@ -4,8 +4,8 @@
    finished run is refused (or, with ``--resume``, reported as done); a
    directory holding an unfinished run is started over or resumed.
 2. ``recorded``: the record is written as ``running``, then ends ``finished``,
-   ``failed`` (with the error) or ``interrupted`` (Ctrl-C, SIGTERM, SIGHUP),
-   whatever happens inside. SIGKILL cannot be caught: its record stays
+   ``failed`` (with the error) or ``interrupted`` (Ctrl-C, SIGTERM, SIGHUP, or a
+   stop from W&B, whose error type is ``StoppedFromWandb``), whatever happens inside. SIGKILL cannot be caught: its record stays
    ``running``, which the sweep reads as interrupted.
 
 Every input is checked by the caller before step 1, so bad input never
@@ -86,6 +86,9 @@ def recorded(run_dir: Path, record: Record, resume: bool):
         raise
     except BaseException as error:
         record.state, record.error = "failed", error_record(error)
+        if stopped_from_wandb(error):
+            record.state = "interrupted"
+            record.error.update(type=STOPPED_FROM_WANDB, message=STOPPED_MESSAGE)
         raise
     else:
         record.state = "finished"
@@ -94,6 +97,18 @@ def recorded(run_dir: Path, record: Record, resume: bool):
         record.finished_at = now()
         record.wall_time_s = round(time.time() - started, 2)
         write_record(run_dir, record)
+
+
+STOPPED_FROM_WANDB = "StoppedFromWandb"
+STOPPED_MESSAGE = ("stopped from W&B (the sweep's Stop button or API): its grid point is "
+                   "open again for `sslexp sweep fill`")
+
+
+def stopped_from_wandb(error: BaseException) -> bool:
+    """A run stopped from W&B: ``wandb.agent`` stops the run it executes in-process by
+    raising a bare ``Exception()`` in the run's thread, which is never the main thread."""
+    return (type(error) is Exception and not error.args
+            and threading.current_thread() is not threading.main_thread())
 
 
 @contextlib.contextmanager
