@@ -338,6 +338,49 @@ def _write_slurm_script(path: Path, sweep_id, gpus_per_node, nodes, time_limit, 
                f"`sbatch {path}`")
 
 
+@sweep.command("fill", cls=Command, env_prefix="FILL")
+@click.argument("sweep_id")
+@project_option()
+@entity_option()
+@option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Where the runs' parameter files and the fill's state go. "
+             "Default: sweep-agents/<sweep id>/fill.")
+@flag("--dry-run", False, "List the open grid points; run nothing.")
+def fill(sweep_id, project, entity, work_dir, dry_run):
+    """Run again the grid points of the W&B sweep SWEEP_ID that have no finished run.
+
+    W&B's grid controller hands out each point once: a point whose run failed,
+    crashed or was stopped from W&B is never run again by the agents. This runs
+    each such point (and any never run) here, one after the other, as a new run
+    of the same sweep, so `sslexp report --wandb --sweep` counts it (once: the
+    latest finished run of a point wins). Run it after the agents have ended.
+    """
+    import wandb
+
+    from sslexp.sweep.fill import fill as fill_points
+    from sslexp.sweep.fill import open_points
+    from sslexp.sweep.spec import grid_points
+
+    sweep_path = _existing_sweep(sweep_id, project, entity)
+    try:
+        spec, points = open_points(wandb.Api(), sweep_path)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="SWEEP_ID") from error
+    size = len(grid_points(spec))
+    click.echo(f"{sweep_path}: {len(points)} of {size} grid point(s) have no finished run")
+    for point in points:
+        click.echo(f"  {point.describe()}")
+    if dry_run or not points:
+        return
+    work_dir = work_dir or Path("sweep-agents") / sweep_path.replace("/", "-") / "fill"
+    ended = fill_points(sweep_path, points, work_dir,
+                        echo=lambda line: click.echo(line, err=True))
+    states = list(ended.values())
+    click.echo(f"filled {states.count('finished')} of {len(points)} grid point(s)")
+    if states.count("finished") != len(points):
+        sys.exit(1)
+
+
 @sweep.command("sync", cls=Command, env_prefix="SYNC")
 @click.argument("sweep_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @option("--project", default=None, envvar=PROJECT_ENV,

@@ -24,7 +24,7 @@ import threading
 import traceback
 from pathlib import Path
 
-from sslexp.runs.lifecycle import RunInterrupted
+from sslexp.runs.lifecycle import RunInterrupted, stopped_from_wandb
 from sslexp.runs.record import LOG_FILE, read_record
 from sslexp.sweep.agent_pool import AgentState
 
@@ -143,7 +143,7 @@ class InProcessAgent:
         name, run_dir = run_location(parameters, run_id)
         argv = ["train", *run_arguments(parameters)]
         self.state.begin(run_id, name, run_dir)
-        status = 1
+        status, stopped = 1, False
         try:
             with captured_output(run_dir / LOG_FILE), command_line(argv):
                 with self._guard:
@@ -155,6 +155,7 @@ class InProcessAgent:
                 except SystemExit as error:
                     status = error.code if isinstance(error.code, int) else 1
                 except Exception as error:
+                    stopped = stopped_from_wandb(error)
                     show = getattr(error, "show", None)
                     show() if show else traceback.print_exc()
                     status = getattr(error, "exit_code", 1)
@@ -162,8 +163,9 @@ class InProcessAgent:
                     with self._guard:
                         self._run_thread = None
         finally:
-            record = read_record(run_dir)
-            self.state.end(run_id, record.state if record is not None else "failed")
+            record = read_record(run_dir)  # none: stopped or failed before it was written
+            self.state.end(run_id, record.state if record is not None else (
+                "interrupted" if stopped else "failed"))
             clear_keras()
         if status != 0:
             raise RuntimeError(f"sslexp train exited with status {status}; "
@@ -194,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                            options.project, options.entity)
     for signum in STOP_SIGNALS:
         signal.signal(signum, lambda received, frame: agent.stop())
+    import keras  # noqa: F401  (before any run: a stop from W&B must not land in an import)
+
     thread = threading.Thread(target=agent.run_agent, name="wandb-agent", daemon=True)
     thread.start()
     while thread.is_alive():
