@@ -44,6 +44,11 @@ class AgentState:
                                 "started_at": time.time()}
         write_json_atomic(self.path, self.data)
 
+    def give_up(self, reason: str) -> None:
+        """The wandb agent stopped asking for runs on its own rule; the pool's summary says so."""
+        self.data["gave_up"] = reason
+        write_json_atomic(self.path, self.data)
+
     def end(self, run_id: str, state: str) -> None:
         current = self.data["current"] or {"run_id": run_id}
         self.data["ended"].append({**current, "state": state, "ended_at": time.time()})
@@ -90,6 +95,7 @@ class Slot:
     ended: list[dict] = field(default_factory=list)
     reported: tuple[int, str | None] = (0, None)  # (ended runs, current run id) already shown
     done: bool = False
+    gave_up: str | None = None  # why the wandb agent stopped asking for runs, if it gave up
 
     @property
     def label(self) -> str:
@@ -189,6 +195,7 @@ class AgentPool:
             return
         slot.started += state.get("started", 0)
         slot.ended += state.get("ended", [])
+        slot.gave_up = state.get("gave_up") or slot.gave_up
         lost_a_run = bool(current)
         if lost_a_run:  # a process that also ended runs of its own restarts the tally
             slot.replacements_in_a_row = 1 if state.get("ended") else (
@@ -257,7 +264,8 @@ def describe_slots(slots: list[Slot]) -> list[str]:
         runs = ", ".join(f"{count} {state}" for state, count in states.items()) or "no runs"
         status = "not started" if slot.exit_code is None else f"exit status {slot.exit_code}"
         replaced = f", {slot.processes - 1} process(es) replaced" if slot.processes > 1 else ""
-        lines.append(f"{slot.label}: {runs}; {status}{replaced}")
+        gave_up = f"; {slot.gave_up}" if slot.gave_up else ""
+        lines.append(f"{slot.label}: {runs}; {status}{replaced}{gave_up}")
     return lines
 
 

@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -181,6 +182,24 @@ class InProcessAgent:
                                                            ctypes.py_object(AgentStopped))
 
 
+def gave_up_reason(ended: list[dict], started_at: float,
+                   environ=os.environ) -> str | None:
+    """Why ``wandb.agent`` stopped asking for runs, when its own rule stopped it: a third
+    failed run within its first 60 s (``wandb.agents.pyagent.Agent``'s constants)."""
+    from wandb.agents.pyagent import Agent
+
+    if environ.get("WANDB_AGENT_DISABLE_FLAPPING") == "true":
+        return None
+    early = [run for run in ended if run.get("state") == "failed"
+             and run.get("ended_at", started_at) - started_at < Agent.FLAPPING_MAX_SECONDS]
+    if len(early) < Agent.FLAPPING_MAX_FAILURES:
+        return None
+    return (f"the wandb agent gave up: {len(early)} runs failed within its first "
+            f"{Agent.FLAPPING_MAX_SECONDS} s (wandb's rule against a broken setup; see the "
+            f"runs' output.log, fix the cause and start the agents again; "
+            f"WANDB_AGENT_DISABLE_FLAPPING=true turns the rule off)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sslexp.sweep.agent_worker",
                                      description=__doc__.split("\n\n")[0])
@@ -199,14 +218,20 @@ def main(argv: list[str] | None = None) -> int:
     import keras  # noqa: F401  (before any run: a stop from W&B must not land in an import)
 
     thread = threading.Thread(target=agent.run_agent, name="wandb-agent", daemon=True)
+    started_at = time.time()
     thread.start()
     while thread.is_alive():
         thread.join(timeout=0.2)
         if agent.stopping.is_set() and not agent.busy.is_set():
             break
+    reason = None if agent.stopping.is_set() else gave_up_reason(agent.state.data["ended"],
+                                                                 started_at)
+    if reason:
+        agent.state.give_up(reason)
+        print(reason, file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
-    return 1 if agent.error is not None else 0
+    return 1 if agent.error is not None or reason else 0
 
 
 if __name__ == "__main__":
