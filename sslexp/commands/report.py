@@ -97,8 +97,7 @@ def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cac
                 "pick it with --experiment NAME (the names are listed above).",
                 param_hint="--experiment")
         result = results[0]
-        _publish(target, sweep_id, group, title, result.sweep, result.verdict + [
-            f"Warning: {warning}" for warning in result.warnings])
+        _publish(target, sweep_id, group, title, result.sweep, result.verdict, result.warnings)
 
 
 def _build(sweep_dir, from_wandb, out_dir, title, image_source, image_count, seed, experiment,
@@ -186,7 +185,7 @@ def _compare_sources(results, from_wandb) -> None:
                    f"Report shows W&B's.", err=True)
 
 
-def _publish(target, sweep_id, group, title, sweep, verdict=None) -> None:
+def _publish(target, sweep_id, group, title, sweep, verdict=None, warnings=()) -> None:
     """The `comparison` run, then the W&B Report built on it; both URLs printed."""
     from sslexp.report import tables
     from sslexp.report.comparison import compare
@@ -202,7 +201,7 @@ def _publish(target, sweep_id, group, title, sweep, verdict=None) -> None:
                              group=group or sweep_id,
                              config={"sweep": sweep_id, "group": group,
                                      "runs": len(sweep.usable_runs)})
-        log_comparison(run, comparison, verdict)
+        log_comparison(run, comparison, verdict, warnings)
         run_id, run_url = run.id, run.url
         run.finish()
         spec = WandbReportSpec(
@@ -211,7 +210,7 @@ def _publish(target, sweep_id, group, title, sweep, verdict=None) -> None:
             backbone_keys=tuple(backbone_users(sweep.runs)),
             headline_markdown=tables.markdown_table(tables.headline_rows(comparison),
                                                     tables.HEADLINE_COLUMNS))
-        url = publish(build_wandb_report(spec, verdict))
+        url = publish(build_wandb_report(spec, verdict, warnings))
     except Exception as error:  # the W&B client raises many types for auth and network trouble
         raise click.ClickException(
             f"could not save the comparison to W&B {entity}/{project}: {error}. Check "
