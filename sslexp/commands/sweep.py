@@ -392,15 +392,23 @@ def fill(sweep_id, project, entity, work_dir, dry_run):
 def sync(sweep_dir, project, entity, dry_run, include_unfinished):
     """Upload the offline W&B runs of SWEEP_DIR (made by `sslexp sweep local`) with `wandb sync`.
 
-    Each run keeps its group (the sweep name).
+    Each run keeps its group (the sweep name). The offline pretrain runs of the
+    backbones the runs used (in the backbone cache, artifacts included) are
+    uploaded first, each once.
     """
     from sslexp.sweep.online import find_wandb_executable
-    from sslexp.sweep.sync import describe, find_offline_runs, sync_runs
+    from sslexp.sweep.sync import describe, find_backbone_runs, find_offline_runs, sync_runs
 
     try:
         runs, without_data = find_offline_runs(sweep_dir, include_unfinished=include_unfinished)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="SWEEP_DIR") from error
+    backbones, backbones_without_data = find_backbone_runs(sweep_dir)
+    runs = backbones + runs  # a pretraining before the runs that used its backbone
+    if backbones_without_data:
+        click.echo(f"{len(backbones_without_data)} backbone(s) have no offline W&B data "
+                   "(pretrained with W&B disabled or online): "
+                   + ", ".join(backbones_without_data), err=True)
     if without_data:
         click.echo(
             f"{len(without_data)} run(s) have no offline W&B data (logged with W&B disabled or online?): "
