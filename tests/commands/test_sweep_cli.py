@@ -200,6 +200,17 @@ def test_create_without_an_api_key_is_one_line_and_exit_2(tmp_path, sweep_on_wan
     assert "Traceback" not in result.output and len(sweep_on_wandb.sweep_places) == 2
 
 
+def test_create_with_a_key_wandb_rejects_is_one_line_and_exit_2(tmp_path, sweep_on_wandb,
+                                                                 monkeypatch):
+    monkeypatch.setenv("WANDB_API_KEY", "w" * 40)
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["sweep", "create", str(write_sweep(tmp_path))])
+    assert result.exit_code == 2, result.output
+    assert "rejected the API key" in result.output and "wandb login --relogin" in result.output
+    assert "Traceback" not in result.output and len(sweep_on_wandb.sweep_places) == 2
+    assert time.monotonic() - started < 60
+
+
 def test_create_with_no_network_fails_at_once_with_exit_1(tmp_path, monkeypatch):
     import socket
 

@@ -545,18 +545,38 @@ def make_handler(recorder: Recorder, answer):
             self.end_headers()
             self.wfile.write(payload)
 
+        def _rejected(self) -> bool:
+            """A request whose API key (HTTP basic auth, user `api`) is not the server's."""
+            expected = getattr(answer, "api_key", None)
+            header = self.headers.get("Authorization") or ""
+            if expected is None or not header.startswith("Basic "):
+                return False
+            sent = base64.b64decode(header[6:]).decode(errors="replace").partition(":")[2]
+            if sent == expected:
+                return False
+            recorder.add(("REJECTED", self.path, None, None))
+            self._body()
+            self._send(401, b'{"errors": [{"message": "invalid api key"}]}')
+            return True
+
         def do_GET(self):
+            if self._rejected():
+                return
             recorder.add(("GET", self.path, None, None))
             code, body = answer.http("GET", self.path, b"")
             self._send(code, body)
 
         def do_PUT(self):
+            if self._rejected():
+                return
             body = self._body()
             recorder.add(("PUT", self.path, None, len(body)))
             code, out = answer.http("PUT", self.path, body)
             self._send(code, out)
 
         def do_POST(self):
+            if self._rejected():
+                return
             body = self._body()
             if self.path.rstrip("/").endswith("/graphql"):
                 payload = json.loads(body or b"{}")
@@ -589,6 +609,7 @@ def fake_wandb(monkeypatch, tmp_path, entity: str = "tester"):
     import wandb
 
     backend = FakeBackend(entity=entity)
+    backend.api_key = "k" * 40
     try:
         server, _ = serve(backend)
     except OSError as error:
@@ -605,7 +626,7 @@ def fake_wandb(monkeypatch, tmp_path, entity: str = "tester"):
                  "WANDB_RUN_ID", "WANDB_SWEEP_PARAM_PATH", "WANDB_DIR", "WANDB_PROJECT",
                  "WANDB_ENTITY", "WANDB_SERVICE", "SSLEXP_WANDB_MODE", "NETRC"):
         monkeypatch.delenv(name, raising=False)
-    settings = {"WANDB_BASE_URL": backend.base_url, "WANDB_API_KEY": "k" * 40,
+    settings = {"WANDB_BASE_URL": backend.base_url, "WANDB_API_KEY": backend.api_key,
                 "WANDB_SILENT": "true", "WANDB_INIT_TIMEOUT": "60",
                 "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
     for name in ("WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR", "WANDB_ARTIFACT_DIR"):
