@@ -37,6 +37,7 @@ def test_a_slot_whose_wandb_agent_gave_up_says_why_and_fails(tmp_path, monkeypat
              "--stagger", "0", "--logs", str(tmp_path / "agents")],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
         assert len(backend.sweeps["swp3"]) == 3  # two runs and the exit never handed out
+        backend.assert_clean()
     assert agents.returncode == 1, agents.stdout + agents.stderr
     (line,) = agents.stdout.splitlines()
     assert line.startswith("agent 0 (GPU 0): 3 failed; exit status 1; the wandb agent gave up: "
