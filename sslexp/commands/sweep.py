@@ -13,7 +13,7 @@ from click.core import ParameterSource
 
 from sslexp.commands.common import (backbone_cache_option, cache_dir_option, entity_option,
                                     project_option, wandb_options)
-from sslexp.options import CONTEXT_SETTINGS, Command, flag, option, user_errors
+from sslexp.options import CONTEXT_SETTINGS, GROUP_ENV, Command, flag, option, user_errors
 from sslexp.runs.wandb_target import ENTITY_ENV, PROJECT_ENV
 
 SWEEP_FILE = click.argument("sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -220,7 +220,7 @@ def _fail(error) -> None:
              "Default: sweep-agents/<sweep id>/<host name>.")
 @project_option()
 @entity_option()
-@option("--group", default=None,
+@option("--group", default=None, envvar=GROUP_ENV,
         help="W&B group of the runs and their pretrainings. Default: the sweep id.")
 @option("--slurm", "slurm_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="Write an sbatch script that runs these agents on every node of a Slurm job, "

@@ -5,8 +5,9 @@
    directory holding an unfinished run is started over or resumed.
 2. ``recorded``: the record is written as ``running``, then ends ``finished``,
    ``failed`` (with the error) or ``interrupted`` (Ctrl-C, SIGTERM, SIGHUP, or a
-   stop from W&B, whose error type is ``StoppedFromWandb``), whatever happens inside. SIGKILL cannot be caught: its record stays
-   ``running``, which the sweep reads as interrupted.
+   stop from W&B, whose error type is ``StoppedFromWandb``), whatever happens
+   inside. SIGKILL cannot be caught: its record stays ``running``, which the
+   sweep reads as interrupted.
 
 Every input is checked by the caller before step 1, so bad input never
 touches an earlier run's files. ``run_location`` names a run and its

@@ -3,8 +3,11 @@ the ones wandb ships, missing variables, and answers the client's own models rej
 
 from __future__ import annotations
 
-from tests.wandb_standins.operations import (answer_problems, request_problems,
-                                             shipped_operations)
+from tests.wandb_standins.operations import (
+    answer_problems,
+    request_problems,
+    shipped_operations,
+)
 from tests.wandb_standins.server import FakeBackend
 
 
