@@ -1,5 +1,6 @@
 """``sslexp sweep``: run a sweep YAML here (``local``), or on the W&B server
-(``create``, then ``agents``), and upload offline runs (``sync``)."""
+(``create``, then ``agents``, then ``fill`` for the points that did not finish), and
+upload offline runs (``sync``)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ SWEEP_FILE = click.argument("sweep_file", type=click.Path(exists=True, dir_okay=
 @click.group(context_settings=CONTEXT_SETTINGS)
 def sweep():
     """Run a W&B sweep YAML here (`local`), or on the W&B server (`create`, then
-    `agents`), and upload offline runs (`sync`).
+    `agents`, then `fill` for the grid points that did not finish), and upload
+    offline runs (`sync`).
 
     The YAML is a plain W&B sweep file (see sweeps/*.yaml); the same file works
     both ways.
