@@ -91,6 +91,7 @@ def test_online_a_backbone_cached_without_wandb_is_logged_once(tmp_path, data_ca
         backend.assert_clean()
 
 
+@pytest.mark.slow
 def test_online_the_sweeps_path_sends_the_backbones_to_its_entity_project_and_group(
         tmp_path, data_cache, pretrained_dir, monkeypatch):
     import shutil
