@@ -83,7 +83,7 @@ def create_online_sweep(spec: SweepSpec, target: WandbTarget) -> CreatedSweep:
         with contextlib.redirect_stdout(printed):
             sweep_id = wandb.sweep(sweep=config, entity=target.entity, project=target.project)
     except Exception as error:  # the client raises several types for auth and network trouble
-        raise explain(error, f"W&B entity/project {target.path()}") from None
+        raise explain(error, f"entity/project {target.path()}") from None
     entity = target.entity or os.environ.get("WANDB_ENTITY")
     return CreatedSweep(sweep_id, WandbTarget(entity, target.project).path(sweep_id))
 

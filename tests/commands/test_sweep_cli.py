@@ -211,6 +211,16 @@ def test_create_with_a_key_wandb_rejects_is_one_line_and_exit_2(tmp_path, sweep_
     assert time.monotonic() - started < 60
 
 
+def test_create_in_an_entity_wandb_does_not_have_is_one_line_and_exit_2(tmp_path,
+                                                                        sweep_on_wandb):
+    sweep_on_wandb.missing_entities.add("acme-typo")
+    result = CliRunner().invoke(main, ["sweep", "create", str(write_sweep(tmp_path)),
+                                       "--entity", "acme-typo"])
+    assert result.exit_code == 2, result.output
+    assert "W&B has no entity/project acme-typo/sslexp" in result.output
+    assert "Traceback" not in result.output and len(sweep_on_wandb.sweep_places) == 2
+
+
 def test_create_with_no_network_fails_at_once_with_exit_1(tmp_path, monkeypatch):
     import socket
 

@@ -53,6 +53,7 @@ class FakeBackend:
         self.problems = []                # requests or answers that do not fit the client
         self.to_stop = set()              # run names the next heartbeat stops
         self.reports = []                 # saved W&B Reports: entity, project, spec
+        self.missing_entities = set()     # entities the server answers "not found" for
         self.features = list(features)
         self.file_stream = []             # (path, payload) of every file_stream POST
         self.sweeps = {}                  # sweep id -> commands still to hand out
@@ -132,6 +133,11 @@ class FakeBackend:
                 self.unknown.append(("graphql", op))
                 return {"errors": [{"message": f"Cannot query operation {op}"}], "data": None}
             self.problems += request_problems(op, query, v)
+            missing = self.missing_entities & {v.get("entity"), v.get("entityName"),
+                                               (v.get("input") or {}).get("entityName")}
+            if missing:
+                return {"errors": [{"message": f"entity {missing.pop()} not found"}],
+                        "data": None}
             data = handler(v, query)
             self.problems += answer_problems(op, data)
             return {"data": data}
