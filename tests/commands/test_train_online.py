@@ -79,3 +79,19 @@ def test_online_without_network_fails_at_once_with_exit_1(tmp_path, data_cache):
     assert f"cannot reach W&B at http://127.0.0.1:{port}" in done.stderr
     assert read_record(tmp_path / "run") is None
     assert time.monotonic() - started < 60  # the client alone retries for minutes
+
+
+@pytest.mark.slow
+def test_online_in_an_entity_wandb_does_not_have_is_one_line_and_exit_2(tmp_path, data_cache,
+                                                                       monkeypatch):
+    from tests.wandb_standins.server import fake_wandb
+
+    with fake_wandb(monkeypatch, tmp_path) as backend:
+        backend.missing_entities.add("acme-typo")
+        done = sslexp_train(tmp_path, data_cache, "--method=scratch", "--entity=acme-typo",
+                            WANDB_MODE="online", WANDB_INIT_TIMEOUT="30")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    (error,) = [line for line in done.stderr.splitlines() if line.startswith("Error")]
+    assert "acme-typo/sslexp" in error and "check the entity, project" in error
+    assert read_record(tmp_path / "run") is None
