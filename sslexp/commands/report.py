@@ -167,9 +167,18 @@ def _collect_from_wandb(target, sweep_id, group, downloads: Path, pictures: bool
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--sweep/--group") from error
     except Exception as error:  # the W&B client raises many types for auth and network trouble
-        raise click.ClickException(
-            f"could not read the runs from W&B {target[0]}/{target[1]}: {error}. Check "
-            f"`wandb login` and the network; `sslexp report SWEEP_DIR` needs neither.") from error
+        _wandb_failure(error, f"{target[0]}/{target[1]}",
+                       "`sslexp report SWEEP_DIR` needs no W&B")
+
+
+def _wandb_failure(error: Exception, where: str, instead: str) -> None:
+    """One line saying what to do, exit status 2 (1 for the network), as every command."""
+    from sslexp.runs.wandb_errors import explain
+
+    unavailable = explain(error, where)
+    failure = click.ClickException(f"{unavailable} ({instead}.)")
+    failure.exit_code = unavailable.exit_code
+    raise failure from None
 
 
 def _compare_sources(results, from_wandb) -> None:
@@ -212,8 +221,6 @@ def _publish(target, sweep_id, group, title, sweep, verdict=None, warnings=()) -
                                                     tables.HEADLINE_COLUMNS))
         url = publish(build_wandb_report(spec, verdict, warnings))
     except Exception as error:  # the W&B client raises many types for auth and network trouble
-        raise click.ClickException(
-            f"could not save the comparison to W&B {entity}/{project}: {error}. Check "
-            f"`wandb login` and the network; the HTML report above needs neither.") from error
+        _wandb_failure(error, f"{entity}/{project}", "the HTML report above needs no W&B")
     click.echo(f"W&B comparison run: {run_url}")
     click.echo(f"W&B Report: {url}")

@@ -22,6 +22,7 @@ _NO_KEY = ("api key", "api_key", "not logged in", "wandb login")
 _BAD_KEY = ("401", "unauthorized", "invalid api key", "authenticat")
 _FORBIDDEN = ("403", "forbidden", "permission")
 _NOT_FOUND = ("404", "not found", "could not find", "does not exist", "no such")
+_UNANSWERED = ("did not respond", "failed to execute api request", "connection refused")
 _NETWORK = ("connection", "timed out", "timeout", "name or service", "unreachable",
             "max retries", "temporary failure", "network")
 
@@ -33,6 +34,8 @@ def base_url(environ: Mapping[str, str] = os.environ) -> str:
 def explain(error: BaseException, where: str) -> WandbUnavailable:
     """``error`` from the wandb client, while using ``where`` (``acme/rotnet``, a sweep
     path), as a ``WandbUnavailable``."""
+    if isinstance(error, WandbUnavailable):
+        return error
     text = f"{type(error).__name__}: {error}"
     lowered = text.lower()
     if isinstance(error, (OSError, TimeoutError)):
@@ -43,6 +46,10 @@ def explain(error: BaseException, where: str) -> WandbUnavailable:
         return WandbUnavailable(
             "no W&B API key: run `wandb login` (or export WANDB_API_KEY), or run offline "
             "with --wandb-mode offline and upload later with `wandb sync`.", USAGE_EXIT)
+    if any(word in lowered for word in _UNANSWERED):  # wandb says so as a failed login too
+        return WandbUnavailable(
+            f"cannot reach W&B at {base_url()} ({_short(error)}): check the network (or "
+            "WANDB_BASE_URL), or run offline with --wandb-mode offline.", NETWORK_EXIT)
     if type(error).__name__ == "AuthenticationError" or any(w in lowered for w in _BAD_KEY):
         return WandbUnavailable(
             f"W&B at {base_url()} rejected the API key ({_short(error)}): run "
@@ -59,7 +66,8 @@ def explain(error: BaseException, where: str) -> WandbUnavailable:
         return WandbUnavailable(
             f"cannot reach W&B at {base_url()} ({_short(error)}): check the network (or "
             "WANDB_BASE_URL), or run offline with --wandb-mode offline.", NETWORK_EXIT)
-    return WandbUnavailable(f"W&B failed for {where}: {_short(error)}", NETWORK_EXIT)
+    return WandbUnavailable(f"W&B failed for {where}: {_short(error)}. Check `wandb login`, "
+                            "the entity and project, and the network.", NETWORK_EXIT)
 
 
 def check_reachable(url: str | None = None, timeout_s: float = 10.0) -> None:

@@ -52,3 +52,4 @@ def test_the_sweeps_path_beats_the_options_for_its_target():
     assert path.full(path.target(environ={})) == "acme-team/rotnet-study/x1y2"
     assert SweepPath.parse("x1y2").target(environ={"SSLEXP_ENTITY": "acme-team"}).path() == (
         "acme-team/sslexp")
+
