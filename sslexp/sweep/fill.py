@@ -61,6 +61,11 @@ def open_points(api, sweep_path: str) -> tuple[SweepSpec, list[OpenPoint]]:
     if spec.method != "grid":
         raise ValueError(f"sweep {sweep_path} is a {spec.method} sweep: only a grid sweep has "
                          "a fixed list of points to fill.")
+    from sslexp.sweep.plan import runs_sslexp_train
+
+    if not runs_sslexp_train(spec):
+        raise ValueError(f"sweep {sweep_path} runs `{' '.join(spec.command)}`: fill runs the "
+                         "points as `sslexp train`, so it fills only sweeps of that command.")
     names = grid_parameter_names(spec)
     place = sweep_path.rsplit("/", 1)[0]
     finished, tries = set(), {}
