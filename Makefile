@@ -52,8 +52,8 @@ demo: setup  ## the main job, offline: demo sweep on digits (pretrain, ssl + scr
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/demo.yaml --dir sweep-runs/demo --workers $(DEMO_WORKERS)
 	$(SSLEXP) report sweep-runs/demo
 
-pretrain: setup  ## pretrain every backbone a sweep's ssl runs use (SWEEP=sweeps/demo.yaml)
-	$(SSLEXP) sweep pretrain $(SWEEP)
+pretrain: setup  ## pretrain every backbone a sweep's ssl runs use (SWEEP=sweeps/demo.yaml; online: SWEEP_ID=entity/project/id)
+	$(SSLEXP) sweep pretrain $(SWEEP) $(if $(SWEEP_ID),--sweep $(SWEEP_ID))
 
 train: setup  ## one downstream run (ARGS="--method ssl --label-fraction 0.05 ...")
 	$(SSLEXP) train $(ARGS)

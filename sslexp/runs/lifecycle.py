@@ -4,9 +4,10 @@
    finished run is refused (or, with ``--resume``, reported as done); a
    directory holding an unfinished run is started over or resumed.
 2. ``recorded``: the record is written as ``running``, then ends ``finished``,
-   ``failed`` (with the error) or ``interrupted`` (Ctrl-C, SIGTERM, SIGHUP),
-   whatever happens inside. SIGKILL cannot be caught: its record stays
-   ``running``, which the sweep reads as interrupted.
+   ``failed`` (with the error) or ``interrupted`` (Ctrl-C, SIGTERM, SIGHUP, or a
+   stop from W&B, whose error type is ``StoppedFromWandb``), whatever happens
+   inside. SIGKILL cannot be caught: its record stays ``running``, which the
+   sweep reads as interrupted.
 
 Every input is checked by the caller before step 1, so bad input never
 touches an earlier run's files. ``run_location`` names a run and its
@@ -87,6 +88,9 @@ def recorded(run_dir: Path, record: Record, resume: bool):
         raise
     except BaseException as error:
         record.state, record.error = "failed", error_record(error)
+        if stopped_from_wandb(error):
+            record.state = "interrupted"
+            record.error.update(type=STOPPED_FROM_WANDB, message=STOPPED_MESSAGE)
         raise
     else:
         record.state = "finished"
@@ -108,6 +112,18 @@ def _write_last_record(run_dir: Path, record: Record) -> None:
             raise
         print(f"warning: could not record the run as {record.state} in {run_dir} "
               f"({type(error).__name__}: {error})", file=sys.stderr, flush=True)
+
+
+STOPPED_FROM_WANDB = "StoppedFromWandb"
+STOPPED_MESSAGE = ("stopped from W&B (the sweep's Stop button or API): its grid point is "
+                   "open again for `sslexp sweep fill`")
+
+
+def stopped_from_wandb(error: BaseException) -> bool:
+    """A run stopped from W&B: ``wandb.agent`` stops the run it executes in-process by
+    raising a bare ``Exception()`` in the run's thread, which is never the main thread."""
+    return (type(error) is Exception and not error.args
+            and threading.current_thread() is not threading.main_thread())
 
 
 @contextlib.contextmanager
