@@ -18,6 +18,7 @@ and for agents that must find a run's directory).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -102,16 +103,31 @@ def recorded(run_dir: Path, record: Record, resume: bool):
 
 
 def _write_last_record(run_dir: Path, record: Record) -> None:
-    """The record of how the run ended, if the file system still takes it: when it does
-    not (a full disk), the error that ended the run is what the user must see, so this
-    failure is one line, and the record stays as it was (``running``: read as interrupted)."""
+    """The record of how the run ended, if the file system still takes it.
+
+    On a full disk the backup being written when the disk filled is incomplete, so it
+    cannot be resumed from: it is removed to make room for the record. When the record
+    still cannot be written, the error that ended the run is what the user must see, so
+    this is one warning line and the record stays ``running`` (read as interrupted).
+    """
     try:
         write_record(run_dir, record)
+        return
     except OSError as error:
         if record.state == "finished":
             raise
-        print(f"warning: could not record the run as {record.state} in {run_dir} "
-              f"({type(error).__name__}: {error})", file=sys.stderr, flush=True)
+        failure = error
+    if failure.errno in (errno.ENOSPC, errno.EDQUOT) and (run_dir / BACKUP_DIR).exists():
+        shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)
+        try:
+            write_record(run_dir, record)
+            print(f"warning: the disk is full; removed the run's incomplete {BACKUP_DIR}/ to "
+                  f"record it as {record.state}", file=sys.stderr, flush=True)
+            return
+        except OSError as error:
+            failure = error
+    print(f"warning: could not record the run as {record.state} in {run_dir} "
+          f"({type(failure).__name__}: {failure})", file=sys.stderr, flush=True)
 
 
 STOPPED_FROM_WANDB = "StoppedFromWandb"
