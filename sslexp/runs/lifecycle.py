@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sslexp.errors import InputError
+from sslexp.runs.protocol import STOPPED_FROM_WANDB_FILE
 from sslexp.runs.record import (BACKUP_DIR, Record, error_record, now, read_record,
                                 write_record)
 
@@ -86,6 +87,8 @@ def recorded(run_dir: Path, record: Record, resume: bool):
             yield record
     except KeyboardInterrupt as error:
         record.state, record.error = "interrupted", error_record(error)
+        if (run_dir / STOPPED_FROM_WANDB_FILE).exists():  # the agent passed W&B's stop on
+            record.error.update(type=STOPPED_FROM_WANDB, message=STOPPED_MESSAGE)
         raise
     except BaseException as error:
         record.state, record.error = "failed", error_record(error)

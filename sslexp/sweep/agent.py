@@ -33,7 +33,9 @@ import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
-from sslexp.runs.protocol import OUTPUT_DIR_ENV, RESUME_ENV, RUN_NAME_ENV
+from sslexp.runs.lifecycle import STOPPED_FROM_WANDB, STOPPED_MESSAGE
+from sslexp.runs.protocol import (OUTPUT_DIR_ENV, RESUME_ENV, RUN_NAME_ENV,
+                                  STOPPED_FROM_WANDB_FILE)
 from sslexp.runs.record import (LOG_FILE, Record, now, read_record, write_json_atomic,
                                 write_record)
 from sslexp.sweep.executor import (SHARED_GPU_ENV, Executor, RunRequest, build_command,
@@ -145,7 +147,12 @@ def end_state(request: RunRequest, status: int, stopped_by: str | None) -> Outco
     elif outcome.killed:
         outcome = Outcome("failed", outcome.error)
     if record is None or record.state == "running":
-        record_lost_run(request.run_dir, request.name, outcome.error or "", outcome.state)
+        record = record_lost_run(request.run_dir, request.name, outcome.error or "",
+                                 outcome.state)
+    if stopped_by == "W&B" and record.state == "interrupted":  # its point is open for fill
+        record.error = {"type": STOPPED_FROM_WANDB, "message": STOPPED_MESSAGE,
+                        "traceback": None}
+        write_record(request.run_dir, record)
     return outcome
 
 
@@ -199,7 +206,8 @@ class Agent:
                 runner.join(timeout=0.2)
             except Exception:  # how wandb.agent stops a run: an exception in this thread
                 stopped_by = "W&B"
-                self.executor.stop(signal.SIGTERM, forceful=False)
+                (request.run_dir / STOPPED_FROM_WANDB_FILE).touch()
+                self.executor.interrupt(signal.SIGTERM)  # this run; the agent goes on
         if stopped_by is None and self.stopping.is_set():
             stopped_by = "the agent"
         outcome = end_state(request, ended.get("status", 1), stopped_by)

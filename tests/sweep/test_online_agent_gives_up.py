@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import sslexp
-from sslexp.sweep.agent_worker import gave_up_reason
+from sslexp.sweep.agent import gave_up_reason
 from tests.wandb_standins.server import fake_wandb
 
 BROKEN = {"dataset": "digits", "image_size": 8, "depth": 8, "width": 4, "method": "scratch",

@@ -326,8 +326,9 @@ class FakeBackend:
         self.sweeps[sweep_id].append({"type": "exit"})
 
     def stop_run(self, run_name):
-        """The next heartbeat that reports ``run_name`` running tells its agent to stop it,
-        as the W&B UI's stop button does."""
+        """The first heartbeat that reports ``run_name`` running once the run has reached the
+        server (``wandb.init``) tells its agent to stop it, as a user pressing the W&B UI's
+        stop button on a run they can see."""
         self.to_stop.add(run_name)
 
     def op_UpsertSweep(self, v, q):
@@ -353,7 +354,9 @@ class FakeBackend:
     def op_Heartbeat(self, v, q):
         queue = self.sweeps.get(self.agent_sweep, [])
         running = json.loads(v.get("runState") or "{}")
-        stops = [{"type": "stop", "run_id": name} for name in running if name in self.to_stop]
+        seen = {key[2] for key in self.runs}
+        stops = [{"type": "stop", "run_id": name} for name in running
+                 if name in self.to_stop and name in seen]
         if stops:
             self.to_stop -= {stop["run_id"] for stop in stops}
             return {"agentHeartbeat": {"agent": {"id": v["id"]}, "commands": json.dumps(stops)}}
