@@ -20,7 +20,7 @@ from sslexp.runs.protocol import ENTITY_ENV, GROUP_ENV, PROJECT_ENV, WANDB_MODE_
 
 SWEEP_FILE = argument("sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                       help="A W&B sweep YAML, e.g. sweeps/demo.yaml.")
-WORKFLOW = ("plan", "pretrain", "local", "sync", "create", "agents")
+WORKFLOW = ("plan", "pretrain", "local", "sync", "create", "agents", "fill")
 
 
 @click.group(cls=OrderedGroup, order=WORKFLOW, context_settings=CONTEXT_SETTINGS)

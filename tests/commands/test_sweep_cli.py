@@ -94,7 +94,7 @@ def test_sweep_help_lists_the_commands_in_workflow_order_with_whole_lines():
     lines = invoke("sweep", "--help").output.split("Commands:")[1].splitlines()
     listed = [line.split()[0] for line in lines if line.startswith("  ") and
               not line.startswith("   ")]
-    assert listed == ["plan", "pretrain", "local", "sync", "create", "agents"]
+    assert listed == ["plan", "pretrain", "local", "sync", "create", "agents", "fill"]
     assert not any(line.rstrip().endswith("...") for line in lines)  # click's truncation
 
 
