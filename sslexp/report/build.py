@@ -22,7 +22,8 @@ from sslexp.report.experiments import (Experiment, choose, directory_name, group
                                        restrict)
 from sslexp.report.render import png_data_uri, render_html, render_markdown
 from sslexp.report.provenance import gather
-from sslexp.report.verdict import MIN_VAL_PER_CLASS, verdict, warnings
+from sslexp.report.stats import EFFICIENCY_CURVE
+from sslexp.report.verdict import MIN_VAL_PER_CLASS, pooled_test_text, verdict, warnings
 from sslexp.report.visuals import ImageSource, Visuals, draw_visuals
 
 RUN_COLUMNS = ("run", "state", "label fraction", "method", "fold", "labels", "test acc %")
@@ -168,6 +169,8 @@ def _build(sweep: SweepData, out_dir: Path, image_source: ImageSource | None, im
                      **tables.difference_cells(row.difference)} for row in volume_rows],
         "volume_columns": ["label fraction", "unlabelled share", "unlabelled images",
                            *tables.DIFFERENCE_COLUMNS],
+        "pooled_test": pooled_test_text(comparison),
+        "efficiency_curve": EFFICIENCY_CURVE,
         "low_rule": (f"Low-label fractions: those whose runs used at most "
                      f"{comparison.low_labels_per_class:g} labelled images per class "
                      f"(train + validation)"

@@ -61,7 +61,12 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
         "",
         markdown_table(context["headline"]["rows"], context["headline"]["columns"]),
         "",
+        markdown_escape(context["pooled_test"]),
+        "",
         "## Label efficiency",
+        "",
+        "Labels scratch needs to match ssl, read off the scratch curve: "
+        + markdown_escape(context["efficiency_curve"]) + ".",
         "",
         markdown_table(context["efficiency"]["rows"], context["efficiency"]["columns"]),
         "",
