@@ -98,7 +98,9 @@ class Record:
         "how the budget was spent. train: `budget` (`converged` or `matched`), `select` (`best` "
         "or `last`), `eval_every` (= `steps_per_epoch`: updates between validations), "
         "`max_updates` (the cap), `patience` (updates; converged only), `epochs_run` "
-        "(validations), `max_epochs`, `updates` (run), `best_update`, `stopped_by` (`patience` "
+        "(validations), `max_epochs`, `updates` (run), `best_update` (the update whose weights "
+        "were kept: the last with `select: last`), `updates_after_best` and "
+        "`share_after_best` (how much of the budget came after it), `stopped_by` (`patience` "
         "or `cap`), `cap_hit` (trained all `max_updates` with its best validation the last one: "
         "still improving; null without validation), `batchnorm` (`rule`, `layers`, `images`, "
         "`batches` of the BatchNorm statistics recomputed from the training images before the "
@@ -285,10 +287,14 @@ def read_record(run_dir: Path) -> Record | None:
     return load_record(run_dir).record
 
 
+MISSING_CELLS = ("", "NA", None)  # CSVLogger writes NA for a column an epoch did not log
+
+
 def read_history(path: Path) -> list[dict]:
-    """Keras' CSVLogger rows as dicts with a 1-based epoch (appended across resumes)."""
+    """Keras' CSVLogger rows as dicts with a 1-based epoch (appended across resumes); cells
+    an epoch did not log (validation columns of a run without validation) are left out."""
     with open(path, newline="") as stream:
-        rows = [{k: float(v) for k, v in row.items() if v not in ("", None)}
+        rows = [{k: float(v) for k, v in row.items() if v not in MISSING_CELLS}
                 for row in csv.DictReader(stream)]
     by_epoch = {int(row["epoch"]) + 1: row for row in rows}  # a resumed epoch replaces its row
     return [{**row, "epoch": epoch} for epoch, row in sorted(by_epoch.items())]
