@@ -289,6 +289,17 @@ class TrainConfig(Config):
         choices=SELECTIONS)
     batch_size: int = setting(32, "Batch size.", min=1)
     lr: float = setting(1e-3, "Adam learning rate.", min=0, min_open=True)
+    weight_decay: float = setting(
+        0.0, "Decoupled weight decay of Adam (AdamW's rule); 0: none.", min=0)
+    augment: bool = setting(
+        False, "Augment training batches: random translation by up to 10% of the size and "
+               "horizontal flip (Keras preprocessing layers; never rotation, the pretext's "
+               "label). Off by default so that an untuned run is the plain protocol; the "
+               "tuning sweeps choose it per method (--tuned).")
+    tuned: str | None = setting(
+        None, "A winners file written by `sslexp sweep tune-winners`: this run's method takes "
+              "its lr, augment and weight_decay from it (overriding those options); the record "
+              "keeps both the file and the values used.", metavar="FILE")
     precision: str = precision_field()
     val_fraction: float = setting(
         0.2, "Share of the labelled subset used to select the epoch (at least 1 per class; "

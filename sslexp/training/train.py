@@ -21,6 +21,7 @@ from sslexp.runs.record import (BEST_WEIGHTS_FILE, FIGURES_DIR, HISTORY_FILE,
                                 INITIAL_FILTERS_FILE, MODEL_FILE, Record, read_history,
                                 read_record)
 from sslexp.training.tracking import WandbSettings
+from sslexp.tuning import apply_tuned
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +117,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                                load_backbone, pool_pixel_mean)
     from sslexp.runs.provenance import provenance
     from sslexp.training import plan, progress, runtime, tracking
+    from sslexp.training.augmentation import augmented
     from sslexp.training.batchnorm import (RecalibrateBeforeValidation, recalibrate,
                                            recalibration_images)
     from sslexp.training.backbones import backbone_dir, is_finished
@@ -123,6 +125,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
 
     output_dir = Path(output_dir)
     run_name = run_name or config.default_run_name()
+    config = apply_tuned(config)  # the method's tuned lr, augment and weight decay, if named
     data = load_dataset(config.dataset, config.image_size, cache_dir)
     split = label_split(data.pool_labels, config.label_fraction, config.fold, config.folds,
                         config.seed, config.val_fraction, with_validation=config.select == "best")
@@ -170,7 +173,8 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
         if pretrained is not None:
             record.model["pretrained"]["artifact"] = tracking.declare_backbone(
                 run, pretrained.artifact)
-        model = runtime.compile_model(model, keras.optimizers.Adam(config.lr),
+        optimizer = keras.optimizers.Adam(config.lr, weight_decay=config.weight_decay or None)
+        model = runtime.compile_model(model, optimizer,
                                       "sparse_categorical_crossentropy", ["accuracy"])
         train_images = data.pool_images[split.train_indices]
         calibration_images = recalibration_images(train_images, config.run_seed)
@@ -185,8 +189,9 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
             progress.callback([progress.progress_path(output_dir)], "train"),
         ]
         model.fit(
-            LabelledBatches(train_images, data.pool_labels[split.train_indices],
-                            config.batch_size, shuffle=True, seed=config.run_seed, endless=True),
+            augmented(LabelledBatches(train_images, data.pool_labels[split.train_indices],
+                                      config.batch_size, shuffle=True, seed=config.run_seed,
+                                      endless=True), config.augment, config.run_seed),
             steps_per_epoch=budget.eval_every,
             validation_data=LabelledBatches(data.pool_images[split.val_indices],
                                             data.pool_labels[split.val_indices],
