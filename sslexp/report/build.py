@@ -18,6 +18,8 @@ from sslexp.report.classes import gain_columns, gain_rows, per_class_gains
 from sslexp.report.collect import (BaselineError, PretrainRun, SweepData, add_baseline,
                                    collect_sweep, find_pretrains)
 from sslexp.report.comparison import Comparison, compare, compare_volumes
+from sslexp.report.per_run import (ARM_COLUMNS, PER_RUN_COLUMNS, arm_rows, per_run_rows,
+                                   write_per_run_csv)
 from sslexp.report.experiments import (Experiment, choose, directory_name, group_experiments,
                                        restrict)
 from sslexp.report.render import png_data_uri, render_html, render_markdown
@@ -42,6 +44,7 @@ class LocalReport:
     verdict: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     experiment: str | None = None
+    per_run_csv: Path | None = None
 
     @property
     def headline(self) -> str:
@@ -169,6 +172,8 @@ def _build(sweep: SweepData, out_dir: Path, image_source: ImageSource | None, im
                      **tables.difference_cells(row.difference)} for row in volume_rows],
         "volume_columns": ["label fraction", "unlabelled share", "unlabelled images",
                            *tables.DIFFERENCE_COLUMNS],
+        "arms": {"columns": ARM_COLUMNS, "rows": arm_rows(sweep.runs)},
+        "per_run": {"columns": PER_RUN_COLUMNS, "rows": per_run_rows(sweep.runs)},
         "pooled_test": pooled_test_text(comparison),
         "efficiency_curve": EFFICIENCY_CURVE,
         "low_rule": (f"Low-label fractions: those whose runs used at most "
@@ -185,6 +190,7 @@ def _build(sweep: SweepData, out_dir: Path, image_source: ImageSource | None, im
         html=html_path, markdown=markdown_path,
         comparison_csv=tables.write_comparison_csv(comparison, out_dir / "comparison.csv"),
         runs_csv=tables.write_runs_csv(sweep, out_dir / "runs.csv"),
+        per_run_csv=write_per_run_csv(sweep.runs, out_dir / "per_run.csv"),
         figures=figure_paths, sweep=sweep, comparison=comparison, verdict=sentences,
         warnings=cautions, experiment=experiment.name if experiment else None,
     )

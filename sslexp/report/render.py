@@ -63,6 +63,11 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
         "",
         markdown_escape(context["pooled_test"]),
         "",
+        "## Settings of each arm",
+        "",
+        markdown_table(context["arms"]["rows"], context["arms"]["columns"])
+        if context["arms"]["rows"] else "(no finished runs)",
+        "",
         "## Label efficiency",
         "",
         "Labels scratch needs to match ssl, read off the scratch curve: "
@@ -88,6 +93,12 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
                   markdown_table(context["pretrains"], ["directory", "epochs", "final_accuracy",
                                                         "best_val_accuracy", "n_pretext_images"]),
                   ""]
+    if context["per_run"]["rows"]:
+        lines += ["## Per-run results", "",
+                  "Every finished run (unrounded in per_run.csv). Reproducible in distribution: "
+                  "oneDNN kernels differ by instruction set, moving single folds by up to about "
+                  "2 points between CPUs.", "",
+                  markdown_table(context["per_run"]["rows"], context["per_run"]["columns"]), ""]
     if figure_links:
         lines += ["## Figures", ""]
         lines += [f"![{markdown_escape(title)}]({path})" for title, path in figure_links.items()]

@@ -67,7 +67,9 @@ class Record:
     finished_at: str | None = doc("ISO 8601 time the run ended (UTC)")
     wall_time_s: float | None = doc("seconds from start to end")
     provenance: dict = doc("`versions` (python, sslexp, tensorflow, keras, numpy, ...), `git` "
-                           "(`revision`, `dirty`), `hostname`, `platform`, `argv`, "
+                           "(`revision`, `dirty`), `cpu` (`model`, `instruction_set`: the widest "
+                           "vector extension, e.g. AVX-512, which decides the oneDNN kernels), "
+                           "`hostname`, `platform`, `argv`, "
                            "`cuda_visible_devices`", factory=dict)
     wandb: dict | None = doc("`mode`, `run_id`, `run_dir`, `url`, `project`, `group` of the W&B "
                              "mirror (`null` when W&B was disabled)")

@@ -173,7 +173,8 @@ def _train_results(config: dict, accuracy: float, failed: bool, backbone_path: P
                                  "pretext": {"config": {"pretext": {"seed": 0}}}}
                   if backbone_path else None},
         "provenance": {"versions": {"python": "3.11.2", "keras": "3.15.0", "tensorflow": "2.21.0"},
-                       "git": {"revision": "0123abcd", "dirty": False}, "hostname": "testhost"},
+                       "git": {"revision": "0123abcd", "dirty": False}, "hostname": "testhost",
+                       "cpu": {"model": "Test CPU", "instruction_set": "AVX2"}},
         "started_at": "2026-01-01T00:00:00+00:00",
         "finished_at": "2026-01-01T00:01:00+00:00",
     }
@@ -187,7 +188,8 @@ def _train_results(config: dict, accuracy: float, failed: bool, backbone_path: P
                   "per_class_accuracy": {"zero": accuracy + spread, "one": accuracy - spread},
                   "without_recalibration": {"accuracy": accuracy - 0.05}},
             training={"budget": "converged", "select": "best", "updates": 300 if capped else 250,
-                      "max_updates": 300, "epochs_run": 3, "max_epochs": 3, "cap_hit": capped},
+                      "max_updates": 300, "epochs_run": 3, "max_epochs": 3, "cap_hit": capped,
+                      "best_update": 300 if capped else 200},
             history=[{"epoch": 1, "accuracy": accuracy - 0.1},
                      {"epoch": 2, "accuracy": accuracy}, {"epoch": 3, "accuracy": accuracy}])
     return results

@@ -161,3 +161,21 @@ def test_budget_table_and_per_class_gains(built_report):
 def test_every_figure_is_also_an_svg(built_report):
     for path in built_report.figures:
         assert path.with_suffix(".svg").is_file(), path
+
+
+def test_the_per_run_table_and_the_arms_settings_are_published(built_report):
+    html = built_report.html.read_text()
+    per_run = re.search(r'<table id="per-run-table">(.*?)</table>', html, re.S).group(1)
+    assert per_run.count("<tr>") == 17  # header + 16 finished runs
+    assert "Test CPU AVX2" in per_run and "reproducible in distribution" in html
+    rows = list(csv.DictReader(built_report.per_run_csv.open()))
+    ssl_fold0 = next(row for row in rows if row["run_id"] == "ssl-p0.1-fold0")
+    assert float(ssl_fold0["test_accuracy"]) == pytest.approx(0.70)
+    assert float(ssl_fold0["test_accuracy_without_recalibration"]) == pytest.approx(0.65)
+    assert (ssl_fold0["updates"], ssl_fold0["best_update"], ssl_fold0["updates_after_best"]) \
+        == ("250.0", "200.0", "50.0")
+    assert (ssl_fold0["seed"], ssl_fold0["instruction_set"]) == ("0", "AVX2")
+    arms = re.search(r'<table id="arms-table">(.*?)</table>', html, re.S).group(1)
+    assert "as the sweep set them (not tuned)" in arms
+    markdown = built_report.markdown.read_text()
+    assert "## Per-run results" in markdown and "## Settings of each arm" in markdown
