@@ -212,6 +212,14 @@ class PretextConfig(Config):
         0.1, "Share of the pretext images held out to select the epoch by rotation accuracy.",
         min=0, max=1, min_open=True, max_open=True)
     epochs: int = setting(15, "Pretext epochs.", min=1)
+    updates: int = setting(
+        0, "Pretext optimizer updates in all; 0: --epochs passes over the pretext images. Set "
+           "it to give every unlabelled volume the same pretraining compute: the run then "
+           "validates --epochs times, updates/epochs (rounded up) apart.", min=0)
+    probe_images: int = setting(
+        1000, "Labelled images of the held-out pretext slice (never test) for the k-NN probe "
+              "of the backbone's features after every epoch: half fit, half scored. 0: none.",
+        min=0)
     batch_size: int = setting(64, "Source images per batch (x4 samples with rotations all).",
                               min=1)
     lr: float = setting(1e-3, "Adam learning rate (at lr_reference_batch when lr_scaling "

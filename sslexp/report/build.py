@@ -148,7 +148,10 @@ def _build(sweep: SweepData, out_dir: Path, image_source: ImageSource | None, im
         figure_paths.append(_write(figures_dir / "pretext_curves.png", png))
         _write(figures_dir / "pretext_curves.svg", plots.to_svg(pretext_figure))
         pretext_chart = {"title": "Pretext training curves", "uri": png_data_uri(png),
-                         "caption": "Rotation accuracy and loss per epoch (dashed: validation)."}
+                         "caption": "Rotation accuracy and loss per epoch (dashed: validation, "
+                                    "BatchNorm statistics recomputed; dotted: k-NN probe "
+                                    "accuracy of the backbone's features on a labelled slice "
+                                    "of the pool)."}
 
     if image_source is None:
         visuals = Visuals(notes=["Pictures were not requested."])
@@ -256,6 +259,8 @@ def _pretrain_row(record: PretrainRun) -> dict:
         "epochs": len(history),
         "final_accuracy": _percent(final),
         "best_val_accuracy": _percent(best),
+        "probe_accuracy": " → ".join(_percent(epoch.get("probe_accuracy")) for epoch in history)
+        if any("probe_accuracy" in epoch for epoch in history) else "n/a",
         "n_pretext_images": data.get("n_pretext_images", "n/a"),
         "runs": ", ".join(record.run_ids),
     }

@@ -128,7 +128,7 @@ def pretext_curves(pretrains: list[PretrainRun]) -> Figure | None:
     for record in with_history:
         epochs = [epoch.get("epoch", index + 1) for index, epoch in enumerate(record.history)]
         label = record.name
-        for key, style in (("accuracy", "-"), ("val_accuracy", "--")):
+        for key, style in (("accuracy", "-"), ("val_accuracy", "--"), ("probe_accuracy", ":")):
             values = [_percent(epoch.get(key)) for epoch in record.history]
             if any(math.isfinite(value) for value in values):
                 accuracy_axis.plot(epochs, values, style, marker=".", label=f"{label} {key}")
@@ -137,7 +137,8 @@ def pretext_curves(pretrains: list[PretrainRun]) -> Figure | None:
             if any(math.isfinite(value) for value in values):
                 loss_axis.plot(epochs, values, style, marker=".", label=f"{label} {key}")
     accuracy_axis.axhline(25, color="gray", linewidth=1, linestyle=":", label="chance (25%)")
-    accuracy_axis.set(xlabel="epoch", ylabel="rotation accuracy (%)", title="Pretext accuracy")
+    accuracy_axis.set(xlabel="epoch", ylabel="rotation / probe accuracy (%)",
+                      title="Pretext accuracy and k-NN probe")
     loss_axis.set(xlabel="epoch", ylabel="loss", title="Pretext loss")
     for axis in (accuracy_axis, loss_axis):
         axis.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))

@@ -90,8 +90,12 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
               if context["budget"]["rows"] else "(no finished runs)", ""]
     if context["pretrains"]:
         lines += ["## Pretext task", "",
+                  "k-NN probe accuracy per epoch (features of the backbone on a labelled "
+                  "slice of the pool, never test) in `probe_accuracy`; \"still improving\" "
+                  "goes by it.", "",
                   markdown_table(context["pretrains"], ["directory", "epochs", "final_accuracy",
-                                                        "best_val_accuracy", "n_pretext_images"]),
+                                                        "best_val_accuracy", "probe_accuracy",
+                                                        "n_pretext_images"]),
                   ""]
     if context["per_run"]["rows"]:
         lines += ["## Per-run results", "",

@@ -142,7 +142,8 @@ def warnings(comparison: Comparison, facts: RunFacts,
     if facts.pretrain_still_improving:
         found.append(
             f"Pretraining was still improving at its last epoch in "
-            f"{_listing(facts.pretrain_still_improving)}: more pretext epochs may help ssl.")
+            f"{_listing(facts.pretrain_still_improving)} (by the k-NN probe of its features, "
+            f"or by rotation accuracy where no probe ran): more pretraining may help ssl.")
     if facts.without_validation:
         found.append(f"{facts.without_validation} run(s) had no validation split (select: "
                      f"last): they kept their final weights after a matched budget.")

@@ -77,7 +77,9 @@ class Record:
                       "(`model`, `history`, `initial_filters`, `best_weights`, `backbone`, "
                       "`pretext`, `figures/...`)", factory=dict)
     history: list = doc("one dict per epoch (train: `eval_every` updates, then a validation): "
-                        "`epoch` (1-based), `loss`, `accuracy`, `val_loss`, `val_accuracy`",
+                        "`epoch` (1-based), `loss`, `accuracy`, `val_loss`, `val_accuracy`; "
+                        "pretrain also `probe_accuracy` (k-NN on the backbone's features of a "
+                        "labelled slice of the held-out pool images)",
                         factory=list)
     best_epoch: int | None = doc("the epoch the validation split selected (1-based)")
     skipped_files: list = doc("files of a `folder:` data set left out because they could not "
@@ -106,8 +108,10 @@ class Record:
         "or `cap`), `cap_hit` (trained all `max_updates` with its best validation the last one: "
         "still improving; null without validation), `batchnorm` (`rule`, `layers`, `images`, "
         "`batches` of the BatchNorm statistics recomputed from the training images before the "
-        "test). pretrain: `epochs_run`, `best_epoch`, `still_improving` (the best epoch was the "
-        "last)")
+        "test). pretrain: `epochs_run`, `best_epoch`, `steps_per_epoch`, `updates` (optimizer "
+        "updates run), `best_probe_accuracy` (the k-NN probe's best; null without a probe), "
+        "`still_improving` (the probe's best epoch was the last; by rotation accuracy "
+        "without a probe)")
     test: dict | None = doc(
         "evaluated once, at the end, with the selected weights and BatchNorm statistics "
         "recomputed from the training images: `accuracy`, `loss`, `n_test`, `class_names`, "

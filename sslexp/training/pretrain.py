@@ -35,6 +35,8 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
     from sslexp.runs.provenance import provenance
     from sslexp.training import plan, progress, runtime, tracking
     from sslexp.viz.run_figures import save_pretext_figures
+    from sslexp.training.representation_probe import (PROBE_METRIC, pretext_callbacks,
+                                                       pretext_steps_per_epoch, still_improving)
 
     pretext = config.pretext
     output_dir = Path(output_dir)
@@ -71,6 +73,8 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
                                    model_mode=pretext.rotations)
         best_path = output_dir / PRETEXT_FILE
         callbacks = [
+            *pretext_callbacks(model, backbone, data.pool_images, data.pool_labels,
+                               train_indices, val_indices, pretext.probe_images, pretext.seed),
             *runtime.checkpoint_callbacks(output_dir, best_path, MONITOR, "max", resume,
                                           weights_only=False, saved_layer=model.name),
             *tracking.metrics_callbacks(run),
@@ -78,7 +82,9 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
                                *([progress_to] if progress_to else [])], "pretrain",
                               detail=f"pretraining {output_dir.name}"),
         ]
-        trainer.fit(train_data, steps_per_epoch=train_data.steps_per_pass(),
+        steps_per_epoch = pretext_steps_per_epoch(pretext.updates, pretext.epochs,
+                                                  train_data.steps_per_pass())
+        trainer.fit(train_data, steps_per_epoch=steps_per_epoch,
                     validation_data=val_data, epochs=pretext.epochs, callbacks=callbacks,
                     verbose=runtime.fit_verbosity(), shuffle=False)  # the pipeline shuffles
         best = keras.saving.load_model(best_path, compile=False)
@@ -89,15 +95,20 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
         best_row = max(record.history, key=lambda row: row.get(MONITOR, float("-inf")))
         record.best_epoch = best_row["epoch"]
         record.best_val_accuracy = best_row.get(MONITOR)
+        probe = [row.get(PROBE_METRIC) for row in record.history if PROBE_METRIC in row]
         record.training = {"epochs_run": len(record.history), "best_epoch": record.best_epoch,
-                           # best at the last epoch: more epochs would probably have helped
-                           "still_improving": record.best_epoch == len(record.history)}
+                           "steps_per_epoch": steps_per_epoch,
+                           "updates": steps_per_epoch * len(record.history),
+                           "best_probe_accuracy": max(probe) if probe else None,
+                           # best probe at the last epoch: more pretraining would likely help
+                           "still_improving": still_improving(record.history, MONITOR)}
         record.model = {**describe(model), "input_shape": list(data.image_shape),
                         "runtime": {**ran_on.summary(), "learning_rate": learning_rate}}
         record.files = {"backbone": BACKBONE_FILE, "pretext": PRETEXT_FILE,
                         "history": HISTORY_FILE, **figure_files(figures, output_dir)}
         if run is not None:
-            run.summary.update({"best_val_rotation_accuracy": record.best_val_accuracy,
+            run.summary.update({"best_probe_accuracy": record.training["best_probe_accuracy"],
+                                "best_val_rotation_accuracy": record.best_val_accuracy,
                                 "best_epoch": record.best_epoch})
         record.wandb = tracking.run_record(run)
     return record

@@ -179,3 +179,11 @@ def test_the_per_run_table_and_the_arms_settings_are_published(built_report):
     assert "as the sweep set them (not tuned)" in arms
     markdown = built_report.markdown.read_text()
     assert "## Per-run results" in markdown and "## Settings of each arm" in markdown
+
+
+def test_the_pretext_probe_curve_is_shown(built_report):
+    html = built_report.html.read_text()
+    assert '<td class="number" id="probe-curve">50.00 → 60.00 → 65.00 → 64.00</td>' in html
+    assert "k-NN probe" in html
+    markdown = built_report.markdown.read_text()
+    assert "| 50.00 → 60.00 → 65.00 → 64.00 |" in markdown
