@@ -32,13 +32,6 @@ def augmentation_layers() -> list:
     ]
 
 
-def describe() -> dict:
-    """What the record says the augmentation was."""
-    return {"layers": [f"RandomTranslation(height and width up to {MAX_SHIFT:g}, nearest, "
-                       f"constant 0 fill)", "RandomFlip(horizontal)"],
-            "applied_to": "training batches only"}
-
-
 def batch_seed(seed: int, index: int) -> int:
     digest = hashlib.sha256(f"sslexp-augment:{seed}:{index}".encode()).digest()
     return int.from_bytes(digest[:4], "big") % 2**31
