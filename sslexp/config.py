@@ -233,6 +233,11 @@ class PretextConfig(Config):
                                           "when lr_scaling is sqrt or linear.", min=1)
     seed: int = setting(0, "Seed for the data order, initialisation and held-out slice.")
 
+    def steps_per_epoch(self, steps_per_pass: int) -> int:
+        """Updates per pretext epoch: one pass over the pretext images, or ``updates`` spread
+        over the epochs (rounded up), the same at every unlabelled volume."""
+        return -(-self.updates // self.epochs) if self.updates else steps_per_pass
+
 
 @dataclasses.dataclass(frozen=True)
 class PretrainConfig(Config):

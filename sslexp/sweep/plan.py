@@ -219,7 +219,7 @@ def _probe(costs: list[RunCost], backbones: list[PlannedBackbone],
         train_indices, val_indices = pretext_split(len(data.pool_labels),
                                                    pretext.unlabeled_fraction,
                                                    pretext.val_fraction, pretext.seed)
-        steps = math.ceil(len(train_indices) / pretext.batch_size)
+        steps = pretext.steps_per_epoch(math.ceil(len(train_indices) / pretext.batch_size))
         measured_here = probe.measure_pretraining(backbone.config, data)
         pretraining[backbone.config.key()] = measured_here.fit_s(
             pretext.epochs * steps, pretext.epochs, 4 * len(val_indices))  # all 4 rotations

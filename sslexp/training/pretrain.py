@@ -36,7 +36,7 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
     from sslexp.training import plan, progress, runtime, tracking
     from sslexp.viz.run_figures import save_pretext_figures
     from sslexp.training.representation_probe import (PROBE_METRIC, pretext_callbacks,
-                                                       pretext_steps_per_epoch, still_improving)
+                                                       still_improving)
 
     pretext = config.pretext
     output_dir = Path(output_dir)
@@ -82,8 +82,7 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
                                *([progress_to] if progress_to else [])], "pretrain",
                               detail=f"pretraining {output_dir.name}"),
         ]
-        steps_per_epoch = pretext_steps_per_epoch(pretext.updates, pretext.epochs,
-                                                  train_data.steps_per_pass())
+        steps_per_epoch = pretext.steps_per_epoch(train_data.steps_per_pass())
         trainer.fit(train_data, steps_per_epoch=steps_per_epoch,
                     validation_data=val_data, epochs=pretext.epochs, callbacks=callbacks,
                     verbose=runtime.fit_verbosity(), shuffle=False)  # the pipeline shuffles

@@ -144,8 +144,3 @@ def pretext_callbacks(pretext_model, backbone, images: np.ndarray, labels: np.nd
         callbacks.append(RepresentationProbe(backbone, images[val_indices], labels[val_indices],
                                              calibration, seed, probe_images))
     return callbacks
-
-
-def pretext_steps_per_epoch(updates: int, epochs: int, steps_per_pass: int) -> int:
-    """Updates per pretext epoch: one pass, or ``updates`` spread over the epochs."""
-    return -(-updates // epochs) if updates else steps_per_pass

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from sslexp.config import PretextConfig
 from sslexp.training.representation_probe import (PROBE_METRIC, RepresentationProbe,
                                                    all_rotations, knn_accuracy, probe_split,
-                                                   pretext_steps_per_epoch, still_improving)
+                                                   still_improving)
 
 
 def test_the_probe_slice_is_stratified_halved_and_fixed():
@@ -39,10 +40,11 @@ def test_still_improving_goes_by_the_probe_when_there_is_one():
 
 
 def test_a_pretext_budget_in_updates_is_the_same_for_every_volume():
+    matched = PretextConfig(epochs=3, updates=600)
     for steps_per_pass in (10, 50, 500):  # 3k, 15k, 150k images: the same updates
-        assert pretext_steps_per_epoch(600, 3, steps_per_pass) * 3 == 600
-    assert pretext_steps_per_epoch(0, 3, 47) == 47
-    assert pretext_steps_per_epoch(10, 3, 47) == 4  # rounded up: 12 updates
+        assert matched.steps_per_epoch(steps_per_pass) * 3 == 600
+    assert PretextConfig(epochs=3).steps_per_epoch(47) == 47
+    assert PretextConfig(epochs=3, updates=10).steps_per_epoch(47) == 4  # rounded up: 12
 
 
 def test_all_rotations_stacks_four_turns():
