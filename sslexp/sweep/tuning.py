@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sslexp.config import METHODS
 from sslexp.report.collect import SweepRun, collect_sweep
 from sslexp.runs.record import as_float
 from sslexp.tuning import TUNED_FIELDS, tuning_fold
@@ -46,6 +47,11 @@ def choose_winners(runs: list[SweepRun], sources: list[str]) -> dict:
                              "`select: best`, which keeps a validation split.")
         scores.setdefault(run.method, {}).setdefault(_candidate(run), []).append(accuracy)
         fractions.setdefault(run.method, set()).add(run.label_fraction)
+    untuned = [method for method in METHODS if method not in scores]
+    if untuned:
+        raise ValueError(f"no finished tuning runs of {', '.join(untuned)}: tune every arm "
+                         "(sweeps/tuning_ssl.yaml and sweeps/tuning_scratch.yaml) and pass "
+                         "both sweep directories.")
     grids = {method: sorted(map(repr, candidates)) for method, candidates in scores.items()}
     if len({tuple(grid) for grid in grids.values()}) > 1 or \
             len({tuple(sorted(values)) for values in fractions.values()}) > 1:

@@ -55,6 +55,11 @@ def test_arms_tuned_with_different_budgets_are_refused():
         choose_winners(runs, [])
 
 
+def test_tuning_one_arm_only_is_refused():
+    with pytest.raises(ValueError, match="no finished tuning runs of scratch: tune every arm"):
+        choose_winners(arm("ssl", GRID[1]), [])
+
+
 def test_tuning_on_an_evaluation_fold_or_with_unfinished_runs_is_refused():
     runs = arm("ssl", GRID[1]) + [tuning_run("ssl", 0.001, False, 0.0, 0.001, 0.6, fold=3)]
     with pytest.raises(ValueError, match="not the tuning fold 10"):
