@@ -75,7 +75,7 @@ def verdict(comparison: Comparison, alpha: float = ALPHA) -> list[str]:
             f"Pooled over the low-label fractions ({low}: at most "
             f"{comparison.low_labels_per_class:g} labels per class) and blocked by fold, "
             f"ssl - scratch = {_signed_points(pooled.mean)} points over {pooled.units} "
-            f"independent folds ({pooled.pairs} fold pairs; "
+            f"independent fold{'s' if pooled.units != 1 else ''} ({pooled.pairs} fold pairs; "
             f"{'exact ' if pooled.exact else ''}sign-flip p = {_p(pooled.p_value)}, the "
             f"smallest {pooled.units} folds allow being {_p(pooled.p_floor)}; {claim}).")
     return sentences
