@@ -71,8 +71,22 @@ def main():
     """Measure how much self-supervised (RotNet) pretraining helps image
     classification when labels are scarce.
 
-    Typical flow: `sslexp pretrain`, then `sslexp train` for each label
-    fraction x method x fold (or `sslexp sweep local sweeps/demo.yaml`), then
-    `sslexp report`. Every option also reads an SSLEXP_<OPTION> environment
-    variable, and agent-style spellings (--label_fraction=0.02, --flag=True) work.
+    \b
+    Offline, on this machine (runs logged to W&B offline):
+      sslexp sweep plan sweeps/demo.yaml        the runs, backbones and time, ahead
+      sslexp sweep local sweeps/demo.yaml       pretrain, then every ssl/scratch run
+      sslexp report sweep-runs/demo             report.html, report.md, CSVs
+      sslexp sweep sync sweep-runs/demo         (optional) upload the runs to W&B
+
+    \b
+    Online, through the W&B server (after `wandb login`):
+      sslexp sweep create sweeps/fashion_mnist.yaml     prints ENTITY/PROJECT/ID
+      make pretrain SWEEP=sweeps/fashion_mnist.yaml     backbones ahead, as W&B artifacts
+      sslexp sweep agents ENTITY/PROJECT/ID --gpus 0,1,2,3   on each GPU machine
+      sslexp report --wandb ENTITY/PROJECT --sweep ID   HTML report and a W&B Report
+
+    One run by hand: `sslexp pretrain`, then `sslexp train` per label fraction
+    x method x fold. Every option also reads an SSLEXP_<OPTION> environment
+    variable; booleans are --flag / --no-flag, and agent-style spellings
+    (--label_fraction=0.02, --flag=True) work.
     """

@@ -19,6 +19,8 @@ import math
 import re
 import types
 import typing
+from collections.abc import Iterator, Mapping
+from typing import NamedTuple
 
 from sslexp.errors import InputError
 
@@ -82,6 +84,18 @@ class Config:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def flat_names(cls, prefixes: dict[str, str] | None = None) -> set[str]:
+        """The flat option names of every leaf field (``pretext_epochs``)."""
+        return {item.name for item in flat_fields(cls, prefixes)}
+
+    @classmethod
+    def from_flat(cls, values: Mapping, prefixes: dict[str, str] | None = None):
+        """The config from flat option values (a sweep point, a W&B config, the CLI's
+        values); other names are ignored, missing ones take their defaults."""
+        names = cls.flat_names(prefixes)
+        return build(cls, {k: v for k, v in values.items() if k in names}, prefixes)
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
@@ -173,7 +187,8 @@ def precision_field():
     return setting(
         "float32", "float32, or mixed: bfloat16 (float16 on GPUs older than compute capability "
                    "8.0) compute with float32 variables and softmax outputs, on GPUs and TPUs. "
-                   "On a CPU mixed runs in float32 (reduced precision measured 2-3x slower).",
+                   "On a CPU mixed runs in float32, where reduced precision was slower (figures: "
+                   "README, Sweeps).",
         choices=PRECISIONS)
 
 
@@ -385,8 +400,18 @@ def config_hash(values: dict) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def flat_fields(cls, prefixes: dict[str, str] | None = None, path: str = "", prefix: str = ""):
-    """Yield (owner class, field, dotted path, flat name) for every leaf field of ``cls``.
+class FlatField(NamedTuple):
+    """A leaf field of a config class, with the names it goes by."""
+
+    owner: type  # the (section) class that declares it
+    field: dataclasses.Field
+    dotted: str  # its path in the nested config: ``pretext.epochs``
+    name: str  # its flat option name: ``pretext_epochs``
+
+
+def flat_fields(cls, prefixes: dict[str, str] | None = None, path: str = "",
+                prefix: str = "") -> Iterator[FlatField]:
+    """Every leaf field of ``cls``, sections flattened.
 
     ``prefixes`` overrides a section's prefix by its path (``{"pretext": ""}``).
     """
@@ -397,17 +422,17 @@ def flat_fields(cls, prefixes: dict[str, str] | None = None, path: str = "", pre
             inner = prefixes.get(dotted, field.metadata["section"])
             yield from flat_fields(field.default_factory, prefixes, f"{dotted}.", prefix + inner)
         else:
-            yield cls, field, dotted, prefix + field.name
+            yield FlatField(cls, field, dotted, prefix + field.name)
 
 
 def flatten(config: Config, prefixes: dict[str, str] | None = None) -> dict:
     """A config as flat ``{option name: value}``, the shape of sweep parameters and W&B config."""
     flat = {}
-    for _, _, dotted, name in flat_fields(type(config), prefixes):
+    for item in flat_fields(type(config), prefixes):
         value = config
-        for part in dotted.split("."):
+        for part in item.dotted.split("."):
             value = getattr(value, part)
-        flat[name] = value
+        flat[item.name] = value
     return flat
 
 
@@ -442,9 +467,7 @@ PRETRAIN_PREFIXES = {"pretext": ""}  # `sslexp pretrain --epochs` is the pretext
 def pretrain_options(train_values: dict) -> dict:
     """The ``sslexp pretrain`` options that make the backbone a train run with these
     (flat, sweep-parameter) values asks for with ``--pretrained auto``."""
-    names = {name for _, _, _, name in flat_fields(TrainConfig)}
-    config = build(TrainConfig, {k: v for k, v in train_values.items() if k in names})
-    return flatten(config.pretrain_config(), PRETRAIN_PREFIXES)
+    return flatten(TrainConfig.from_flat(train_values).pretrain_config(), PRETRAIN_PREFIXES)
 
 
 def from_dict(cls, values: dict):

@@ -6,6 +6,8 @@ stages of n basic blocks with ``width``, ``2*width``, ``4*width`` filters.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from sslexp.config import MIN_IMAGE_SIZE, BackboneConfig, parse_finetune
@@ -14,6 +16,10 @@ from sslexp.errors import InputError
 # Heads compute in float32 under any dtype policy: softmax probabilities and the
 # loss keep their precision under mixed precision (the Keras guide's advice).
 HEAD_DTYPE = "float32"
+# The names other code finds a model's parts by (figures, checkpoint loading).
+BACKBONE = "backbone"  # the backbone sub-model inside the pretext and classifier models
+STEM_CONV = "stem_conv"  # the first convolution: the filters the figures draw
+STAGE_OUTPUT = re.compile(r"stage(\d+)_out")  # each residual stage's output layer
 
 
 def check_image_size(image_size: int) -> None:
@@ -64,7 +70,7 @@ def build_backbone(input_shape: tuple[int, int, int], config: BackboneConfig,
             x = _basic_block(x, filters, stride, name=f"stage{stage + 1}_block{block + 1}")
         x = layers.Identity(name=f"stage{stage + 1}_out")(x)
     outputs = layers.GlobalAveragePooling2D(name="pool")(x)
-    return keras.Model(inputs, outputs, name="backbone")
+    return keras.Model(inputs, outputs, name=BACKBONE)
 
 
 def _conv_bn(x, filters: int, stride: int, name: str):
@@ -162,9 +168,9 @@ def load_backbone(path, expected_shape: tuple[int, int, int]):
     except Exception as error:  # keras raises many types for a bad archive
         raise InputError("pretrained", str(path),
                          f"is not a readable Keras model ({type(error).__name__}: {error}).") from error
-    if model.name != "backbone":
+    if model.name != BACKBONE:
         try:
-            model = model.get_layer("backbone")
+            model = model.get_layer(BACKBONE)
         except ValueError as error:
             raise InputError("pretrained", str(path),
                              "holds no sub-model named 'backbone'; give a file written by "

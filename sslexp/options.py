@@ -1,11 +1,12 @@
 """The command line's conventions, and click options generated from the config classes.
 
 W&B agents pass options as ``--label_fraction=0.02`` and booleans as
-``--flag=True``; people type ``--label-fraction 0.02`` and ``--flag``. Both
-spellings work. Every option reads an environment variable named after what it
-means (``SSLEXP_PRETEXT_EPOCHS`` is the pretext epochs whether the command is
-``pretrain --epochs`` or ``train --pretext-epochs``), and ``--config FILE``
-(YAML) supplies defaults that flags override.
+``--flag=True``; people type ``--label-fraction 0.02``, ``--flag`` and
+``--no-flag``. All these spellings work. Every option reads an environment
+variable named after what it means (``SSLEXP_PRETEXT_EPOCHS`` is the pretext
+epochs whether the command is ``pretrain --epochs`` or ``train
+--pretext-epochs``), and ``--config FILE`` (YAML) supplies defaults that flags
+override.
 """
 
 from __future__ import annotations
@@ -29,11 +30,7 @@ SECTION_TITLES = {"data": "Data", "": "Training",
                   "pretext": "Pretext task"}
 DATA_FIELDS = ("dataset", "image_size")
 OTHER_OPTIONS = "Options"
-# Variables of options shared by several commands; a sweep sets them for each run it starts.
-OUTPUT_DIR_ENV = "SSLEXP_OUTPUT_DIR"
-RUN_NAME_ENV = "SSLEXP_RUN_NAME"
-GROUP_ENV = "SSLEXP_GROUP"
-WANDB_MODE_ENV = "SSLEXP_WANDB_MODE"
+ARGUMENTS = "Arguments"
 
 
 class Option(click.Option):
@@ -45,11 +42,26 @@ class Option(click.Option):
         self.field_path = field_path
         self.help_section = help_section
 
+    @property
+    def is_switch(self) -> bool:
+        """A boolean that takes an optional value: ``--flag``, ``--no-flag``, ``--flag=False``."""
+        return self.type is click.BOOL and not self.is_flag and self.flag_value is True
+
+    @property
+    def negations(self) -> dict[str, str]:
+        """``--no-flag`` -> ``--flag`` for each long spelling of a switch."""
+        if not self.is_switch:
+            return {}
+        return {"--no-" + opt[2:]: opt for opt in self.opts if opt.startswith("--")}
+
     def get_help_record(self, ctx):
         record = super().get_help_record(ctx)
-        if record is not None and self.type is click.BOOL and self.flag_value is True:
-            # A bare flag for people; --flag=True / --flag false still work for agents.
-            record = (record[0].replace(" BOOLEAN", ""), record[1])
+        if record is not None and self.is_switch:
+            # --flag / --no-flag for people; --flag=True / --flag false still work for agents.
+            names = record[0].replace(" BOOLEAN", "")
+            for negation, opt in self.negations.items():
+                names = names.replace(opt, f"{opt} / {negation}", 1)
+            record = (names, record[1])
         return record
 
 
@@ -67,9 +79,32 @@ class Command(click.Command):
                 param.envvar = f"SSLEXP_{prefix}_{param.name.upper()}"
                 param.show_envvar = True
 
+    def parse_args(self, ctx, args):
+        """``--no-flag`` (or ``--no_flag``) becomes ``--flag=false`` before click parses."""
+        negations = {negation: opt for param in self.params if isinstance(param, Option)
+                     for negation, opt in param.negations.items()}
+        rewritten = []
+        for index, token in enumerate(args):
+            if token == "--":
+                rewritten += args[index:]
+                break
+            normalized = token.replace("_", "-")
+            rewritten.append(f"{negations[normalized]}=false" if normalized in negations
+                             else token)
+        return super().parse_args(ctx, rewritten)
+
+    def format_arguments(self, ctx, formatter):
+        """Arguments are listed by ``format_options`` (click before 8.3 has no such section)."""
+
     def format_options(self, ctx, formatter):
         sections: dict[str, list] = {}
+        arguments = [param.get_help_record(ctx) for param in self.get_params(ctx)
+                     if isinstance(param, click.Argument)]
+        if any(arguments):
+            sections[ARGUMENTS] = [record for record in arguments if record is not None]
         for param in self.get_params(ctx):
+            if isinstance(param, click.Argument):
+                continue
             record = param.get_help_record(ctx)
             if record is not None:
                 title = getattr(param, "help_section", OTHER_OPTIONS)
@@ -88,6 +123,45 @@ class Command(click.Command):
             "--" + field_path.replace(".", "-").replace("_", "-"))
 
 
+class Argument(click.Argument):
+    """A positional argument with a line of help, listed under "Arguments" in ``--help``."""
+
+    def __init__(self, *args, help: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.help = help
+
+    def get_help_record(self, ctx):
+        if not self.help:
+            return None
+        return self.make_metavar(ctx), self.help
+
+
+def argument(*param_decls: str, help: str, **attrs):
+    """A click argument whose help ``sslexp CMD --help`` shows."""
+    return click.argument(*param_decls, cls=Argument, help=help, **attrs)
+
+
+class OrderedGroup(click.Group):
+    """Sub-commands listed in the order they are used, each with its whole first line of
+    help (click sorts them by name and cuts the help at 45 characters)."""
+
+    def __init__(self, *args, order: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.order = order
+
+    def list_commands(self, ctx):
+        known = list(self.commands)
+        return ([name for name in self.order if name in self.commands]
+                + [name for name in known if name not in self.order])
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, self.commands[name].get_short_help_str(limit=200))
+                for name in self.list_commands(ctx) if not self.commands[name].hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 def option(*param_decls: str, section: str = OTHER_OPTIONS, **attrs):
     """A click option with its default and environment variable shown."""
     attrs.setdefault("show_default", True)
@@ -97,7 +171,7 @@ def option(*param_decls: str, section: str = OTHER_OPTIONS, **attrs):
 
 
 def flag(name: str, default: bool, help: str, section: str = OTHER_OPTIONS, **attrs):
-    """A boolean option usable as ``--name``, ``--name=True`` or ``--name false``."""
+    """A boolean option usable as ``--name``, ``--no-name``, ``--name=True`` or ``--name false``."""
     return option(name, type=click.BOOL, is_flag=False, flag_value=True, default=default,
                   help=help, section=section, **attrs)
 
@@ -109,8 +183,8 @@ def config_options(cls, prefixes: dict[str, str] | None = None, exclude: tuple[s
     makes ``pretext.epochs`` ``--epochs``); the environment variable keeps the
     field's canonical name either way.
     """
-    canonical = {dotted: name for _, _, dotted, name in configs.flat_fields(cls)}
-    declared = [item for item in configs.flat_fields(cls, prefixes) if item[2] not in exclude]
+    canonical = {item.dotted: item.name for item in configs.flat_fields(cls)}
+    declared = [item for item in configs.flat_fields(cls, prefixes) if item.dotted not in exclude]
 
     def decorate(command):
         for owner, field, dotted, name in reversed(declared):
@@ -144,9 +218,8 @@ def _click_type(field, kind: type):
 
 def split_values(cls, values: dict, prefixes: dict[str, str] | None = None):
     """(config built from the option values, the command's other option values)."""
-    names = {name for _, _, _, name in configs.flat_fields(cls, prefixes)}
-    built = configs.build(cls, {k: v for k, v in values.items() if k in names}, prefixes)
-    return built, {k: v for k, v in values.items() if k not in names}
+    names = cls.flat_names(prefixes)
+    return cls.from_flat(values, prefixes), {k: v for k, v in values.items() if k not in names}
 
 
 def _load_config_file(ctx: click.Context, param: click.Parameter, value: str | None):

@@ -2,8 +2,7 @@
 
 import pytest
 
-from sslexp.config import (PretextConfig, PretrainConfig, TrainConfig, build, flat_fields,
-                           flatten, from_dict)
+from sslexp.config import PretextConfig, PretrainConfig, TrainConfig, build, flatten, from_dict
 from sslexp.errors import InputError
 
 
@@ -82,8 +81,8 @@ def test_nested_errors_name_the_dotted_field():
 
 
 def test_every_pretext_field_can_be_set_from_train():
-    train_names = {name for _, _, _, name in flat_fields(TrainConfig)}
-    pretext_names = {f"pretext_{name}" for _, _, _, name in flat_fields(PretextConfig)}
+    train_names = TrainConfig.flat_names()
+    pretext_names = {f"pretext_{name}" for name in PretextConfig.flat_names()}
     assert pretext_names <= train_names
 
 
@@ -93,3 +92,11 @@ def test_flatten_and_from_dict_round_trip():
     assert flat["pretext_epochs"] == 2 and flat["depth"] == 20 and "backbone" not in flat
     assert build(TrainConfig, flat) == config
     assert from_dict(TrainConfig, config.as_dict()) == config
+
+
+def test_a_config_from_flat_values_ignores_names_that_are_not_its_options():
+    config = TrainConfig.from_flat({"dataset": "digits", "pretext_epochs": 3, "depth": 8,
+                                    "output_dir": "runs/x", "program": "sslexp"})
+    assert (config.dataset, config.pretext.epochs, config.backbone.depth) == ("digits", 3, 8)
+    assert {"pretext_epochs", "depth", "label_fraction"} <= TrainConfig.flat_names()
+    assert "output_dir" not in TrainConfig.flat_names()

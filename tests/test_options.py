@@ -37,9 +37,9 @@ def test_no_environment_variable_means_two_things():
 def test_every_config_field_is_an_option_with_the_config_default(command_name, cls):
     command = main.get_command(click.Context(main), command_name)
     by_field = {getattr(p, "field_path", None): p for p in command.params}
-    for _, field, dotted, _ in flat_fields(cls):
-        assert dotted in by_field, f"{command_name} has no option for {dotted}"
-        assert by_field[dotted].default == field.default
+    for item in flat_fields(cls):
+        assert item.dotted in by_field, f"{command_name} has no option for {item.dotted}"
+        assert by_field[item.dotted].default == item.field.default
 
 
 def test_errors_name_the_option_of_the_command_in_use():
@@ -53,3 +53,19 @@ def test_errors_name_the_option_of_the_command_in_use():
 def test_boolean_options_show_as_bare_flags():
     help_text = CliRunner().invoke(main, ["train", "--help"]).output
     assert "--resume " in help_text and "--resume BOOLEAN" not in help_text
+
+
+def test_every_boolean_turns_off_with_no_flag_and_still_takes_the_agent_spelling():
+    runner = CliRunner()
+    for path, command in all_commands():
+        switches = [p for p in command.params if getattr(p, "is_switch", False)]
+        for switch in switches:
+            long_name = max(switch.opts, key=len)
+            help_text = runner.invoke(main, [*path.split(), "--help"]).output
+            assert f"{long_name} / --no-{long_name[2:]}" in help_text, (path, long_name)
+            for spelling, expected in ((["--no-" + long_name[2:]], False),
+                                       (["--no_" + long_name[2:].replace("-", "_")], False),
+                                       ([f"{long_name}=False"], False),
+                                       ([f"{long_name}=True"], True), ([long_name], True)):
+                context = command.make_context(path, list(spelling), resilient_parsing=True)
+                assert context.params[switch.name] is expected, (path, spelling)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from sslexp.options import GROUP_ENV, OUTPUT_DIR_ENV, WANDB_MODE_ENV, flag, option
+from sslexp.options import flag, option
+from sslexp.runs.protocol import GROUP_ENV, OUTPUT_DIR_ENV, RESUME_ENV, WANDB_MODE_ENV
 
 DEFAULT_CACHE_DIR = Path(".cache/sslexp")
 DEFAULT_BACKBONE_CACHE = Path("artifacts/backbones")
@@ -37,7 +38,7 @@ def run_options(output_help: str):
             option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                    show_default=False, envvar=OUTPUT_DIR_ENV, section=RUN, help=output_help),
             flag("--resume", False, "Continue an interrupted run from its last completed epoch.",
-                 envvar="SSLEXP_RESUME", section=RUN),
+                 envvar=RESUME_ENV, section=RUN),
         ]):
             command = decorator(command)
         return command

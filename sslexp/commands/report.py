@@ -8,14 +8,16 @@ from pathlib import Path
 import click
 
 from sslexp.commands.common import cache_dir_option
-from sslexp.options import Command, config_option, flag, option
+from sslexp.options import Command, argument, config_option, flag, option
 from sslexp.report.verdict import MIN_VAL_PER_CLASS
 
 DEFAULT_WANDB_OUT = Path("reports")
 
 
 @click.command(cls=Command)
-@click.argument("sweep_dir", required=False, type=click.Path(exists=True, file_okay=False))
+@argument("sweep_dir", required=False, type=click.Path(exists=True, file_okay=False),
+          help="A sweep directory (`sweep-runs/<name>`, holding runs/) or a directory of "
+               "runs (`.` for ./runs). Leave it out with --wandb to read the runs from W&B.")
 @config_option
 @option("--out", "out_dir", type=click.Path(file_okay=False), default=None, show_default=False,
         help="Where report.html, report.md and the CSVs go. Default: SWEEP_DIR/report, or "
@@ -36,7 +38,7 @@ DEFAULT_WANDB_OUT = Path("reports")
 @option("--sweep", "sweep_id", default=None, help="W&B sweep id whose runs are compared.")
 @option("--group", default=None, help="W&B group whose runs are compared.")
 @flag("--publish", True, "With --wandb: log the `comparison` run and save the W&B Report "
-                         "(false: only read from W&B).")
+                         "(--no-publish: only read from W&B).")
 @option("--experiment", default=None, show_default=False,
         help="When the runs belong to several experiments (other data set, image size, "
              "architecture, budget...): the one to report, by the name the error lists, or "

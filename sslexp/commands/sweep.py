@@ -12,18 +12,27 @@ import click
 from click.core import ParameterSource
 
 from sslexp.commands.common import backbone_cache_option, cache_dir_option, wandb_options
-from sslexp.options import CONTEXT_SETTINGS, Command, flag, option, user_errors
+from sslexp.options import (CONTEXT_SETTINGS, Command, OrderedGroup, argument, flag, option,
+                            user_errors)
+from sslexp.runs.protocol import WANDB_MODE_ENV
 
-SWEEP_FILE = click.argument("sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+SWEEP_FILE = argument("sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                      help="A W&B sweep YAML, e.g. sweeps/demo.yaml.")
+WORKFLOW = ("plan", "pretrain", "local", "sync", "create", "agents")
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+@click.group(cls=OrderedGroup, order=WORKFLOW, context_settings=CONTEXT_SETTINGS)
 def sweep():
     """Run a W&B sweep YAML here (`local`), or on the W&B server (`create`, then
     `agents`), and upload offline runs (`sync`).
 
     The YAML is a plain W&B sweep file (see sweeps/*.yaml); the same file works
-    both ways.
+    both ways. The commands are listed in the order they are used:
+
+    \b
+    here:      plan -> pretrain -> local -> sync (optional) -> sslexp report DIR
+    online:    create -> pretrain (optional) -> agents on each GPU machine
+               -> sslexp report --wandb ENTITY/PROJECT --sweep ID
     """
 
 
@@ -35,9 +44,9 @@ def sweep():
         help="GPUs as `nvidia-smi -L` lists them (indices or UUIDs), e.g. 0,1: one worker per "
              "GPU, its runs see only that GPU (CUDA_VISIBLE_DEVICES). Default: the CPU.")
 @option("--per-gpu", type=click.IntRange(min=1), default=None,
-        help="Workers per GPU in --gpus (GPU memory is taken on demand, so they fit). On one "
-             "H200, 4 training processes gave 1.43x the throughput of one, 8 no more: "
-             "worth it for small models that leave the GPU idle between steps.")
+        help="Workers per GPU in --gpus (GPU memory is taken on demand, so they fit): worth "
+             "it for small models that leave the GPU idle between steps (measured gains: "
+             "README, Sweeps).")
 @option("--count", type=click.IntRange(min=1), default=None,
         help="Start at most this many runs in this invocation (all workers together).")
 @flag("--retry-failed", False, "Run failed runs again (interrupted runs always run again).")
@@ -48,13 +57,16 @@ def sweep():
 @flag("--isolate", False, "One process per run, as `wandb agent` does. Default: each worker "
                           "is a long-lived process running one `sslexp train` after another "
                           "(imports paid once; other commands still get their own process).")
+@option("--run-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+        help="Seconds after which a run counts as wedged: it (and its worker) is killed and "
+             "recorded as a death (see --max-kills). Default: no limit.")
 @option("--dir", "sweep_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
         envvar="SSLEXP_SWEEP_DIR", help="Sweep directory. Default: sweep-runs/<YAML file name>.")
 @option("--wandb-mode", type=click.Choice(["offline", "online", "disabled"]), default="offline",
-        envvar=["SSLEXP_WANDB_MODE", "WANDB_MODE"],
+        envvar=[WANDB_MODE_ENV, "WANDB_MODE"],
         help="WANDB_MODE of the runs; offline runs can be uploaded later with `sslexp sync`.")
-def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, isolate, sweep_dir,
-          wandb_mode):
+def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, isolate,
+          run_timeout, sweep_dir, wandb_mode):
     """Run SWEEP_FILE here, without the W&B server.
 
     W&B's own sweep engine proposes each run; each run executes the YAML's
@@ -66,7 +78,7 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, is
     from sslexp.sweep.ledger import Ledger
     from sslexp.sweep.processes import forwarding_signals
     from sslexp.sweep.runner import LocalSweep, LocalSweepOptions, worker_slots
-    from sslexp.sweep.spec import grid_parameter_names, planned_run_count
+    from sslexp.sweep.spec import grid_parameters, planned_run_count
     from sslexp.sweep.summary import format_summary, state_counts
 
     spec = _load_spec(sweep_file)
@@ -85,6 +97,7 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, is
         wandb_mode=wandb_mode,
         isolate=isolate,
         per_gpu=per_gpu,
+        run_timeout_s=run_timeout,
     )
     display = SweepDisplay(Ledger(options.sweep_dir),
                            workers=len(worker_slots(workers, gpu_list, per_gpu)))
@@ -115,7 +128,7 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, is
     finally:
         display.close()
 
-    click.echo(format_summary(options.sweep_dir, ledger, spec.metric_name, grid_parameter_names(spec)))
+    click.echo(format_summary(options.sweep_dir, ledger, spec.metric_name, list(grid_parameters(spec.raw))))
     final = state_counts(ledger["runs"])
     if runner.stopped:
         click.echo("Stopped. Run the same command again to resume.", err=True)
@@ -134,9 +147,10 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, is
 @SWEEP_FILE
 @cache_dir_option
 @flag("--probe", True, "Measure a few training steps of each model here (seconds, plus "
-                       "loading TensorFlow) to estimate the time; --probe false skips it.")
-@option("--workers", type=click.IntRange(min=1), default=1,
-        help="Runs at a time, as `sweep local --workers` would run them.")
+                       "loading TensorFlow) to estimate the time; --no-probe skips it.")
+@option("--workers", type=click.IntRange(min=1), default=None, show_default=False,
+        help="Runs at a time, as `sweep local --workers` would run them. Default: the "
+             "--workers of the `sweep local` line in the YAML's comments, else 1.")
 @user_errors
 def plan(sweep_file, cache_dir, probe, workers):
     """List what `sweep local SWEEP_FILE` would run, and estimate how long it takes.
@@ -147,16 +161,21 @@ def plan(sweep_file, cache_dir, probe, workers):
     is checked as `sslexp train` checks its options. Nothing is trained or written
     except the data cache.
     """
-    from sslexp.sweep.plan import format_plan, plan_sweep, runs_sslexp_train
+    from sslexp.sweep.plan import format_plan, plan_sweep, runs_sslexp_train, workers_in_comments
+    from sslexp.training.costs import run_costs
 
     spec = _load_spec(sweep_file)
     if spec.method != "grid" or not runs_sslexp_train(spec):
         raise click.BadParameter("a plan needs a grid sweep whose command is `sslexp train` "
                                  f"(method {spec.method!r}, command {' '.join(spec.command)!r})",
                                  param_hint="SWEEP_FILE")
+    if workers is None:
+        workers = workers_in_comments(sweep_file.read_text()) or 1
     try:
-        planned = plan_sweep(spec, _train_options(), cache_dir, _train_backbone_cache(),
-                             probe=probe)
+        planned = plan_sweep(spec, _train_options(), _train_backbone_cache(),
+                             lambda runs, pretrainings: run_costs(
+                                 runs, pretrainings, cache_dir, measure=probe,
+                                 progress=lambda line: click.echo(line, err=True)))
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="SWEEP_FILE") from error
     click.echo(format_plan(planned, workers, sweep_file))
@@ -184,21 +203,22 @@ def create(sweep_file, project, entity):
 
 
 @sweep.command("agents", cls=Command, env_prefix="AGENTS")
-@click.argument("sweep_id")
+@argument("sweep_id", help="The sweep `sslexp sweep create` printed: ENTITY/PROJECT/ID, or ID "
+                           "with --entity and --project.")
 @option("--gpus", default="0",
         help="GPU indices, e.g. 0,1,2,3: agents on each (CUDA_VISIBLE_DEVICES).")
 @option("--per-gpu", type=click.IntRange(min=1), default=1,
-        help="Agents per GPU. They share its memory (allocated as needed): on an H200 four "
-             "processes gave 1.43x the throughput of one, eight no more.")
+        help="Agents per GPU. They share its memory (allocated as needed); measured gains: "
+             "README, Sweeps.")
 @option("--count", type=click.IntRange(min=1), default=None,
         help="Runs per agent (default: until the sweep ends).")
 @option("--stagger", type=click.FloatRange(min=0), default=5.0,
         help="Seconds between agent starts; agents started together can get the same first run.")
-@flag("--isolate", False, "One `wandb agent` process per agent and a new process for every run "
-                          "(runs the sweep's own command; TensorFlow starts once per run).")
+@flag("--isolate", False, "One process per run instead of a long-lived worker per agent "
+                          "(TensorFlow starts once per run), as `sweep local --isolate`.")
 @option("--run-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-        help="Seconds after which a run counts as wedged: its agent process is killed, the run "
-             "recorded as failed and a new process started. Default: no limit.")
+        help="Seconds after which a run counts as wedged: it (and its worker) is killed, the "
+             "run recorded as failed, and the next run gets a fresh worker. Default: no limit.")
 @option("--logs", "logs_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
         help="Where each agent process writes its log and state. "
              "Default: sweep-agents/<sweep id>/<host name>.")
@@ -217,12 +237,13 @@ def agents(sweep_id, gpus, per_gpu, count, stagger, isolate, run_timeout, logs_d
            entity, group, slurm_file, nodes, time_limit, sbatch_options):
     """Run the W&B sweep SWEEP_ID here: agents on each GPU, until the sweep ends.
 
-    By default each agent is one long-lived process that runs every run it is
-    given in-process as `sslexp train` with the run's parameters (each run's
-    output in its run directory's output.log); a process that crashes or
-    wedges (--run-timeout) is replaced and its run recorded as failed.
-    --isolate starts `wandb agent` instead, which runs each run as its own
-    process. Either way a run's name, directory and results are the same.
+    Each agent is a process calling `wandb.agent`; every run it is given runs
+    as `sslexp train` with the run's parameters in the agent's long-lived
+    worker, as `sweep local` runs them (each run's output in its run
+    directory's output.log); a run that kills or wedges its worker
+    (--run-timeout) is recorded as failed and the next run gets a fresh
+    worker. --isolate runs each run as its own process instead. Either way a
+    run's name, directory and results are the same.
     Ctrl-C or SIGTERM is passed to every agent (runs are recorded as
     interrupted); a second one kills them. Ends with each agent's outcome.
     """
@@ -241,42 +262,17 @@ def agents(sweep_id, gpus, per_gpu, count, stagger, isolate, run_timeout, logs_d
         _write_slurm_script(slurm_file, sweep_id, len(gpu_list), nodes, time_limit,
                             sbatch_options, click.get_current_context())
         return
-    if isolate:
-        _isolated_agents(sweep_id, gpu_list, per_gpu, count, stagger, project, entity, group)
-        return
     from sslexp.sweep.agent_pool import AgentPool, PoolOptions, describe_slots
 
     logs_dir = logs_dir or Path("sweep-agents") / sweep_id.replace("/", "-") / socket.gethostname()
     pool = AgentPool(PoolOptions(sweep_id, gpu_list, per_gpu, count, project, entity, group,
-                                 logs_dir, stagger, run_timeout),
+                                 logs_dir, stagger, run_timeout, isolate),
                      echo=lambda line: click.echo(line, err=True))
     with forwarding_signals(pool.handle_signal):
         slots = pool.run()
     for line in describe_slots(slots):
         click.echo(line)
     if any(slot.exit_code not in (0, None) or slot.lost for slot in slots):
-        sys.exit(1)
-
-
-def _isolated_agents(sweep_id, gpu_list, per_gpu, count, stagger, project, entity, group):
-    """One `wandb agent` CLI process per agent, each run a process of its own."""
-    from sslexp.sweep.online import AgentGroup, agent_specs, find_wandb_executable
-    from sslexp.sweep.processes import forwarding_signals
-
-    try:
-        wandb = find_wandb_executable()
-    except ValueError as error:
-        raise click.ClickException(str(error)) from error
-    specs = agent_specs(sweep_id, gpu_list, wandb, os.environ, count=count, project=project,
-                        entity=entity, per_gpu=per_gpu, group=group)
-    group_of_agents = AgentGroup(specs, stagger_s=stagger,
-                                 echo=lambda line: click.echo(line, err=True))
-    with forwarding_signals(group_of_agents.handle_signal):
-        codes = group_of_agents.run()
-    for index, (spec, code) in enumerate(zip(specs, codes)):
-        status = "not started" if code is None else f"exit status {code}"
-        click.echo(f"agent {index} (GPU {spec.gpu}): {status}")
-    if any(code != 0 for code in codes):
         sys.exit(1)
 
 
@@ -302,7 +298,8 @@ def _write_slurm_script(path: Path, sweep_id, gpus_per_node, nodes, time_limit, 
 
 
 @sweep.command("sync", cls=Command, env_prefix="SYNC")
-@click.argument("sweep_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@argument("sweep_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+          help="A directory `sslexp sweep local` wrote, e.g. sweep-runs/demo.")
 @option("--project", default=None, help="Upload to this W&B project (default: the one each run recorded).")
 @option("--entity", default=None, help="Upload to this W&B entity (default: the one each run recorded).")
 @flag("--dry-run", False, "List what would be uploaded, one line per run with its group; upload nothing.")

@@ -8,9 +8,10 @@ import click
 
 from sslexp.commands.common import RUN, run_options, wandb_options
 from sslexp.config import TrainConfig
+from sslexp.options import (Command, config_option, config_options, option, split_values,
+                            user_errors)
 from sslexp.runs.lifecycle import run_location
-from sslexp.options import (RUN_NAME_ENV, Command, config_option, config_options, option,
-                            split_values, user_errors)
+from sslexp.runs.protocol import RUN_NAME_ENV
 
 
 @click.command(cls=Command)

@@ -7,33 +7,27 @@ from __future__ import annotations
 import math
 
 from sslexp.report.collect import PretrainRun, SweepRun
+from sslexp.report.format import count, percent
 from sslexp.report.verdict import MIN_VAL_PER_CLASS, RunFacts
-from sslexp.runs.record import as_float
+from sslexp.runs.record import TrainingView, as_float
 
 BUDGET_COLUMNS = ("run", "method", "label fraction", "fold", "budget", "updates", "cap",
-                  "best / max epoch", "n_train", "n_val", "cap hit", "test acc %",
+                  "best / max epoch", "train images", "val images", "cap hit", "test acc %",
                   "without BN recal. %")
 
 
-def training(run: SweepRun) -> dict:
-    return (run.record.training if run.record is not None else None) or {}
+def training(run: SweepRun) -> TrainingView:
+    return TrainingView.of(run.record.training if run.record is not None else None)
 
 
 def cap_hit(run: SweepRun) -> bool | None:
-    """Still improving when the cap stopped it; older records: best epoch = last epoch of all
-    the epochs they were allowed (unknown without that)."""
-    value = training(run).get("cap_hit")
-    return value if isinstance(value, bool) else None
+    """Still improving when the cap stopped it (None: the record does not say)."""
+    return training(run).cap_hit
 
 
 def val_per_class(run: SweepRun) -> float | None:
     """The fewest validation images any class had (n_val / classes for older records)."""
-    split = (run.record.split if run.record is not None else None) or {}
-    counts = split.get("val_per_class")
-    if counts:
-        return float(min(counts))
-    n_val, classes = as_float(split.get("n_val")), len(split.get("labels_per_class") or [])
-    return n_val / classes if n_val is not None and classes else None
+    return run.record.split_view.fewest_val_per_class if run.record is not None else None
 
 
 def budget_rows(runs: list[SweepRun]) -> list[dict]:
@@ -43,24 +37,24 @@ def budget_rows(runs: list[SweepRun]) -> list[dict]:
         if not run.is_usable:
             continue
         spent = training(run)
-        split = run.record.split or {}
-        without = ((run.record.test or {}).get("without_recalibration") or {}).get("accuracy")
-        epochs_run = spent.get("epochs_run", len(run.record.history))
+        split = run.record.split_view
+        epochs_run = spent.epochs_run if spent.epochs_run is not None else len(
+            run.record.history)
         hit = cap_hit(run)
         rows.append({
             "run": run.run_id, "method": run.method,
             "label fraction": f"{run.label_fraction:g}",
             "fold": "" if run.fold is None else str(run.fold),
-            "budget": str(spent.get("budget") or "n/a"),
-            "updates": _count(spent.get("updates")),
-            "cap": _count(spent.get("max_updates")),
-            "best / max epoch": f"{_count(run.record.best_epoch)} / "
-                                f"{_count(spent.get('max_epochs', epochs_run))}",
-            "n_train": _count(split.get("n_train")),
-            "n_val": _count(split.get("n_val")),
+            "budget": str(spent.budget or "n/a"),
+            "updates": count(spent.updates),
+            "cap": count(spent.max_updates),
+            "best / max epoch": f"{count(run.record.best_epoch)} / "
+                                f"{count(spent.max_epochs or epochs_run)}",
+            "train images": count(split.n_train),
+            "val images": count(split.n_val),
             "cap hit": {True: "YES", False: "no", None: "n/a"}[hit],
-            "test acc %": _percent(run.test_accuracy),
-            "without BN recal. %": _percent(without),
+            "test acc %": percent(run.test_accuracy),
+            "without BN recal. %": percent(run.record.test_view.accuracy_without_recalibration),
         })
     return rows
 
@@ -71,7 +65,7 @@ def run_facts(runs: list[SweepRun], pretrains: list[PretrainRun],
     noisy: dict[float, float] = {}
     for run in usable:
         count = val_per_class(run)
-        if count is not None and training(run).get("select", "best") == "best" \
+        if count is not None and training(run).select in ("best", None) \
                 and count < min_val_per_class:
             fraction = round(run.label_fraction, 12)
             noisy[fraction] = min(noisy.get(fraction, math.inf), count)
@@ -80,7 +74,7 @@ def run_facts(runs: list[SweepRun], pretrains: list[PretrainRun],
         record = pretrain.record
         if record is None or not record.history:
             continue
-        flag = (record.training or {}).get("still_improving")
+        flag = record.training_view.still_improving
         if flag is None:
             flag = record.best_epoch == len(record.history)
         if flag:
@@ -88,7 +82,7 @@ def run_facts(runs: list[SweepRun], pretrains: list[PretrainRun],
     return RunFacts(
         cap_hit=[run.run_id for run in sorted(usable, key=_grid_order) if cap_hit(run)],
         noisy_validation=noisy,
-        without_validation=sum(1 for run in usable if training(run).get("select") == "last"),
+        without_validation=sum(1 for run in usable if training(run).select == "last"),
         pretrain_still_improving=still,
     )
 
@@ -96,13 +90,3 @@ def run_facts(runs: list[SweepRun], pretrains: list[PretrainRun],
 def _grid_order(run: SweepRun):
     return (run.label_fraction if run.label_fraction is not None else math.inf,
             run.method or "", run.fold if run.fold is not None else -1, run.run_id)
-
-
-def _count(value) -> str:
-    number = as_float(value)
-    return "n/a" if number is None else f"{number:,.0f}"
-
-
-def _percent(value) -> str:
-    number = as_float(value)
-    return "n/a" if number is None else f"{100 * number:.2f}"

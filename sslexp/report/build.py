@@ -8,7 +8,6 @@ experiment gets its own report, opening with its verdict.
 from __future__ import annotations
 
 import datetime
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,12 +21,16 @@ from sslexp.report.per_run import (ARM_COLUMNS, PER_RUN_COLUMNS, arm_rows, per_r
                                    write_per_run_csv)
 from sslexp.report.experiments import (Experiment, choose, directory_name, group_experiments,
                                        restrict)
+from sslexp.report.format import count, percent, shown_path, without_machine_paths
 from sslexp.report.render import png_data_uri, render_html, render_markdown
 from sslexp.report.provenance import gather
-from sslexp.report.stats import EFFICIENCY_CURVE
+from sslexp.report.stats import EFFICIENCY_CURVE, MIN_PAIRS
 from sslexp.report.verdict import MIN_VAL_PER_CLASS, pooled_test_text, verdict, warnings
 from sslexp.report.visuals import ImageSource, Visuals, draw_visuals
 
+PRETRAIN_COLUMNS = ("backbone", "what differs", "epochs", "final rotation acc %",
+                    "best held-out rotation acc %", "k-NN probe acc % per epoch",
+                    "pretext images", "used by ssl runs")
 RUN_COLUMNS = ("run", "state", "label fraction", "method", "fold", "labels", "test acc %")
 FAILED_COLUMNS = ("run", "state", "label fraction", "method", "fold", "error")
 
@@ -127,15 +130,19 @@ def _build(sweep: SweepData, out_dir: Path, image_source: ImageSource | None, im
              "Mean over folds (line), ±1 sample std (band) and min-max over folds (whiskers)."
              + folds_caption),
             ("paired_difference", plots.difference_vs_labels(comparison), "Paired difference",
-             "ssl - scratch per fold, mean and 95% t-interval; above zero means ssl helps."),
+             f"ssl - scratch paired by fold: the mean, and its 95% t-interval where at least "
+             f"{MIN_PAIRS} fold pairs back it (hollow markers, \"n = 2\": fewer pairs, no "
+             f"interval drawn; an arrow \"to +55\": an interval cut at the edge of the plot, "
+             f"ending at +55 points). Above zero means ssl helps."),
         ]
         if volume_rows:
             chart_specs.append((
                 "gain_vs_unlabeled", plots.gain_vs_unlabeled(volume_rows),
                 "Gain against unlabelled images",
-                "ssl - scratch (paired by fold, 95% t-interval) against the number of pool "
-                "images the backbone was pretrained on, one line per label fraction; every "
-                "volume's ssl runs pair with the same scratch runs."))
+                f"ssl - scratch (paired by fold; 95% t-interval where at least {MIN_PAIRS} "
+                f"pairs back it) against the number of pool images the backbone was "
+                f"pretrained on, one line per label fraction; every volume's ssl runs pair "
+                f"with the same scratch runs."))
         for name, figure, chart_title, caption in chart_specs:
             png = plots.to_png(figure)
             figure_paths.append(_write(figures_dir / f"{name}.png", png))
@@ -148,10 +155,12 @@ def _build(sweep: SweepData, out_dir: Path, image_source: ImageSource | None, im
         figure_paths.append(_write(figures_dir / "pretext_curves.png", png))
         _write(figures_dir / "pretext_curves.svg", plots.to_svg(pretext_figure))
         pretext_chart = {"title": "Pretext training curves", "uri": png_data_uri(png),
-                         "caption": "Rotation accuracy and loss per epoch (dashed: validation, "
-                                    "BatchNorm statistics recomputed; dotted: k-NN probe "
-                                    "accuracy of the backbone's features on a labelled slice "
-                                    "of the pool)."}
+                         "caption": "Rotation accuracy and loss per epoch, one colour per "
+                                    "backbone, named by what differs between them (solid: "
+                                    "training images; dashed: held-out images, BatchNorm "
+                                    "statistics recomputed; dotted: k-NN probe accuracy of "
+                                    "the backbone's features on a labelled slice of the "
+                                    "pool, never test)."}
 
     if image_source is None:
         visuals = Visuals(notes=["Pictures were not requested."])
@@ -163,15 +172,17 @@ def _build(sweep: SweepData, out_dir: Path, image_source: ImageSource | None, im
     context = _context(sweep, comparison, pretrains, visuals, charts, pretext_chart,
                        title or f"ssl vs scratch: {sweep.name}"
                        + (f" ({experiment.name})" if experiment else ""))
+    bases = _path_bases(sweep)
     context.update({
-        "verdict": sentences, "warnings": cautions,
+        "verdict": sentences,
+        "warnings": [without_machine_paths(warning, bases) for warning in cautions],
         "experiment": experiment.name if experiment else None,
         "experiment_settings": _settings_text(experiment),
         "budget": {"columns": BUDGET_COLUMNS, "rows": budget_rows(sweep.runs)},
         "class_gains": {"columns": gain_columns(fractions), "rows": gain_rows(fractions, gains)},
         "volumes": [{"label fraction": f"{row.label_fraction:g}",
                      "unlabelled share": f"{row.volume:g}",
-                     "unlabelled images": tables.count_text(row.n_unlabeled),
+                     "unlabelled images": count(row.n_unlabeled),
                      **tables.difference_cells(row.difference)} for row in volume_rows],
         "volume_columns": ["label fraction", "unlabelled share", "unlabelled images",
                            *tables.DIFFERENCE_COLUMNS],
@@ -205,26 +216,38 @@ def _settings_text(experiment: Experiment | None) -> str | None:
     return ", ".join(f"{name}={value}" for name, value in experiment.settings.items())
 
 
+def _path_bases(sweep: SweepData) -> list[Path]:
+    """Where the report's paths are shown relative to: the sweep directory, then the
+    project (the working directory)."""
+    return [sweep.directory, Path.cwd()]
+
+
 def _context(sweep: SweepData, comparison: Comparison, pretrains: list[PretrainRun],
              visuals: Visuals, charts: list[dict], pretext_chart: dict | None, title: str) -> dict:
     run_rows = tables.run_rows(sweep)
+    bases = _path_bases(sweep)
+    pretrain_rows = [_pretrain_row(record, name)
+                     for record, name in zip(pretrains, plots.backbone_labels(pretrains))]
     return {
         "title": title,
         "sweep_name": sweep.name,
-        "sweep_dir": sweep.source or str(sweep.directory),
+        "sweep_dir": sweep.source or shown_path(sweep.directory, bases[1:]),
         "generated_at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "counts": sweep.state_counts(),
         "expected_runs": len(sweep.grid) if sweep.grid is not None else None,
-        "notes": sweep.notes,
+        "notes": [without_machine_paths(note, bases) for note in sweep.notes],
         "headline": {"columns": tables.HEADLINE_COLUMNS, "rows": tables.headline_rows(comparison)},
         "efficiency": {"columns": tables.EFFICIENCY_COLUMNS,
                        "rows": tables.efficiency_rows(comparison)},
         "charts": charts,
-        "pretrains": [_pretrain_row(record) for record in pretrains],
+        "pretrains": pretrain_rows,
+        "pretrain_columns": [column for column in PRETRAIN_COLUMNS if column != "what differs"
+                             or any(row[column] for row in pretrain_rows)],
         "pretext_chart": pretext_chart,
-        "pictures": [{"title": figure.title, "caption": figure.caption,
-                      "uri": png_data_uri(figure.path.read_bytes())} for figure in visuals.figures],
-        "picture_notes": visuals.notes,
+        "pictures": [{"title": figure.title, "caption": figure.caption, "wide": figure.wide,
+                      "uri": png_data_uri(figure.path.read_bytes())}
+                     for figure in sorted(visuals.figures, key=lambda figure: figure.wide)],
+        "picture_notes": [without_machine_paths(note, bases) for note in visuals.notes],
         "run_columns": RUN_COLUMNS,
         "runs": [_display_run(row) for row in run_rows],
         "failed_columns": FAILED_COLUMNS,
@@ -244,34 +267,26 @@ def _display_run(row: dict) -> dict:
         "label fraction": "" if row["label_fraction"] is None else f"{row['label_fraction']:g}",
         "method": row["method"] or "", "fold": "" if row["fold"] is None else row["fold"],
         "labels": "" if row["n_labels"] is None else f"{row['n_labels']:.0f}",
-        "test acc %": "" if accuracy is None else f"{100 * accuracy:.2f}",
+        "test acc %": "" if accuracy is None else percent(accuracy),
         "error": row["error"],
     }
 
 
-def _pretrain_row(record: PretrainRun) -> dict:
+def _pretrain_row(record: PretrainRun, label: str) -> dict:
     history = record.history
     final = history[-1].get("accuracy") if history else None
-    best = record.best_val_accuracy
     data = (record.record.data if record.record else None) or {}
     return {
-        "directory": str(record.directory),
-        "epochs": len(history),
-        "final_accuracy": _percent(final),
-        "best_val_accuracy": _percent(best),
-        "probe_accuracy": " → ".join(_percent(epoch.get("probe_accuracy")) for epoch in history)
-        if any("probe_accuracy" in epoch for epoch in history) else "n/a",
-        "n_pretext_images": data.get("n_pretext_images", "n/a"),
-        "runs": ", ".join(record.run_ids),
+        "backbone": record.name, "what differs": label if label != record.name else "",
+        "epochs": str(len(history)),
+        "final rotation acc %": percent(final),
+        "best held-out rotation acc %": percent(record.best_val_accuracy),
+        "pretext images": count(data.get("n_pretext_images")),
+        "used by ssl runs": ", ".join(record.run_ids),
+        "k-NN probe acc % per epoch": (
+            " → ".join(percent(epoch.get("probe_accuracy")) for epoch in history)
+            if any("probe_accuracy" in epoch for epoch in history) else "n/a"),
     }
-
-
-def _percent(value) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "n/a"
-    return f"{100 * number:.2f}" if math.isfinite(number) else "n/a"
 
 
 def _write(path: Path, content: bytes) -> Path:

@@ -20,7 +20,7 @@ import yaml
 from sslexp.config import PretrainConfig, TrainConfig, flatten, from_dict
 from sslexp.runs.record import RESULTS_FILE, Record, as_float, load_record
 from sslexp.sweep.ledger import LEDGER_NAME, RUNS_DIR, SWEEP_COPY, Ledger, run_state
-from sslexp.sweep.spec import SweepConfigError, planned_grid
+from sslexp.sweep.spec import SweepConfigError, grid_parameters, planned_grid
 
 STATE_ORDER = ("finished", "failed", "interrupted", "running", "pending", "missing")
 
@@ -139,11 +139,11 @@ def collect_sweep(directory: str | Path) -> SweepData:
     if ledger is None:
         notes.append(f"No {LEDGER_NAME}: runs were found by globbing "
                      f"{RUNS_DIR}/*/{RESULTS_FILE}.")
-    grid_parameters = grid_parameters_of(sweep_config)
+    varying = grid_parameters(sweep_config)
     run_list = list(runs.values())
-    grid = expected_grid(directory, sweep_config, grid_parameters, run_list, notes)
+    grid = expected_grid(directory, sweep_config, varying, run_list, notes)
     name = (ledger or {}).get("sweep") or sweep_config.get("name") or directory.name
-    return SweepData(directory, str(name), sweep_yaml, sweep_config, grid_parameters, run_list,
+    return SweepData(directory, str(name), sweep_yaml, sweep_config, varying, run_list,
                      grid, ledger is not None, notes)
 
 
@@ -170,16 +170,6 @@ def add_baseline(sweep: SweepData, baseline: SweepData) -> SweepData:
     note = (f"Scratch runs from {baseline.directory} ({len(added)}, "
             f"{sum(run.is_usable for run in added)} finished) are the baseline.")
     return dataclasses.replace(sweep, runs=[*sweep.runs, *added], notes=[*sweep.notes, note])
-
-
-def grid_parameters_of(sweep_config: dict) -> dict[str, list]:
-    """The parameters the sweep varies over a list of ``values``, in YAML order."""
-    parameters = sweep_config.get("parameters") or {}
-    return {
-        name: list(spec["values"])
-        for name, spec in parameters.items()
-        if isinstance(spec, dict) and isinstance(spec.get("values"), list)
-    }
 
 
 def expected_grid(directory: Path, sweep_config: dict, grid_parameters: dict[str, list],

@@ -164,8 +164,8 @@ def _labels_per_class(runs: list[SweepRun]) -> float:
     for run in runs:
         if run.record is None:
             continue
-        classes = (len((run.record.split or {}).get("labels_per_class") or [])
-                   or len((run.record.test or {}).get("class_names") or []))
+        classes = (len(run.record.split_view.labels_per_class)
+                   or len(run.record.test_view.class_names))
         if classes and run.n_labels is not None:
             values.append(run.n_labels / classes)
     return float(np.mean(values)) if values else math.nan
@@ -192,8 +192,7 @@ def compare_volumes(runs: list[SweepRun], confidence: float = 0.95) -> list[Volu
         for row in compare(runs, confidence, volume=share).rows:
             if not row.accuracy["ssl"].n:
                 continue
-            pool = [as_float((run.record.split or {}).get("pool_size"))
-                    for run in runs if run.record is not None and run.record.split]
+            pool = [run.record.split_view.pool_size for run in runs if run.record is not None]
             pool = [size for size in pool if size is not None]
             n_unlabeled = round(share * pool[0]) if pool else math.nan
             rows.append(VolumeRow(row.label_fraction, share, n_unlabeled, row.difference))

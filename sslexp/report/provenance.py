@@ -48,12 +48,12 @@ def gather(sweep: SweepData) -> Provenance:
             revisions[(str(git["revision"]), bool(git.get("dirty")))] += 1
         if provenance.get("hostname"):
             hostnames.add(str(provenance["hostname"]))
-        split = run.record.split or {}
-        if split.get("dataset_fingerprint"):
-            dataset_fingerprints.add(str(split["dataset_fingerprint"]))
-        if split.get("fingerprint") and run.label_fraction is not None and run.method:
+        split = run.record.split_view
+        if split.dataset_fingerprint:
+            dataset_fingerprints.add(str(split.dataset_fingerprint))
+        if split.fingerprint and run.label_fraction is not None and run.method:
             key = (run.label_fraction, run.fold)
-            splits.setdefault(key, {})[run.method] = str(split["fingerprint"])
+            splits.setdefault(key, {})[run.method] = str(split.fingerprint)
     split_rows = []
     for (fraction, fold), by_method in sorted(splits.items(), key=lambda item: (
             item[0][0], item[0][1] if item[0][1] is not None else -1)):

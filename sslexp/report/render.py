@@ -81,8 +81,9 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
                   markdown_table(context["volumes"], context["volume_columns"]), ""]
     if context["class_gains"]["rows"]:
         lines += ["## Per-class gains", "",
-                  "ssl - scratch per-class test accuracy (points), mean over paired folds; "
-                  "classes that gain most first.", "",
+                  "Descriptive only: ssl - scratch per-class test accuracy (points), mean "
+                  "over paired folds, and how many folds agree on its sign; classes in their "
+                  "recorded order, untested.", "",
                   markdown_table(context["class_gains"]["rows"],
                                  context["class_gains"]["columns"]), ""]
     lines += ["## Training budgets", "",
@@ -91,11 +92,8 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
     if context["pretrains"]:
         lines += ["## Pretext task", "",
                   "k-NN probe accuracy per epoch (features of the backbone on a labelled "
-                  "slice of the pool, never test) in `probe_accuracy`; \"still improving\" "
-                  "goes by it.", "",
-                  markdown_table(context["pretrains"], ["directory", "epochs", "final_accuracy",
-                                                        "best_val_accuracy", "probe_accuracy",
-                                                        "n_pretext_images"]),
+                  "slice of the pool, never test); \"still improving\" goes by it.", "",
+                  markdown_table(context["pretrains"], context["pretrain_columns"]),
                   ""]
     if context["per_run"]["rows"]:
         lines += ["## Per-run results", "",

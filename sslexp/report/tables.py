@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sslexp.report.collect import SweepData
 from sslexp.report.comparison import METHODS, Comparison
+from sslexp.report.format import count, finite, mean_std, p_value, points, ratio
 
 HEADLINE_COLUMNS = (
     "label fraction", "labels", "ssl acc %", "scratch acc %", "ssl - scratch (pp)",
@@ -29,11 +30,11 @@ def headline_rows(comparison: Comparison) -> list[dict[str, str]]:
     for row in comparison.rows:
         rows.append({
             "label fraction": f"{row.label_fraction:g}",
-            "labels": _count(row.n_labels.mean),
-            "ssl acc %": _mean_std(row.accuracy["ssl"].mean, row.accuracy["ssl"].std),
-            "scratch acc %": _mean_std(row.accuracy["scratch"].mean, row.accuracy["scratch"].std),
+            "labels": count(row.n_labels.mean),
+            "ssl acc %": mean_std(row.accuracy["ssl"].mean, row.accuracy["ssl"].std),
+            "scratch acc %": mean_std(row.accuracy["scratch"].mean, row.accuracy["scratch"].std),
             **difference_cells(row.difference),
-            "Holm p": _p_value(row.holm_p),
+            "Holm p": p_value(row.holm_p),
             "folds ssl > scratch (sign p)": _sign_cell(row.signs),
             "folds": str(row.folds),
         })
@@ -43,11 +44,11 @@ def headline_rows(comparison: Comparison) -> list[dict[str, str]]:
 def difference_cells(difference) -> dict[str, str]:
     """A paired difference as ``DIFFERENCE_COLUMNS`` display strings."""
     return {
-        "ssl - scratch (pp)": _points(difference.mean, signed=True),
+        "ssl - scratch (pp)": points(difference.mean, signed=True),
         "95% CI (pp)": (
-            f"[{_points(difference.ci_low, True)}, {_points(difference.ci_high, True)}]"
-            if _finite(difference.ci_low) else "n/a"),
-        "p (paired t)": _p_value(difference.p_value),
+            f"[{points(difference.ci_low, True)}, {points(difference.ci_high, True)}]"
+            if finite(difference.ci_low) else "n/a"),
+        "p (paired t)": p_value(difference.p_value),
         "pairs": str(difference.n_pairs),
     }
 
@@ -56,42 +57,56 @@ def _sign_cell(signs) -> str:
     """``5 of 5 (0.0625)``: folds where ssl won, of those with a nonzero difference."""
     if not signs.units:
         return "n/a"
-    return f"{signs.positive} of {signs.units} ({_p_value(signs.p_value)})"
-
-
-def count_text(value: float) -> str:
-    return _count(value)
+    return f"{signs.positive} of {signs.units} ({p_value(signs.p_value)})"
 
 
 def efficiency_rows(comparison: Comparison) -> list[dict[str, str]]:
-    """How many labels scratch needs to reach ssl's accuracy at each fraction."""
+    """How many labels scratch needs to reach ssl's accuracy at each fraction. An estimate or
+    an interval end at the edge of the scratch curve is a bound, and printed as one."""
+    scratch_labels = [row.labels_by_method["scratch"] for row in comparison.rows
+                      if row.accuracy["scratch"].n and finite(row.labels_by_method["scratch"])]
     rows = []
     for row in comparison.rows:
         efficiency = row.efficiency
         prefix = {"at_most": "<= ", "more_than": "> "}.get(efficiency.bound, "")
-        known = efficiency.bound != "unknown" and _finite(efficiency.labels_needed)
+        known = efficiency.bound != "unknown" and finite(efficiency.labels_needed)
+        ssl_labels = row.labels_by_method["ssl"]
         rows.append({
             "label fraction": f"{row.label_fraction:g}",
-            "ssl labels": _count(row.labels_by_method["ssl"]),
-            "ssl acc %": _points(row.accuracy["ssl"].mean),
+            "ssl labels": count(ssl_labels),
+            "ssl acc %": points(row.accuracy["ssl"].mean),
             "scratch labels to match": (
-                f"> max ({_count(efficiency.labels_needed)})" if efficiency.bound == "more_than"
-                else prefix + _count(efficiency.labels_needed) if known else "n/a"),
-            "ratio to ssl labels": (
-                f"{prefix}{efficiency.ratio:.2f}x" if known and _finite(efficiency.ratio)
-                else "n/a"),
-            "95% bootstrap CI": _efficiency_interval(row.efficiency_interval, efficiency.bound),
+                f"> max ({count(efficiency.labels_needed)})" if efficiency.bound == "more_than"
+                else prefix + count(efficiency.labels_needed) if known else "n/a"),
+            "ratio to ssl labels": ratio(efficiency.ratio, prefix) if known else "n/a",
+            "95% bootstrap CI": _efficiency_interval(
+                row.efficiency_interval,
+                *(_clamps(scratch_labels, ssl_labels) if scratch_labels else (math.nan,) * 2)),
         })
     return rows
 
 
-def _efficiency_interval(interval, bound: str) -> str:
-    """A bounded estimate (scratch never reaches ssl, or already does) bounds its interval too."""
-    if not _finite(interval.low):
+def _clamps(scratch_labels: list[float], ssl_labels: float) -> tuple[float, float]:
+    """The smallest and largest ratio the scratch curve can give: a resample below its first
+    point or above its last enters the bootstrap at these values."""
+    if not finite(ssl_labels) or not ssl_labels:
+        return math.nan, math.nan
+    return min(scratch_labels) / ssl_labels, max(scratch_labels) / ssl_labels
+
+
+def _efficiency_interval(interval, lowest: float, highest: float) -> str:
+    """An interval end at a clamp is a bound: "<= 1.00x" (scratch already matched ssl with its
+    fewest labels), "> 1.52x" (scratch never matched ssl)."""
+    if not finite(interval.low):
         return "n/a"
-    low = f"{'<= ' if bound == 'at_most' else ''}{interval.low:.2f}x"
-    high = f"{'> ' if bound == 'more_than' else ''}{interval.high:.2f}x"
-    return f"[{low}, {high}]"
+    def end(value: float) -> str:
+        if finite(lowest) and value <= lowest * (1 + 1e-9):
+            return ratio(value, "<= ")
+        if finite(highest) and value >= highest * (1 - 1e-9):
+            return ratio(value, "> ")
+        return ratio(value)
+
+    return f"[{end(interval.low)}, {end(interval.high)}]"
 
 
 def run_rows(sweep: SweepData) -> list[dict]:
@@ -171,9 +186,11 @@ def text_table(rows: list[dict[str, str]], columns=None) -> str:
 
 
 def markdown_table(rows: list[dict], columns) -> str:
-    """A GitHub Markdown table; cell text is escaped so configs cannot inject markup."""
+    """A GitHub Markdown table; cell text is escaped so configs cannot inject markup. Headers
+    read as words (``label_fraction`` -> "label fraction")."""
     columns = list(columns)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(markdown_escape(c).replace("_", " ") for c in columns) + " |",
+             "|" + "---|" * len(columns)]
     for row in rows:
         lines.append("| " + " | ".join(markdown_escape(row.get(c, "")) for c in columns) + " |")
     return "\n".join(lines)
@@ -185,29 +202,3 @@ def markdown_escape(value) -> str:
                          ("\n", " ")):
         text = text.replace(raw, escaped)
     return text
-
-
-def _finite(value) -> bool:
-    return value is not None and math.isfinite(value)
-
-
-def _mean_std(mean: float, std: float) -> str:
-    if not _finite(mean):
-        return "n/a"
-    return f"{100 * mean:.2f} ± {100 * std:.2f}" if _finite(std) else f"{100 * mean:.2f}"
-
-
-def _points(value: float, signed: bool = False) -> str:
-    if not _finite(value):
-        return "n/a"
-    return f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}"
-
-
-def _p_value(value: float) -> str:
-    if not _finite(value):
-        return "n/a"
-    return f"{value:.2g}" if value < 0.001 else f"{value:.3f}"
-
-
-def _count(value: float) -> str:
-    return f"{value:,.0f}" if _finite(value) else "n/a"

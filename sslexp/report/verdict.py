@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from sslexp.report.comparison import Comparison, FractionRow
+from sslexp.report.format import points
 from sslexp.report.stats import MIN_PAIRS, can_reach, exact_p_floor
 
 ALPHA = 0.05
@@ -59,8 +60,10 @@ def verdict(comparison: Comparison, alpha: float = ALPHA) -> list[str]:
         if math.isfinite(best.holm_p):
             sentences.append(
                 f"No label fraction shows a significant difference between ssl and scratch "
-                f"after Holm's correction over {_tested(rows)} fractions (smallest adjusted "
-                f"p = {_p(best.holm_p)}, at {_labels(best)} labels: ssl - scratch = "
+                f"after Holm's correction over {_tested(rows)} fractions ("
+                + ("all Holm-adjusted p = 1.00; " if best.holm_p >= 1 else
+                   f"smallest adjusted p = {_p(best.holm_p)}, ")
+                + f"at {_labels(best)} labels: ssl - scratch = "
                 f"{_signed_points(best.difference.mean)} points, {_interval(best)}).")
         else:
             sentences.append(
@@ -202,11 +205,11 @@ def _interval(row: FractionRow) -> str:
 
 
 def _points(value: float) -> str:
-    return f"{100 * value:.1f}"
+    return points(value, digits=1)
 
 
 def _signed_points(value: float) -> str:
-    return f"{100 * value:+.1f}"
+    return points(value, signed=True, digits=1)
 
 
 def _p(value: float) -> str:

@@ -12,10 +12,11 @@ row per label fraction: difference, interval, p-value) and ``paired_folds``
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from sslexp.report.comparison import METHODS, Comparison
+from sslexp.runs.protocol import COMPARISON_JOB
+from sslexp.report.format import finite, optional_number
 
 LABELS = "labels"
 DIFFERENCES_TABLE = "paired_differences"
@@ -39,22 +40,24 @@ def history_rows(comparison: Comparison) -> list[dict]:
         values = {LABELS: row.n_labels.mean, "label_fraction": row.label_fraction}
         for method in METHODS:
             spread = row.accuracy[method]
-            std = spread.std if _finite(spread.std) else 0.0
+            std = spread.std if finite(spread.std) else 0.0
             values.update(zip(band_keys(method), (spread.mean, spread.mean - std,
                                                   spread.mean + std)))
         difference = row.difference
         values.update(zip(DIFFERENCE_KEYS, (difference.mean, difference.ci_low,
                                             difference.ci_high)))
         values["difference/p_value"] = difference.p_value
-        rows.append({key: value for key, value in values.items() if _finite(value)})
+        rows.append({key: value for key, value in values.items() if finite(value)})
     return sorted((row for row in rows if LABELS in row), key=lambda row: row[LABELS])
 
 
 def difference_rows(comparison: Comparison) -> list[list]:
-    return [[row.label_fraction, _number(row.n_labels.mean), _number(row.accuracy["ssl"].mean),
-             _number(row.accuracy["scratch"].mean), _number(row.difference.mean),
-             _number(row.difference.ci_low), _number(row.difference.ci_high),
-             _number(row.difference.p_value), row.difference.n_pairs]
+    return [[row.label_fraction,
+             *map(optional_number, (row.n_labels.mean, row.accuracy["ssl"].mean,
+                                    row.accuracy["scratch"].mean, row.difference.mean,
+                                    row.difference.ci_low, row.difference.ci_high,
+                                    row.difference.p_value)),
+             row.difference.n_pairs]
             for row in comparison.rows]
 
 
@@ -88,15 +91,5 @@ def comparison_run(entity: str, project: str, *, name: str, group: str | None, c
     """The online run the comparison is logged to (W&B Reports live on the server)."""
     import wandb
 
-    from sslexp.training.tracking import COMPARISON_JOB
-
     return wandb.init(mode="online", entity=entity, project=project, job_type=COMPARISON_JOB,
                       name=name, group=group, config=config, reinit="finish_previous")
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _number(value):
-    return float(value) if _finite(value) else None

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 from sslexp.report.wandb_comparison import (DIFFERENCE_KEYS, DIFFERENCES_TABLE, FOLDS_TABLE,
                                             LABELS, band_keys)
-from sslexp.training.tracking import BACKBONE_KEY, COMPARISON_JOB, PRETRAIN_JOB, TRAIN_JOB
+from sslexp.runs.protocol import (BACKBONE_KEY, COMPARISON_JOB, PRETRAIN_JOB, TEST_ACCURACY,
+                                  TRAIN_JOB)
 
-ACCURACY_KEY = "test/accuracy"
 MEDIA_KEYS = ("figures/filters", "figures/activations")
 RUN_COLUMNS = ("run:state", "config:method.value", "config:label_fraction.value",
-               "config:fold.value", f"summary:{ACCURACY_KEY}", "summary:n_labels")
+               "config:fold.value", f"summary:{TEST_ACCURACY}", "summary:n_labels")
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def build_wandb_report(spec: WandbReportSpec, verdict: Sequence[str] | None = No
                      panels=[
                          wr.ScatterPlot(title="Test accuracy of each run against labels used",
                                         x=wr.SummaryMetric("n_labels"),
-                                        y=wr.SummaryMetric(ACCURACY_KEY), log_x=True,
+                                        y=wr.SummaryMetric(TEST_ACCURACY), log_x=True,
                                         layout=wr.Layout(w=12, h=8)),
                          wr.RunComparer(diff_only="split", layout=wr.Layout(x=12, w=12, h=8)),
                      ]),

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sslexp.config import TrainConfig, build, flat_fields
-from sslexp.report.collect import (PretrainRun, SweepData, SweepRun, expected_grid, flat_config,
-                                   grid_parameters_of)
+from sslexp.config import TrainConfig
+from sslexp.report.collect import PretrainRun, SweepData, SweepRun, expected_grid, flat_config
+from sslexp.runs.protocol import BACKBONE_KEY, PRETRAIN_JOB, TEST_ACCURACY, TRAIN_JOB
 from sslexp.runs.record import (BACKBONE_FILE, MODEL_FILE, PRETEXT_FILE, RESULTS_FILE, Record,
                                 as_float, load_record)
 from sslexp.sweep.ledger import SWEEP_COPY
-from sslexp.training.tracking import BACKBONE_KEY, PRETRAIN_JOB, TRAIN_JOB
+from sslexp.sweep.spec import grid_parameters
 
 # A W&B run state, for a run without a results file.
 WANDB_STATES = {"running": "running", "pending": "pending", "failed": "failed",
@@ -59,8 +59,8 @@ def collect_wandb(api, entity: str, project: str, *, sweep_id: str | None = None
     if without:
         notes.append(f"{len(without)} run(s) have no {RESULTS_FILE} on W&B; their numbers come "
                      f"from the W&B config and summary: {', '.join(without)}.")
-    grid_parameters = grid_parameters_of(sweep_config)
-    grid = expected_grid(download_dir, sweep_config, grid_parameters, runs, notes)
+    varying = grid_parameters(sweep_config)
+    grid = expected_grid(download_dir, sweep_config, varying, runs, notes)
     pretrains = _pretrains(api, path, runs, download_dir / "pretrain", pictures, notes)
     if pictures:
         _fetch_pair_checkpoints(runs, by_id)
@@ -68,7 +68,7 @@ def collect_wandb(api, entity: str, project: str, *, sweep_id: str | None = None
     if sweep_config:
         (download_dir / SWEEP_COPY).parent.mkdir(parents=True, exist_ok=True)
         (download_dir / SWEEP_COPY).write_text(yaml_text)
-    return SweepData(download_dir, str(name), yaml_text, sweep_config, grid_parameters, runs,
+    return SweepData(download_dir, str(name), yaml_text, sweep_config, varying, runs,
                      grid, False, notes, pretrains=pretrains, source=described)
 
 
@@ -95,13 +95,12 @@ def _download_record(run, directory: Path) -> Record | None:
 def _record_from_summary(run) -> Record:
     """What W&B's config and summary say about a run that saved no results file."""
     flat = _plain(run.config)
-    names = {name for _, _, _, name in flat_fields(TrainConfig)}
     try:
-        config = build(TrainConfig, {k: v for k, v in flat.items() if k in names}).as_dict()
+        config = TrainConfig.from_flat(flat).as_dict()
     except ValueError:
         config = flat
     summary = dict(run.summary_metrics or {})
-    accuracy = as_float(summary.get("test/accuracy"))
+    accuracy = as_float(summary.get(TEST_ACCURACY))
     state = WANDB_STATES.get(run.state, "failed")
     if state == "finished" and accuracy is None:
         state = "failed"
@@ -115,8 +114,7 @@ def backbone_users(runs: list[SweepRun]) -> dict[str, list[str]]:
     """Backbone key -> the ssl runs that started from that backbone (as their records say)."""
     users: dict[str, list[str]] = {}
     for run in runs:
-        pretrained = ((run.record.model or {}).get("pretrained") or {}) if run.record else {}
-        key = (pretrained.get("pretext") or {}).get("key") if isinstance(pretrained, dict) else None
+        key = run.record.model_view.pretext.get("key") if run.record else None
         if run.method == "ssl" and key:
             users.setdefault(key, []).append(run.run_id)
     return users

@@ -48,6 +48,121 @@ def doc(text: str, kinds: tuple[str, ...] = ("train", "pretrain"), default=None,
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def _count(value) -> int | None:
+    number = as_float(value)
+    return None if number is None else int(number)
+
+
+def _flag(value) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _sequence(value) -> tuple:
+    return tuple(value) if isinstance(value, (list, tuple)) else ()
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitView:
+    """A train run's ``split`` section, typed; what a record lacks is None (or empty)."""
+
+    n_train: int | None
+    n_val: int | None
+    n_labels: int | None
+    pool_size: int | None
+    test_size: int | None
+    labels_per_class: tuple
+    val_per_class: tuple
+    fingerprint: str | None
+    dataset_fingerprint: str | None
+
+    @classmethod
+    def of(cls, section) -> "SplitView":
+        section = _mapping(section)
+        return cls(*(_count(section.get(name)) for name in
+                     ("n_train", "n_val", "n_labels", "pool_size", "test_size")),
+                   _sequence(section.get("labels_per_class")),
+                   _sequence(section.get("val_per_class")),
+                   section.get("fingerprint") or None, section.get("dataset_fingerprint") or None)
+
+    @property
+    def fewest_val_per_class(self) -> float | None:
+        """The fewest validation images any class had (n_val / classes for older records)."""
+        if self.val_per_class:
+            return float(min(self.val_per_class))
+        classes = len(self.labels_per_class)
+        return self.n_val / classes if self.n_val is not None and classes else None
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelView:
+    """The ``model`` section, typed: parameters, fine-tuning and the pretrained backbone."""
+
+    total_params: int | None
+    trainable_params: int | None
+    finetune: str | None
+    pretrained: dict  # empty for scratch runs and pretrainings
+
+    @classmethod
+    def of(cls, section) -> "ModelView":
+        section = _mapping(section)
+        return cls(_count(section.get("total_params")), _count(section.get("trainable_params")),
+                   section.get("finetune"), _mapping(section.get("pretrained")))
+
+    @property
+    def pretext(self) -> dict:
+        """What the pretraining of an ssl run's backbone recorded (``key``, ``config``...)."""
+        return _mapping(self.pretrained.get("pretext"))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingView:
+    """The ``training`` section, typed: how the budget was spent."""
+
+    budget: str | None
+    select: str | None
+    updates: int | None
+    max_updates: int | None
+    epochs_run: int | None
+    max_epochs: int | None
+    cap_hit: bool | None
+    still_improving: bool | None  # pretrain
+
+    @classmethod
+    def of(cls, section) -> "TrainingView":
+        section = _mapping(section)
+        return cls(section.get("budget"), section.get("select"),
+                   *(_count(section.get(name)) for name in
+                     ("updates", "max_updates", "epochs_run", "max_epochs")),
+                   _flag(section.get("cap_hit")), _flag(section.get("still_improving")))
+
+
+@dataclasses.dataclass(frozen=True)
+class TestView:
+    """The ``test`` section, typed."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    accuracy: float | None
+    loss: float | None
+    n_test: int | None
+    class_names: tuple
+    per_class_accuracy: dict
+    accuracy_without_recalibration: float | None
+
+    @classmethod
+    def of(cls, section) -> "TestView":
+        section = _mapping(section)
+        without = _mapping(section.get("without_recalibration"))
+        return cls(as_float(section.get("accuracy")), as_float(section.get("loss")),
+                   _count(section.get("n_test")), _sequence(section.get("class_names")),
+                   _mapping(section.get("per_class_accuracy")),
+                   as_float(without.get("accuracy")))
+
+
 @dataclasses.dataclass
 class Record:
     """One run's ``results.json``."""
@@ -66,6 +181,10 @@ class Record:
     started_at: str | None = doc("ISO 8601 time the run started (UTC)")
     finished_at: str | None = doc("ISO 8601 time the run ended (UTC)")
     wall_time_s: float | None = doc("seconds from start to end")
+    timings: dict = doc("seconds each named step took, in the order they ran (monotonic "
+                        "clock): train `data`, `backbone` (found, pretrained first or built), "
+                        "`model`, `compile`, `fit`, `select`, `test`, `save`; pretrain `data`, "
+                        "`model`, `compile`, `fit`, `select`, `save`", factory=dict)
     provenance: dict = doc("`versions` (python, sslexp, tensorflow, keras, numpy, ...), `git` "
                            "(`revision`, `dirty`), `cpu` (`model`, `instruction_set`: the widest "
                            "vector extension, e.g. AVX-512, which decides the oneDNN kernels), "
@@ -130,23 +249,39 @@ class Record:
     schema: int = doc("format version", default=SCHEMA_VERSION)
     extra: dict = dataclasses.field(default_factory=dict, repr=False)
 
-    # What readers ask of a record.
+    # What readers ask of a record: its sections typed, read without trust.
     @property
     def is_finished(self) -> bool:
         return self.state == "finished"
 
     @property
-    def test_accuracy(self) -> float | None:
-        return as_float((self.test or {}).get("accuracy"))
+    def split_view(self) -> SplitView:
+        return SplitView.of(self.split)
 
     @property
-    def n_labels(self) -> float | None:
-        return as_float((self.split or {}).get("n_labels"))
+    def model_view(self) -> ModelView:
+        return ModelView.of(self.model)
+
+    @property
+    def training_view(self) -> TrainingView:
+        return TrainingView.of(self.training)
+
+    @property
+    def test_view(self) -> TestView:
+        return TestView.of(self.test)
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.test_view.accuracy
+
+    @property
+    def n_labels(self) -> int | None:
+        return self.split_view.n_labels
 
     @property
     def pretrained_backbone(self) -> Path | None:
         """The backbone file an ssl run started from."""
-        pretrained = (self.model or {}).get("pretrained") or {}
+        pretrained = _mapping(self.model).get("pretrained")  # a path in older records
         path = pretrained.get("path") if isinstance(pretrained, dict) else pretrained
         return Path(path) if path else None
 

@@ -83,3 +83,23 @@ def check_gpu_ids(ids: tuple[str, ...], gpus: Gpus) -> None:
         listing = "; ".join(gpu.describe() for gpu in gpus.found)
         raise ValueError(f"no GPU {', '.join(unknown)} on this machine. Present: {listing}. "
                          "Give indices (0,1) or UUIDs.")
+
+
+def gpu_slots(gpus: tuple[str, ...], per_gpu: int | None = None,
+              slots: int | None = None) -> list[str | None]:
+    """The GPU each slot (a local worker or an online agent) sees, in start order; None:
+    the CPU (the slot inherits ``CUDA_VISIBLE_DEVICES``).
+
+    Default: ``per_gpu`` slots on each GPU (one without it), or ``slots`` in all.
+    GPUs are dealt round-robin (0, 1, 0, 1), not in blocks (0, 0, 1, 1): slots
+    start one after another, so the first ones, and a sweep with fewer runs
+    than slots, spread over every GPU before any GPU gets a second.
+    """
+    if slots is not None and slots < 1:
+        raise ValueError(f"--workers must be at least 1, got {slots}.")
+    if per_gpu is not None and (per_gpu < 1 or not gpus or slots is not None):
+        raise ValueError("--per-gpu N needs --gpus and replaces --workers (N workers per GPU).")
+    if not gpus:
+        return [None] * (slots or 1)
+    total = slots or len(gpus) * (per_gpu or 1)
+    return [gpus[index % len(gpus)] for index in range(total)]

@@ -35,7 +35,6 @@ stop, or SIGKILL from the out-of-memory killer, a crash), or whose record says
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import re
 import secrets
@@ -62,10 +61,6 @@ SWEEP_COPY = "sweep.yaml"
 _RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
 _SHORT_NAMES = {"label_fraction": "p", "fold": "fold", "pretext_unlabeled_fraction": "u",
                 "seed": "seed"}
-
-
-def utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def new_run_id(taken: set[str] | dict[str, Any]) -> str:

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from sslexp.runs.protocol import read_progress
 from sslexp.sweep.ledger import Ledger
-from sslexp.training.progress import read_progress
 
 
 @dataclass(frozen=True)

@@ -3,21 +3,24 @@
 ``check_grid`` checks every grid point as ``sslexp train`` would check its
 options, without loading data, so a typo or an out-of-range value stops the
 sweep before its first run (``sweep local`` and ``sweep plan``).
-``plan_sweep`` also loads the data sets, checks each point's labelled subset,
-finds which backbones are cached, and estimates the time from a short probe.
+``plan_sweep`` also finds which backbones are cached and asks training what each
+run costs (its labelled subset, its budget, and the time from a short probe).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sslexp.config import PretrainConfig, TrainConfig, build, flat_fields
+from sslexp.config import PretrainConfig, TrainConfig, flat_fields
 from sslexp.errors import InputError
+from sslexp.runs.protocol import backbone_dir, is_artifact_reference, is_backbone_finished
 from sslexp.sweep.ledger import readable_name
-from sslexp.sweep.spec import SweepSpec, grid_parameter_names, grid_points
+from sslexp.sweep.spec import SweepSpec, grid_parameters, grid_points
+from sslexp.sweep.spec import planned_backbones as pretrain_configs  # their configs alone
 
 
 def runs_sslexp_train(spec: SweepSpec) -> bool:
@@ -46,15 +49,14 @@ def check_grid(spec: SweepSpec, options: set[str]) -> list[PlannedRun]:
         raise ValueError(f"parameter(s) {', '.join(unknown)} are not options of `sslexp "
                          "train` (see `sslexp train --help`; spelled like the options, "
                          "e.g. label_fraction, pretext_epochs)")
-    fields = {name for _, _, _, name in flat_fields(TrainConfig)}
-    flat_name = {dotted: name for _, _, dotted, name in flat_fields(TrainConfig)}
-    varying = grid_parameter_names(spec)
+    flat_name = {item.dotted: item.name for item in flat_fields(TrainConfig)}
+    varying = grid_parameters(spec.raw)
     planned, checked = [], {}
     for point in grid_points(spec):
         values = {_option_name(name): value for name, value in point.items()}
         name = readable_name(values, [_option_name(name) for name in varying])
         try:
-            config = build(TrainConfig, {k: v for k, v in values.items() if k in fields})
+            config = TrainConfig.from_flat(values)
             if config not in checked:
                 checked[config] = _check_inputs(config)
         except InputError as error:
@@ -72,7 +74,6 @@ def _option_name(name: str) -> str:
 def _check_inputs(config: TrainConfig) -> bool:
     """The checks that need no data: the data set exists, a pretrained file exists."""
     from sslexp.data.registry import check_dataset
-    from sslexp.training.tracking import is_artifact_reference
 
     check_dataset(config.dataset)
     pretrained = config.pretrained
@@ -99,12 +100,9 @@ class PlannedBackbone:
 
 def planned_backbones(spec: SweepSpec, default_cache: Path) -> list[PlannedBackbone]:
     """The backbones the ssl runs with ``pretrained: auto`` ask for, each once, cached or not."""
-    from sslexp.sweep.spec import planned_backbones as pretrain_configs
-    from sslexp.training.backbones import backbone_dir, is_finished
-
     cache = backbone_cache_of(spec, default_cache)
     return [PlannedBackbone(config, backbone_dir(cache, config),
-                            is_finished(backbone_dir(cache, config)))
+                            is_backbone_finished(backbone_dir(cache, config)))
             for config in pretrain_configs(spec)]
 
 
@@ -120,110 +118,38 @@ def backbones_note(backbones: list[PlannedBackbone], sweep_file: Path) -> str | 
 
 
 @dataclasses.dataclass(frozen=True)
-class RunCost:
-    run: PlannedRun
-    n_train: int | None = None
-    n_val: int | None = None
-    budget: Any = None  # sslexp.training.budget.Budget
-    seconds: float | None = None
-
-
-@dataclasses.dataclass(frozen=True)
 class SweepPlan:
     spec: SweepSpec
-    runs: list[RunCost]
+    runs: list[PlannedRun]
     backbones: list[PlannedBackbone]
-    pretrain_seconds: dict[str, float]  # backbone key -> estimate, for those not cached
-    probe_seconds: float | None
-    notes: list[str]
+    costs: Any  # sslexp.training.costs.Costs: one cost per run, in the same order
 
 
-def plan_sweep(spec: SweepSpec, options: set[str], cache_dir: Path, default_backbone_cache: Path,
-               probe: bool = True) -> SweepPlan:
-    """The grid with each run's labels and budget, the backbones, and, with ``probe``, the
-    time each run and each pretraining takes at most, from steps measured here. Imports
-    Keras (the budgets' module does)
-    (``options`` and the backbone cache as for ``check_grid``, ``planned_backbones``)."""
-    import time
+def workers_in_comments(yaml_text: str) -> int | None:
+    """The ``--workers N`` of the ``sweep local`` command a sweep YAML's comments suggest
+    (the header says what the sweep was sized for), if any."""
+    for line in yaml_text.splitlines():
+        found = re.search(r"#.*\bsweep local\b.*--workers[ =](\d+)", line)
+        if found:
+            return int(found.group(1))
+    return None
 
-    from sslexp.data import load_dataset
-    from sslexp.data.splits import label_split
-    from sslexp.errors import DataUnavailableError
-    from sslexp.training.budget import budget_for
 
-    started = time.monotonic()
+def plan_sweep(spec: SweepSpec, options: set[str], default_backbone_cache: Path,
+               costs_of: Callable) -> SweepPlan:
+    """The grid with each run's labels and budget, the backbones, and the time each run and
+    each pretraining takes at most (``options`` and the backbone cache as for
+    ``check_grid``, ``planned_backbones``).
+
+    ``costs_of(named_configs, pretrain_configs)`` prices the runs and the pretrainings
+    still to do (``sslexp.training.costs.run_costs``): the sweep knows the grid, training
+    what a run of it spends.
+    """
     runs = check_grid(spec, options)
     backbones = planned_backbones(spec, default_backbone_cache)
-    notes: list[str] = []
-    datasets: dict[tuple, Any] = {}
-    costs: list[RunCost] = []
-    for run in runs:
-        config = run.config
-        key = (config.dataset, config.image_size)
-        if key not in datasets:
-            try:
-                datasets[key] = load_dataset(config.dataset, config.image_size, cache_dir)
-            except DataUnavailableError as error:
-                datasets[key] = None
-                notes.append(f"{config.dataset} is not available here ({error}); its runs "
-                             "are listed without labels or time.")
-        data = datasets[key]
-        if data is None:
-            costs.append(RunCost(run))
-            continue
-        try:
-            split = label_split(data.pool_labels, config.label_fraction, config.fold,
-                                config.folds, config.seed, config.val_fraction,
-                                with_validation=config.select == "best")
-        except InputError as error:
-            raise ValueError(f"run {run.name}: parameter {error.option}={error.value!r}: "
-                             f"{error.problem}") from error
-        n_train, n_val = len(split.train_indices), len(split.val_indices)
-        costs.append(RunCost(run, n_train, n_val, budget_for(config, n_train)))
-    pretrain_seconds: dict[str, float] = {}
-    probe_seconds = None
-    if probe and any(cost.n_train is not None for cost in costs):
-        costs, pretrain_seconds = _probe(costs, backbones, datasets)
-        probe_seconds = time.monotonic() - started
-    return SweepPlan(spec, costs, backbones, pretrain_seconds, probe_seconds, notes)
-
-
-def _probe(costs: list[RunCost], backbones: list[PlannedBackbone],
-           datasets: dict) -> tuple[list[RunCost], dict[str, float]]:
-    """Measure each distinct model once, then price every run and pretraining with it."""
-    from sslexp.data.splits import pretext_split
-    from sslexp.training import probe
-
-    startup = probe.import_seconds()
-    measured: dict[tuple, Any] = {}
-    priced = []
-    for cost in costs:
-        config = cost.run.config
-        data = datasets[(config.dataset, config.image_size)]
-        if data is None:
-            priced.append(cost)
-            continue
-        key = (config.dataset, config.image_size, config.backbone, config.batch_size)
-        if key not in measured:
-            measured[key] = probe.measure_training(config, data)
-        budget = cost.budget
-        seconds = startup + measured[key].fit_s(budget.max_updates, budget.epochs, cost.n_val,
-                                                len(data.test_labels))
-        priced.append(dataclasses.replace(cost, seconds=seconds))
-    pretraining = {}
-    for backbone in backbones:
-        data = datasets.get((backbone.config.dataset, backbone.config.image_size))
-        if backbone.cached or data is None:
-            continue
-        pretext = backbone.config.pretext
-        train_indices, val_indices = pretext_split(len(data.pool_labels),
-                                                   pretext.unlabeled_fraction,
-                                                   pretext.val_fraction, pretext.seed)
-        steps = pretext.steps_per_epoch(math.ceil(len(train_indices) / pretext.batch_size))
-        measured_here = probe.measure_pretraining(backbone.config, data)
-        pretraining[backbone.config.key()] = measured_here.fit_s(
-            pretext.epochs * steps, pretext.epochs, 4 * len(val_indices))  # all 4 rotations
-    return priced, pretraining
+    costs = costs_of([(run.name, run.config) for run in runs],
+                     [backbone.config for backbone in backbones if not backbone.cached])
+    return SweepPlan(spec, runs, backbones, costs)
 
 
 def format_plan(plan: SweepPlan, workers: int, sweep_file: Path) -> str:
@@ -231,14 +157,14 @@ def format_plan(plan: SweepPlan, workers: int, sweep_file: Path) -> str:
     from sslexp.sweep.monitor import format_duration
 
     spec = plan.spec
-    varying = [_option_name(name) for name in grid_parameter_names(spec)]
+    varying = [_option_name(name) for name in grid_parameters(spec.raw)]
     lines = [f"Sweep {spec.name!r} ({sweep_file}): {len(plan.runs)} runs over "
              f"{' x '.join(varying) or 'one point'}", ""]
     header = ["run", *varying, "train", "val", "updates", "val every", "at most"]
     rows = []
-    for cost in plan.runs:
+    for run, cost in zip(plan.runs, plan.costs.runs, strict=True):
         budget = cost.budget
-        rows.append([cost.run.name, *[_shown(cost.run.values.get(name)) for name in varying],
+        rows.append([run.name, *[_shown(run.values.get(name)) for name in varying],
                      _shown(cost.n_train), _shown(cost.n_val),
                      ("" if budget is None else
                       f"{'<=' if budget.rule == 'converged' else ''}{budget.max_updates}"),
@@ -254,7 +180,7 @@ def format_plan(plan: SweepPlan, workers: int, sweep_file: Path) -> str:
             if backbone.cached:
                 state = "cached"
             else:
-                seconds = plan.pretrain_seconds.get(backbone.config.key())
+                seconds = plan.costs.pretrain_seconds.get(backbone.config.key())
                 state = (f"to pretrain ({backbone.config.pretext.epochs} epochs"
                          + (f", at most {format_duration(seconds)})" if seconds else ")"))
             lines.append(f"  {backbone.directory}  {state}")
@@ -264,17 +190,17 @@ def format_plan(plan: SweepPlan, workers: int, sweep_file: Path) -> str:
                          f"pretrain {sweep_file}` does it ahead.")
         lines.append("")
     lines += _time_lines(plan, workers)
-    lines += plan.notes
+    lines += plan.costs.notes
     return "\n".join(lines).rstrip()
 
 
 def _time_lines(plan: SweepPlan, workers: int) -> list[str]:
     from sslexp.sweep.monitor import format_duration
 
-    priced = [cost.seconds for cost in plan.runs if cost.seconds is not None]
+    priced = [cost.seconds for cost in plan.costs.runs if cost.seconds is not None]
     if not priced:
         return ["Time: not estimated (it needs the probe and the data set here)."]
-    pretraining = sum(plan.pretrain_seconds.values())
+    pretraining = sum(plan.costs.pretrain_seconds.values())
     total = pretraining + sum(priced) / max(1, workers)
     unpriced = len(plan.runs) - len(priced)
     return [
@@ -283,7 +209,7 @@ def _time_lines(plan: SweepPlan, workers: int) -> list[str]:
         + (f", pretraining {format_duration(pretraining)}" if pretraining else "")
         + (f"; {unpriced} run(s) not priced" if unpriced else "") + ".",
         "  Every update counted: a converged budget may stop sooner. From a "
-        f"{format_duration(plan.probe_seconds or 0)} probe of a few steps here; timings on "
+        f"{format_duration(plan.costs.probe_seconds or 0)} probe of a few steps here; timings on "
         "a shared machine vary.",
     ]
 

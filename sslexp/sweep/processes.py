@@ -92,14 +92,29 @@ def forwarding_signals(handler: Callable[[int], None]) -> Iterator[None]:
 
 
 def pass_signal(processes: list[subprocess.Popen], signum: int, forceful: bool) -> None:
-    """Send ``signum`` to each running child, or kill its whole process group when forceful."""
+    """Send ``signum`` to each running child, or kill it and everything it started when
+    forceful (its process group, and descendants in groups of their own, such as an
+    agent's worker)."""
     for process in processes:
         if process is None or process.poll() is not None:
             continue
         try:
             if forceful:
-                os.killpg(process.pid, signal.SIGKILL)
+                kill_tree(process.pid)
             else:
                 process.send_signal(signum)
         except ProcessLookupError:
             pass
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid``'s process group and every descendant of ``pid``."""
+    try:
+        descendants = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        descendants = []
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    for descendant in descendants:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            descendant.kill()

@@ -15,7 +15,7 @@ so a run that keeps failing cannot loop, and a run whose process keeps dying
 by a signal (taking its worker along or not) is failed after the ledger's
 ``max_kills`` deaths. A run left behind by a dead worker that finished on its
 own is kept. How a run is executed is the executor's business
-(``sslexp.sweep.executor``).
+(``sslexp.sweep.executor``: the same executors online agents use).
 """
 
 from __future__ import annotations
@@ -32,13 +32,14 @@ from typing import Any
 
 import yaml
 
-from sslexp.runs.record import LOG_FILE, RESULTS_FILE, read_record
+from sslexp.runs.record import LOG_FILE, RESULTS_FILE, now, read_record
 from sslexp.sweep import processes
-from sslexp.sweep.executor import PersistentExecutor, RunRequest, SubprocessExecutor
+from sslexp.sweep.executor import RunRequest, make_executor, sweep_run_request
+from sslexp.sweep.gpus import gpu_slots
 from sslexp.sweep.ledger import (DEFAULT_MAX_KILLS, RUNS_DIR, SWEEP_COPY, Ledger, Outcome,
                                  classify, count_kill, last_line, new_entry, new_run_id,
-                                 readable_name, run_state, unique_name, utc_now)
-from sslexp.sweep.spec import (SweepSpec, grid_parameter_names, metric_from_results,
+                                 readable_name, run_state, unique_name)
+from sslexp.sweep.spec import (SweepSpec, grid_parameters, metric_from_results,
                                propose_next_run, to_sweep_run)
 
 
@@ -64,35 +65,25 @@ class LocalSweepOptions:
     working_dir: Path | None = None
     isolate: bool = False  # one process per run instead of long-lived workers
     per_gpu: int | None = None  # workers sharing each GPU in --gpus
+    run_timeout_s: float | None = None  # a run still going after this long is killed (wedged)
 
 
 @dataclass(frozen=True)
 class Claim:
     run_id: str
-    request: RunRequest
+    name: str
+    config: dict[str, Any]
+    run_dir: Path
     attempt: int
     slot: WorkerSlot
 
 
 def worker_slots(workers: int | None, gpus: tuple[str, ...],
                  per_gpu: int | None = None) -> list[WorkerSlot]:
-    """One worker per GPU by default (``per_gpu`` each with it); with more workers than GPUs
-    they share them in turn."""
-    if workers is not None and workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {workers}.")
-    if per_gpu is not None and (per_gpu < 1 or not gpus or workers is not None):
-        raise ValueError("--per-gpu N needs --gpus and replaces --workers (N workers per GPU).")
-    if not gpus:
-        return [WorkerSlot(f"worker-{index}", None) for index in range(workers or 1)]
-    total = workers or len(gpus) * (per_gpu or 1)
-    return [WorkerSlot(f"worker-{index}", gpus[index % len(gpus)]) for index in range(total)]
-
-
-def make_executor(spec: SweepSpec, options: LocalSweepOptions):
-    """Long-lived workers for ``sslexp train`` runs, or one process per run with ``isolate``."""
-    executor = SubprocessExecutor if options.isolate else PersistentExecutor
-    return executor(spec, base_env=options.base_env, interpreter=options.interpreter,
-                    working_dir=options.working_dir, wandb_mode=options.wandb_mode)
+    """One worker per GPU by default (``per_gpu`` each with it), dealt as online agents are
+    (``gpu_slots``)."""
+    return [WorkerSlot(f"worker-{index}", gpu)
+            for index, gpu in enumerate(gpu_slots(gpus, per_gpu, workers))]
 
 
 def prepare_sweep_dir(spec: SweepSpec, sweep_dir: Path) -> Ledger:
@@ -185,8 +176,10 @@ class LocalSweep:
         self._started = 0
         self._worker_errors: list[BaseException] = []
         self._identity = processes.identify_process(os.getpid())
-        self._varying = grid_parameter_names(spec)
-        self.executor = make_executor(spec, options)
+        self._varying = list(grid_parameters(spec.raw))
+        self.executor = make_executor(options.isolate, interpreter=options.interpreter,
+                                      working_dir=options.working_dir,
+                                      run_timeout_s=options.run_timeout_s)
         with self.ledger.transaction() as data:
             if options.max_kills is not None:
                 data["max_kills"] = options.max_kills
@@ -230,7 +223,8 @@ class LocalSweep:
                 if claim is None:
                     return
                 exit_code = self.executor.run(
-                    claim.request, lambda pid, claim=claim: self._note_run_process(claim, pid))
+                    self._request(claim),
+                    lambda pid, claim=claim: self._note_run_process(claim, pid))
                 entry = self._record(claim, exit_code)
                 self._on_run_end(claim.run_id, entry)
         except BaseException as error:  # surfaced by run() once the other workers stop
@@ -265,14 +259,21 @@ class LocalSweep:
                     wandb_dir=entry["run_dir"],
                     cuda_visible_devices=slot.cuda_visible_devices,
                     worker={"name": slot.name, **self._identity, "run": None},
-                    started_at=utc_now(),
+                    started_at=now(),
                     finished_at=None,
                 )
                 self._attempted.add(run_id)
                 self._started += 1
-                request = RunRequest(run_id, entry["name"], dict(entry["config"]),
-                                     self.ledger.run_dir(entry), slot.cuda_visible_devices)
-                return Claim(run_id, request, entry["attempts"], slot)
+                return Claim(run_id, entry["name"], dict(entry["config"]),
+                             self.ledger.run_dir(entry), entry["attempts"], slot)
+
+    def _request(self, claim: Claim) -> RunRequest:
+        """The claimed run's command line and environment (built outside the ledger's lock)."""
+        return sweep_run_request(
+            self.spec, claim.run_id, claim.name, claim.config, claim.run_dir,
+            base_env=self.options.base_env, wandb_mode=self.options.wandb_mode,
+            cuda_visible_devices=claim.slot.cuda_visible_devices,
+            interpreter=self.options.interpreter)
 
     def _run_to_redo(self, data: dict[str, Any]) -> str | None:
         redo_states = {"interrupted", "pending"} | ({"failed"} if self.options.retry_failed else set())
@@ -322,7 +323,7 @@ class LocalSweep:
                 entry["worker"]["run"] = identity
 
     def _record(self, claim: Claim, exit_code: int) -> dict[str, Any]:
-        run_dir = claim.request.run_dir
+        run_dir = claim.run_dir
         record = read_record(run_dir)
         outcome = classify(exit_code, record, last_line(run_dir / LOG_FILE))
         if self._stop.is_set() and outcome.state == "failed":
@@ -332,7 +333,7 @@ class LocalSweep:
             entry = data["runs"][claim.run_id]
             if entry["attempts"] == claim.attempt:
                 entry.update(state=outcome.state, exit_code=exit_code, error=outcome.error,
-                             finished_at=utc_now(),
+                             finished_at=now(),
                              wandb_id=((record.wandb or {}).get("run_id") if record else None))
                 if outcome.killed and not self._stop.is_set():
                     count_kill(entry, data.get("max_kills", DEFAULT_MAX_KILLS), outcome.error)

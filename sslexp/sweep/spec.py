@@ -210,21 +210,23 @@ def planned_grid(raw: dict[str, Any], path: Path) -> list[dict[str, Any]]:
 def planned_backbones(spec: SweepSpec) -> list:
     """The pretrain configs of the backbones the sweep's ssl runs will ask for with
     ``pretrained: auto``, each once, in grid order (``sslexp.config.PretrainConfig``)."""
-    from sslexp.config import TrainConfig, build, flat_fields
+    from sslexp.config import TrainConfig
 
-    names = {name for _, _, _, name in flat_fields(TrainConfig)}
     found = {}
     for point in grid_points(spec):
-        config = build(TrainConfig, {k: v for k, v in point.items() if k in names})
+        config = TrainConfig.from_flat(point)
         if config.method == "ssl" and config.pretrained == "auto":
             pretrain = config.pretrain_config()
             found.setdefault(pretrain.key(), pretrain)
     return list(found.values())
 
 
-def grid_parameter_names(spec: SweepSpec) -> list[str]:
-    """Parameters the sweep varies (those given as a list of ``values``)."""
-    return [name for name, item in spec.raw.get("parameters", {}).items() if isinstance(item, dict) and "values" in item]
+def grid_parameters(sweep_config: Mapping[str, Any]) -> dict[str, list]:
+    """The parameters a sweep config varies (those given as a list of ``values``), in YAML
+    order, with their values."""
+    parameters = sweep_config.get("parameters") or {}
+    return {name: list(item["values"]) for name, item in parameters.items()
+            if isinstance(item, dict) and isinstance(item.get("values"), list)}
 
 
 def planned_run_count(spec: SweepSpec) -> int | None:

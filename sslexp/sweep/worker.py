@@ -1,6 +1,7 @@
-"""A long-lived process that runs one ``sslexp train`` after another, so that a
-sweep pays for importing TensorFlow (or JAX, or PyTorch), Keras and sslexp once
-per worker instead of once per run.
+"""The one in-process runner: a long-lived process that runs one ``sslexp train`` after
+another, so that runs pay for importing TensorFlow (or JAX, or PyTorch), Keras and
+sslexp once per worker instead of once per run. Local sweeps and online agents both
+hand it their runs through ``sslexp.sweep.executor.InProcessExecutor``.
 
 The parent (``WorkerProcess``) sends one JSON line per run over a pipe: the
 command line, environment, working directory and log file. The worker points
@@ -8,13 +9,15 @@ its file descriptors 1 and 2 at the run's log (so whatever TensorFlow's C++
 code writes lands there too), sets the run's environment and ``sys.argv``,
 runs the command through the same click entry point a process would, and
 answers ``ended`` with the exit status the process would have had. It then
-clears Keras' state (session, dtype policy, warning filters, signal
-handlers, environment) and answers ``ready``.
+puts back what the run may have changed (``WorkerState.restore``: Keras'
+session and dtype policy, wandb's settings, warning filters, signal handlers,
+environment, working directory, ``sys.argv``) and answers ``ready``.
 
-Everything a run does that outlives it in an ordinary process (a crash, a
-signal, a hang while cleaning up) ends or wedges only this worker: the parent
-notes it in the run's log, reports the exit status, and starts a fresh worker
-for the next run.
+The run gets its signals as a process of its own would (SIGTERM, SIGINT: the
+run records itself as interrupted). Everything a run does that outlives it in
+an ordinary process (a crash, a signal, a hang while cleaning up) ends or
+wedges only this worker: the parent notes it in the run's log, reports the
+exit status, and starts a fresh worker for the next run.
 """
 
 from __future__ import annotations
@@ -113,6 +116,10 @@ class WorkerState:
 
             keras.utils.clear_session(free_memory=True)
             keras.config.set_dtype_policy("float32")
+        if "wandb" in sys.modules:  # settings read from the run's environment (its run id)
+            import wandb
+
+            wandb.teardown()
         warnings.filters[:] = self.warning_filters
         sys.argv = list(self.argv)
         os.chdir(self.directory)
@@ -173,7 +180,7 @@ class WorkerProcess:
         finally:
             os.close(request_read)
             os.close(reply_write)
-        self._replies = os.fdopen(self._reply_read, "r")
+        self._buffer = b""
         self.devices = env.get("CUDA_VISIBLE_DEVICES")  # fixed for the process's life
         self.runs = 0
 
@@ -195,26 +202,40 @@ class WorkerProcess:
             raise WorkerGone(f"the worker process did not take the run ({error})") from error
         self.runs += 1
 
-    def wait_for_end(self) -> tuple[int, bool]:
+    def wait_for_end(self, timeout_s: float | None = None) -> tuple[int, bool] | None:
         """(the run's exit status, whether the worker died during it); a worker that died
-        gives its own exit status (negative: killed by that signal)."""
-        message = self._next_message(timeout_s=None)
+        gives its own exit status (negative: killed by that signal). None: the run did not
+        end within ``timeout_s``."""
+        try:
+            message = self._next_message(timeout_s)
+        except TimeoutError:
+            return None
         if message is None:
             return self.process.wait(), True
         return int(message["exit_code"]), False
 
     def wait_until_ready(self, timeout_s: float) -> bool:
         """True once the worker has cleaned up after the run, False if it did not in time."""
-        message = self._next_message(timeout_s)
+        try:
+            message = self._next_message(timeout_s)
+        except TimeoutError:
+            return False
         return message is not None and message.get("event") == READY
 
     def _next_message(self, timeout_s: float | None) -> dict | None:
-        if timeout_s is not None:
-            readable, _, _ = select.select([self._replies], [], [], timeout_s)
+        """The next reply; None once the worker has closed its end (it is gone)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while b"\n" not in self._buffer:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            readable, _, _ = select.select([self._reply_read], [], [], wait)
             if not readable:
+                raise TimeoutError
+            chunk = os.read(self._reply_read, 65536)
+            if not chunk:
                 return None
-        line = self._replies.readline()
-        return json.loads(line) if line else None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
 
     def close(self, grace_s: float = 30.0) -> None:
         """Let the worker finish and exit (killed after ``grace_s``)."""
@@ -226,7 +247,8 @@ class WorkerProcess:
         if self.alive():
             self.kill()
         self.process.wait()
-        self._replies.close()
+        with contextlib.suppress(OSError):
+            os.close(self._reply_read)
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):

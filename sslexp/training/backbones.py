@@ -22,22 +22,16 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from sslexp.config import PRETRAIN_PREFIXES, PretrainConfig, flatten
 from sslexp.runs.lifecycle import check_run_dir
-from sslexp.runs.record import BACKBONE_FILE, BACKUP_DIR, Record, file_mode, read_record
-from sslexp.training import progress
+from sslexp.runs.protocol import backbone_dir, is_backbone_finished, note_waiting
+from sslexp.runs.record import BACKBONE_FILE, BACKUP_DIR, Record, file_mode
 from sslexp.training.pretrain import run_pretraining
+from sslexp.training.shared_backbones import SharedBackbones
 from sslexp.training.tracking import (WandbSettings, group_of, outside_the_sweep, resolve_mode,
                                       sweep_id, warn)
-
-
-def backbone_dir(cache_root: Path, config: PretrainConfig) -> Path:
-    return Path(cache_root) / config.directory_name()
-
-
-def is_finished(directory: Path) -> bool:
-    record = read_record(directory)
-    return record is not None and record.is_finished and (directory / BACKBONE_FILE).is_file()
 
 
 def unreadable(path: Path) -> str | None:
@@ -51,14 +45,12 @@ def unreadable(path: Path) -> str | None:
 
 
 def is_usable(directory: Path) -> bool:
-    return is_finished(directory) and unreadable(directory / BACKBONE_FILE) is None
+    return is_backbone_finished(directory) and unreadable(directory / BACKBONE_FILE) is None
 
 
 @contextlib.contextmanager
 def cache_lock(directory: Path, echo: Callable[[str], None] = warn):
     """Hold the lock every pretraining into ``directory`` takes; say so when waiting for it."""
-    from filelock import FileLock, Timeout
-
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(f"{directory}.lock", mode=file_mode())
@@ -75,7 +67,7 @@ def cache_lock(directory: Path, echo: Callable[[str], None] = warn):
 
 def set_aside_if_broken(directory: Path, echo: Callable[[str], None] = warn) -> Path | None:
     """Move a finished cache entry whose backbone cannot be read out of the way."""
-    if not is_finished(directory):
+    if not is_backbone_finished(directory):
         return None
     problem = unreadable(directory / BACKBONE_FILE)
     if problem is None:
@@ -103,14 +95,14 @@ def ensure_backbone(config: PretrainConfig, cache_root: Path, data_cache_dir: Pa
 
     def waiting(line: str) -> None:
         echo(line)
-        progress.note_waiting(progress_to, directory, config.pretext.epochs)
+        note_waiting(progress_to, directory, config.pretext.epochs)
 
     if sweep_id() and resolve_mode(wandb_settings.mode) != "disabled":
         pretrain_outside_the_sweep(config, cache_root, data_cache_dir, wandb_settings)
     else:
         with cache_lock(directory, waiting):
             set_aside_if_broken(directory, echo)
-            if not is_finished(directory):
+            if not is_backbone_finished(directory):
                 interrupted = (directory / BACKUP_DIR).exists()
                 fill(config, directory, data_cache_dir, wandb_settings, resume=interrupted,
                      progress_to=progress_to)
@@ -135,8 +127,6 @@ def fill(config: PretrainConfig, directory: Path, data_cache_dir: Path,
          wandb_settings: WandbSettings, resume: bool, progress_to: Path | None = None) -> Record:
     """Pretrain into ``directory`` (lock held); online, download the backbone or wait for
     it instead when another machine has made or is making it."""
-    from sslexp.training.shared_backbones import SharedBackbones
-
     shared = SharedBackbones.for_settings(wandb_settings)
     if shared is None:
         return run_pretraining(config, directory, data_cache_dir, wandb_settings, resume=resume,

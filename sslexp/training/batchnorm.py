@@ -15,7 +15,8 @@ fine-tune policy run in inference mode and keep their statistics.
 Validation-time recalibration is undone after the validation, so training
 itself (and every checkpoint) sees exactly what Keras would have kept; the
 test then reports both. Backend-neutral: layer calls and ``keras.ops`` only.
-Imports Keras: import this module lazily, where training starts.
+Imports Keras, like the rest of ``sslexp.training``; the command line imports training
+only when a command trains.
 """
 
 from __future__ import annotations

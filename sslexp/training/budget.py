@@ -4,8 +4,8 @@
 updates, at most ``max_updates``. ``matched``: exactly ``max_updates`` updates.
 Keras counts in epochs, so an epoch here is ``eval_every`` updates (the data
 repeats within it) followed by one validation; the last epoch is cut short
-so that no run trains past ``max_updates``. Imports Keras: import this module
-lazily, where training starts.
+so that no run trains past ``max_updates``. Imports Keras, like the rest of
+``sslexp.training``; the command line imports training only when a command trains.
 """
 
 from __future__ import annotations

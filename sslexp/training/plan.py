@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from sslexp.config import PretrainConfig, TrainConfig
+from sslexp.runs.protocol import backbone_dir, is_artifact_reference, is_backbone_finished
 
 SHOWN_FILES = 5  # unreadable files named on the console; the record lists them all
 
@@ -35,8 +36,9 @@ def unreadable_files_text(files, full_list: str | None = "the record") -> str:
 
 
 def train_plan(config: TrainConfig, data, n_train: int, n_val: int, budget,
-               backbone: str) -> str:
-    """``budget``: the run's ``sslexp.training.budget.Budget``."""
+               backbone_cache: Path) -> str:
+    """``budget``: the run's ``sslexp.training.budget.Budget``; ``backbone_cache``: where
+    ``--pretrained auto`` finds its backbone."""
     if budget.rule == "converged":
         spend = (f"at most {budget.max_updates} updates of {config.batch_size} images, stopping "
                  f"after {budget.patience} without a better validation loss")
@@ -51,7 +53,7 @@ def train_plan(config: TrainConfig, data, n_train: int, n_val: int, budget,
         f"  labels: {n_train} to train, {n_val} to select the weights",
         f"  budget: {budget.rule}, {spend}",
         f"  validation: {validation}",
-        f"  backbone: {backbone}",
+        f"  backbone: {describe_backbone(config, backbone_cache)}",
     ])
 
 
@@ -59,18 +61,15 @@ def _epochs(count: int) -> str:
     return f"{count} epoch{'' if count == 1 else 's'}"
 
 
-def describe_backbone(config: TrainConfig, cached_dir: Path | None, cached: bool,
-                      pretrained_path: Path | None = None) -> str:
-    """Where the run's backbone comes from, and whether it must be pretrained first
-    (``cached_dir``: where ``--pretrained auto`` finds it; ``cached``: whether it is there)."""
-    from sslexp.training import tracking
-
+def describe_backbone(config: TrainConfig, backbone_cache: Path) -> str:
+    """Where the run's backbone comes from, and whether it must be pretrained first."""
     if config.method == "scratch":
         return f"ResNet-{config.backbone.depth} width {config.backbone.width}, random init"
     if config.pretrained != "auto":
-        where = ("W&B artifact " if tracking.is_artifact_reference(config.pretrained) else "")
-        return f"{where}{pretrained_path or config.pretrained}, fine-tune {config.finetune}"
-    if cached:
+        where = ("W&B artifact " if is_artifact_reference(config.pretrained) else "")
+        return f"{where}{config.pretrained}, fine-tune {config.finetune}"
+    cached_dir = backbone_dir(backbone_cache, config.pretrain_config())
+    if is_backbone_finished(cached_dir):
         return f"pretrained, cached in {cached_dir}, fine-tune {config.finetune}"
     pretext = config.pretext
     return (f"not cached yet: pretraining it first into {cached_dir} "

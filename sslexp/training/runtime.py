@@ -10,11 +10,9 @@ import sys
 import warnings
 from pathlib import Path
 
+from sslexp.runs.protocol import DETERMINISTIC_ENV, KEEP_COMPILED_ENV
 from sslexp.runs.record import BACKUP_DIR, HISTORY_FILE, read_history
 
-
-DETERMINISTIC_ENV = "SSLEXP_DETERMINISTIC"
-KEEP_COMPILED_ENV = "SSLEXP_KEEP_COMPILED_MODELS"
 COMPILATION_CACHE = "compiled"  # under the data cache directory, one folder per backend
 # Measured on a 2-core AVX2 CPU (no bfloat16 instructions), TensorFlow 2.21: a ResNet-8
 # pretext step ran 2.9x slower in mixed_bfloat16 and 2.4x slower in mixed_float16.
@@ -230,6 +228,7 @@ class CompiledModels:
             model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
             kept = model
         else:
+            print("reusing the compiled steps of an earlier run in this process", flush=True)
             kept.set_weights(model.get_weights())
             _reset_optimizer(kept, optimizer)
         self._kept[key] = kept

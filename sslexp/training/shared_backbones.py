@@ -24,14 +24,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sslexp.config import PretrainConfig, flatten, from_dict
+from sslexp.runs.protocol import (BACKBONE_KEY, BACKBONE_POLL_ENV, BACKBONE_WAIT_ENV,
+                                  PRETRAIN_JOB, backbone_artifact_name)
 from sslexp.runs.record import BACKBONE_FILE, RESULTS_FILE, Record, read_record, write_record
-from sslexp.training.tracking import (BACKBONE_KEY, PRETRAIN_JOB, ArtifactSpec, WandbSettings,
-                                      Yielded, backbone_artifact_name, log_artifact,
+from sslexp.training.tracking import (ArtifactSpec, WandbSettings, Yielded, log_artifact,
                                       resolve_mode, start_run, warn)
 
 LIVE_STATES = ("running", "pending")
-WAIT_ENV = "SSLEXP_BACKBONE_WAIT_S"
-POLL_ENV = "SSLEXP_BACKBONE_POLL_S"
 DEFAULT_WAIT_S = 6 * 3600.0
 DEFAULT_POLL_S = 30.0
 
@@ -67,8 +67,8 @@ class SharedBackbones:
         if resolve_mode(settings.mode) != "online":
             return None
         return cls(settings.project, settings.entity,
-                   wait_s=_seconds(environ, WAIT_ENV, DEFAULT_WAIT_S),
-                   poll_s=_seconds(environ, POLL_ENV, DEFAULT_POLL_S))
+                   wait_s=_seconds(environ, BACKBONE_WAIT_ENV, DEFAULT_WAIT_S),
+                   poll_s=_seconds(environ, BACKBONE_POLL_ENV, DEFAULT_POLL_S))
 
     def obtain(self, key: str, directory: Path, pretrain: Callable[[Callable], Record]) -> Record:
         """The backbone ``key`` in ``directory``: downloaded, or pretrained here by
@@ -174,7 +174,8 @@ class SharedBackbones:
             f"backbone {key} did not appear on W&B ({self._path()}) within {self.wait_s:.0f} s "
             f"while run(s) {', '.join(claims)} claimed it. If that run is stuck, stop it in W&B "
             f"(or wait until W&B marks it crashed) and start again, pretrain it before the "
-            f"agents with `sslexp sweep pretrain SWEEP.yaml`, or wait longer with {WAIT_ENV}.")
+            "agents with `sslexp sweep pretrain SWEEP.yaml`, or wait longer with "
+            f"{BACKBONE_WAIT_ENV}.")
 
     def _path(self, name: str | None = None) -> str:
         parts = [part for part in (self.entity, self.project, name) if part]
@@ -200,8 +201,6 @@ def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
 
 def _flat_pretrain_config(config: dict) -> dict:
     """A record's pretrain config as the flat W&B config a pretraining logs."""
-    from sslexp.config import PretrainConfig, flatten, from_dict
-
     try:
         return flatten(from_dict(PretrainConfig, config))
     except (TypeError, ValueError):

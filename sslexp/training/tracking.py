@@ -20,17 +20,11 @@ from pathlib import Path
 
 from sslexp.config import Config, flatten
 from sslexp.errors import InputError
+from sslexp.runs.lifecycle import recorded
+from sslexp.runs.protocol import ARTIFACT_PREFIX, SWEEP_ENV
 from sslexp.runs.record import RESULTS_FILE, Record, write_record
 
 MODES = ("online", "offline", "disabled")
-# What `wandb agent` sets for each run of a sweep; a second wandb.init in that
-# environment would take over the sweep's run instead of starting its own.
-SWEEP_ENV = ("WANDB_RUN_ID", "WANDB_SWEEP_ID", "WANDB_SWEEP_PARAM_PATH")
-# Job types: the report and the W&B Report select runs by them.
-PRETRAIN_JOB = "pretrain"
-TRAIN_JOB = "train"
-COMPARISON_JOB = "comparison"
-BACKBONE_KEY = "backbone_key"  # W&B config key: the cache key of the backbone a pretraining makes
 UNDECLARED_OFFLINE = ("not declared: W&B records the use of an artifact through its server, "
                       "which an offline run cannot reach; the reference is kept here only")
 
@@ -128,10 +122,6 @@ class ArtifactSpec:
     type: str = "model"
 
 
-def backbone_artifact_name(key: str) -> str:
-    return f"backbone-{key}"
-
-
 @contextlib.contextmanager
 def tracked_run(settings: WandbSettings, record: Record, run_dir: Path, resume: bool, *,
                 job_type: str, config: dict, name: str | None = None,
@@ -144,8 +134,6 @@ def tracked_run(settings: WandbSettings, record: Record, run_dir: Path, resume: 
     interrupted; on success the artifact, logged from the final files (the record
     then names it); results.json and the ``upload`` files saved to W&B; finish.
     """
-    from sslexp.runs.lifecycle import recorded
-
     run_dir = Path(run_dir)
     with start_run(settings, job_type=job_type, name=name or record.name or job_type,
                    config=config, run_dir=run_dir) as run:
@@ -205,7 +193,7 @@ def declare_backbone(run, reference: str | None) -> dict | None:
     what the record keeps about it."""
     if not reference:
         return None
-    reference = reference.removeprefix("wandb-artifact://")
+    reference = reference.removeprefix(ARTIFACT_PREFIX)
     if run is None:
         return {"reference": reference, "declared": False, "note": "W&B was disabled"}
     if not is_online(run):
@@ -224,6 +212,15 @@ def flat(config: Config) -> dict:
     return flatten(config)
 
 
+def mirror_summary(run, summary: dict) -> dict | None:
+    """Put a finished run's headline figures (derived from its record) in its W&B summary;
+    return what the record keeps about the W&B run."""
+    if run is None:
+        return None
+    run.summary.update(summary)
+    return run_record(run)
+
+
 def run_record(run) -> dict | None:
     if run is None:
         return None
@@ -240,12 +237,6 @@ def metrics_callbacks(run) -> list:
     return [WandbMetricsLogger(log_freq="epoch")]
 
 
-def is_artifact_reference(value: str) -> bool:
-    return value.startswith("wandb-artifact://") or (
-        ":" in value and not Path(value).exists() and value.count("/") >= 1
-        and not value.endswith(".keras"))
-
-
 def download_backbone_artifact(reference: str, settings: WandbSettings) -> Path:
     """Fetch a backbone artifact (online only) and return the .keras file inside.
 
@@ -253,7 +244,7 @@ def download_backbone_artifact(reference: str, settings: WandbSettings) -> Path:
     an input error that writes nothing; the run declares the artifact it used
     with ``declare_backbone``.
     """
-    reference = reference.removeprefix("wandb-artifact://")
+    reference = reference.removeprefix(ARTIFACT_PREFIX)
     if resolve_mode(settings.mode) != "online":
         raise InputError("pretrained", reference,
                          "looks like a W&B artifact reference, which needs --wandb-mode online; "

@@ -2,8 +2,8 @@
 
 The validation split, carved from the labelled subset, selects the epoch (or,
 with ``select: last``, there is none and the final weights of a fixed budget
-are kept); the test split is evaluated exactly once, at the end, with the
-selected weights and BatchNorm statistics recomputed from the training images
+are kept); the test split is evaluated at the end, with the selected weights
+and BatchNorm statistics recomputed from the training images
 (``sslexp.training.batchnorm``). Budgets count optimizer updates
 (``sslexp.training.budget``).
 """
@@ -13,15 +13,36 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import keras
 import numpy as np
+from sklearn.metrics import confusion_matrix
 
 from sslexp.config import TrainConfig
+from sslexp.data import load_dataset
+from sslexp.data.pipelines import LabelledBatches
+from sslexp.data.splits import label_split
+from sslexp.errors import InputError
+from sslexp.models import (apply_finetune_policy, build_backbone, build_classifier, describe,
+                           load_backbone, pool_pixel_mean)
 from sslexp.runs.lifecycle import check_run_dir
+from sslexp.runs.protocol import TRAIN_JOB, is_artifact_reference, progress_path, train_summary
+from sslexp.runs.provenance import provenance
 from sslexp.runs.record import (BEST_WEIGHTS_FILE, FIGURES_DIR, HISTORY_FILE,
                                 INITIAL_FILTERS_FILE, MODEL_FILE, Record, read_history,
-                                read_record)
+                                read_record, write_atomic)
+from sslexp.training import plan, runtime, tracking
+from sslexp.training.backbones import ensure_backbone
+from sslexp.training.batchnorm import (RecalibrateBeforeValidation, recalibrate,
+                                       recalibration_images)
+from sslexp.training.augmentation import augmented
+from sslexp.training.budget import MONITOR, budget_callbacks, budget_for, budget_summary
+from sslexp.training.pretrain import figure_files
+from sslexp.training.progress import ProgressCallback
+from sslexp.training.timing import StepTimer
 from sslexp.training.tracking import WandbSettings
 from sslexp.tuning import apply_tuned
+from sslexp.viz.features import first_layer_filters
+from sslexp.viz.run_figures import save_run_figures
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,13 +64,10 @@ def find_pretrained(config: TrainConfig, cache_dir: Path, backbone_cache: Path,
                     progress_to: Path | None = None) -> PretrainedBackbone:
     """The backbone file an ssl run starts from: the cached one for ``auto`` (pretrained
     now if nobody has), a W&B artifact, or a path."""
-    from sslexp.training import tracking
-    from sslexp.training.backbones import ensure_backbone
-
     if config.pretrained == "auto":  # pretrained with this run's W&B settings, as its own run
         path = ensure_backbone(config.pretrain_config(), backbone_cache, cache_dir,
                                wandb_settings, progress_to=progress_to)
-    elif tracking.is_artifact_reference(config.pretrained):
+    elif is_artifact_reference(config.pretrained):
         path = tracking.download_backbone_artifact(config.pretrained, wandb_settings)
     else:
         path = Path(config.pretrained)
@@ -59,15 +77,13 @@ def find_pretrained(config: TrainConfig, cache_dir: Path, backbone_cache: Path,
         summary = {"key": pretext.key, "config": pretext.config, "best_epoch": pretext.best_epoch,
                    "best_val_accuracy": pretext.best_val_accuracy}
         _check_same_architecture(config, pretext.config, path)
-    artifact = (config.pretrained if tracking.is_artifact_reference(config.pretrained)
+    artifact = (config.pretrained if is_artifact_reference(config.pretrained)
                 else pretext.artifact if pretext is not None else None)
     return PretrainedBackbone(Path(path), config.pretrained, summary, artifact)
 
 
 def _check_same_architecture(config: TrainConfig, pretext_config: dict, path) -> None:
     """ssl and scratch must share an architecture, or the comparison is not fair."""
-    from sslexp.errors import InputError
-
     trained = pretext_config.get("backbone", {})
     wanted = dataclasses.asdict(config.backbone)
     different = {k: (trained[k], v) for k, v in wanted.items() if k in trained and trained[k] != v}
@@ -81,10 +97,6 @@ def _check_same_architecture(config: TrainConfig, pretext_config: dict, path) ->
 def evaluate_once(model, images: np.ndarray, labels: np.ndarray, class_names,
                   batch_size: int) -> dict:
     """Test metrics from one pass over the test split."""
-    from sklearn.metrics import confusion_matrix
-
-    from sslexp.data.pipelines import LabelledBatches
-
     probabilities = model.predict(LabelledBatches(images, labels, batch_size), verbose=0)
     predicted = probabilities.argmax(axis=1)
     picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
@@ -107,56 +119,72 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
 
     Every input (data set, split, run directory, pretrained backbone,
     fine-tune policy) is checked before anything is written to ``output_dir``.
+    The seconds of each named step go to ``record.timings``.
     """
-    import keras
-
-    from sslexp.data import load_dataset
-    from sslexp.data.pipelines import LabelledBatches
-    from sslexp.data.splits import label_split
-    from sslexp.models import (apply_finetune_policy, build_backbone, build_classifier, describe,
-                               load_backbone, pool_pixel_mean)
-    from sslexp.runs.provenance import provenance
-    from sslexp.training import plan, progress, runtime, tracking
-    from sslexp.training.augmentation import augmented
-    from sslexp.training.batchnorm import (RecalibrateBeforeValidation, recalibrate,
-                                           recalibration_images)
-    from sslexp.training.backbones import backbone_dir, is_finished
-    from sslexp.training.budget import MONITOR, budget_callbacks, budget_for, budget_summary
-
-    output_dir = Path(output_dir)
-    run_name = run_name or config.default_run_name()
+    output_dir, run_name = Path(output_dir), run_name or config.default_run_name()
     config = apply_tuned(config)  # the method's tuned lr, augment and weight decay, if named
-    data = load_dataset(config.dataset, config.image_size, cache_dir)
-    split = label_split(data.pool_labels, config.label_fraction, config.fold, config.folds,
-                        config.seed, config.val_fraction, with_validation=config.select == "best")
-    ran_on = runtime.configure(config.run_seed, config.precision, cache_dir)  # before any model
-
-    def pretrained_backbone():
-        found = find_pretrained(config, cache_dir, backbone_cache, wandb_settings,
-                                progress.progress_path(output_dir))
-        backbone = load_backbone(found.path, data.image_shape)
-        return found, backbone, apply_finetune_policy(backbone, config.effective_finetune)
-
-    budget = budget_for(config, len(split.train_indices))
-    pretrained = None
-    if config.method == "ssl" and config.pretrained != "auto":  # a file: cheap to check first
-        pretrained, backbone, trainable_layers = pretrained_backbone()
+    timer = StepTimer()
+    with timer.step("data"):
+        data = load_dataset(config.dataset, config.image_size, cache_dir)
+        split = label_split(data.pool_labels, config.label_fraction, config.fold, config.folds,
+                            config.seed, config.val_fraction,
+                            with_validation=config.select == "best")
+        budget = budget_for(config, len(split.train_indices))
     check_run_dir(output_dir, resume)
-    cached_dir = backbone_dir(backbone_cache, config.pretrain_config())
     plan.show(plan.train_plan(config, data, len(split.train_indices), len(split.val_indices),
-                              budget, plan.describe_backbone(
-                                  config, cached_dir, is_finished(cached_dir),
-                                  pretrained and pretrained.path)))
-    if config.method == "ssl" and pretrained is None:  # may pretrain it now, into the cache
-        pretrained, backbone, trainable_layers = pretrained_backbone()
-    runtime.reseed(config.run_seed)  # pretraining it here drew from the generators
-    if config.method == "scratch":
-        backbone = build_backbone(data.image_shape, config.backbone,
-                                  pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
+                              budget, backbone_cache))
+    with timer.step("backbone"):
+        pretrained = (find_pretrained(config, cache_dir, backbone_cache, wandb_settings,
+                                      progress_path(output_dir))
+                      if config.method == "ssl" else None)  # may pretrain it now, into the cache
+        ran_on = runtime.configure(config.run_seed, config.precision, cache_dir)  # after that
+        backbone = _backbone(config, data, pretrained)
+    with timer.step("model"):
         trainable_layers = apply_finetune_policy(backbone, config.effective_finetune)
-    model = build_classifier(backbone, data.num_classes)
+        model = build_classifier(backbone, data.num_classes)
+    record = _new_record(config, run_name, data, split, model, trainable_layers, pretrained,
+                         ran_on)
+    record.timings = timer.seconds
+    with tracking.tracked_run(wandb_settings, record, output_dir, resume, job_type=TRAIN_JOB,
+                              name=run_name, config=tracking.flat(config),
+                              upload=(MODEL_FILE,)) as run:
+        if pretrained is not None:
+            record.model["pretrained"]["artifact"] = tracking.declare_backbone(
+                run, pretrained.artifact)
+        with timer.step("compile"):
+            optimizer = keras.optimizers.Adam(config.lr,
+                                              weight_decay=config.weight_decay or None)
+            model = runtime.compile_model(model, optimizer,
+                                          "sparse_categorical_crossentropy", ["accuracy"])
+            _save_initial_filters(model, output_dir / INITIAL_FILTERS_FILE)
+        train_images = data.pool_images[split.train_indices]
+        calibration_images = recalibration_images(train_images, config.run_seed)
+        with timer.step("fit"):
+            _fit(model, config, data, split, budget, output_dir, resume, calibration_images, run)
+        with timer.step("select"):
+            _select(model, record, output_dir, validated=config.select == "best")
+        with timer.step("test"):
+            record.training, record.test = _test(model, config, data, budget, record,
+                                                 calibration_images)
+        with timer.step("save"):
+            runtime.save_model_atomic(model, output_dir / MODEL_FILE)
+            record.files = _files(model, data, output_dir, run, config.select == "best")
+        record.wandb = tracking.mirror_summary(run, train_summary(record))
+    return record
 
-    record = Record(
+
+def _backbone(config: TrainConfig, data, pretrained: PretrainedBackbone | None):
+    """The run's backbone: the pretrained one (ssl), or a new one (scratch)."""
+    if pretrained is not None:
+        return load_backbone(pretrained.path, data.image_shape)
+    return build_backbone(data.image_shape, config.backbone,
+                          pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
+
+
+def _new_record(config: TrainConfig, run_name: str, data, split, model, trainable_layers,
+                pretrained: PretrainedBackbone | None, ran_on) -> Record:
+    """The record as the run starts: what it trains, on which labels, on what."""
+    return Record(
         kind="train", name=run_name, config=config.as_dict(), provenance=provenance(),
         skipped_files=list(data.skipped_files),
         split={**split.summary(), "dataset_fingerprint": data.fingerprint,
@@ -167,87 +195,77 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                             "input_shape": list(data.image_shape)},
                "pretrained": pretrained.summary() if pretrained else None,
                "runtime": ran_on.summary()})
-    with tracking.tracked_run(wandb_settings, record, output_dir, resume,
-                              job_type=tracking.TRAIN_JOB, name=run_name,
-                              config=tracking.flat(config), upload=(MODEL_FILE,)) as run:
-        if pretrained is not None:
-            record.model["pretrained"]["artifact"] = tracking.declare_backbone(
-                run, pretrained.artifact)
-        optimizer = keras.optimizers.Adam(config.lr, weight_decay=config.weight_decay or None)
-        model = runtime.compile_model(model, optimizer,
-                                      "sparse_categorical_crossentropy", ["accuracy"])
-        train_images = data.pool_images[split.train_indices]
-        calibration_images = recalibration_images(train_images, config.run_seed)
-        validated = config.select == "best"
-        best_weights = output_dir / BEST_WEIGHTS_FILE
-        _save_initial_filters(model, output_dir / INITIAL_FILTERS_FILE)
-        callbacks = [
-            *_checkpoints(output_dir, best_weights, resume, validated),
-            *budget_callbacks(budget),
-            RecalibrateBeforeValidation(calibration_images),
-            *tracking.metrics_callbacks(run),
-            progress.callback([progress.progress_path(output_dir)], "train"),
-        ]
-        model.fit(
-            augmented(LabelledBatches(train_images, data.pool_labels[split.train_indices],
-                                      config.batch_size, shuffle=True, seed=config.run_seed,
-                                      endless=True), config.augment, config.run_seed),
-            steps_per_epoch=budget.eval_every,
-            validation_data=LabelledBatches(data.pool_images[split.val_indices],
-                                            data.pool_labels[split.val_indices],
-                                            config.batch_size) if validated else None,
-            epochs=budget.epochs, callbacks=callbacks, verbose=runtime.fit_verbosity(),
-            shuffle=False,  # the pipeline shuffles
-        )
-        if validated:
-            model.load_weights(best_weights)
-        record.history = read_history(output_dir / HISTORY_FILE)
-        if validated:
-            best_row = min(record.history, key=lambda row: row.get(MONITOR, float("inf")))
-        else:
-            best_row = record.history[-1]
-        record.best_epoch = best_row["epoch"]
-        record.best_val_accuracy = best_row.get("val_accuracy")
-        test_batch = max(config.batch_size, 256)
-        without = evaluate_once(model, data.test_images, data.test_labels, data.class_names,
-                                test_batch)
-        record.training = {
-            **budget_summary(budget, record.history, record.best_epoch),
-            "batchnorm": {"rule": "recalibrated from the training images",
-                          **recalibrate(model, calibration_images)},
-        }
-        runtime.save_model_atomic(model, output_dir / MODEL_FILE)
-        record.test = {
-            **evaluate_once(model, data.test_images, data.test_labels, data.class_names,
-                            test_batch),
-            "without_recalibration": {key: without[key] for key in ("accuracy", "loss")},
-        }
-        record.files = {"model": MODEL_FILE, "history": HISTORY_FILE,
-                        "initial_filters": INITIAL_FILTERS_FILE,
-                        **({"best_weights": BEST_WEIGHTS_FILE} if validated else {}),
-                        **_save_figures(model, data, output_dir, run)}
-        if run is not None:
-            run.summary.update({"test/accuracy": record.test["accuracy"],
-                                "test/loss": record.test["loss"],
-                                "test/accuracy_without_recalibration":
-                                    without["accuracy"],
-                                "best_epoch": record.best_epoch,
-                                "updates": record.training["updates"],
-                                "cap_hit": record.training["cap_hit"],
-                                "n_labels": split.n_labels,
-                                "trainable_params": record.model["trainable_params"]})
-        record.wandb = tracking.run_record(run)
-    return record
+
+
+def _fit(model, config: TrainConfig, data, split, budget, output_dir: Path, resume: bool,
+         calibration_images: np.ndarray, run) -> None:
+    """``budget.epochs`` epochs of ``budget.eval_every`` updates, validating after each."""
+    validated = config.select == "best"
+    callbacks = [
+        *_checkpoints(output_dir, output_dir / BEST_WEIGHTS_FILE, resume, validated),
+        *budget_callbacks(budget),
+        RecalibrateBeforeValidation(calibration_images),
+        *tracking.metrics_callbacks(run),
+        ProgressCallback([progress_path(output_dir)], "train"),
+    ]
+    val_indices = split.val_indices
+    model.fit(
+        augmented(LabelledBatches(data.pool_images[split.train_indices],
+                                  data.pool_labels[split.train_indices], config.batch_size,
+                                  shuffle=True, seed=config.run_seed, endless=True),
+                  config.augment, config.run_seed),
+        steps_per_epoch=budget.eval_every,
+        validation_data=LabelledBatches(data.pool_images[val_indices],
+                                        data.pool_labels[val_indices],
+                                        config.batch_size) if validated else None,
+        epochs=budget.epochs, callbacks=callbacks, verbose=runtime.fit_verbosity(),
+        shuffle=False,  # the pipeline shuffles
+    )
+
+
+def _select(model, record: Record, output_dir: Path, validated: bool) -> None:
+    """Keep the weights of the epoch with the best validation loss (the last one without
+    validation), and record which epoch that was."""
+    record.history = read_history(output_dir / HISTORY_FILE)
+    if validated:
+        model.load_weights(output_dir / BEST_WEIGHTS_FILE)
+        best_row = min(record.history, key=lambda row: row.get(MONITOR, float("inf")))
+    else:
+        best_row = record.history[-1]
+    record.best_epoch = best_row["epoch"]
+    record.best_val_accuracy = best_row.get("val_accuracy")
+
+
+def _test(model, config: TrainConfig, data, budget, record: Record,
+          calibration_images: np.ndarray) -> tuple[dict, dict]:
+    """The record's ``training`` and ``test`` sections: BatchNorm statistics recomputed from
+    the training images, then the test split evaluated with them. The accuracy with the
+    statistics Keras kept during training is measured first, for comparison only."""
+    batch_size = max(config.batch_size, 256)
+    without = evaluate_once(model, data.test_images, data.test_labels, data.class_names,
+                            batch_size)
+    training = {**budget_summary(budget, record.history, record.best_epoch),
+                "batchnorm": {"rule": "recalibrated from the training images",
+                              **recalibrate(model, calibration_images)}}
+    test = {**evaluate_once(model, data.test_images, data.test_labels, data.class_names,
+                            batch_size),
+            "without_recalibration": {key: without[key] for key in ("accuracy", "loss")}}
+    return training, test
+
+
+def _files(model, data, output_dir: Path, run, validated: bool) -> dict[str, str]:
+    """The record's ``files``: what the run wrote, the figures of its model included."""
+    figures = save_run_figures(model, data.test_images[:4], output_dir / FIGURES_DIR,
+                               wandb_run=run)
+    return {"model": MODEL_FILE, "history": HISTORY_FILE,
+            "initial_filters": INITIAL_FILTERS_FILE,
+            **({"best_weights": BEST_WEIGHTS_FILE} if validated else {}),
+            **figure_files(figures, output_dir)}
 
 
 def _checkpoints(output_dir: Path, best_weights: Path, resume: bool, validated: bool) -> list:
     """History, best-epoch checkpoint and backup; without validation there is no best epoch,
     so no best checkpoint: the final weights are the run's."""
-    import keras
-
-    from sslexp.training import runtime
-    from sslexp.training.budget import MONITOR
-
     callbacks = runtime.checkpoint_callbacks(output_dir, best_weights, MONITOR, "min", resume,
                                              weights_only=True)
     if validated:
@@ -259,17 +277,5 @@ def _checkpoints(output_dir: Path, best_weights: Path, resume: bool, validated: 
 def _save_initial_filters(model, path: Path) -> None:
     """The first-layer kernels the run starts from, for the filter figure's initial column
     (a resumed run keeps the file its first attempt wrote)."""
-    from sslexp.runs.record import write_atomic
-    from sslexp.viz.features import first_layer_filters
-
     if not path.exists():
         write_atomic(path, lambda stream: np.save(stream, first_layer_filters(model)))
-
-
-def _save_figures(model, data, output_dir: Path, run) -> dict[str, str]:
-    """Filters and activations of this run's model, as PNGs and W&B images."""
-    from sslexp.training.pretrain import figure_files
-    from sslexp.viz.run_figures import save_run_figures
-
-    paths = save_run_figures(model, data.test_images[:4], output_dir / FIGURES_DIR, wandb_run=run)
-    return figure_files(paths, output_dir)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from sslexp.viz.models import STEM_LAYER, find_backbone, stage_layer_names
+from sslexp.models import STEM_CONV
+from sslexp.viz.models import find_backbone, stage_layer_names
 
 ROTATION_DEGREES = (0, 90, 180, 270)
 
 
 def first_layer_filters(model) -> np.ndarray:
     """The ``stem_conv`` kernels, shaped (height, width, in_channels, filters)."""
-    return np.asarray(find_backbone(model).get_layer(STEM_LAYER).get_weights()[0])
+    return np.asarray(find_backbone(model).get_layer(STEM_CONV).get_weights()[0])
 
 
 def relative_filter_difference(model, other) -> float:

@@ -35,14 +35,15 @@ def filters_figure(kernels: dict[str, np.ndarray], max_filters: int = 64,
     how much two models differ; ``difference=("ssl", "scratch")`` adds a panel of
     ssl - scratch per filter on one shared scale (red above, blue below zero,
     with a colour bar). ``initial=(title, kernel)`` adds, first, the kernels a
-    model started from.
+    model started from; ``difference`` may name it (``("scratch", title)``: what
+    training moved).
     """
     shown = {name: kernel[..., :max_filters] for name, kernel in kernels.items()}
+    if initial is not None:
+        shown = {initial[0]: initial[1][..., :max_filters], **shown}
     count = max(kernel.shape[-1] for kernel in shown.values())
     columns = math.ceil(math.sqrt(count))
     panels = list(shown.items())
-    if initial is not None:
-        panels.insert(0, (initial[0], initial[1][..., :max_filters]))
     if difference is not None:
         first, second = (shown[name] for name in difference)
         panels.append((f"{difference[0]} - {difference[1]}", first - second))
@@ -77,9 +78,9 @@ def activations_figure(images: np.ndarray, activations: dict[str, dict[str, np.n
 
     ``activations`` maps a model name to ``{stage layer name: (N, h, w, c) array}``.
     Every stage has one colour scale, shared by all models and images, so the
-    models can be compared by eye; ``difference=("ssl", "scratch")`` adds a
-    column of their difference per stage, on a symmetric scale of its own
-    (red: the first model higher). Maps are enlarged to the input's size.
+    models can be compared by eye; ``difference=("ssl", "scratch")`` adds their
+    difference per stage, each stage on a symmetric scale of its own with its
+    colour bar (red: the first model higher). Maps are enlarged to the input's size.
     """
     size = images.shape[1]
     maps = {name: {stage: output.mean(axis=-1) for stage, output in stages.items()}
@@ -90,37 +91,43 @@ def activations_figure(images: np.ndarray, activations: dict[str, dict[str, np.n
                       max(float(by_stage[stage].max()) for by_stage in maps.values()
                           if stage in by_stage))
               for stage in stage_names}
-    panels = [(f"{name}: stage activations (channel mean)", stages, None)
+    panels = [(f"{name}: stage activations (channel mean)", stages)
               for name, stages in maps.items()]
+    delta = {}
     if difference is not None:
         first, second = (maps[name] for name in difference)
         delta = {stage: first[stage] - second[stage] for stage in stage_names
                  if stage in first and stage in second
                  and first[stage].shape == second[stage].shape}
-        if delta:
-            panels.append((f"{difference[0]} - {difference[1]}", delta, "difference"))
     stage_count = len(stage_names)
-    figure = Figure(figsize=((1 + len(panels) * stage_count) * MAP_INCHES + 0.6,
-                             len(images) * MAP_INCHES + 0.8))
-    axes = figure.subplots(1, 1 + len(panels), squeeze=False,
-                           gridspec_kw={"width_ratios": [1] + [stage_count] * len(panels)})[0]
+    bar_inches = 0.5 if delta else 0.0
+    figure = Figure(figsize=((1 + len(panels) * stage_count + len(delta)) * MAP_INCHES + 0.6
+                             + 0.15 * len(delta),
+                             len(images) * MAP_INCHES + 0.8 + bar_inches))
+    axes = figure.subplots(1, 1 + len(panels) + len(delta), squeeze=False,
+                           gridspec_kw={"width_ratios": [1] + [stage_count] * len(panels)
+                                        + [1] * len(delta)})[0]
     inputs = [[_gray_rgb(to_display(image))] for image in images]
     _show_mosaic(axes[0], _mosaic(inputs), "input", [""], size)
-    for axis, (title, stages, kind) in zip(axes[1:], panels):
-        rows = []
-        for index in range(len(images)):
-            row = []
-            for stage, values in stages.items():
-                if kind == "difference":
-                    limit = float(np.abs(values).max()) or 1.0
-                    tile = _diverging_rgb(values[index], limit)
-                else:
-                    tile = _colormap(values[index], value_range=ranges[stage])
-                row.append(_enlarge(tile, size))
-            rows.append(row)
+    for axis, (title, stages) in zip(axes[1:], panels):
+        rows = [[_enlarge(_colormap(values[index], value_range=ranges[stage]), size)
+                 for stage, values in stages.items()] for index in range(len(images))]
         _show_mosaic(axis, _mosaic(rows), title, list(stages), size)
-    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01,
+    difference_axes = axes[1 + len(panels):]
+    for axis, (stage, values) in zip(difference_axes, delta.items()):
+        limit = float(np.abs(values).max()) or 1.0
+        rows = [[_enlarge(_diverging_rgb(values[index], limit), size)]
+                for index in range(len(images))]
+        _show_mosaic(axis, _mosaic(rows), None, [stage], size)
+        _colour_bar(figure, axis, "RdBu_r", -limit, limit, None, horizontal=True)
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01 + bar_inches / figure.get_figheight(),
                            top=1 - 0.6 / figure.get_figheight(), wspace=0.05)
+    if delta:
+        left = difference_axes[0].get_position().x0
+        right = difference_axes[len(delta) - 1].get_position().x1
+        figure.text((left + right) / 2, 1 - 0.12 / figure.get_figheight(),
+                    f"{difference[0]} - {difference[1]} (own scale per stage)",
+                    ha="center", va="top", fontsize=9)
     return figure
 
 
@@ -169,15 +176,21 @@ def save_figure(figure: Figure, path: Path, dpi: int = 100) -> Path:
 
 
 def _colour_bar(figure: Figure, axis, colormap: str, low: float, high: float,
-                label: str) -> None:
+                label: str | None, horizontal: bool = False) -> None:
     """A colour bar for a panel drawn as an RGB mosaic (which has no scale of its own)."""
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
     mappable = ScalarMappable(norm=Normalize(low, high), cmap=colormaps[colormap])
-    bar = figure.colorbar(mappable, ax=axis, fraction=0.08, pad=0.04)
+    if horizontal:
+        bar = figure.colorbar(mappable, ax=axis, orientation="horizontal", fraction=0.05,
+                              pad=0.02, ticks=[0])
+        label = label or f"-{high:.2g} to +{high:.2g}"  # a narrow bar has room for one tick
+    else:
+        bar = figure.colorbar(mappable, ax=axis, fraction=0.08, pad=0.04)
     bar.ax.tick_params(labelsize=7)
-    bar.set_label(label, fontsize=8)
+    if label:
+        bar.set_label(label, fontsize=8)
 
 
 def _show_mosaic(axis, mosaic: np.ndarray, title: str | None, column_labels: list[str],

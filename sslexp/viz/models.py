@@ -3,9 +3,9 @@ pretrain directories or .keras files, and the named ``backbone`` inside each mod
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+from sslexp.models import BACKBONE, STAGE_OUTPUT, STEM_CONV
 from sslexp.runs.record import BACKBONE_FILE, MODEL_FILE, PRETEXT_FILE, read_record
 
 CHECKPOINT_NAMES = {
@@ -13,8 +13,6 @@ CHECKPOINT_NAMES = {
     "pretext": ("pretext", PRETEXT_FILE),
     "backbone": ("backbone", BACKBONE_FILE),
 }
-STEM_LAYER = "stem_conv"
-STAGE_PATTERN = re.compile(r"stage(\d+)_out")
 
 
 def resolve_checkpoint(path: str | Path, kind: str = "classifier") -> Path:
@@ -46,13 +44,13 @@ def load_model(path: str | Path, kind: str = "classifier"):
 
 def find_backbone(model):
     """The backbone inside ``model``, or ``model`` itself when it is a bare backbone."""
-    if _has_layer(model, STEM_LAYER):
+    if _has_layer(model, STEM_CONV):
         return model
-    if _has_layer(model, "backbone"):
-        return model.get_layer("backbone")
+    if _has_layer(model, BACKBONE):
+        return model.get_layer(BACKBONE)
     raise ValueError(
-        f"model {model.name!r} has neither a layer named {STEM_LAYER!r} nor a sub-model named "
-        f"'backbone'; give a model written by `sslexp train` or `sslexp pretrain`"
+        f"model {model.name!r} has neither a layer named {STEM_CONV!r} nor a sub-model named "
+        f"{BACKBONE!r}; give a model written by `sslexp train` or `sslexp pretrain`"
     )
 
 
@@ -60,7 +58,7 @@ def stage_layer_names(backbone) -> list[str]:
     """The residual stages' output layers, in order (``stage1_out``, ``stage2_out``, ...)."""
     stages = []
     for layer in backbone.layers:
-        match = STAGE_PATTERN.fullmatch(layer.name)
+        match = STAGE_OUTPUT.fullmatch(layer.name)
         if match:
             stages.append((int(match.group(1)), layer.name))
     if not stages:

@@ -40,11 +40,15 @@ def save_run_figures(model, images: np.ndarray, out_dir: str | Path, wandb_run=N
 def save_comparison_figures(models: dict, images: np.ndarray, out_dir: str | Path,
                             wandb_run=None, max_images: int = 8,
                             file_names=(FILTERS_SIDE_BY_SIDE_PNG, ACTIVATIONS_SIDE_BY_SIDE_PNG),
-                            initial: tuple[str, np.ndarray] | None = None) -> list[Path]:
+                            initial: tuple[str, np.ndarray] | None = None,
+                            shared_start: bool | None = None) -> list[Path]:
     """Filters and activations of several models (e.g. ``{"ssl": ..., "scratch": ...}``)
     side by side, each computed from its own weights on the same images; two
     models also get panels of their filter and activation differences.
-    ``initial=(title, kernels)`` adds the first-layer kernels a model started from."""
+    ``initial=(title, kernels)`` adds the first-layer kernels the second model started
+    from. ``shared_start=False`` (the models started from different random kernels):
+    no filter difference between them, which would mix initialisation with learning;
+    with ``initial``, the second model minus its start instead (what training moved)."""
     if not models:
         raise ValueError("give at least one model to draw")
     out_dir = Path(out_dir)
@@ -54,7 +58,10 @@ def save_comparison_figures(models: dict, images: np.ndarray, out_dir: str | Pat
     same_shape = pair is not None and len({kernel.shape for kernel in kernels.values()}) == 1
     if initial is not None and initial[1].shape != next(iter(kernels.values())).shape:
         initial = None  # kernels of another architecture cannot share the panel's layout
-    filters = filters_figure(kernels, difference=pair if same_shape else None, initial=initial)
+    difference = pair if same_shape else None
+    if difference is not None and shared_start is False:
+        difference = (pair[1], initial[0]) if initial is not None else None
+    filters = filters_figure(kernels, difference=difference, initial=initial)
     activations = activations_figure(
         images, {name: stage_activations(model, images) for name, model in models.items()},
         difference=pair,

@@ -41,8 +41,10 @@ def test_report_writes_html_and_prints_the_headline(sweep_with_models):
     assert html.count("data:image/png;base64,") == 6
 
 
-def test_report_out_option_and_no_pictures(sweep_with_models, tmp_path):
-    result = invoke(sweep_with_models, "--out", tmp_path / "elsewhere", "--pictures", "false")
+@pytest.mark.parametrize("no_pictures", [["--no-pictures"], ["--pictures", "false"],
+                                         ["--pictures=False"]])
+def test_report_out_option_and_no_pictures(sweep_with_models, tmp_path, no_pictures):
+    result = invoke(sweep_with_models, "--out", tmp_path / "elsewhere", *no_pictures)
     assert result.exit_code == 0, result.output
     html = (tmp_path / "elsewhere" / "report.html").read_text()
     assert "Pictures were not requested." in html

@@ -1,15 +1,13 @@
-"""`sslexp sweep local|create`, `sslexp agents` and `sslexp sync`, with stand-ins for
-the training command and for the `wandb` executable (nothing reaches a server)."""
+"""`sslexp sweep local|create` and `sslexp sync`, with stand-ins for the training command
+and for the `wandb` executable (nothing reaches a server); the agents of `sslexp sweep
+agents` are tested in tests/sweep (test_agent_pool.py, test_online_*.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import stat
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +26,7 @@ STANDIN_TRAIN_CODE = (
 
 # A `wandb` executable: logs each call (argv, a few variables, time) and acts the part.
 FAKE_WANDB = r'''#!{python}
-import json, os, signal, sys, time
+import json, os, sys, time
 
 def log(**record):
     with open(os.environ["FAKE_WANDB_LOG"], "a") as handle:
@@ -40,17 +38,6 @@ command = sys.argv[1]
 if command == "sweep":
     print("wandb: Creating sweep with ID: \x1b[33mab12cd34\x1b[0m", file=sys.stderr)
     print("wandb: Run sweep agent with: \x1b[33mwandb agent me/proj/ab12cd34\x1b[0m", file=sys.stderr)
-elif command == "agent" and os.environ.get("FAKE_AGENT_WAIT"):
-    def stop(signum, frame):
-        log(event="signal", signum=signum)
-        sys.exit(0)
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log(event="ready")
-    time.sleep(60)
-    sys.exit(9)
-elif command == "agent":
-    sys.exit(int(os.environ["CUDA_VISIBLE_DEVICES"]))  # agent on GPU 1 "fails"
 '''
 
 
@@ -100,6 +87,29 @@ def test_sweep_help_lists_local_and_create_with_env_vars():
     for text in ("--workers", "--gpus", "--count", "--retry-failed", "--dir", "--wandb-mode",
                  "SSLEXP_SWEEP_WORKERS", "default: offline"):
         assert text in local_help
+
+
+def test_sweep_help_lists_the_commands_in_workflow_order_with_whole_lines():
+    lines = invoke("sweep", "--help").output.split("Commands:")[1].splitlines()
+    listed = [line.split()[0] for line in lines if line.startswith("  ") and
+              not line.startswith("   ")]
+    assert listed == ["plan", "pretrain", "local", "sync", "create", "agents"]
+    assert not any(line.rstrip().endswith("...") for line in lines)  # click's truncation
+
+
+@pytest.mark.parametrize("command, argument", [("local", "SWEEP_FILE"), ("plan", "SWEEP_FILE"),
+                                               ("agents", "SWEEP_ID"), ("sync", "SWEEP_DIR")])
+def test_positional_arguments_are_documented(command, argument):
+    arguments = invoke("sweep", command, "--help").output.split("Arguments:")[1]
+    described = arguments.split("Options")[0].split(argument, 1)[1].strip()
+    assert argument in arguments and len(described) > 20
+
+
+def test_the_top_level_help_shows_the_online_workflow():
+    text = " ".join(invoke("--help").output.split())
+    for step in ("sslexp sweep create", "make pretrain", "sslexp sweep agents", "--gpus 0,1",
+                 "sslexp report --wandb"):
+        assert step in text
 
 
 def test_an_invalid_sweep_is_a_usage_error_listing_the_engines_violations(tmp_path, monkeypatch):
@@ -185,38 +195,6 @@ def test_create_checks_the_yaml_before_calling_wandb(tmp_path, fake_wandb):
     result = invoke("sweep", "create", str(write_sweep(tmp_path, method="grd")))
     assert result.exit_code == 2 and "'grd' is not one of" in result.output
     assert fake_wandb() == []
-
-
-def test_agents_start_one_staggered_agent_per_gpu_and_report_exit_codes(fake_wandb, two_gpus):
-    result = invoke("agents", "me/proj/ab12cd34", "--isolate", "--gpus", "0,1", "--count", "2",
-                    "--stagger", "1")
-    calls = sorted(fake_wandb(), key=lambda call: call["time"])
-    assert [call["argv"] for call in calls] == [["agent", "--forward-signals", "--count", "2", "me/proj/ab12cd34"]] * 2
-    assert [call["env"]["CUDA_VISIBLE_DEVICES"] for call in calls] == ["0", "1"]
-    assert all(call["env"]["TF_FORCE_GPU_ALLOW_GROWTH"] == "true" for call in calls)
-    assert calls[1]["time"] - calls[0]["time"] >= 0.6, "agents were not started a stagger apart"
-    assert "agent 0 (GPU 0): exit status 0" in result.output
-    assert "agent 1 (GPU 1): exit status 1" in result.output
-    assert result.exit_code == 1
-
-
-def test_agents_pass_sigterm_to_every_agent(tmp_path, fake_wandb, two_gpus):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sslexp", "agents", "sweep123", "--isolate", "--gpus", "0,1",
-         "--stagger", "0.2"],
-        env={**os.environ, "FAKE_AGENT_WAIT": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while len(fake_wandb("ready")) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert len(fake_wandb("ready")) == 2, "the agents did not start"
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-    finally:
-        process.kill()
-    assert sorted(record["signum"] for record in fake_wandb("signal")) == [signal.SIGTERM] * 2
-    assert "agent 0 (GPU 0): exit status 0" in output and "agent 1 (GPU 1): exit status 0" in output
-    assert process.returncode == 0
 
 
 def make_finished_offline_sweep(tmp_path) -> Path:

@@ -35,6 +35,7 @@ def test_pretrain_writes_backbone_and_results(pretrained_dir):
     assert (pretrained_dir / "pretext.keras").is_file()
     assert [row["epoch"] for row in results["history"]] == [1]
     assert 0 <= results["best_val_accuracy"] <= 1
+    assert list(results["timings"]) == ["data", "model", "compile", "fit", "select", "save"]
     assert results["data"]["n_pretext_images"] + results["data"]["n_val_images"] == 1437
 
 
@@ -59,6 +60,11 @@ def test_train_with_agent_spelling_writes_complete_results(tmp_path, data_cache,
     assert {"tensorflow", "keras", "python"} <= set(results["provenance"]["versions"])
     assert "revision" in results["provenance"]["git"]
     assert results["wall_time_s"] > 0
+    timings = results["timings"]
+    assert list(timings) == ["data", "backbone", "model", "compile", "fit", "select", "test",
+                             "save"]
+    assert all(seconds >= 0 for seconds in timings.values())
+    assert timings["fit"] < results["wall_time_s"]
     assert (tmp_path / "run" / "model.keras").is_file()
     training = results["training"]
     assert (training["budget"], training["updates"], training["max_updates"]) == ("matched", 20, 20)

@@ -20,7 +20,7 @@ PREAMBLE = r'''
 import os, signal, sys, time
 _a = dict(arg[2:].split("=", 1) for arg in sys.argv[1:]).get("a")
 if os.environ.get("STANDIN_PROGRESS"):
-    from sslexp.training.progress import progress_path, write_progress
+    from sslexp.runs.protocol import progress_path, write_progress
     _path = progress_path(os.environ["SSLEXP_OUTPUT_DIR"])
     os.makedirs(_path.parent, exist_ok=True)
     for _phase in ("pretrain", "train"):

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from sslexp.cli import main
 from sslexp.runs.record import read_record
-from sslexp.training.progress import read_progress
+from sslexp.runs.protocol import read_progress
 from tests.data.test_folder import write_images
 from tests.faults.conftest import run_sweep_process
 from tests.report import sweep_factory

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.report import sweep_factory
-from sslexp.report.collect import collect_sweep, find_pretrains, grid_parameters_of
+from sslexp.report.collect import collect_sweep, find_pretrains
 from sslexp.report.comparison import compare
 
 
@@ -72,12 +72,6 @@ def test_pretrain_is_found_through_the_ssl_runs(sweep_dir):
     assert len(pretrain.history) == 4
     assert pretrain.best_val_accuracy == pytest.approx(0.64)
     assert len(pretrain.run_ids) == 8  # ssl runs: 9 grid points minus the missing one
-
-
-def test_grid_parameters_are_the_values_lists_only():
-    config = {"parameters": {"a": {"values": [1, 2]}, "b": {"value": 3},
-                             "c": {"distribution": "uniform", "min": 0, "max": 1}}}
-    assert grid_parameters_of(config) == {"a": [1, 2]}
 
 
 def test_an_empty_or_absent_directory_is_an_error_that_says_so(tmp_path):

@@ -44,6 +44,14 @@ def test_no_significance_is_claimed_at_an_adjusted_p_of_005_or_more(holm_p):
     assert f"smallest adjusted p = {holm_p:.2g}" in sentence
 
 
+def test_adjusted_p_values_that_are_all_1_are_said_so():
+    rows = [row(0.01, 60, [0.70, 0.73, 0.73], [0.60, 0.62, 0.64], 1.0),
+            row(0.1, 600, [0.80, 0.83, 0.83], [0.79, 0.83, 0.81], 1.0)]
+    (sentence,) = verdict(Comparison(rows))
+    assert "(all Holm-adjusted p = 1.00; at 60 labels: ssl - scratch = +" in sentence
+    assert "smallest" not in sentence
+
+
 def test_the_pooled_low_label_test_counts_folds_as_its_units_with_their_floor():
     rows = [row(0.01, 60, [0.70, 0.73, 0.73], [0.60, 0.62, 0.64], 0.2)]
     blocked = fold_blocked_test({0: [0.1, 0.12], 1: [0.11, 0.13], 2: [0.09, 0.07]})

@@ -89,3 +89,30 @@ def test_each_file_name_is_defined_once_in_the_package():
             if isinstance(node, ast.Constant) and node.value in owners:
                 found.setdefault(node.value, []).append(path.relative_to(ROOT).as_posix())
     assert found == {name: [owner] for name, owner in owners.items()}
+
+
+def test_sections_read_typed_and_without_trust():
+    record = Record(kind="train", split={"n_train": 50.0, "n_val": "10", "val_per_class": [1, 2],
+                                         "labels_per_class": [6, 6], "pool_size": None},
+                    test={"accuracy": 0.9, "loss": float("nan"), "class_names": ["a", "b"],
+                          "without_recalibration": {"accuracy": 0.8}},
+                    training={"cap_hit": "yes", "updates": 300, "select": "best"},
+                    model={"trainable_params": 12, "pretrained": {"pretext": {"key": "k1"}}})
+    split = record.split_view
+    assert (split.n_train, split.n_val, split.pool_size) == (50, 10, None)
+    assert split.fewest_val_per_class == 1.0
+    assert (record.test_view.accuracy, record.test_view.loss) == (0.9, None)
+    assert record.test_view.accuracy_without_recalibration == 0.8
+    assert record.test_view.class_names == ("a", "b")
+    assert (record.training_view.updates, record.training_view.cap_hit) == (300, None)
+    assert record.model_view.pretext["key"] == "k1"
+    assert record.n_labels is None and record.test_accuracy == 0.9
+
+
+def test_a_record_without_sections_reads_as_empty_sections():
+    record = Record(kind="pretrain", model=["not", "a", "dict"])
+    assert record.split_view.fewest_val_per_class is None
+    assert record.model_view.pretrained == {} and record.model_view.pretext == {}
+    assert record.training_view.still_improving is None
+    assert record.test_view.per_class_accuracy == {}
+    assert record.pretrained_backbone is None

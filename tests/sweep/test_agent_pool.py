@@ -1,86 +1,150 @@
-"""The agent pool: agent processes that crash or wedge during a run are replaced and the run
-recorded as failed (with stand-in agent processes), and the sbatch script of --slurm."""
+"""The agent pool: agent processes started staggered with their GPUs, each run's start and
+end reported, a run whose agent process dies recorded as failed (with stand-in agent
+processes), and the sbatch script of --slurm."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from sslexp.cli import main
 from sslexp.runs.record import read_record
-from sslexp.sweep.agent_pool import AgentPool, PoolOptions, describe_slots
+from sslexp.sweep.agent import AgentState
+from sslexp.sweep.agent_pool import AgentPool, PoolOptions, agent_command, describe_slots
 
-# An agent process: attempt N of its slot does what STANDIN_PLAN's N-th word says, in
-# a run of its own: crash (SIGKILL itself), hang, or finish.
+# An agent process: runs the runs STANDIN_PLAN lists, each finishing, or crashing (SIGKILL to
+# itself mid-run); or exits with its GPU as status; or waits for SIGTERM. It writes its GPU,
+# group and start time to gpu-<pid>.
 STANDIN_AGENT = r'''
-import json, os, signal, sys, time
+import json, os, signal, sys
 from pathlib import Path
-from sslexp.sweep.agent_pool import AgentState
+from sslexp.sweep.agent import AgentState
 
-state_path, count = Path(sys.argv[1]), sys.argv[2]
+import time
+
+state_path = Path(sys.argv[1])
 work = Path(os.environ["STANDIN_DIR"])
-attempt = len(list(work.glob("attempt-*")))
-(work / f"attempt-{attempt}").write_text(count)
-plan = os.environ["STANDIN_PLAN"].split(",")[attempt]
-run_dir = work / "runs" / f"run{attempt}"
-run_dir.mkdir(parents=True)
-(run_dir / "results.json").write_text(json.dumps({"kind": "train", "state": "running"}))
+gpu = os.environ.get("CUDA_VISIBLE_DEVICES")
+(work / f"gpu-{os.getpid()}").write_text(json.dumps([gpu, os.environ.get("SSLEXP_GROUP"),
+                                                     time.time()]))
+if os.environ["STANDIN_PLAN"] == "exit-with-gpu":
+    sys.exit(int(gpu))
+if os.environ["STANDIN_PLAN"] == "wait-for-a-signal":
+    def stop(signum, frame):
+        (work / f"signal-{os.getpid()}").write_text(str(signum))
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    (work / f"ready-{os.getpid()}").write_text("")
+    time.sleep(60)
+    sys.exit(9)
 state = AgentState(state_path)
-state.begin(f"id{attempt}", f"run{attempt}", run_dir)
-if plan == "crash":
-    os.kill(os.getpid(), signal.SIGKILL)
-if plan == "hang":
-    time.sleep(600)
-(run_dir / "results.json").write_text(json.dumps({"kind": "train", "state": "finished"}))
-state.end(f"id{attempt}", "finished")
+for index, plan in enumerate(os.environ["STANDIN_PLAN"].split(",")):
+    run_dir = work / "runs" / f"run{index}"
+    run_dir.mkdir(parents=True)
+    (run_dir / "results.json").write_text(json.dumps({"kind": "train", "state": "running"}))
+    state.begin(f"id{index}", f"run{index}", run_dir)
+    if plan == "crash":
+        os.kill(os.getpid(), signal.SIGKILL)
+    (run_dir / "results.json").write_text(json.dumps({"kind": "train", "state": "finished"}))
+    state.end(f"id{index}", "finished")
 '''
 
 
-def run_pool(tmp_path, plan: str, **options):
+def standin_pool(tmp_path, plan: str, lines: list, **options) -> AgentPool:
     script = tmp_path / "standin_agent.py"
     script.write_text(STANDIN_AGENT)
-    lines = []
-    pool = AgentPool(
-        PoolOptions("team/sslexp/swp", ("0",), logs_dir=tmp_path / "logs", stagger_s=0,
-                    **options),
-        base_env={**__import__("os").environ, "STANDIN_DIR": str(tmp_path),
-                  "STANDIN_PLAN": plan},
+    return AgentPool(
+        PoolOptions("team/sslexp/swp", options.pop("gpus", ("0",)), logs_dir=tmp_path / "logs",
+                    **{"stagger_s": 0, **options}),
+        base_env={**os.environ, "STANDIN_DIR": str(tmp_path), "STANDIN_PLAN": plan},
         echo=lines.append,
-        command=lambda options, slot, count: [sys.executable, str(script),
-                                              str(slot.state_path), str(count)])
-    slots = pool.run()
+        command=lambda options, slot: [sys.executable, str(script), str(slot.state_path)])
+
+
+def run_pool(tmp_path, plan: str, **options):
+    lines = []
+    slots = standin_pool(tmp_path, plan, lines, **options).run()
     return slots, lines
 
 
-def test_a_run_whose_process_dies_is_recorded_failed_and_the_process_replaced(tmp_path):
-    (slot,), lines = run_pool(tmp_path, "crash,finish", count=2)
-    crashed = read_record(tmp_path / "runs" / "run0")
-    assert crashed.state == "failed" and crashed.error["type"] == "AgentProcessLost"
+def agents_seen(tmp_path) -> list[list]:
+    """[GPU, group, start time] of each agent process, in start order."""
+    return sorted((json.loads(path.read_text()) for path in tmp_path.glob("gpu-*")),
+                  key=lambda seen: seen[2])
+
+
+@pytest.mark.slow
+def test_each_runs_end_is_reported_and_summed_up(tmp_path):
+    (slot,), lines = run_pool(tmp_path, "finish,finish")
+    assert lines[0].startswith("agent 0 (GPU 0) started (pid ")
+    finished = [line for line in lines if line.endswith(" finished")]
+    assert finished == ["agent 0 (GPU 0): run0 (W&B run id0) finished",
+                        "agent 0 (GPU 0): run1 (W&B run id1) finished"]
+    assert describe_slots([slot]) == ["agent 0 (GPU 0): 2 finished; exit status 0"]
+
+
+@pytest.mark.slow
+def test_a_run_whose_agent_process_dies_is_recorded_failed(tmp_path):
+    (slot,), lines = run_pool(tmp_path, "finish,crash")
+    crashed = read_record(tmp_path / "runs" / "run1")
+    assert crashed.state == "failed" and crashed.error["type"] == "RunProcessLost"
     assert "killed by SIGKILL" in crashed.error["message"]
-    assert read_record(tmp_path / "runs" / "run1").state == "finished"
-    assert (tmp_path / "attempt-1").read_text() == "1"  # the replacement runs what is left
-    assert slot.lost == ["id0"] and slot.exit_code == 0
-    assert "agent 0 (GPU 0): starting a new agent process in its place" in lines
+    assert read_record(tmp_path / "runs" / "run0").state == "finished"
+    assert slot.lost == ["id1"]
     assert describe_slots([slot]) == [
-        "agent 0 (GPU 0): 1 finished, 1 lost; exit status 0, 1 process(es) replaced"]
+        "agent 0 (GPU 0): 1 finished, 1 lost; killed by SIGKILL"]
 
 
-def test_a_wedged_run_is_stopped_after_the_run_timeout(tmp_path):
-    (slot,), lines = run_pool(tmp_path, "hang,finish", count=2, run_timeout_s=1.0)
-    wedged = read_record(tmp_path / "runs" / "run0")
-    assert wedged.state == "failed" and "--run-timeout 1 s" in wedged.error["message"]
-    assert read_record(tmp_path / "runs" / "run1").state == "finished"
-    assert any("run0 (W&B run id0) started" in line for line in lines)
+@pytest.mark.slow
+def test_agents_are_dealt_gpus_as_local_workers_are(tmp_path):
+    slots, _ = run_pool(tmp_path, "finish", gpus=("0", "1"), per_gpu=2, group="g")
+    assert [slot.gpu for slot in slots] == ["0", "1", "0", "1"]
+    assert sorted(seen[:2] for seen in agents_seen(tmp_path)) == [["0", "g"]] * 2 + [["1", "g"]] * 2
 
 
-def test_a_slot_that_keeps_losing_runs_is_given_up(tmp_path):
-    (slot,), lines = run_pool(tmp_path, "crash,crash,crash,crash,finish")
-    assert len(slot.lost) == 4 and not (tmp_path / "runs" / "run4").exists()
-    assert any("not replacing it again" in line for line in lines)
+@pytest.mark.slow
+def test_agents_start_a_stagger_apart_and_each_exit_status_is_reported(tmp_path):
+    slots, _ = run_pool(tmp_path, "exit-with-gpu", gpus=("0", "1"), stagger_s=0.6)
+    first, second = agents_seen(tmp_path)
+    assert second[2] - first[2] >= 0.5, "agents were not started a stagger apart"
+    assert describe_slots(slots) == ["agent 0 (GPU 0): no runs; exit status 0",
+                                     "agent 1 (GPU 1): no runs; exit status 1"]
+
+
+@pytest.mark.slow
+def test_a_stop_signal_is_passed_to_every_agent_process(tmp_path):
+    lines = []
+    pool = standin_pool(tmp_path, "wait-for-a-signal", lines, gpus=("0", "1"))
+    thread = threading.Thread(target=pool.run)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("ready-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pool.handle_signal(signal.SIGTERM)
+    thread.join(60)
+    assert sorted(path.read_text() for path in tmp_path.glob("signal-*")) == [
+        str(int(signal.SIGTERM))] * 2
+    assert [slot.exit_code for slot in pool.slots] == [0, 0]
+    assert "Passing SIGTERM to the agents" in lines[-1]
+
+
+def test_an_agent_process_runs_the_agent_module_with_the_pools_options(tmp_path):
+    options = PoolOptions("team/sslexp/swp", ("0",), count=2, run_timeout_s=60.0, isolate=True,
+                          logs_dir=tmp_path / "logs")
+    (slot,) = AgentPool(options, base_env={}, echo=lambda line: None).slots
+    argv = agent_command(options, slot)
+    assert argv[:4] == [sys.executable, "-m", "sslexp.sweep.agent", "team/sslexp/swp"]
+    assert " ".join(argv[4:]) == (f"--state {slot.state_path} --count 2 --run-timeout 60.0 "
+                                  "--isolate")
 
 
 def test_slurm_writes_an_sbatch_script_starting_the_agents_on_every_node(tmp_path, monkeypatch):
@@ -103,18 +167,7 @@ def test_slurm_writes_an_sbatch_script_starting_the_agents_on_every_node(tmp_pat
     assert subprocess.run(["bash", "-n", "agents.sbatch"]).returncode == 0
 
 
-def test_isolated_agents_share_gpus_as_asked(tmp_path):
-    from sslexp.sweep.online import agent_specs
-
-    specs = agent_specs("swp", ("0", "1"), "/bin/wandb", {"PATH": "/usr/bin"}, per_gpu=2,
-                        group="g")
-    assert [spec.gpu for spec in specs] == ["0", "0", "1", "1"]
-    assert all(spec.env["SSLEXP_GROUP"] == "g" for spec in specs)
-
-
 def test_the_state_file_round_trips(tmp_path):
-    from sslexp.sweep.agent_pool import AgentState
-
     state = AgentState(tmp_path / "state.json")
     state.begin("id1", "ssl-p0.1-fold0", Path("runs/x"))
     assert AgentState.read(tmp_path / "state.json")["current"]["name"] == "ssl-p0.1-fold0"

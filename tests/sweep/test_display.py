@@ -6,7 +6,7 @@ import io
 
 from sslexp.sweep.display import SweepDisplay
 from sslexp.sweep.ledger import Ledger
-from sslexp.training.progress import progress_path, write_progress
+from sslexp.runs.protocol import progress_path, write_progress
 from tests.sweep.test_monitor import add_run
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from sslexp.sweep.gpus import Gpus, check_gpu_ids, find_gpus, parse_listing
+from sslexp.sweep.gpus import Gpus, check_gpu_ids, find_gpus, gpu_slots, parse_listing
 
 LISTING = """GPU 0: NVIDIA H200 (UUID: GPU-8e3d2f7a-0000-1111-2222-333344445555)
 GPU 1: NVIDIA H200 (UUID: GPU-1a2b3c4d-0000-1111-2222-333344445555)
@@ -71,3 +71,17 @@ def test_a_failing_nvidia_smi_is_reported(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(failing) + os.pathsep + os.environ["PATH"])
     with pytest.raises(ValueError, match="couldn't communicate with the NVIDIA driver"):
         check_gpu_ids(("0",), find_gpus())
+
+
+def test_slots_are_dealt_round_robin_over_the_gpus():
+    assert gpu_slots(("0", "1")) == ["0", "1"]
+    assert gpu_slots(("0", "1"), per_gpu=2) == ["0", "1", "0", "1"]
+    assert gpu_slots(("0", "1"), slots=3) == ["0", "1", "0"]
+    assert gpu_slots((), slots=2) == [None, None]
+
+
+@pytest.mark.parametrize("gpus, per_gpu, slots, problem", [
+    ((), 2, None, "--per-gpu"), (("0",), 2, 3, "--per-gpu"), ((), None, 0, "at least 1")])
+def test_impossible_slot_requests_say_which_option_to_change(gpus, per_gpu, slots, problem):
+    with pytest.raises(ValueError, match=problem):
+        gpu_slots(gpus, per_gpu, slots)

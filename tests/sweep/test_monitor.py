@@ -9,7 +9,7 @@ import pytest
 from sslexp.sweep.ledger import Ledger, new_entry
 from sslexp.sweep.monitor import (InFlight, format_duration, in_flight, phase_seconds_left,
                                   run_seconds, time_left)
-from sslexp.training.progress import progress_path, write_progress
+from sslexp.runs.protocol import progress_path, write_progress
 
 
 def add_run(ledger: Ledger, run_id: str, name: str, state: str = "running",

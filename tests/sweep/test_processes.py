@@ -56,3 +56,25 @@ def test_terminate_leaves_a_dead_unreaped_process_alone():
         assert time.monotonic() - started < 1
     finally:
         process.wait()
+
+
+def test_a_forceful_stop_kills_descendants_in_sessions_of_their_own(tmp_path):
+    """An agent's worker runs in its own session: killing the agent must not orphan it."""
+    pid_file = tmp_path / "grandchild.pid"
+    code = ("import subprocess, sys, time; "
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], "
+            "start_new_session=True); "
+            f"open({str(pid_file)!r}, 'w').write(str(child.pid)); time.sleep(60)")
+    process = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the grandchild did not start"
+            time.sleep(0.05)
+        grandchild = liveness.psutil.Process(int(pid_file.read_text()))
+        liveness.pass_signal([process], 15, forceful=True)
+        assert process.wait(timeout=10) == -9
+        grandchild.wait(timeout=10)
+        assert not grandchild.is_running()
+    finally:
+        process.kill()

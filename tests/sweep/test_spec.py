@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sslexp.sweep.spec import SweepConfigError, grid_points, load_sweep, planned_run_count
+from sslexp.sweep.spec import (SweepConfigError, grid_parameters, grid_points, load_sweep,
+                               planned_run_count)
 
 SWEEPS_DIR = Path(__file__).resolve().parents[2] / "sweeps"
 SHIPPED = sorted(SWEEPS_DIR.glob("*.yaml"))
@@ -145,3 +146,9 @@ def test_malformed_files_are_reported_not_raised_as_crashes(tmp_path, text, prob
 def test_sweep_name_defaults_to_the_file_name(tmp_path):
     path = write(tmp_path, {"method": "grid", "program": "p.py", "parameters": {"a": {"value": 1}}}, "my-sweep.yaml")
     assert load_sweep(path).name == "my-sweep"
+
+
+def test_grid_parameters_are_the_values_lists_only():
+    config = {"parameters": {"a": {"values": [1, 2]}, "b": {"value": 3},
+                             "c": {"distribution": "uniform", "min": 0, "max": 1}}}
+    assert grid_parameters(config) == {"a": [1, 2]}

@@ -13,7 +13,8 @@ import yaml
 
 import sslexp
 from sslexp.runs.record import LOG_FILE, read_record
-from sslexp.sweep.executor import PersistentExecutor, RunRequest, in_process_command
+from sslexp.sweep.executor import (InProcessExecutor, IsolatedExecutor, RunRequest,
+                                   build_command, in_process_command)
 from sslexp.sweep.runner import LocalSweep, LocalSweepOptions, worker_slots
 from sslexp.sweep.spec import load_sweep
 from sslexp.sweep.worker import exit_status, output_to
@@ -72,19 +73,19 @@ def test_per_gpu_starts_that_many_workers_on_each_gpu():
         worker_slots(None, (), per_gpu=2)
 
 
+TRAIN = ["${env}", "${interpreter}", "-m", "sslexp", "train", "${args}"]
+
+
 def train_request(tmp_path: Path, name: str, options: list[str]) -> RunRequest:
     config = {option.split("=")[0][2:]: option.split("=", 1)[1] for option in options}
-    return RunRequest(name, name, config, tmp_path / name)
+    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(Path(sslexp.__file__).parent.parent), os.environ.get("PYTHONPATH")]))}
+    return RunRequest(name, name, tmp_path / name, build_command(TRAIN, config), env)
 
 
 @pytest.fixture
 def executor(tmp_path):
-    spec = type("Spec", (), {"command": ["${env}", "${interpreter}", "-m", "sslexp", "train",
-                                         "${args}"], "program": None, "name": "workers"})()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(Path(sslexp.__file__).parent.parent), os.environ.get("PYTHONPATH")]))}
-    executor = PersistentExecutor(spec, base_env=env, working_dir=tmp_path,
-                                  wandb_mode="disabled")
+    executor = InProcessExecutor(working_dir=tmp_path)
     yield executor
     executor.close()
 
@@ -111,6 +112,26 @@ def test_a_stop_reaches_the_run_in_its_worker(executor, tmp_path):
     request = train_request(tmp_path, "stopped", ["--dataset=digits"])
     status = executor.run(request, lambda pid: executor.stop(signal.SIGTERM, forceful=False))
     assert status in (-signal.SIGTERM, 130)  # killed during imports, or interrupted by sslexp
+
+
+@pytest.mark.slow
+def test_a_wedged_run_is_killed_with_its_worker_after_the_run_timeout(tmp_path):
+    executor = InProcessExecutor(working_dir=tmp_path, run_timeout_s=1.0)
+    try:
+        request = train_request(tmp_path, "wedged", ["--dataset=digits"])
+        assert executor.run(request, lambda pid: None) == -signal.SIGKILL
+        assert "longer than --run-timeout 1 s" in (request.run_dir / LOG_FILE).read_text()
+        assert not executor._idle and not executor._busy  # the next run gets a fresh worker
+    finally:
+        executor.close()
+
+
+@pytest.mark.slow
+def test_an_isolated_run_that_outlives_the_run_timeout_is_killed(tmp_path):
+    executor = IsolatedExecutor(run_timeout_s=0.5)
+    request = RunRequest("r", "r", tmp_path / "r", ["sleep", "30"], dict(os.environ))
+    assert executor.run(request, lambda pid: None) == -signal.SIGKILL
+    assert "(wedged?)" in (request.run_dir / LOG_FILE).read_text()
 
 
 def tiny_grid_sweep(directory: Path, data_cache: Path, pretrained: Path) -> Path:

@@ -96,6 +96,27 @@ def test_filter_difference_is_zero_only_for_equal_weights(models):
     assert relative_filter_difference(models["ssl"], models["scratch"]) > 0.1
 
 
+def test_models_from_different_starts_get_no_filter_difference_between_them(models, images,
+                                                                            tmp_path):
+    pair = {"ssl": models["ssl"], "scratch": models["scratch"]}
+    shared, _ = save_comparison_figures(pair, images, tmp_path / "shared", shared_start=True)
+    apart, _ = save_comparison_figures(pair, images, tmp_path / "apart", shared_start=False)
+    assert colored_pixels(shared) > 50 and colored_pixels(apart) == 0
+    start = first_layer_filters(models["scratch"]) * 0.5
+    moved, _ = save_comparison_figures(pair, images, tmp_path / "moved", shared_start=False,
+                                       initial=("start", start))
+    assert colored_pixels(moved) > 50  # scratch - its start: what training moved
+
+
+def test_every_activation_difference_has_a_colour_bar(models, images):
+    activations = {name: stage_activations(model, images[:2]) for name, model in models.items()}
+    figure = activations_figure(images[:2], activations, difference=("ssl", "scratch"))
+    stages = len(activations["ssl"])
+    bars = [axis for axis in figure.axes if axis.get_label() == "<colorbar>"]
+    assert len(bars) == stages
+    assert all("to +" in bar.get_xlabel() for bar in bars)
+
+
 def test_side_by_side_figures_are_written_and_logged(models, images, tmp_path):
     logged = []
 
