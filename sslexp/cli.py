@@ -15,7 +15,7 @@ import click
 from sslexp import __version__
 from sslexp.options import CONTEXT_SETTINGS
 
-# TensorFlow's C++ start-up chatter hides the output users look for.
+# TensorFlow's C++ start-up chatter hides the output users look for (see sslexp.console).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 COMMANDS = {
@@ -65,8 +65,21 @@ def _module_exists(target: str) -> bool:
     return importlib.util.find_spec(target.split(":")[0]) is not None
 
 
+def _console_logs(ctx, param, verbose: bool) -> None:
+    """Before any command imports TensorFlow: filter its C++ log lines, or show them all."""
+    from sslexp import console
+
+    if verbose:
+        console.show_native_logs()
+    else:
+        console.filter_native_logs()
+
+
 @click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="sslexp")
+@click.option("--verbose", is_flag=True, is_eager=True, expose_value=False,
+              envvar="SSLEXP_VERBOSE", show_envvar=True, callback=_console_logs,
+              help="Show TensorFlow's C++ and absl log lines (hidden by default).")
 def main():
     """Measure how much self-supervised (RotNet) pretraining helps image
     classification when labels are scarce.

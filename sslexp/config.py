@@ -13,6 +13,7 @@ pretext task's fields appear in ``train`` as ``--pretext-<field>`` (in
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import hashlib
 import json
 import math
@@ -25,6 +26,11 @@ from typing import NamedTuple
 from sslexp.errors import InputError
 
 MIN_IMAGE_SIZE = 8  # two stride-2 stages need at least 8 pixels to keep a 2x2 map
+MAX_IMAGE_SIZE = 2048  # the data set's memory at the size is checked too (sslexp.data)
+MAX_UPDATES = 10**8  # about 3 years of updates at 1 ms each: a larger count is a typo
+MAX_EPOCHS = 10**5
+MAX_BATCH = 2**16
+MAX_WIDTH = 1024
 PREPROCESSING = ("scale", "pixel-mean")
 ROTATION_MODES = ("all", "random")
 METHODS = ("ssl", "scratch")
@@ -111,17 +117,29 @@ def _coerce(name: str, value, wanted: type):
         if isinstance(value, (bool, int)):
             return bool(value)
         raise InputError(name, value, "must be true or false.")
+    if wanted is int:
+        return _whole_number(name, value)
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise InputError(name, value, f"must be a number ({wanted.__name__}).") from None
-    if wanted is int:
-        if not number.is_integer():
-            raise InputError(name, value, "must be a whole number.")
-        return int(number)
     if not math.isfinite(number):
         raise InputError(name, value, "must be a finite number.")
     return number
+
+
+def _whole_number(name: str, value) -> int:
+    """An int from an int, a whole float or text ("5000", "1e3"), exactly: no float round
+    trip, so 1e26 stays 1e26 for the range check instead of becoming another number."""
+    if isinstance(value, int):
+        return value
+    try:
+        number = decimal.Decimal(str(value).strip().replace("_", ""))
+    except (decimal.InvalidOperation, TypeError, ValueError):
+        raise InputError(name, value, "must be a whole number.") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise InputError(name, value, "must be a whole number.")
+    return int(number)
 
 
 def _check(field: dataclasses.Field, value) -> None:
@@ -145,7 +163,8 @@ def describe_range(meta) -> str:
         return f"{'>' if meta.get('min_open') else '>='} {low:g}" if low is not None else "any"
     left = "(" if meta.get("min_open") else "["
     right = ")" if meta.get("max_open") else "]"
-    return f"{left}{low:g}, {high:g}{right}"
+    shown = f"{high:,}" if isinstance(high, int) else f"{high:g}"
+    return f"{left}{low:g}, {shown}{right}"
 
 
 def _check_depth(name: str, depth: int) -> None:
@@ -193,8 +212,9 @@ def precision_field():
 
 
 def image_size_field():
-    return setting(32, f"Images are resized to SIZE x SIZE pixels (at least {MIN_IMAGE_SIZE}).",
-                   min=MIN_IMAGE_SIZE, check=_check_image_size)
+    return setting(32, f"Images are resized to SIZE x SIZE pixels ({MIN_IMAGE_SIZE} to "
+                       f"{MAX_IMAGE_SIZE}).", min=MIN_IMAGE_SIZE, max=MAX_IMAGE_SIZE,
+                   check=_check_image_size)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,7 +222,8 @@ class BackboneConfig(Config):
     """The ResNet v1 shared by pretext, ssl and scratch: the comparison is fair by construction."""
 
     depth: int = setting(20, "ResNet v1 depth, 6n+2 (8, 14, 20, 32...).", check=_check_depth)
-    width: int = setting(16, "Filters of the first stage (the stages have 1x, 2x, 4x).", min=1)
+    width: int = setting(16, "Filters of the first stage (the stages have 1x, 2x, 4x).", min=1,
+                         max=MAX_WIDTH)
     preprocessing: str = setting(
         "scale", "scale: pixels/255; pixel-mean: also subtract the pool's per-pixel mean.",
         choices=PREPROCESSING)
@@ -226,7 +247,7 @@ class PretextConfig(Config):
     val_fraction: float = setting(
         0.1, "Share of the pretext images held out to select the epoch by rotation accuracy.",
         min=0, max=1, min_open=True, max_open=True)
-    epochs: int = setting(15, "Pretext epochs.", min=1)
+    epochs: int = setting(15, "Pretext epochs.", min=1, max=MAX_EPOCHS)
     updates: int = setting(
         0, "Pretext optimizer updates in all; 0: --epochs passes over the pretext images. Set "
            "it to give every unlabelled volume the same pretraining compute: the run then "
@@ -236,7 +257,7 @@ class PretextConfig(Config):
               "of the backbone's features after every epoch: half fit, half scored. 0: none.",
         min=0)
     batch_size: int = setting(64, "Source images per batch (x4 samples with rotations all).",
-                              min=1)
+                              min=1, max=MAX_BATCH)
     lr: float = setting(1e-3, "Adam learning rate (at lr_reference_batch when lr_scaling "
                               "is not none).", min=0, min_open=True)
     lr_scaling: str = setting(
@@ -245,7 +266,8 @@ class PretextConfig(Config):
                 "lr_reference_batch; none: lr as given. Lets a GPU run use large batches.",
         choices=LR_SCALING_RULES)
     lr_reference_batch: int = setting(64, "The batch size (source images) lr is meant for "
-                                          "when lr_scaling is sqrt or linear.", min=1)
+                                          "when lr_scaling is sqrt or linear.", min=1,
+                                      max=MAX_BATCH)
     seed: int = setting(0, "Seed for the data order, initialisation and held-out slice.")
 
     def steps_per_epoch(self, steps_per_pass: int) -> int:
@@ -303,19 +325,19 @@ class TrainConfig(Config):
         choices=BUDGETS)
     max_updates: int = setting(
         5000, "Optimizer updates: the cap for a converged budget, the exact number for a "
-              "matched one.", min=1)
+              "matched one.", min=1, max=MAX_UPDATES)
     patience: int = setting(
         1000, "converged only: stop after this many updates without a better validation loss.",
-        min=1)
+        min=1, max=MAX_UPDATES)
     eval_every: int = setting(
         0, f"Updates between validations (one Keras epoch; small labelled subsets repeat "
            f"within it). 0: one pass over the training images, clipped to "
-           f"[{AUTO_EVAL_EVERY[0]}, {AUTO_EVAL_EVERY[1]}].", min=0)
+           f"[{AUTO_EVAL_EVERY[0]}, {AUTO_EVAL_EVERY[1]}].", min=0, max=MAX_UPDATES)
     select: str = setting(
         "best", "best: keep the weights of the best validation loss; last: no validation split "
                 "(every label trains), keep the final weights of a matched budget.",
         choices=SELECTIONS)
-    batch_size: int = setting(32, "Batch size.", min=1)
+    batch_size: int = setting(32, "Batch size.", min=1, max=MAX_BATCH)
     lr: float = setting(1e-3, "Adam learning rate.", min=0, min_open=True)
     weight_decay: float = setting(
         0.0, "Decoupled weight decay of Adam (AdamW's rule); 0: none.", min=0)
@@ -386,7 +408,12 @@ class TrainConfig(Config):
 
 
 def dataset_slug(name: str) -> str:
-    """A data set name usable in file names (``folder:/data/pets`` -> ``folder_data_pets``)."""
+    """A data set name usable in file names; a folder by its own name, not its absolute path
+    (``folder:/data/shared/pets`` -> ``folder_pets``): the config hash beside it in run and
+    backbone names tells two folders of one name apart."""
+    if name.startswith("folder:"):
+        path = name[len("folder:"):].rstrip("/\\")
+        name = "folder:" + (re.split(r"[/\\]", path)[-1] or path)
     return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")[-40:]
 
 

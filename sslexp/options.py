@@ -18,7 +18,9 @@ import click
 import yaml
 
 from sslexp import config as configs
-from sslexp.errors import DataUnavailableError, InputError
+from sslexp.errors import (DataUnavailableError, InputError, exit_after_failed_write,
+                           quiet_hdf5_write_failures, release_failed_writes,
+                           write_failure_line)
 
 CONTEXT_SETTINGS = {
     "token_normalize_func": lambda token: token.replace("_", "-"),
@@ -70,9 +72,11 @@ class Command(click.Command):
     ``SSLEXP_<ENV_PREFIX>_<NAME>`` so that two commands never read one variable for
     different things."""
 
-    def __init__(self, *args, env_prefix: str | None = None, **kwargs):
+    def __init__(self, *args, env_prefix: str | None = None,
+                 option_hints: dict[str, str] | None = None, **kwargs):
         kwargs.setdefault("context_settings", CONTEXT_SETTINGS)
         super().__init__(*args, **kwargs)
+        self.option_hints = dict(option_hints or {})  # unknown option -> what to use instead
         prefix = (env_prefix or self.name or "").upper().replace("-", "_")
         for param in self.params:
             if isinstance(param, click.Option) and param.envvar is None and param.name != "help":
@@ -80,7 +84,8 @@ class Command(click.Command):
                 param.show_envvar = True
 
     def parse_args(self, ctx, args):
-        """``--no-flag`` (or ``--no_flag``) becomes ``--flag=false`` before click parses."""
+        """``--no-flag`` (or ``--no_flag``) becomes ``--flag=false`` before click parses; an
+        unknown option people often try gets its own hint instead of click's guesses."""
         negations = {negation: opt for param in self.params if isinstance(param, Option)
                      for negation, opt in param.negations.items()}
         rewritten = []
@@ -91,7 +96,14 @@ class Command(click.Command):
             normalized = token.replace("_", "-")
             rewritten.append(f"{negations[normalized]}=false" if normalized in negations
                              else token)
-        return super().parse_args(ctx, rewritten)
+        try:
+            return super().parse_args(ctx, rewritten)
+        except click.NoSuchOption as error:
+            hint = self.option_hints.get(error.option_name)
+            if hint is None:
+                raise
+            raise click.NoSuchOption(error.option_name, f"No such option: {error.option_name}. "
+                                     f"{hint}", ctx=ctx) from None
 
     def format_arguments(self, ctx, formatter):
         """Arguments are listed by ``format_options`` (click before 8.3 has no such section)."""
@@ -227,9 +239,12 @@ def _load_config_file(ctx: click.Context, param: click.Parameter, value: str | N
         return None
     path = Path(value)
     try:
-        loaded = yaml.safe_load(path.read_text()) or {}
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as error:
         raise click.BadParameter(f"cannot read {path}: {error.strerror}", ctx, param) from error
+    except UnicodeDecodeError as error:
+        raise click.BadParameter(f"{path} is not UTF-8 text (byte {error.start}: "
+                                 f"{error.reason}); save it as UTF-8", ctx, param) from error
     except yaml.YAMLError as error:
         raise click.BadParameter(f"{path} is not valid YAML: {error}", ctx, param) from error
     if not isinstance(loaded, dict):
@@ -270,12 +285,14 @@ def config_option(command):
 
 
 def user_errors(function):
-    """InputError becomes a usage error (exit status 2) naming the option the user typed."""
+    """InputError becomes a usage error (exit status 2) naming the option the user typed; a
+    write the file system refused becomes one line saying where and what to do (exit 1)."""
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         try:
-            return function(*args, **kwargs)
+            with quiet_hdf5_write_failures():
+                return function(*args, **kwargs)
         except InputError as error:
             command = click.get_current_context().command
             option = (command.option_for(error.option) if isinstance(command, Command)
@@ -288,5 +305,16 @@ def user_errors(function):
             # The run already recorded itself as interrupted; 130 is what shells expect.
             click.echo("interrupted", err=True)
             raise click.exceptions.Exit(130) from None
+        except click.ClickException:
+            raise
+        except Exception as error:  # a refused write: one line naming the path, exit 1
+            line = write_failure_line(error)
+            if line is None:
+                raise
+            release_failed_writes(error)
+            failure = click.ClickException(line)
+            failure.show()
+            exit_after_failed_write(failure.exit_code)
+            raise click.exceptions.Exit(failure.exit_code) from None
 
     return wrapper

@@ -40,7 +40,7 @@ def test_run_names_say_what_the_run_is():
                          fold=3, seed=1)
     assert config.short_name() == "scratch-p0.02-fold3-seed1"
     name = config.default_run_name()
-    assert name.startswith("folder_data_pets-scratch-p0.02-fold3-seed1-")
+    assert name.startswith("folder_pets-scratch-p0.02-fold3-seed1-")  # the folder, not its path
     assert name != config.replace(lr=0.01).default_run_name()  # other settings, other name
 
 

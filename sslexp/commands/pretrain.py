@@ -30,6 +30,7 @@ def pretrain(**values):
     instead of pretrained again.
     """
     from sslexp.runs.lifecycle import AlreadyFinished
+    from sslexp.runs.lock import run_directory_lock
     from sslexp.runs.record import BACKBONE_FILE
     from sslexp.training.backbones import backbone_dir, pretrain_into_cache
     from sslexp.training.pretrain import run_pretraining
@@ -45,8 +46,9 @@ def pretrain(**values):
             record = pretrain_into_cache(config, cached, rest["cache_dir"], settings,
                                          rest["resume"], echo=_warn)
         else:
-            record = run_pretraining(config, directory, rest["cache_dir"], settings,
-                                     resume=rest["resume"])
+            with run_directory_lock(directory):
+                record = run_pretraining(config, directory, rest["cache_dir"], settings,
+                                         resume=rest["resume"])
     except AlreadyFinished as done:
         record = done.record
         click.echo(f"{directory} already holds this finished backbone; nothing to resume.")

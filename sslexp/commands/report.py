@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from sslexp.commands.common import cache_dir_option
-from sslexp.options import Command, argument, config_option, flag, option
+from sslexp.options import Command, argument, config_option, flag, option, user_errors
 from sslexp.report.verdict import MIN_VAL_PER_CLASS
 
 DEFAULT_WANDB_OUT = Path("reports")
@@ -50,6 +50,7 @@ DEFAULT_WANDB_OUT = Path("reports")
              "against the main study's scratch runs.")
 @option("--min-val-per-class", type=click.FloatRange(min=0), default=MIN_VAL_PER_CLASS,
         help="Flag epoch selection as noisy below this many validation images per class.")
+@user_errors
 def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cache_dir,
            wandb_path, sweep_id, group, publish, experiment, baseline_dir, min_val_per_class):
     """Compare ssl with scratch over a sweep: a verdict and its warnings, accuracy
@@ -127,6 +128,8 @@ def _image_source(cache_dir, npz_path):
 
 def _print_report(result) -> None:
     """The verdict and its warnings first, then the numbers, as the report itself opens."""
+    from sslexp.data.folder import skipped_files_line
+
     if result.experiment:
         click.echo(f"Experiment {result.experiment}")
     for sentence in result.verdict:
@@ -140,6 +143,9 @@ def _print_report(result) -> None:
     for run in result.sweep.runs:
         if run.state not in ("finished",):
             click.echo(f"  {run.state}: {run.run_id}" + (f" ({run.error})" if run.error else ""))
+    skipped = skipped_files_line(run.record for run in result.sweep.runs)
+    if skipped:
+        click.echo(f"  {skipped}")
     if result.sweep.missing_points:
         click.echo(f"  missing: {len(result.sweep.missing_points)} grid point(s) never ran "
                    f"(listed in the report)")

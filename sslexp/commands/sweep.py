@@ -128,7 +128,8 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, is
     finally:
         display.close()
 
-    click.echo(format_summary(options.sweep_dir, ledger, spec.metric_name, list(grid_parameters(spec.raw))))
+    click.echo(format_summary(options.sweep_dir, ledger, spec.metric_name,
+                              list(grid_parameters(spec.raw))))
     final = state_counts(ledger["runs"])
     if runner.stopped:
         click.echo("Stopped. Run the same command again to resume.", err=True)

@@ -14,7 +14,12 @@ from sslexp.runs.lifecycle import run_location
 from sslexp.runs.protocol import RUN_NAME_ENV
 
 
-@click.command(cls=Command)
+EPOCHS_HINT = ("Training length is counted in optimizer updates: --max-updates N (the cap, "
+               "or with --budget matched the exact number) and --patience N (updates without "
+               "a better validation loss before stopping). --pretext-epochs sets pretraining.")
+
+
+@click.command(cls=Command, option_hints={"--epochs": EPOCHS_HINT})
 @config_option
 @config_options(TrainConfig)
 @run_options("Run directory. Default: runs/<run name> (plus the W&B run id under an agent).")
@@ -33,6 +38,7 @@ def train(**values):
     never overwritten.
     """
     from sslexp.runs.lifecycle import AlreadyFinished
+    from sslexp.runs.lock import run_directory_lock
     from sslexp.runs.record import RESULTS_FILE
     from sslexp.training.tracking import WandbSettings
     from sslexp.training.train import run_training
@@ -41,8 +47,9 @@ def train(**values):
     run_name, output_dir = run_location(config, rest["run_name"], rest["output_dir"])
     settings = WandbSettings(rest["wandb_mode"], rest["project"], rest["entity"], rest["group"])
     try:
-        record = run_training(config, Path(output_dir), rest["cache_dir"], rest["backbone_cache"],
-                              settings, run_name, rest["resume"])
+        with run_directory_lock(output_dir):
+            record = run_training(config, Path(output_dir), rest["cache_dir"],
+                                  rest["backbone_cache"], settings, run_name, rest["resume"])
     except AlreadyFinished as done:
         record = done.record
         click.echo(f"{output_dir} already holds this finished run; nothing to resume.")

@@ -60,10 +60,24 @@ class DatasetSource:
     load: Callable[[int], RawDataset]
     availability: Callable[[], tuple[bool, str]]
     cache_token: Callable[[], str] = lambda: ""
+    # (images, channels) as decoded, known before decoding: what memory_needed counts
+    extent: Callable[[], tuple[int, int]] | None = None
+
+
+# Loading holds the source's arrays, the resized ones and the copies training makes.
+COPIES_WHILE_LOADING = 3
+
+
+def memory_needed(images: int, channels: int, image_size: int) -> int:
+    """Bytes a data set of ``images`` needs in memory at ``image_size`` (uint8 pixels)."""
+    return COPIES_WHILE_LOADING * images * image_size * image_size * channels
+
+
+RESIZE_BUFFER_BYTES = 256 * 2**20  # float32 working memory of one resizing batch
 
 
 def resize_images(images: np.ndarray | list[np.ndarray], image_size: int,
-                  batch_size: int = 1024) -> np.ndarray:
+                  batch_size: int | None = None) -> np.ndarray:
     """Resize uint8 images (an array, or a list of differently sized images) to a square.
 
     Bilinear with antialiasing, the filter of ``tf.image.resize(..., antialias=True)``,
@@ -76,6 +90,9 @@ def resize_images(images: np.ndarray | list[np.ndarray], image_size: int,
             return np.zeros((0, image_size, image_size, images.shape[-1]), np.uint8)
         rows = resampling_weights(images.shape[1], image_size)
         columns = resampling_weights(images.shape[2], image_size)
+        if batch_size is None:  # bounded working memory whatever the size
+            per_image = 4 * image_size * max(image_size, images.shape[2]) * images.shape[-1]
+            batch_size = max(1, min(1024, RESIZE_BUFFER_BYTES // per_image))
         return np.concatenate([_resample(images[i:i + batch_size], rows, columns)
                                for i in range(0, len(images), batch_size)])
     return np.stack([resize_images(np.asarray(image)[None], image_size)[0] for image in images])
@@ -92,11 +109,14 @@ def resampling_weights(input_size: int, output_size: int) -> np.ndarray:
     sample = (np.arange(output_size) + 0.5) * inverse_scale
     centres = np.arange(input_size) + 0.5
     weights = np.maximum(0.0, 1.0 - np.abs(centres[None, :] - sample[:, None]) / kernel_scale)
-    return weights / weights.sum(axis=1, keepdims=True)
+    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def _resample(images: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    resized = np.einsum("oh,nhwc,pw->nopc", rows, images.astype(np.float64), columns)
+    """float32 in two steps (rows, then columns): a few bytes per output pixel, never the
+    float64 copy of a whole batch."""
+    tall = np.einsum("oh,nhwc->nowc", rows, images.astype(np.float32))
+    resized = np.einsum("nowc,pw->nopc", tall, columns)
     return np.clip(np.rint(resized), 0, 255).astype(np.uint8)
 
 

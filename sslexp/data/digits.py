@@ -31,4 +31,5 @@ def source() -> DatasetSource:
         sizes="pool 1,437 / test 360, 8x8x1, 10 classes",
         load=load,
         availability=lambda: (True, "bundled with scikit-learn"),
+        extent=lambda: (1797, 1),
     )

@@ -74,5 +74,6 @@ def source() -> DatasetSource:
         sizes="pool 60,000 / test 10,000, 28x28x1, 10 classes",
         load=load,
         availability=availability,
+        extent=lambda: (70000, 1),
         cache_token=lambda: str(idx_dir()) if has_idx_files(idx_dir()) else "tfds",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,7 @@ def source(path: str) -> DatasetSource:
         load=lambda image_size: load(root, image_size),
         availability=lambda: (root.is_dir(), "directory exists" if root.is_dir() else "no such directory"),
         cache_token=lambda: content_token(root),
+        extent=lambda: (sum(len(files) for files in list_images(root).values()), 3),
     )
 
 
@@ -114,3 +116,36 @@ def pattern_source() -> DatasetSource:
         load=_needs_a_path,
         availability=lambda: (True, "any readable directory"),
     )
+
+
+SKIPPED_SHOWN = 3  # file names a summary line lists before "and N more"
+
+
+def skipped_files_line(records: Iterable) -> str | None:
+    """One line on the unreadable files the runs' folder data sets left out (how many,
+    and which, up to a few), from their records; None when none were."""
+    skipped: dict[str, set[str]] = {}
+    for record in records:
+        if record is None or not getattr(record, "skipped_files", None):
+            continue
+        dataset = str((record.config or {}).get("dataset") or "the folder data set")
+        skipped.setdefault(display_name(dataset), set()).update(record.skipped_files)
+    if not skipped:
+        return None
+    parts = []
+    for dataset, names in sorted(skipped.items()):
+        names = sorted(names)
+        listed = ", ".join(names[:SKIPPED_SHOWN]) + (
+            f" and {len(names) - SKIPPED_SHOWN} more" if len(names) > SKIPPED_SHOWN else "")
+        parts.append(f"{len(names)} unreadable file{'s' if len(names) != 1 else ''} of "
+                     f"{dataset} skipped ({listed})")
+    return "; ".join(parts) + ": every run's results.json lists them under skipped_files."
+
+
+def display_name(dataset: str) -> str:
+    """``folder:/data/shared/pets`` as people name it: ``folder:pets`` (the folder's name,
+    not its absolute path); other data sets as they are."""
+    if not dataset.startswith("folder:"):
+        return dataset
+    path = dataset[len("folder:"):].rstrip("/\\")
+    return f"folder:{Path(path).name or path}"

@@ -9,8 +9,8 @@ import numpy as np
 
 from sslexp.data import cache, digits, fashion_mnist, folder, tfds
 from sslexp.config import dataset_slug
-from sslexp.data.dataset import (Dataset, DatasetSource, RawDataset, fingerprint_arrays,
-                                 resize_images)
+from sslexp.data.dataset import (COPIES_WHILE_LOADING, Dataset, DatasetSource, RawDataset,
+                                 fingerprint_arrays, memory_needed, resize_images)
 from sslexp.errors import InputError
 
 
@@ -61,6 +61,7 @@ def load_dataset(name: str, image_size: int, cache_dir: str | Path) -> Dataset:
     if image_size < 1:
         raise InputError("image_size", image_size, "must be a positive number of pixels.")
     source = resolve_source(name)
+    check_memory(source, image_size)
     key = _cache_key(name, image_size, source.cache_token())
     cached = cache.read(Path(cache_dir), key)
     if cached is not None:
@@ -77,6 +78,25 @@ def load_dataset(name: str, image_size: int, cache_dir: str | Path) -> Dataset:
     cache.write(Path(cache_dir), key, arrays, raw.class_names, fingerprint, raw.skipped_files)
     return Dataset(name=name, class_names=tuple(raw.class_names), fingerprint=fingerprint,
                    skipped_files=tuple(raw.skipped_files), **arrays)
+
+
+def check_memory(source: DatasetSource, image_size: int, available: int | None = None) -> None:
+    """Refuse, before decoding anything, a size at which the data set cannot fit in memory."""
+    if source.extent is None:
+        return
+    images, channels = source.extent()
+    needed = memory_needed(images, channels, image_size)
+    if available is None:
+        import psutil
+
+        available = psutil.virtual_memory().available
+    if needed > available:
+        raise InputError(
+            "image_size", image_size,
+            f"{source.name} at {image_size}x{image_size} needs about {needed / 2**30:.1f} GiB of "
+            f"memory ({images:,} images x {image_size}x{image_size} x {channels} channel(s), "
+            f"about {COPIES_WHILE_LOADING} copies while loading and training), more than the "
+            f"{available / 2**30:.1f} GiB available here. Use a smaller --image-size.")
 
 
 def _cache_key(name: str, image_size: int, token: str) -> str:

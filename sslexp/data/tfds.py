@@ -94,4 +94,5 @@ def cats_vs_dogs_source() -> DatasetSource:
             "download.microsoft.com", how),
         availability=availability,
         cache_token=lambda: tfds_data_dir(),
+        extent=lambda: (23262, 3),
     )

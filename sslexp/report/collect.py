@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from sslexp.config import PretrainConfig, TrainConfig, flatten, from_dict
+from sslexp.data.folder import skipped_files_line
 from sslexp.runs.record import RESULTS_FILE, Record, as_float, load_record
 from sslexp.sweep.ledger import LEDGER_NAME, RUNS_DIR, SWEEP_COPY, Ledger, run_state
 from sslexp.sweep.spec import SweepConfigError, grid_parameters, planned_grid
@@ -142,6 +143,9 @@ def collect_sweep(directory: str | Path) -> SweepData:
     varying = grid_parameters(sweep_config)
     run_list = list(runs.values())
     grid = expected_grid(directory, sweep_config, varying, run_list, notes)
+    skipped = skipped_files_line(run.record for run in run_list)
+    if skipped:
+        notes.append(skipped[0].upper() + skipped[1:])
     name = (ledger or {}).get("sweep") or sweep_config.get("name") or directory.name
     return SweepData(directory, str(name), sweep_yaml, sweep_config, varying, run_list,
                      grid, ledger is not None, notes)
@@ -208,13 +212,14 @@ def _runs_from_ledger(ledger: Ledger, data: dict, notes: list[str]) -> dict[str,
     for run_id, entry in (data.get("runs") or {}).items():
         entry = entry or {}
         run_dir = ledger.run_dir(entry) if _has_run_dir(entry) else None
-        loaded = load_record(run_dir) if run_dir is not None else None
+        loaded = load_record(run_dir, complete=True) if run_dir is not None else None
         record = loaded.record if loaded is not None else None
         if loaded is not None and record is None and run_dir.exists() and "missing" not in (
                 loaded.problem or ""):
             notes.append(f"Run {entry.get('name') or run_id}: {loaded.problem}; it counts as "
                          "not finished.")
         state = run_state(entry, record)
+        _note_no_number(entry.get("name") or run_id, record, notes)
         error = None
         if state != "finished":
             error = (record.error_text() if record is not None else None) or _text(
@@ -228,12 +233,24 @@ def _runs_from_ledger(ledger: Ledger, data: dict, notes: list[str]) -> dict[str,
     return runs
 
 
+def _note_no_number(name: str, record: Record | None, notes: list[str]) -> None:
+    """A finished run whose test accuracy is there but not a number is said to be so."""
+    if record is None or not record.is_finished:
+        return
+    value = (record.test or {}).get("accuracy")
+    if value is not None and record.test_accuracy is None:
+        shown = "NaN" if isinstance(value, float) else repr(value)
+        notes.append(f"Run {name}: its test accuracy is {shown}, not a number; it is left out "
+                     "of the comparison.")
+
+
 def _run_from_record(run_id: str, run_dir: Path, notes: list[str]) -> SweepRun:
-    loaded = load_record(run_dir)
+    loaded = load_record(run_dir, complete=True)
     if loaded.record is None:
         notes.append(f"Run {run_id}: {loaded.problem}; it counts as missing.")
     record = loaded.record
     state = run_state(None, record)
+    _note_no_number(run_id, record, notes)
     error = None if state == "finished" or record is None else record.error_text()
     return SweepRun(run_id, run_dir, state, flat_config(record), record, error)
 
@@ -262,9 +279,12 @@ def _text(value) -> str | None:
 
 def _read_sweep_yaml(path: Path, notes: list[str]) -> tuple[str | None, dict]:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError:
         notes.append(f"No {SWEEP_COPY}: the expected grid is unknown.")
+        return None, {}
+    except UnicodeDecodeError:
+        notes.append(f"{SWEEP_COPY} is not UTF-8 text; the expected grid is unknown.")
         return None, {}
     try:
         config = yaml.safe_load(text) or {}

@@ -137,4 +137,7 @@ def _comparable(value):
 
 
 def _shown(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """A setting as an experiment's name shows it (a folder data set by its own name)."""
+    from sslexp.data.folder import display_name
+
+    return f"{value:g}" if isinstance(value, float) else display_name(str(value))

@@ -20,6 +20,7 @@ import contextlib
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -93,7 +94,20 @@ def recorded(run_dir: Path, record: Record, resume: bool):
     finally:
         record.finished_at = now()
         record.wall_time_s = round(time.time() - started, 2)
+        _write_last_record(run_dir, record)
+
+
+def _write_last_record(run_dir: Path, record: Record) -> None:
+    """The record of how the run ended, if the file system still takes it: when it does
+    not (a full disk), the error that ended the run is what the user must see, so this
+    failure is one line, and the record stays as it was (``running``: read as interrupted)."""
+    try:
         write_record(run_dir, record)
+    except OSError as error:
+        if record.state == "finished":
+            raise
+        print(f"warning: could not record the run as {record.state} in {run_dir} "
+              f"({type(error).__name__}: {error})", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -121,6 +135,27 @@ def _named(record: Record) -> str:
 
 
 DEFAULT_RUNS_DIR = Path("runs")
+MAX_RUN_NAME = 128  # characters; a directory name, a W&B run name and part of file names
+
+
+def check_run_name(name: str, option: str = "--run-name") -> str:
+    """A run name that names one directory inside ``runs/``: nothing that could lead out
+    of it (a path separator, ``..``), nothing a file system or a shell handles badly."""
+    problem = None
+    if not name.strip():
+        problem = "is empty"
+    elif "/" in name or "\\" in name or os.sep in name:
+        problem = "contains a path separator"
+    elif name in (".", "..") or name.startswith(".."):
+        problem = "does not name a directory of its own inside runs/"
+    elif any(ord(character) < 32 for character in name):
+        problem = "contains a control character"
+    elif len(name) > MAX_RUN_NAME:
+        problem = f"is {len(name)} characters long (at most {MAX_RUN_NAME})"
+    if problem:
+        raise InputError(option, name, f"a run name {problem}. Use letters, digits and - _ . "
+                                       "(choose where the run goes with --output-dir).")
+    return name
 
 
 def run_location(config: TrainConfig, run_name: str | None, output_dir: Path | None,
@@ -133,6 +168,8 @@ def run_location(config: TrainConfig, run_name: str | None, output_dir: Path | N
     settings, so runs with other settings never share a default directory.
     """
     run_id = environ.get("WANDB_RUN_ID")
+    if run_name is not None:
+        check_run_name(run_name)
     if run_name is None:
         run_name = config.short_name() if environ.get("WANDB_SWEEP_ID") else (
             config.default_run_name())

@@ -296,6 +296,16 @@ class Record:
     def error_text(self) -> str | None:
         return error_text(self.error)
 
+    def missing_sections(self) -> list[str]:
+        """What a finished record must hold and this one lacks: its config (else a reader
+        would take the defaults for what it ran with) and, for train, the test accuracy."""
+        if not self.is_finished:
+            return []
+        missing = [] if self.config else ["config"]
+        if self.kind == "train" and "accuracy" not in (self.test or {}):
+            missing.append("test.accuracy")
+        return missing
+
     def to_json(self) -> dict:
         data = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
                 if field.name != "extra"}
@@ -404,28 +414,36 @@ class ReadResult:
     problem: str | None = None  # why there is no record: missing, unreadable, not a record
 
 
-def load_record(run_dir: Path) -> ReadResult:
-    """The record in ``run_dir`` (or the file itself), or why there is none."""
+def load_record(run_dir: Path, complete: bool = False) -> ReadResult:
+    """The record in ``run_dir`` (or the file itself), or why there is none. With
+    ``complete``, a finished record lacking a required section counts as unreadable."""
     path = Path(run_dir)
     if path.is_dir() or path.suffix != ".json":
         path = path / RESULTS_FILE
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return ReadResult(None, f"{path} is missing")
+    except UnicodeDecodeError as error:
+        return ReadResult(None, f"{path} is unreadable (not UTF-8 text: {error.reason})")
     except (OSError, ValueError) as error:
         return ReadResult(None, f"{path} is unreadable ({type(error).__name__}: {error})")
     if not isinstance(data, dict) or data.get("state") not in STATES:
         return ReadResult(None, f"{path} is not a results record")
     try:
-        return ReadResult(Record.from_json(data))
+        record = Record.from_json(data)
     except TypeError as error:
         return ReadResult(None, f"{path} is not a results record ({error})")
+    missing = record.missing_sections() if complete else []
+    if missing:
+        return ReadResult(None, f"{path} is unreadable: a finished record without "
+                                f"{' and '.join(missing)}")
+    return ReadResult(record)
 
 
-def read_record(run_dir: Path) -> Record | None:
+def read_record(run_dir: Path, complete: bool = False) -> Record | None:
     """The record, or None when it is missing or unreadable (which counts as missing)."""
-    return load_record(run_dir).record
+    return load_record(run_dir, complete).record
 
 
 MISSING_CELLS = ("", "NA", None)  # CSVLogger writes NA for a column an epoch did not log

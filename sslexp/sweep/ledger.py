@@ -131,11 +131,12 @@ class Ledger:
     def partial_dir(self, entry: dict[str, Any], attempt: int) -> Path:
         return self.sweep_dir / PARTIAL_DIR / self.run_dir(entry).name / f"attempt-{attempt}"
 
-    def record_of(self, entry: dict[str, Any]) -> Record | None:
-        """The run's record, or None when it is missing or unreadable."""
+    def record_of(self, entry: dict[str, Any], complete: bool = False) -> Record | None:
+        """The run's record, or None when it is missing or unreadable (with ``complete``:
+        or finished without the sections a finished record holds)."""
         if not entry.get("run_dir") and not entry.get("results_file"):
             return None
-        return read_record(self.run_dir(entry))
+        return read_record(self.run_dir(entry), complete)
 
     def read(self) -> dict[str, Any]:
         """The current ledger (no lock needed: the file is always replaced whole)."""
@@ -175,6 +176,13 @@ class Ledger:
                         f"anew (the runs under {self.sweep_dir / RUNS_DIR} are kept).")
         return LedgerError(f"{self.path} {problem}. {recovery}")
 
+    def check_grid(self, data: dict[str, Any], parameters: dict[str, Any]) -> None:
+        """Refuse a ledger whose entries hold values the sweep's grid does not have (an
+        edited entry would otherwise be a point of its own, run and reported twice)."""
+        problem = grid_problem(data, parameters)
+        if problem:
+            raise self._error(f"does not match the sweep's parameters: {problem}")
+
     def initialise(self, sweep_name: str) -> None:
         """Create an empty ledger for ``sweep_name`` unless one exists."""
         with self.transaction() as data:
@@ -207,6 +215,37 @@ def ledger_problem(data: Any) -> str | None:
         if entry.get("state") not in STATES:
             return f"run {run_id!r} has state {entry.get('state')!r} (allowed: {', '.join(STATES)})"
     return None
+
+
+def grid_problem(data: dict[str, Any], parameters: dict[str, Any]) -> str | None:
+    """The first ledger entry whose config names a parameter the sweep lacks, or a value
+    outside a parameter's ``value``/``values``; None when every entry fits."""
+    allowed = {}
+    for name, spec in (parameters or {}).items():
+        if isinstance(spec, dict) and "value" in spec:
+            allowed[name] = {_same(spec["value"])}
+        elif isinstance(spec, dict) and isinstance(spec.get("values"), list):
+            allowed[name] = {_same(value) for value in spec["values"]}
+        else:
+            allowed[name] = None  # a distribution: any value
+    for run_id, entry in data.get("runs", {}).items():
+        for name, value in entry["config"].items():
+            if name not in allowed:
+                return f"run {run_id!r} has parameter {name!r}, which the sweep does not"
+            if allowed[name] is not None and _same(value) not in allowed[name]:
+                return (f"run {run_id!r} has {name}={value!r}, not one of the sweep's values "
+                        f"for {name}")
+    return None
+
+
+def _same(value: Any):
+    """1, 1.0 and "1" are one grid value."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    try:
+        return repr(float(value))
+    except (TypeError, ValueError):
+        return repr(str(value)) if not isinstance(value, (list, dict)) else json.dumps(value)
 
 
 _INTERRUPTING_SIGNALS = {int(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}

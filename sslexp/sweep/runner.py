@@ -91,7 +91,7 @@ def prepare_sweep_dir(spec: SweepSpec, sweep_dir: Path) -> Ledger:
     sweep_dir.mkdir(parents=True, exist_ok=True)
     copy = sweep_dir / SWEEP_COPY
     if copy.exists():
-        existing = yaml.safe_load(copy.read_text())
+        existing = yaml.safe_load(copy.read_text(encoding="utf-8", errors="replace"))
         if existing != spec.raw:
             raise ValueError(
                 f"{sweep_dir} holds a different sweep ({copy} differs from {spec.path}). "
@@ -124,7 +124,7 @@ def mark_stale_runs(ledger: Ledger, data: dict[str, Any], check_results: bool) -
             _settle_orphan(ledger, data, entry, worker)
             marked.append(run_id)
         elif state == "finished" and check_results:
-            if run_state(entry, ledger.record_of(entry)) != "finished":
+            if run_state(entry, ledger.record_of(entry, complete=True)) != "finished":
                 entry["state"] = "interrupted"
                 entry["error"] = f"its {RESULTS_FILE} is missing, unreadable or not finished"
                 marked.append(run_id)
@@ -181,6 +181,7 @@ class LocalSweep:
                                       working_dir=options.working_dir,
                                       run_timeout_s=options.run_timeout_s)
         with self.ledger.transaction() as data:
+            self.ledger.check_grid(data, spec.raw.get("parameters"))
             if options.max_kills is not None:
                 data["max_kills"] = options.max_kills
             data.setdefault("max_kills", DEFAULT_MAX_KILLS)

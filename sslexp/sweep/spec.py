@@ -134,9 +134,12 @@ def load_sweep(path: str | Path) -> SweepSpec:
     """Read and validate a sweep YAML; raise SweepConfigError listing every violation."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise SweepConfigError(path, [f"cannot read the file: {error.strerror}"]) from error
+    except UnicodeDecodeError as error:
+        raise SweepConfigError(path, [f"not UTF-8 text (byte {error.start}: {error.reason}); "
+                                      "save it as UTF-8"]) from error
     except yaml.YAMLError as error:
         raise SweepConfigError(path, [f"not valid YAML: {error}"]) from error
     return parse_sweep(raw, path)

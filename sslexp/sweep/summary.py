@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from sslexp.data.folder import skipped_files_line
 from sslexp.sweep.ledger import STATES, Ledger
 from sslexp.sweep.spec import metric_from_results
 
@@ -66,6 +67,9 @@ def format_summary(
     failed = [(run_id, e) for run_id, e in runs.items() if e["state"] in ("failed", "interrupted") and e.get("error")]
     for run_id, entry in failed:
         lines.append(f"{entry.get('name') or run_id} {entry['state']}: {entry['error']}")
+    skipped = skipped_files_line(Ledger(sweep_dir).record_of(entry) for entry in runs.values())
+    if skipped:
+        lines.append(skipped)
     return "\n".join(lines)
 
 

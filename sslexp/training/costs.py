@@ -62,7 +62,7 @@ def run_costs(runs: Sequence[tuple[str, TrainConfig]], pretrainings: Sequence[Pr
         progress(f"Probing: timing a few training steps of {models} model(s)"
                  + (f" and {len(pretrainings)} pretraining(s)" if pretrainings else "")
                  + " here (about 10-30 s each)...")
-        costs = _priced(costs, configs, datasets, progress)
+        costs = _priced(costs, configs, datasets, models, progress)
         pretrain_seconds = _pretraining_seconds(pretrainings, datasets, progress)
         probe_seconds = time.monotonic() - started
     return Costs(costs, pretrain_seconds, probe_seconds, notes)
@@ -100,7 +100,7 @@ def _labels_and_budget(name: str, config: TrainConfig, data) -> RunCost:
     return RunCost(n_train, len(split.val_indices), budget_for(config, n_train))
 
 
-def _priced(costs: list[RunCost], configs: list[TrainConfig], datasets: dict,
+def _priced(costs: list[RunCost], configs: list[TrainConfig], datasets: dict, models: int,
             progress: Callable[[str], None]) -> list[RunCost]:
     """Each run's seconds, from one measurement per distinct model."""
     startup = probe.import_seconds()
@@ -113,7 +113,7 @@ def _priced(costs: list[RunCost], configs: list[TrainConfig], datasets: dict,
             continue
         key = _model_key(config)
         if key not in measured:
-            progress(f"  training steps of model {len(measured) + 1} ({config.dataset}, "
+            progress(f"  training steps of model {len(measured) + 1} of {models} ({config.dataset}, "
                      f"{config.image_size} px, depth {config.backbone.depth}, width "
                      f"{config.backbone.width}, batch {config.batch_size})...")
             measured[key] = probe.measure_training(config, data)

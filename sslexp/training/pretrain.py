@@ -24,7 +24,7 @@ from sslexp.training.representation_probe import (PROBE_METRIC, pretext_callback
                                                    still_improving)
 from sslexp.training.timing import StepTimer
 from sslexp.training.tracking import WandbSettings
-from sslexp.viz.run_figures import save_pretext_figures
+from sslexp.viz.run_figures import figure_files, save_pretext_figures
 
 MONITOR = "val_accuracy"  # rotation accuracy on the held-out slice of the pool
 
@@ -136,9 +136,3 @@ def _select(record: Record, output_dir: Path, steps_per_epoch: int):
                        # best probe at the last epoch: more pretraining would likely help
                        "still_improving": still_improving(record.history, MONITOR)}
     return keras.saving.load_model(output_dir / PRETEXT_FILE, compile=False)
-
-
-def figure_files(paths, run_dir: Path) -> dict[str, str]:
-    """Figure paths as record ``files`` entries (role = path without its suffix)."""
-    relative = [Path(path).relative_to(run_dir) for path in paths]
-    return {path.with_suffix("").as_posix(): path.as_posix() for path in relative}

@@ -36,13 +36,12 @@ from sslexp.training.batchnorm import (RecalibrateBeforeValidation, recalibrate,
                                        recalibration_images)
 from sslexp.training.augmentation import augmented
 from sslexp.training.budget import MONITOR, budget_callbacks, budget_for, budget_summary
-from sslexp.training.pretrain import figure_files
 from sslexp.training.progress import ProgressCallback
 from sslexp.training.timing import StepTimer
 from sslexp.training.tracking import WandbSettings
 from sslexp.tuning import apply_tuned
 from sslexp.viz.features import first_layer_filters
-from sslexp.viz.run_figures import save_run_figures
+from sslexp.viz.run_figures import figure_files, save_run_figures
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,17 +129,23 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
                             config.seed, config.val_fraction,
                             with_validation=config.select == "best")
         budget = budget_for(config, len(split.train_indices))
+    given = config.method == "ssl" and config.pretrained != "auto"
+    with timer.step("backbone"):  # a given file or artifact is checked before the run directory
+        pretrained, backbone, trainable_layers = (
+            _pretrained_backbone(config, data, cache_dir, backbone_cache, wandb_settings)
+            if given else (None, None, []))
     check_run_dir(output_dir, resume)
     plan.show(plan.train_plan(config, data, len(split.train_indices), len(split.val_indices),
                               budget, backbone_cache))
     with timer.step("backbone"):
-        pretrained = (find_pretrained(config, cache_dir, backbone_cache, wandb_settings,
-                                      progress_path(output_dir))
-                      if config.method == "ssl" else None)  # may pretrain it now, into the cache
-        ran_on = runtime.configure(config.run_seed, config.precision, cache_dir)  # after that
-        backbone = _backbone(config, data, pretrained)
+        if config.method == "ssl" and not given:  # auto: pretrained now unless cached
+            pretrained, backbone, trainable_layers = _pretrained_backbone(
+                config, data, cache_dir, backbone_cache, wandb_settings, progress_path(output_dir))
+        # after any pretraining, so nothing draws from the generators it seeds
+        ran_on = runtime.configure(config.run_seed, config.precision, cache_dir)
+        if config.method == "scratch":
+            backbone, trainable_layers = _new_backbone(config, data)
     with timer.step("model"):
-        trainable_layers = apply_finetune_policy(backbone, config.effective_finetune)
         model = build_classifier(backbone, data.num_classes)
     record = _new_record(config, run_name, data, split, model, trainable_layers, pretrained,
                          ran_on)
@@ -173,12 +178,21 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     return record
 
 
-def _backbone(config: TrainConfig, data, pretrained: PretrainedBackbone | None):
-    """The run's backbone: the pretrained one (ssl), or a new one (scratch)."""
-    if pretrained is not None:
-        return load_backbone(pretrained.path, data.image_shape)
-    return build_backbone(data.image_shape, config.backbone,
-                          pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
+def _new_backbone(config: TrainConfig, data) -> tuple:
+    """A scratch run's backbone (the same architecture, randomly initialised), with the
+    fine-tune policy applied, and the names of its trainable layers."""
+    backbone = build_backbone(data.image_shape, config.backbone,
+                              pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
+    return backbone, apply_finetune_policy(backbone, config.effective_finetune)
+
+
+def _pretrained_backbone(config: TrainConfig, data, cache_dir: Path, backbone_cache: Path,
+                         wandb_settings: WandbSettings, progress_to: Path | None = None):
+    """Where an ssl run's backbone came from, the backbone (checked against the data) with the
+    fine-tune policy applied, and the names of its trainable layers."""
+    pretrained = find_pretrained(config, cache_dir, backbone_cache, wandb_settings, progress_to)
+    backbone = load_backbone(pretrained.path, data.image_shape)
+    return pretrained, backbone, apply_finetune_policy(backbone, config.effective_finetune)
 
 
 def _new_record(config: TrainConfig, run_name: str, data, split, model, trainable_layers,

@@ -23,6 +23,12 @@ ACTIVATIONS_SIDE_BY_SIDE_PNG = "activations_side_by_side.png"
 WANDB_KEY_PREFIX = "figures/"
 
 
+def figure_files(paths, run_dir: Path) -> dict[str, str]:
+    """Figure paths as a record's ``files`` entries (role = path without its suffix)."""
+    relative = [Path(path).relative_to(run_dir) for path in paths]
+    return {path.with_suffix("").as_posix(): path.as_posix() for path in relative}
+
+
 def save_run_figures(model, images: np.ndarray, out_dir: str | Path, wandb_run=None,
                      max_images: int = 4, name: str = "model") -> list[Path]:
     """First-layer filters and stage activations of one model, as PNGs in ``out_dir``.

@@ -20,7 +20,7 @@ from sslexp.cli import main
 STANDIN_TRAIN_CODE = (
     "import json, os, sys; args = dict(x[2:].split('=', 1) for x in sys.argv[1:]); "
     "sys.exit(3) if args.get('a') == '2' else None; "
-    "json.dump({'state': 'finished', 'test': {'accuracy': 0.5}}, "
+    "json.dump({'state': 'finished', 'config': args, 'test': {'accuracy': 0.5}}, "
     "open(os.path.join(os.environ['SSLEXP_OUTPUT_DIR'], 'results.json'), 'w'))"
 )
 

@@ -107,7 +107,7 @@ def test_config_file_and_environment_supply_defaults(tmp_path, data_cache, pretr
     ({"label_fraction": 0.0}, "--label-fraction", "0<x<=1"),
     ({"label_fraction": 0.003}, "--label-fraction", "smallest allowed fraction"),
     ({"dataset": "imagenet"}, "--dataset", "Allowed: cats_vs_dogs"),
-    ({"image_size": 4}, "--image-size", "x>=8"),
+    ({"image_size": 4}, "--image-size", "8<=x<=2048"),
     ({"finetune": "some"}, "--finetune", "last:N"),
     ({"method": "magic"}, "--method", "'ssl', 'scratch'"),
 ])

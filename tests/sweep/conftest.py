@@ -36,7 +36,7 @@ def log(**record):
 def write_results(state, **extra):
     path = os.path.join(out, "results.json")
     with open(path + ".tmp", "w") as handle:
-        json.dump({"kind": "train", "state": state, **extra}, handle)
+        json.dump({"kind": "train", "state": state, "config": args, **extra}, handle)
     os.replace(path + ".tmp", path)
 
 log(event="start", args=args, pid=os.getpid(), cwd=os.getcwd(), time=started,
