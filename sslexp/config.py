@@ -251,7 +251,8 @@ class PretextConfig(Config):
     updates: int = setting(
         0, "Pretext optimizer updates in all; 0: --epochs passes over the pretext images. Set "
            "it to give every unlabelled volume the same pretraining compute: the run then "
-           "validates --epochs times, updates/epochs (rounded up) apart.", min=0)
+           "validates --epochs times, updates/epochs (rounded up) apart.", min=0,
+        max=MAX_UPDATES)
     probe_images: int = setting(
         1000, "Labelled images of the held-out pretext slice (never test) for the k-NN probe "
               "of the backbone's features after every epoch: half fit, half scored. 0: none.",
@@ -340,7 +341,8 @@ class TrainConfig(Config):
     batch_size: int = setting(32, "Batch size.", min=1, max=MAX_BATCH)
     lr: float = setting(1e-3, "Adam learning rate.", min=0, min_open=True)
     weight_decay: float = setting(
-        0.0, "Decoupled weight decay of Adam (AdamW's rule); 0: none.", min=0)
+        0.0, "Decoupled weight decay of Adam (AdamW's rule): each update shrinks the weights "
+             "by lr x weight_decay of themselves; 0: none.", min=0, max=1)
     augment: bool = setting(
         False, "Augment training batches: random translation by up to 10% of the size and "
                "horizontal flip (Keras preprocessing layers; never rotation, the pretext's "
