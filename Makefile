@@ -27,7 +27,7 @@ ARGS ?=
 STUDY_WORKERS ?= 2
 DEMO_WORKERS ?= 2
 
-.PHONY: help setup test demo pretrain train sweep agents sync report bench study volume clean
+.PHONY: help setup test demo pretrain train sweep agents sync report bench tune study volume clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -74,7 +74,15 @@ report: setup  ## the comparison report of a sweep (SWEEP_DIR=sweep-runs/demo)
 bench: setup  ## speed per backend, start-up, demo sweep in both worker modes, GPU (ARGS=--quick)
 	$(PYTHON) benchmarks/bench.py $(ARGS)
 
+TUNED ?= sweeps/tuned/fashion_mnist.yaml
+
+tune: setup  ## tune ssl and scratch on the tuning fold (the same grid each), write their winners
+	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/tuning_ssl.yaml --dir sweep-runs/tuning_ssl --workers $(STUDY_WORKERS)
+	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/tuning_scratch.yaml --dir sweep-runs/tuning_scratch --workers $(STUDY_WORKERS)
+	$(SSLEXP) sweep tune-winners sweep-runs/tuning_ssl sweep-runs/tuning_scratch --out $(TUNED)
+
 study: setup  ## the Fashion-MNIST study, offline (about an hour on 2 cores): pretraining, sweep, report
+	@test -f $(TUNED) || { echo "$(TUNED) is missing: run make tune first (the study uses its winners)"; exit 2; }
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/fashion_mnist.yaml --dir sweep-runs/fashion_mnist --workers $(STUDY_WORKERS)
 	$(SSLEXP) report sweep-runs/fashion_mnist
 

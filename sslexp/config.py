@@ -248,6 +248,15 @@ class PretextConfig(Config):
         0.1, "Share of the pretext images held out to select the epoch by rotation accuracy.",
         min=0, max=1, min_open=True, max_open=True)
     epochs: int = setting(15, "Pretext epochs.", min=1, max=MAX_EPOCHS)
+    updates: int = setting(
+        0, "Pretext optimizer updates in all; 0: --epochs passes over the pretext images. Set "
+           "it to give every unlabelled volume the same pretraining compute: the run then "
+           "validates --epochs times, updates/epochs (rounded up) apart.", min=0,
+        max=MAX_UPDATES)
+    probe_images: int = setting(
+        1000, "Labelled images of the held-out pretext slice (never test) for the k-NN probe "
+              "of the backbone's features after every epoch: half fit, half scored. 0: none.",
+        min=0)
     batch_size: int = setting(64, "Source images per batch (x4 samples with rotations all).",
                               min=1, max=MAX_BATCH)
     lr: float = setting(1e-3, "Adam learning rate (at lr_reference_batch when lr_scaling "
@@ -261,6 +270,11 @@ class PretextConfig(Config):
                                           "when lr_scaling is sqrt or linear.", min=1,
                                       max=MAX_BATCH)
     seed: int = setting(0, "Seed for the data order, initialisation and held-out slice.")
+
+    def steps_per_epoch(self, steps_per_pass: int) -> int:
+        """Updates per pretext epoch: one pass over the pretext images, or ``updates`` spread
+        over the epochs (rounded up), the same at every unlabelled volume."""
+        return -(-self.updates // self.epochs) if self.updates else steps_per_pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,6 +340,18 @@ class TrainConfig(Config):
         choices=SELECTIONS)
     batch_size: int = setting(32, "Batch size.", min=1, max=MAX_BATCH)
     lr: float = setting(1e-3, "Adam learning rate.", min=0, min_open=True)
+    weight_decay: float = setting(
+        0.0, "Decoupled weight decay of Adam (AdamW's rule): each update shrinks the weights "
+             "by lr x weight_decay of themselves; 0: none.", min=0, max=1)
+    augment: bool = setting(
+        False, "Augment training batches: random translation by up to 10% of the size and "
+               "horizontal flip (Keras preprocessing layers; never rotation, the pretext's "
+               "label). Off by default so that an untuned run is the plain protocol; the "
+               "tuning sweeps choose it per method (--tuned).")
+    tuned: str | None = setting(
+        None, "A winners file written by `sslexp sweep tune-winners`: this run's method takes "
+              "its lr, augment and weight_decay from it (overriding those options); the record "
+              "keeps both the file and the values used.", metavar="FILE")
     precision: str = precision_field()
     val_fraction: float = setting(
         0.2, "Share of the labelled subset used to select the epoch (at least 1 per class; "

@@ -149,7 +149,8 @@ def _print_report(result) -> None:
         click.echo(f"  missing: {len(result.sweep.missing_points)} grid point(s) never ran "
                    f"(listed in the report)")
     click.echo(f"Report: {result.html}")
-    click.echo(f"Also: {result.markdown}, {result.comparison_csv}, {result.runs_csv}")
+    click.echo(f"Also: {result.markdown}, {result.comparison_csv}, {result.runs_csv}, "
+               f"{result.per_run_csv}")
 
 
 def _wandb_target(wandb_path: str, sweep_id: str | None, group: str | None) -> tuple[str, str]:

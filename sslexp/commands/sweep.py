@@ -498,6 +498,35 @@ def pretrain_backbones(sweep_file, cache_dir, backbone_cache, wandb_mode, projec
             click.echo(f"[{index}/{len(configs)}] {directory} ({status}{where})")
 
 
+@sweep.command("tune-winners", cls=Command, env_prefix="TUNE")
+@click.argument("sweep_dirs", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+        help="The winners file to write (YAML); a study names it with `tuned: FILE`.")
+def tune_winners(sweep_dirs, out):
+    """Choose each method's lr, augment and weight decay from finished tuning sweeps.
+
+    SWEEP_DIRS are the directories of the per-method tuning sweeps
+    (sweeps/tuning_ssl.yaml, sweeps/tuning_scratch.yaml). Per method the candidate
+    with the best mean validation accuracy over the tuned label fractions wins;
+    test accuracy is never used. Refused unless every arm had the same grid on
+    the tuning fold (the last fold) and every run finished.
+    """
+    from sslexp.sweep.tuning import winners_from_sweeps
+    from sslexp.tuning import TUNED_FIELDS, write_winners
+
+    try:
+        winners = winners_from_sweeps(list(sweep_dirs))
+    except (ValueError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from error
+    write_winners(out, winners)
+    for method, chosen in winners["methods"].items():
+        values = ", ".join(f"{name}={chosen[name]}" for name in TUNED_FIELDS)
+        click.echo(f"{method}: {values} (validation accuracy {100 * chosen['val_accuracy']:.2f}%"
+                   f" over {chosen['runs']} run(s))")
+    click.echo(f"Chosen by {winners['chosen_by']}. Written to {out}.")
+
+
 def _load_spec(sweep_file: Path):
     """The validated sweep, or a usage error (exit 2) listing the engine's violations."""
     from sslexp.sweep.spec import SweepConfigError, load_sweep

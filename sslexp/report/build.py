@@ -17,17 +17,20 @@ from sslexp.report.classes import gain_columns, gain_rows, per_class_gains
 from sslexp.report.collect import (BaselineError, PretrainRun, SweepData, add_baseline,
                                    collect_sweep, find_pretrains)
 from sslexp.report.comparison import Comparison, compare, compare_volumes
+from sslexp.report.per_run import (ARM_COLUMNS, PER_RUN_COLUMNS, arm_rows, per_run_rows,
+                                   write_per_run_csv)
 from sslexp.report.experiments import (Experiment, choose, directory_name, group_experiments,
                                        restrict)
 from sslexp.report.format import count, percent, shown_path, without_machine_paths
 from sslexp.report.render import png_data_uri, render_html, render_markdown
 from sslexp.report.provenance import gather
-from sslexp.report.stats import MIN_PAIRS
-from sslexp.report.verdict import MIN_VAL_PER_CLASS, verdict, warnings
+from sslexp.report.stats import EFFICIENCY_CURVE, MIN_PAIRS
+from sslexp.report.verdict import MIN_VAL_PER_CLASS, pooled_test_text, verdict, warnings
 from sslexp.report.visuals import ImageSource, Visuals, draw_visuals
 
 PRETRAIN_COLUMNS = ("backbone", "what differs", "epochs", "final rotation acc %",
-                    "best held-out rotation acc %", "pretext images", "used by ssl runs")
+                    "best held-out rotation acc %", "k-NN probe acc % per epoch",
+                    "pretext images", "used by ssl runs")
 RUN_COLUMNS = ("run", "state", "label fraction", "method", "fold", "labels", "test acc %")
 FAILED_COLUMNS = ("run", "state", "label fraction", "method", "fold", "error")
 
@@ -44,6 +47,7 @@ class LocalReport:
     verdict: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     experiment: str | None = None
+    per_run_csv: Path | None = None
 
     @property
     def headline(self) -> str:
@@ -153,7 +157,10 @@ def _build(sweep: SweepData, out_dir: Path, image_source: ImageSource | None, im
         pretext_chart = {"title": "Pretext training curves", "uri": png_data_uri(png),
                          "caption": "Rotation accuracy and loss per epoch, one colour per "
                                     "backbone, named by what differs between them (solid: "
-                                    "training images; dashed: held-out images)."}
+                                    "training images; dashed: held-out images, BatchNorm "
+                                    "statistics recomputed; dotted: k-NN probe accuracy of "
+                                    "the backbone's features on a labelled slice of the "
+                                    "pool, never test)."}
 
     if image_source is None:
         visuals = Visuals(notes=["Pictures were not requested."])
@@ -179,6 +186,10 @@ def _build(sweep: SweepData, out_dir: Path, image_source: ImageSource | None, im
                      **tables.difference_cells(row.difference)} for row in volume_rows],
         "volume_columns": ["label fraction", "unlabelled share", "unlabelled images",
                            *tables.DIFFERENCE_COLUMNS],
+        "arms": {"columns": ARM_COLUMNS, "rows": arm_rows(sweep.runs)},
+        "per_run": {"columns": PER_RUN_COLUMNS, "rows": per_run_rows(sweep.runs)},
+        "pooled_test": pooled_test_text(comparison),
+        "efficiency_curve": EFFICIENCY_CURVE,
         "low_rule": (f"Low-label fractions: those whose runs used at most "
                      f"{comparison.low_labels_per_class:g} labelled images per class "
                      f"(train + validation)"
@@ -193,6 +204,7 @@ def _build(sweep: SweepData, out_dir: Path, image_source: ImageSource | None, im
         html=html_path, markdown=markdown_path,
         comparison_csv=tables.write_comparison_csv(comparison, out_dir / "comparison.csv"),
         runs_csv=tables.write_runs_csv(sweep, out_dir / "runs.csv"),
+        per_run_csv=write_per_run_csv(sweep.runs, out_dir / "per_run.csv"),
         figures=figure_paths, sweep=sweep, comparison=comparison, verdict=sentences,
         warnings=cautions, experiment=experiment.name if experiment else None,
     )
@@ -271,6 +283,9 @@ def _pretrain_row(record: PretrainRun, label: str) -> dict:
         "best held-out rotation acc %": percent(record.best_val_accuracy),
         "pretext images": count(data.get("n_pretext_images")),
         "used by ssl runs": ", ".join(record.run_ids),
+        "k-NN probe acc % per epoch": (
+            " → ".join(percent(epoch.get("probe_accuracy")) for epoch in history)
+            if any("probe_accuracy" in epoch for epoch in history) else "n/a"),
     }
 
 

@@ -3,8 +3,11 @@
 Pairs are formed by fold: at a given fraction, fold f of ssl and fold f of
 scratch trained on the same labelled subset, so their difference removes the
 subset's luck from the comparison. The per-fraction tests are adjusted with
-Holm's method across the fractions; the low-label fractions are also tested
-together, with one sign-flip test over all their fold pairs.
+Holm's method across the fractions, and each fraction also gets a distribution-free
+sign test over its folds. The low-label fractions are tested together with a
+sign-flip test blocked by fold: one fold's pairs at several fractions share the
+backbone, the seeds and nested labelled images, so a fold, not a pair, is the
+independent unit (``stats.fold_blocked_test``).
 
 When the ssl runs differ in ``pretext_unlabeled_fraction`` (the second axis),
 the main comparison uses the largest unlabelled share, and ``compare_volumes``
@@ -22,17 +25,19 @@ import numpy as np
 from sslexp.report.collect import SweepRun
 from sslexp.runs.record import as_float
 from sslexp.report.stats import (
+    BlockedTest,
     Interval,
     LabelEfficiency,
     PairedDifference,
-    SignFlipTest,
+    SignTest,
     Spread,
     bootstrap_label_efficiency,
     describe,
+    fold_blocked_test,
     holm_adjusted,
     label_efficiency,
     paired_difference,
-    sign_flip_test,
+    sign_test,
 )
 
 METHODS = ("ssl", "scratch")
@@ -66,11 +71,16 @@ class FractionRow:
         """Distinct folds with a finished run of either method."""
         return len({fold for per_fold in self.accuracy_by_fold.values() for fold in per_fold})
 
+    @property
+    def signs(self) -> SignTest:
+        """The distribution-free statement beside the t-test: folds positive, exact sign p."""
+        return sign_test(self.differences_by_fold.values())
+
 
 @dataclass
 class Comparison:
     rows: list[FractionRow]
-    pooled: SignFlipTest | None = None  # over the fold pairs of the low-label fractions
+    pooled: BlockedTest | None = None  # over the folds of the low-label fractions
     low_fractions: list[float] = field(default_factory=list)
     low_labels_per_class: float = LOW_LABELS_PER_CLASS
     volume: float | None = None  # the unlabelled share of the ssl runs compared, when it varies
@@ -134,10 +144,18 @@ def compare(runs: list[SweepRun], confidence: float = 0.95,
         row.holm_p = adjusted
     low = [row for row in rows if math.isfinite(row.labels_per_class)
            and row.labels_per_class <= low_labels_per_class]
-    pooled = sign_flip_test([difference for row in low
-                             for difference in row.differences_by_fold.values()]) if low else None
+    pooled = fold_blocked_test(differences_by_fold(low)) if low else None
     return Comparison(rows, pooled, [row.label_fraction for row in low], low_labels_per_class,
                       volume)
+
+
+def differences_by_fold(rows: list[FractionRow]) -> dict[int, list[float]]:
+    """{fold: its ssl - scratch differences at the given fractions}: a fold's pairs together."""
+    by_fold: dict[int, list[float]] = {}
+    for row in rows:
+        for fold, difference in row.differences_by_fold.items():
+            by_fold.setdefault(fold, []).append(difference)
+    return by_fold
 
 
 def _labels_per_class(runs: list[SweepRun]) -> float:

@@ -20,6 +20,7 @@ import re
 
 from sslexp.config import TrainConfig, flatten
 from sslexp.report.collect import SweepData, SweepRun
+from sslexp.tuning import TUNED_FIELDS
 
 AXES = ("label_fraction", "method", "fold", "pretext_unlabeled_fraction", "pretrained")
 PRETEXT_PREFIX = "pretext_"  # settings only ssl runs depend on
@@ -39,9 +40,12 @@ class ExperimentChoiceError(ValueError):
 
 
 def settings_of(run: SweepRun, defaults: dict | None = None) -> dict:
+    """The settings that must match; a run tuned from a winners file (``tuned``) is matched
+    by that file, not by the per-method values it took from it."""
     defaults = flatten(TrainConfig()) if defaults is None else defaults
     merged = {**defaults, **run.config}
-    return {name: merged[name] for name in sorted(merged) if name not in AXES}
+    ignored = AXES + (TUNED_FIELDS if merged.get("tuned") else ())
+    return {name: merged[name] for name in sorted(merged) if name not in ignored}
 
 
 def group_experiments(runs: list[SweepRun]) -> list[Experiment]:

@@ -177,14 +177,16 @@ def pretext_curves(pretrains: list[PretrainRun]) -> Figure | None:
         color = _backbone_color(index, len(with_history))
         epochs = [epoch.get("epoch", position + 1)
                   for position, epoch in enumerate(record.history)]
-        for axis, keys, convert in ((accuracy_axis, ("accuracy", "val_accuracy"), percent_value),
+        for axis, keys, convert in ((accuracy_axis, ("accuracy", "val_accuracy",
+                                                     "probe_accuracy"), percent_value),
                                     (loss_axis, ("loss", "val_loss"), number)):
-            for key, style in zip(keys, ("-", "--")):
+            for key, style in zip(keys, ("-", "--", ":")):
                 values = [convert(epoch.get(key)) for epoch in record.history]
                 if any(math.isfinite(value) for value in values):
                     axis.plot(epochs, values, style, marker=".", color=color, linewidth=1.3)
     accuracy_axis.axhline(25, color="gray", linewidth=1, linestyle=":")
-    accuracy_axis.set(xlabel="epoch", ylabel="rotation accuracy (%)", title="Pretext accuracy")
+    accuracy_axis.set(xlabel="epoch", ylabel="rotation / k-NN probe accuracy (%)",
+                      title="Pretext accuracy and k-NN probe")
     loss_axis.set(xlabel="epoch", ylabel="loss", title="Pretext loss")
     for axis in (accuracy_axis, loss_axis):
         axis.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))

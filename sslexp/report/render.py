@@ -61,7 +61,17 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
         "",
         markdown_table(context["headline"]["rows"], context["headline"]["columns"]),
         "",
+        markdown_escape(context["pooled_test"]),
+        "",
+        "## Settings of each arm",
+        "",
+        markdown_table(context["arms"]["rows"], context["arms"]["columns"])
+        if context["arms"]["rows"] else "(no finished runs)",
+        "",
         "## Label efficiency",
+        "",
+        "Labels scratch needs to match ssl, read off the scratch curve: "
+        + markdown_escape(context["efficiency_curve"]) + ".",
         "",
         markdown_table(context["efficiency"]["rows"], context["efficiency"]["columns"]),
         "",
@@ -81,8 +91,16 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
               if context["budget"]["rows"] else "(no finished runs)", ""]
     if context["pretrains"]:
         lines += ["## Pretext task", "",
+                  "k-NN probe accuracy per epoch (features of the backbone on a labelled "
+                  "slice of the pool, never test); \"still improving\" goes by it.", "",
                   markdown_table(context["pretrains"], context["pretrain_columns"]),
                   ""]
+    if context["per_run"]["rows"]:
+        lines += ["## Per-run results", "",
+                  "Every finished run (unrounded in per_run.csv). Reproducible in distribution: "
+                  "oneDNN kernels differ by instruction set, moving single folds by up to about "
+                  "2 points between CPUs.", "",
+                  markdown_table(context["per_run"]["rows"], context["per_run"]["columns"]), ""]
     if figure_links:
         lines += ["## Figures", ""]
         lines += [f"![{markdown_escape(title)}]({path})" for title, path in figure_links.items()]

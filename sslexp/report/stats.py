@@ -94,29 +94,57 @@ def paired_difference(first, second, confidence: float = 0.95) -> PairedDifferen
     )
 
 
-def labels_to_reach(target_accuracy: float, labels, accuracies) -> tuple[float, str]:
-    """Labels at which the curve (``labels`` -> mean ``accuracies``) first reaches the target.
+EFFICIENCY_CURVE = ("monotone cubic interpolation (PCHIP) in log(labels) through the scratch "
+                    "means, made non-decreasing first (isotonic regression) where they dip")
 
-    Linear interpolation in log(labels) between the two points around the first
-    crossing. Returns ``(labels, bound)`` with ``bound`` as in ``LabelEfficiency``.
+
+def monotone_curve(labels, accuracies):
+    """The scratch curve label efficiency reads: a PCHIP interpolant in log(labels) through
+    the means, after isotonic regression has made them non-decreasing (more labels never
+    predicted worse). Returns (log labels, fitted means, the interpolant or None for one point).
+
+    Straight lines in log(labels) across a wide gap of the grid overstate the labels scratch
+    needs where the curve bends; PCHIP follows the bend and, unlike a cubic spline, never
+    overshoots between the points, so the curve stays monotone.
     """
+    from scipy.interpolate import PchipInterpolator
+    from sklearn.isotonic import IsotonicRegression
+
+    log_labels = np.log(np.asarray(labels, dtype=float))
+    fitted = IsotonicRegression(increasing=True).fit_transform(log_labels, accuracies)
+    if log_labels.size < 2:
+        return log_labels, fitted, None
+    return log_labels, fitted, PchipInterpolator(log_labels, fitted)
+
+
+def labels_to_reach(target_accuracy: float, labels, accuracies) -> tuple[float, str]:
+    """Labels at which the scratch curve (``labels`` -> mean ``accuracies``) reaches the target.
+
+    Reads ``monotone_curve`` (named in the report as ``EFFICIENCY_CURVE``). Returns
+    ``(labels, bound)`` with ``bound`` as in ``LabelEfficiency``: outside the measured
+    grid the answer is a bound, never an extrapolation.
+    """
+    from scipy.optimize import brentq
+
     labels = np.asarray(list(labels), dtype=float)
     accuracies = np.asarray(list(accuracies), dtype=float)
     usable = np.isfinite(labels) & np.isfinite(accuracies) & (labels > 0)
     labels, accuracies = labels[usable], accuracies[usable]
     if labels.size == 0 or not math.isfinite(target_accuracy):
         return NAN, "unknown"
-    order = np.argsort(labels, kind="stable")
-    labels, accuracies = labels[order], accuracies[order]
-    if accuracies[0] >= target_accuracy:
-        return float(labels[0]), "at_most"
-    for index in range(labels.size - 1):
-        low, high = accuracies[index], accuracies[index + 1]
-        if low < target_accuracy <= high:
-            share = (target_accuracy - low) / (high - low)
-            low_log, high_log = np.log(labels[index]), np.log(labels[index + 1])
-            return float(np.exp(low_log + share * (high_log - low_log))), "interpolated"
-    return float(labels[-1]), "more_than"
+    unique = np.unique(labels)  # sorted; repeated sizes enter by their mean
+    means = np.array([accuracies[labels == value].mean() for value in unique])
+    log_labels, fitted, curve = monotone_curve(unique, means)
+    if fitted[0] >= target_accuracy:
+        return float(unique[0]), "at_most"
+    if fitted[-1] < target_accuracy:
+        return float(unique[-1]), "more_than"
+    index = int(np.argmax(fitted >= target_accuracy))  # first point at or above the target
+    low, high = log_labels[index - 1], log_labels[index]
+    if fitted[index] == target_accuracy:
+        return float(unique[index]), "interpolated"
+    crossing = brentq(lambda x: float(curve(x)) - target_accuracy, low, high)
+    return float(np.exp(crossing)), "interpolated"
 
 
 def label_efficiency(target_accuracy: float, target_labels: float, labels,
@@ -225,3 +253,85 @@ MIN_PAIRS = 3
 def too_few_pairs(n_pairs: int, minimum: int = MIN_PAIRS) -> bool:
     """Fewer than ``minimum`` paired folds: the t-interval is too wide to say much."""
     return n_pairs < minimum
+
+
+def exact_p_floor(units: int) -> float:
+    """The smallest two-sided p-value an exact sign-flip (or sign) test over ``units``
+    independent units can give: the two patterns with every sign alike, 2 / 2^units."""
+    return min(1.0, 2.0 / 2 ** units) if units > 0 else 1.0
+
+
+def can_reach(alpha: float, units: int) -> bool:
+    """Whether an exact test over ``units`` independent units can go below ``alpha``."""
+    return exact_p_floor(units) < alpha
+
+
+@dataclass(frozen=True)
+class BlockedTest:
+    """A sign-flip test whose independent units are folds.
+
+    The pairs of one fold at several label fractions share the backbone, the seeds and
+    nested labelled images, so they are one unit: each fold contributes the mean of its
+    differences over the pooled fractions, and whole folds are flipped.
+    """
+
+    units: int  # folds: the number of independent units
+    pairs: int  # fold pairs pooled into those units
+    mean: float  # mean over folds of the fold means
+    p_value: float
+    p_floor: float  # the smallest p this many units can give (2 / 2^units)
+    exact: bool
+    fold_means: dict[int, float]
+
+
+def fold_blocked_test(differences_by_fold: dict[int, list[float]], resamples: int = 20_000,
+                      seed: int = 0) -> BlockedTest:
+    """``sign_flip_test`` on the fold means of ``{fold: [differences at the pooled fractions]}``."""
+    fold_means = {fold: float(np.mean(values)) for fold, values in sorted(
+        differences_by_fold.items()) if len(values)}
+    result = sign_flip_test(list(fold_means.values()), resamples, seed)
+    pairs = sum(len(values) for values in differences_by_fold.values())
+    return BlockedTest(result.n_pairs, pairs, result.mean, result.p_value,
+                       exact_p_floor(result.n_pairs), result.exact, fold_means)
+
+
+@dataclass(frozen=True)
+class SignTest:
+    """Distribution-free: how many folds favour ssl, and the exact two-sided sign test's p.
+
+    Ties (a difference of exactly zero) carry no sign and are left out, as the sign test
+    prescribes.
+    """
+
+    positive: int
+    negative: int
+    ties: int
+    p_value: float
+
+    @property
+    def units(self) -> int:
+        return self.positive + self.negative
+
+    @property
+    def p_floor(self) -> float:
+        return exact_p_floor(self.units)
+
+    def statement(self) -> str:
+        """``5 of 5 folds positive (exact sign test p = 0.0625)``."""
+        if not self.units:
+            return "no fold with a nonzero difference"
+        ties = f", {self.ties} tied" if self.ties else ""
+        return (f"{self.positive} of {self.units} folds positive{ties} "
+                f"(exact sign test p = {self.p_value:.3g})")
+
+
+def sign_test(differences) -> SignTest:
+    """``scipy.stats.binomtest`` of the positive differences among the nonzero ones."""
+    array = np.asarray(list(differences), dtype=float)
+    array = array[np.isfinite(array)]
+    positive, negative = int((array > 0).sum()), int((array < 0).sum())
+    ties = int(array.size - positive - negative)
+    if positive + negative == 0:
+        return SignTest(0, 0, ties, NAN)
+    p_value = scipy_stats.binomtest(positive, positive + negative, 0.5).pvalue
+    return SignTest(positive, negative, ties, float(min(1.0, p_value)))

@@ -13,7 +13,7 @@ from sslexp.report.format import count, finite, mean_std, p_value, points, ratio
 
 HEADLINE_COLUMNS = (
     "label fraction", "labels", "ssl acc %", "scratch acc %", "ssl - scratch (pp)",
-    "95% CI (pp)", "p (paired t)", "Holm p", "folds", "pairs",
+    "95% CI (pp)", "p (paired t)", "Holm p", "folds ssl > scratch (sign p)", "folds", "pairs",
 )
 DIFFERENCE_COLUMNS = ("ssl - scratch (pp)", "95% CI (pp)", "p (paired t)", "pairs")
 EFFICIENCY_COLUMNS = (
@@ -35,6 +35,7 @@ def headline_rows(comparison: Comparison) -> list[dict[str, str]]:
             "scratch acc %": mean_std(row.accuracy["scratch"].mean, row.accuracy["scratch"].std),
             **difference_cells(row.difference),
             "Holm p": p_value(row.holm_p),
+            "folds ssl > scratch (sign p)": _sign_cell(row.signs),
             "folds": str(row.folds),
         })
     return rows
@@ -50,6 +51,13 @@ def difference_cells(difference) -> dict[str, str]:
         "p (paired t)": p_value(difference.p_value),
         "pairs": str(difference.n_pairs),
     }
+
+
+def _sign_cell(signs) -> str:
+    """``5 of 5 (0.0625)``: folds where ssl won, of those with a nonzero difference."""
+    if not signs.units:
+        return "n/a"
+    return f"{signs.positive} of {signs.units} ({p_value(signs.p_value)})"
 
 
 def efficiency_rows(comparison: Comparison) -> list[dict[str, str]]:
@@ -123,7 +131,8 @@ def write_comparison_csv(comparison: Comparison, path: Path) -> Path:
     fields += ["diff_n_pairs", "diff_mean", "diff_std", "diff_ci_low", "diff_ci_high",
                "t_statistic", "p_value", "holm_p_value", "scratch_labels_to_match_ssl",
                "label_efficiency_bound", "label_efficiency_ratio", "label_efficiency_ci_low",
-               "label_efficiency_ci_high", "labels_per_class"]
+               "label_efficiency_ci_high", "labels_per_class", "folds_positive",
+               "folds_negative", "sign_test_p_value"]
     with path.open("w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=fields)
         writer.writeheader()
@@ -149,6 +158,8 @@ def write_comparison_csv(comparison: Comparison, path: Path) -> Path:
                 "label_efficiency_ci_low": row.efficiency_interval.low,
                 "label_efficiency_ci_high": row.efficiency_interval.high,
                 "labels_per_class": row.labels_per_class,
+                "folds_positive": row.signs.positive, "folds_negative": row.signs.negative,
+                "sign_test_p_value": row.signs.p_value,
             })
             writer.writerow(record)
     return path

@@ -3,7 +3,10 @@ warnings that limit them. Plain strings, so the HTML, the Markdown, the console
 and the W&B Report all say the same.
 
 Significance is only ever claimed from Holm-adjusted p-values below
-``ALPHA`` (and, for the pooled claim, the sign-flip test's p below it).
+``ALPHA`` (and, for the pooled claim, the fold-blocked sign-flip test's p below
+it). Beside each claim stands what does not rest on normality: how many folds
+favour ssl and the exact sign test's p; when the folds are too few for any exact
+test to go below ``ALPHA`` (2 / 2^folds), a warning says so.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 
 from sslexp.report.comparison import Comparison, FractionRow
 from sslexp.report.format import points
-from sslexp.report.stats import MIN_PAIRS
+from sslexp.report.stats import MIN_PAIRS, can_reach, exact_p_floor
 
 ALPHA = 0.05
 MIN_VAL_PER_CLASS = 5  # fewer validation examples per class: epoch selection is noisy
@@ -42,7 +45,7 @@ def verdict(comparison: Comparison, alpha: float = ALPHA) -> list[str]:
         winner, loser = ("ssl", "scratch") if first.difference.mean > 0 else ("scratch", "ssl")
         sentence = (f"{winner} beats {loser} by {_points(abs(first.difference.mean))} points "
                     f"at {_labels(first)} labels ({_interval(first)}, Holm-adjusted "
-                    f"p = {_p(first.holm_p)})")
+                    f"p = {_p(first.holm_p)}; {_distribution_free(first, alpha)})")
         others = significant[1:]
         if others:
             sentence += "; also significant at " + ", ".join(
@@ -68,15 +71,50 @@ def verdict(comparison: Comparison, alpha: float = ALPHA) -> list[str]:
                 f"ssl - scratch is {_signed_points(rows[0].difference.mean)} points at "
                 f"{_labels(rows[0])} labels, untested.")
     pooled = comparison.pooled
-    if pooled is not None and pooled.n_pairs:
+    if pooled is not None and pooled.units:
         low = ", ".join(f"{fraction:g}" for fraction in comparison.low_fractions)
         claim = ("significant" if pooled.p_value < alpha else "not significant")
         sentences.append(
             f"Pooled over the low-label fractions ({low}: at most "
-            f"{comparison.low_labels_per_class:g} labels per class), ssl - scratch = "
-            f"{_signed_points(pooled.mean)} points over {pooled.n_pairs} fold pairs "
-            f"({'exact ' if pooled.exact else ''}sign-flip p = {_p(pooled.p_value)}, {claim}).")
+            f"{comparison.low_labels_per_class:g} labels per class) and blocked by fold, "
+            f"ssl - scratch = {_signed_points(pooled.mean)} points over {pooled.units} "
+            f"independent fold{'s' if pooled.units != 1 else ''} ({pooled.pairs} fold pairs; "
+            f"{'exact ' if pooled.exact else ''}sign-flip p = {_p(pooled.p_value)}, the "
+            f"smallest {pooled.units} folds allow being {_p(pooled.p_floor)}; {claim}).")
     return sentences
+
+
+def pooled_test_text(comparison: Comparison) -> str:
+    """The fold-blocked pooled test as the report's tables section states it."""
+    pooled = comparison.pooled
+    if pooled is None or not pooled.units:
+        return "Fold-blocked pooled test: no low-label fraction has a fold pair yet."
+    means = ", ".join(f"fold {fold}: {_signed_points(mean)}"
+                      for fold, mean in pooled.fold_means.items())
+    return (f"Fold-blocked pooled test over the low-label fractions: {pooled.units} independent "
+            f"units (folds) from {pooled.pairs} fold pairs; fold means of ssl - scratch in "
+            f"points: {means}; mean {_signed_points(pooled.mean)}, "
+            f"{'exact' if pooled.exact else 'sampled'} two-sided sign-flip p = "
+            f"{_p(pooled.p_value)}; the smallest p {pooled.units} units can give is "
+            f"2/2^{pooled.units} = {pooled.p_floor:.4g}.")
+
+
+def _distribution_free(row: FractionRow, alpha: float) -> str:
+    """The sign test beside a t-test claim, and whether the claim rests on normality."""
+    signs = row.signs
+    text = signs.statement()
+    if signs.units and signs.p_value >= alpha:
+        text += (", so this rests on the t-test's normality" if not can_reach(alpha, signs.units)
+                 else ", not significant without the t-test's normality")
+    return text
+
+
+def min_folds_for(alpha: float) -> int:
+    """The fewest folds whose exact fold-level test can go below ``alpha``."""
+    folds = 1
+    while not can_reach(alpha, folds):
+        folds += 1
+    return folds
 
 
 def warnings(comparison: Comparison, facts: RunFacts,
@@ -101,10 +139,14 @@ def warnings(comparison: Comparison, facts: RunFacts,
                         for fraction, count in sorted(facts.noisy_validation.items()))
             + f": fewer than {min_val_per_class:g} validation images per class chose the "
               f"epoch (consider --select last with --budget matched).")
+    design = _design_limit(comparison, alpha=ALPHA)
+    if design:
+        found.append(design)
     if facts.pretrain_still_improving:
         found.append(
             f"Pretraining was still improving at its last epoch in "
-            f"{_listing(facts.pretrain_still_improving)}: more pretext epochs may help ssl.")
+            f"{_listing(facts.pretrain_still_improving)} (by the k-NN probe of its features, "
+            f"or by rotation accuracy where no probe ran): more pretraining may help ssl.")
     if facts.without_validation:
         found.append(f"{facts.without_validation} run(s) had no validation split (select: "
                      f"last): they kept their final weights after a matched budget.")
@@ -112,6 +154,21 @@ def warnings(comparison: Comparison, facts: RunFacts,
         found.append(f"The ssl runs compared were pretrained on {comparison.volume:g} of the "
                      f"pool's images (the largest unlabelled share in this experiment).")
     return found
+
+
+def _design_limit(comparison: Comparison, alpha: float) -> str | None:
+    """A warning when too few folds let no exact, distribution-free test reach ``alpha``."""
+    units = [row.signs.units for row in comparison.rows if row.signs.units]
+    if comparison.pooled is not None and comparison.pooled.units:
+        units.append(comparison.pooled.units)
+    if not units or can_reach(alpha, max(units)):
+        return None
+    most = max(units)
+    return (f"With {most} fold(s) no exact distribution-free test can reach p < {alpha:g}: "
+            f"its smallest two-sided p is 2/2^{most} = {exact_p_floor(most):.4g}. "
+            f"Per-fraction significance rests on the t-test's normality and the fold-blocked "
+            f"pooled test cannot be significant; run at least {min_folds_for(alpha)} folds "
+            f"({min_folds_for(0.01)} for p < 0.01).")
 
 
 def _significant(row: FractionRow, alpha: float) -> bool:

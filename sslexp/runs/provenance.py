@@ -52,8 +52,32 @@ def git_revision(directory: Path | None = None) -> dict:
         return {"revision": None, "dirty": None}
 
 
+# The widest x86 vector extension decides which oneDNN kernels run, and so the last digits
+# of every result: runs agree on one machine and differ (in distribution) across them.
+INSTRUCTION_SETS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"),
+                    ("sse4_2", "SSE4.2"), ("asimd", "NEON"))
+
+
+def cpu(cpuinfo: str | None = None) -> dict:
+    """The CPU model and its widest vector instruction set (Linux ``/proc/cpuinfo``)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip().lower(), value.strip())
+    flags = set((fields.get("flags") or fields.get("features") or "").split())
+    widest = next((name for flag, name in INSTRUCTION_SETS if flag in flags), None)
+    return {"model": fields.get("model name") or platform.processor() or None,
+            "instruction_set": widest}
+
+
 def provenance() -> dict:
     return {
+        "cpu": cpu(),
         "versions": versions(),
         "git": git_revision(),
         "hostname": socket.gethostname(),

@@ -186,7 +186,9 @@ class Record:
                         "`model`, `compile`, `fit`, `select`, `test`, `save`; pretrain `data`, "
                         "`model`, `compile`, `fit`, `select`, `save`", factory=dict)
     provenance: dict = doc("`versions` (python, sslexp, tensorflow, keras, numpy, ...), `git` "
-                           "(`revision`, `dirty`), `hostname`, `platform`, `argv`, "
+                           "(`revision`, `dirty`), `cpu` (`model`, `instruction_set`: the widest "
+                           "vector extension, e.g. AVX-512, which decides the oneDNN kernels), "
+                           "`hostname`, `platform`, `argv`, "
                            "`cuda_visible_devices`", factory=dict)
     wandb: dict | None = doc("`mode`, `run_id`, `run_dir`, `url`, `project`, `group` of the W&B "
                              "mirror (`null` when W&B was disabled)")
@@ -194,7 +196,9 @@ class Record:
                       "(`model`, `history`, `initial_filters`, `best_weights`, `backbone`, "
                       "`pretext`, `figures/...`)", factory=dict)
     history: list = doc("one dict per epoch (train: `eval_every` updates, then a validation): "
-                        "`epoch` (1-based), `loss`, `accuracy`, `val_loss`, `val_accuracy`",
+                        "`epoch` (1-based), `loss`, `accuracy`, `val_loss`, `val_accuracy`; "
+                        "pretrain also `probe_accuracy` (k-NN on the backbone's features of a "
+                        "labelled slice of the held-out pool images)",
                         factory=list)
     best_epoch: int | None = doc("the epoch the validation split selected (1-based)")
     skipped_files: list = doc("files of a `folder:` data set left out because they could not "
@@ -217,12 +221,16 @@ class Record:
         "how the budget was spent. train: `budget` (`converged` or `matched`), `select` (`best` "
         "or `last`), `eval_every` (= `steps_per_epoch`: updates between validations), "
         "`max_updates` (the cap), `patience` (updates; converged only), `epochs_run` "
-        "(validations), `max_epochs`, `updates` (run), `best_update`, `stopped_by` (`patience` "
+        "(validations), `max_epochs`, `updates` (run), `best_update` (the update whose weights "
+        "were kept: the last with `select: last`), `updates_after_best` and "
+        "`share_after_best` (how much of the budget came after it), `stopped_by` (`patience` "
         "or `cap`), `cap_hit` (trained all `max_updates` with its best validation the last one: "
         "still improving; null without validation), `batchnorm` (`rule`, `layers`, `images`, "
         "`batches` of the BatchNorm statistics recomputed from the training images before the "
-        "test). pretrain: `epochs_run`, `best_epoch`, `still_improving` (the best epoch was the "
-        "last)")
+        "test). pretrain: `epochs_run`, `best_epoch`, `steps_per_epoch`, `updates` (optimizer "
+        "updates run), `best_probe_accuracy` (the k-NN probe's best; null without a probe), "
+        "`still_improving` (the probe's best epoch was the last; by rotation accuracy "
+        "without a probe)")
     test: dict | None = doc(
         "evaluated once, at the end, with the selected weights and BatchNorm statistics "
         "recomputed from the training images: `accuracy`, `loss`, `n_test`, `class_names`, "
@@ -438,10 +446,14 @@ def read_record(run_dir: Path, complete: bool = False) -> Record | None:
     return load_record(run_dir, complete).record
 
 
+MISSING_CELLS = ("", "NA", None)  # CSVLogger writes NA for a column an epoch did not log
+
+
 def read_history(path: Path) -> list[dict]:
-    """Keras' CSVLogger rows as dicts with a 1-based epoch (appended across resumes)."""
+    """Keras' CSVLogger rows as dicts with a 1-based epoch (appended across resumes); cells
+    an epoch did not log (validation columns of a run without validation) are left out."""
     with open(path, newline="") as stream:
-        rows = [{k: float(v) for k, v in row.items() if v not in ("", None)}
+        rows = [{k: float(v) for k, v in row.items() if v not in MISSING_CELLS}
                 for row in csv.DictReader(stream)]
     by_epoch = {int(row["epoch"]) + 1: row for row in rows}  # a resumed epoch replaces its row
     return [{**row, "epoch": epoch} for epoch, row in sorted(by_epoch.items())]

@@ -97,6 +97,7 @@ def budget_summary(budget: Budget, history: list[dict], best_epoch: int | None) 
     validated = budget.select == "best"
     reached_cap = updates >= budget.max_updates
     cap_hit = (reached_cap and best_epoch == epochs_run) if validated and epochs_run else None
+    best_update = budget.updates_after(best_epoch) if best_epoch else None
     if budget.rule == "matched" or reached_cap:
         stopped_by = "cap"
     else:
@@ -111,7 +112,11 @@ def budget_summary(budget: Budget, history: list[dict], best_epoch: int | None) 
         "epochs_run": epochs_run,
         "max_epochs": budget.epochs,
         "updates": updates,
-        "best_update": budget.updates_after(best_epoch) if best_epoch else None,
+        "best_update": best_update,
+        # updates trained after the kept weights: spent for nothing but the search
+        "updates_after_best": updates - best_update if best_update is not None else None,
+        "share_after_best": ((updates - best_update) / updates
+                             if best_update is not None and updates else None),
         "stopped_by": stopped_by,
         "cap_hit": cap_hit,
     }

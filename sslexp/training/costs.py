@@ -135,7 +135,7 @@ def _pretraining_seconds(pretrainings: Sequence[PretrainConfig], datasets: dict,
         train_indices, val_indices = pretext_split(len(data.pool_labels),
                                                    pretext.unlabeled_fraction,
                                                    pretext.val_fraction, pretext.seed)
-        steps = math.ceil(len(train_indices) / pretext.batch_size)
+        steps = pretext.steps_per_epoch(math.ceil(len(train_indices) / pretext.batch_size))
         progress(f"  pretraining steps of backbone {config.key()}...")
         seconds[config.key()] = probe.measure_pretraining(config, data).fit_s(
             pretext.epochs * steps, pretext.epochs, 4 * len(val_indices))  # all 4 rotations

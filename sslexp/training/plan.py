@@ -84,7 +84,7 @@ def pretrain_steps_per_epoch(n_images: int, batch_size: int) -> int:
 def pretrain_plan(config: PretrainConfig, data, n_train: int, n_val: int,
                   output_dir: Path) -> str:
     pretext = config.pretext
-    steps = pretrain_steps_per_epoch(n_train, pretext.batch_size)
+    steps = pretext.steps_per_epoch(pretrain_steps_per_epoch(n_train, pretext.batch_size))
     samples = "all 4 rotations of" if pretext.rotations == "all" else "one random rotation of"
     return "\n".join([
         f"plan: RotNet pretraining of ResNet-{config.backbone.depth} width "

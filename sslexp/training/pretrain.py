@@ -20,6 +20,8 @@ from sslexp.runs.record import (BACKBONE_FILE, FIGURES_DIR, HISTORY_FILE, PRETEX
                                 RESULTS_FILE, Record, read_history)
 from sslexp.training import plan, runtime, tracking
 from sslexp.training.progress import ProgressCallback
+from sslexp.training.representation_probe import (PROBE_METRIC, pretext_callbacks,
+                                                   still_improving)
 from sslexp.training.timing import StepTimer
 from sslexp.training.tracking import WandbSettings
 from sslexp.viz.run_figures import figure_files, save_pretext_figures
@@ -76,10 +78,10 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
                                             keras.optimizers.Adam(learning_rate),
                                             "sparse_categorical_crossentropy", ["accuracy"])
         with timer.step("fit"):
-            _fit(trainer, model.name, config, data, train_indices, val_indices, output_dir,
-                 resume, progress_to, run)
+            steps_per_epoch = _fit(trainer, model.name, config, data, train_indices,
+                                   val_indices, output_dir, resume, progress_to, run)
         with timer.step("select"):
-            best = _select(record, output_dir)
+            best = _select(record, output_dir, steps_per_epoch)
         with timer.step("save"):
             runtime.save_model_atomic(best.get_layer(BACKBONE), output_dir / BACKBONE_FILE)
             figures = save_pretext_figures(best, data.pool_images[val_indices][:8],
@@ -91,15 +93,20 @@ def run_pretraining(config: PretrainConfig, output_dir: Path, cache_dir: Path,
 
 
 def _fit(trainer, pretext_model_name: str, config: PretrainConfig, data, train_indices,
-         val_indices, output_dir: Path, resume: bool, progress_to: Path | None, run) -> None:
-    """``pretext.epochs`` passes over the pretext images, rotated on the device, each
-    followed by a validation on all four rotations of the held-out images."""
+         val_indices, output_dir: Path, resume: bool, progress_to: Path | None, run) -> int:
+    """``pretext.epochs`` passes over the pretext images (or ``pretext.updates`` spread over
+    them), rotated on the device, each followed by a validation on all four rotations of
+    the held-out images and the representation probe. Returns the updates per epoch."""
     pretext = config.pretext
     train_data = RotationBatches(data.pool_images[train_indices], pretext.batch_size,
                                  pretext.rotations, shuffle=True, seed=pretext.seed, endless=True)
     val_data = RotationBatches(data.pool_images[val_indices], pretext.batch_size, "all",
                                model_mode=pretext.rotations)
-    callbacks = [
+    pretext_model = trainer.get_layer(pretext_model_name)
+    callbacks = [  # the probe first: it adds to the logs the others record
+        *pretext_callbacks(pretext_model, pretext_model.get_layer(BACKBONE), data.pool_images,
+                           data.pool_labels, train_indices, val_indices, pretext.probe_images,
+                           pretext.seed),
         *runtime.checkpoint_callbacks(output_dir, output_dir / PRETEXT_FILE, MONITOR, "max",
                                       resume, weights_only=False,
                                       saved_layer=pretext_model_name),
@@ -107,19 +114,25 @@ def _fit(trainer, pretext_model_name: str, config: PretrainConfig, data, train_i
         ProgressCallback([progress_path(output_dir), *([progress_to] if progress_to else [])],
                          "pretrain", detail=f"pretraining {output_dir.name}"),
     ]
-    trainer.fit(train_data, steps_per_epoch=train_data.steps_per_pass(),
+    steps_per_epoch = pretext.steps_per_epoch(train_data.steps_per_pass())
+    trainer.fit(train_data, steps_per_epoch=steps_per_epoch,
                 validation_data=val_data, epochs=pretext.epochs, callbacks=callbacks,
                 verbose=runtime.fit_verbosity(), shuffle=False)  # the pipeline shuffles
+    return steps_per_epoch
 
 
-def _select(record: Record, output_dir: Path):
+def _select(record: Record, output_dir: Path, steps_per_epoch: int):
     """The pretext model of the epoch with the best validation rotation accuracy; the
     record's history, best epoch and ``training`` section."""
     record.history = read_history(output_dir / HISTORY_FILE)
     best_row = max(record.history, key=lambda row: row.get(MONITOR, float("-inf")))
     record.best_epoch = best_row["epoch"]
     record.best_val_accuracy = best_row.get(MONITOR)
+    probe = [row[PROBE_METRIC] for row in record.history if PROBE_METRIC in row]
     record.training = {"epochs_run": len(record.history), "best_epoch": record.best_epoch,
-                       # best at the last epoch: more epochs would probably have helped
-                       "still_improving": record.best_epoch == len(record.history)}
+                       "steps_per_epoch": steps_per_epoch,
+                       "updates": steps_per_epoch * len(record.history),
+                       "best_probe_accuracy": max(probe) if probe else None,
+                       # best probe at the last epoch: more pretraining would likely help
+                       "still_improving": still_improving(record.history, MONITOR)}
     return keras.saving.load_model(output_dir / PRETEXT_FILE, compile=False)

@@ -34,10 +34,12 @@ from sslexp.training import plan, runtime, tracking
 from sslexp.training.backbones import ensure_backbone
 from sslexp.training.batchnorm import (RecalibrateBeforeValidation, recalibrate,
                                        recalibration_images)
+from sslexp.training.augmentation import augmented
 from sslexp.training.budget import MONITOR, budget_callbacks, budget_for, budget_summary
 from sslexp.training.progress import ProgressCallback
 from sslexp.training.timing import StepTimer
 from sslexp.training.tracking import WandbSettings
+from sslexp.tuning import apply_tuned
 from sslexp.viz.features import first_layer_filters
 from sslexp.viz.run_figures import figure_files, save_run_figures
 
@@ -119,6 +121,7 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
     The seconds of each named step go to ``record.timings``.
     """
     output_dir, run_name = Path(output_dir), run_name or config.default_run_name()
+    config = apply_tuned(config)  # the method's tuned lr, augment and weight decay, if named
     timer = StepTimer()
     with timer.step("data"):
         data = load_dataset(config.dataset, config.image_size, cache_dir)
@@ -154,7 +157,9 @@ def run_training(config: TrainConfig, output_dir: Path, cache_dir: Path, backbon
             record.model["pretrained"]["artifact"] = tracking.declare_backbone(
                 run, pretrained.artifact)
         with timer.step("compile"):
-            model = runtime.compile_model(model, keras.optimizers.Adam(config.lr),
+            optimizer = keras.optimizers.Adam(config.lr,
+                                              weight_decay=config.weight_decay or None)
+            model = runtime.compile_model(model, optimizer,
                                           "sparse_categorical_crossentropy", ["accuracy"])
             _save_initial_filters(model, output_dir / INITIAL_FILTERS_FILE)
         train_images = data.pool_images[split.train_indices]
@@ -219,9 +224,10 @@ def _fit(model, config: TrainConfig, data, split, budget, output_dir: Path, resu
     ]
     val_indices = split.val_indices
     model.fit(
-        LabelledBatches(data.pool_images[split.train_indices],
-                        data.pool_labels[split.train_indices], config.batch_size,
-                        shuffle=True, seed=config.run_seed, endless=True),
+        augmented(LabelledBatches(data.pool_images[split.train_indices],
+                                  data.pool_labels[split.train_indices], config.batch_size,
+                                  shuffle=True, seed=config.run_seed, endless=True),
+                  config.augment, config.run_seed),
         steps_per_epoch=budget.eval_every,
         validation_data=LabelledBatches(data.pool_images[val_indices],
                                         data.pool_labels[val_indices],

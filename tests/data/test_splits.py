@@ -79,3 +79,20 @@ def test_pretext_split_uses_part_of_the_pool_and_holds_out_validation():
     assert not set(train) & set(val)
     again_train, _ = pretext_split(1000, 0.5, 0.1, seed=0)
     assert np.array_equal(train, again_train)
+
+
+@pytest.mark.parametrize("folds", [6, 11])
+def test_the_tuning_fold_never_labels_an_image_of_an_evaluation_fold(folds):
+    from sslexp.tuning import tuning_fold
+
+    labels = np.repeat(np.arange(10), 600)
+    np.random.default_rng(1).shuffle(labels)
+    # Up to about 1/folds (each class's share of a partition, 54 or 55 of 600 images at 11
+    # folds); subsets are nested, so the largest fraction covers every smaller one.
+    largest = 0.9 / folds
+    tuning = chosen(label_split(labels, largest, tuning_fold(folds), folds, 0, 0.2))
+    assert len(tuning) == 10 * round(600 * largest)
+    for fold in range(tuning_fold(folds)):
+        for fraction in (0.001 * folds, 0.5 / folds, largest):  # train and validation images
+            evaluated = chosen(label_split(labels, fraction, fold, folds, 0, 0.2))
+            assert not tuning & evaluated, (fold, fraction)

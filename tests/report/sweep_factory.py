@@ -23,6 +23,7 @@ FAILED = ("scratch", 0.3, 1)
 MISSING = ("ssl", 1.0, 2)
 FAILURE_MESSAGE = "out of memory while training"
 CLASSES = ("zero", "one")
+PROBE_CURVE = (0.50, 0.60, 0.65, 0.64)  # k-NN probe per pretext epoch: best at epoch 3
 CAP_HIT = ("scratch", 1.0, 0)  # the run still improving when its cap stopped it
 
 
@@ -73,7 +74,8 @@ def write_pretrain(directory: Path, with_models: bool, dataset: str = "digits",
     """A pretrain directory with results.json (rotation accuracy history) and checkpoints."""
     directory.mkdir(parents=True, exist_ok=True)
     history = [{"epoch": epoch, "loss": 1.4 - 0.2 * epoch, "accuracy": 0.25 + 0.1 * epoch,
-                "val_loss": 1.45 - 0.2 * epoch, "val_accuracy": 0.24 + 0.1 * epoch}
+                "val_loss": 1.45 - 0.2 * epoch, "val_accuracy": 0.24 + 0.1 * epoch,
+                "probe_accuracy": PROBE_CURVE[epoch - 1]}
                for epoch in range(1, 5)]
     _write_json(directory / "results.json", {
         "schema": 2, "kind": "pretrain", "state": "finished", "error": None,
@@ -173,7 +175,8 @@ def _train_results(config: dict, accuracy: float, failed: bool, backbone_path: P
                                  "pretext": {"config": {"pretext": {"seed": 0}}}}
                   if backbone_path else None},
         "provenance": {"versions": {"python": "3.11.2", "keras": "3.15.0", "tensorflow": "2.21.0"},
-                       "git": {"revision": "0123abcd", "dirty": False}, "hostname": "testhost"},
+                       "git": {"revision": "0123abcd", "dirty": False}, "hostname": "testhost",
+                       "cpu": {"model": "Test CPU", "instruction_set": "AVX2"}},
         "started_at": "2026-01-01T00:00:00+00:00",
         "finished_at": "2026-01-01T00:01:00+00:00",
     }
@@ -187,7 +190,8 @@ def _train_results(config: dict, accuracy: float, failed: bool, backbone_path: P
                   "per_class_accuracy": {"zero": accuracy + spread, "one": accuracy - spread},
                   "without_recalibration": {"accuracy": accuracy - 0.05}},
             training={"budget": "converged", "select": "best", "updates": 300 if capped else 250,
-                      "max_updates": 300, "epochs_run": 3, "max_epochs": 3, "cap_hit": capped},
+                      "max_updates": 300, "epochs_run": 3, "max_epochs": 3, "cap_hit": capped,
+                      "best_update": 300 if capped else 200},
             history=[{"epoch": 1, "accuracy": accuracy - 0.1},
                      {"epoch": 2, "accuracy": accuracy}, {"epoch": 3, "accuracy": accuracy}])
     return results

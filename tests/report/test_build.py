@@ -58,7 +58,13 @@ def test_html_holds_the_statistics_and_provenance(built_report):
     assert "62.00 ± 2.00" in headline  # scratch at 0.1
     assert "+10.00" in headline
     efficiency = re.search(r'<table id="efficiency">(.*?)</table>', html, re.S).group(1)
-    assert "2.08x" in efficiency  # 3^(2/3)
+    # PCHIP through (log 50, 0.62), (log 150, 0.77), (log 500, 0.91) reaches 0.72 at 102 labels:
+    # slightly fewer than the straight line's 50 * 3^(2/3) = 104 (2.08x)
+    assert "2.04x" in efficiency
+    assert "monotone cubic interpolation (PCHIP) in log(labels)" in html
+    pooled = re.search(r'<p id="pooled-test">(.*?)</p>', html, re.S).group(1)
+    assert "3 independent units (folds)" in pooled and "2/2^3 = 0.25" in pooled
+    assert "folds ssl &gt; scratch (sign p)" in headline and "3 of 3 (0.250)" in headline
     assert "&gt; max (500)" in efficiency
     assert "0123abcd" in html and "split-0.1-0" in html and "digits-abc" in html
     assert "Every paired ssl and scratch run used the same labelled subset" in html
@@ -97,6 +103,8 @@ def test_csv_and_markdown_carry_the_same_numbers(built_report):
     markdown = built_report.markdown.read_text()
     assert "| 0.1 | 50 | 72.00 ± 1.73 | 62.00 ± 2.00 | +10.00 |" in markdown
     assert "## Missing grid points" in markdown
+    assert "Fold-blocked pooled test over the low-label fractions: 3 independent units" in markdown
+    assert "monotone cubic interpolation (PCHIP) in log(labels)" in markdown
     assert "| label fraction | method | fold |" in markdown  # grid parameters read as words
     assert "figures/filters_side_by_side.png" in markdown
 
@@ -126,9 +134,12 @@ def test_a_sweep_with_no_finished_run_still_reports_what_is_missing(tmp_path):
 def test_the_report_opens_with_its_verdict_and_warnings(built_report):
     assert built_report.verdict[0].startswith(
         "ssl beats scratch by 10.0 points at 50 labels (95% CI [+7.5, +12.5], "
-        "Holm-adjusted p = 0.01); no significant difference from 150 labels on.")
-    # 0.1 and 0.3 have at most 100 labels per class: 5 pairs, all positive, exact p = 2/32
-    assert "5 fold pairs (exact sign-flip p = 0.062, not significant)" in built_report.verdict[1]
+        "Holm-adjusted p = 0.01; 3 of 3 folds positive (exact sign test p = 0.25), so this "
+        "rests on the t-test's normality); no significant difference from 150 labels on.")
+    # 0.1 and 0.3 have at most 100 labels per class: 5 pairs from 3 folds. Counted as pairs
+    # the exact p would be 2/32; blocked by fold it is 2/2^3 = 0.25, its floor.
+    assert ("over 3 independent folds (5 fold pairs; exact sign-flip p = 0.25, the smallest "
+            "3 folds allow being 0.25; not significant)") in built_report.verdict[1]
     html = built_report.html.read_text()
     assert html.index('id="verdict"') < html.index('id="counts"')
     assert html.index(built_report.verdict[0][:30]) < html.index("<h2")
@@ -156,6 +167,34 @@ def test_budget_table_and_per_class_gains(built_report):
 def test_every_figure_is_also_an_svg(built_report):
     for path in built_report.figures:
         assert path.with_suffix(".svg").is_file(), path
+
+
+def test_the_per_run_table_and_the_arms_settings_are_published(built_report):
+    html = built_report.html.read_text()
+    per_run = re.search(r'<table id="per-run-table">(.*?)</table>', html, re.S).group(1)
+    assert per_run.count("<tr>") == 17  # header + 16 finished runs
+    assert "Test CPU AVX2" in per_run and "reproducible in distribution" in html
+    rows = list(csv.DictReader(built_report.per_run_csv.open()))
+    ssl_fold0 = next(row for row in rows if row["run_id"] == "ssl-p0.1-fold0")
+    assert float(ssl_fold0["test_accuracy"]) == pytest.approx(0.70)
+    assert float(ssl_fold0["test_accuracy_without_recalibration"]) == pytest.approx(0.65)
+    assert (ssl_fold0["updates"], ssl_fold0["best_update"], ssl_fold0["updates_after_best"]) \
+        == ("250.0", "200.0", "50.0")
+    assert (ssl_fold0["seed"], ssl_fold0["instruction_set"]) == ("0", "AVX2")
+    arms = re.search(r'<table id="arms-table">(.*?)</table>', html, re.S).group(1)
+    assert "as the sweep set them (not tuned)" in arms
+    markdown = built_report.markdown.read_text()
+    assert "## Per-run results" in markdown and "## Settings of each arm" in markdown
+
+
+def test_the_pretext_probe_curve_is_shown(built_report):
+    html = built_report.html.read_text()
+    pretext = re.search(r'<table id="pretext-table">(.*?)</table>', html, re.S).group(1)
+    assert "<th>k-NN probe acc % per epoch</th>" in pretext
+    assert "50.00 → 60.00 → 65.00 → 64.00" in pretext
+    assert "k-NN probe" in html
+    markdown = built_report.markdown.read_text()
+    assert "| 50.00 → 60.00 → 65.00 → 64.00 |" in markdown
 
 
 def test_no_path_of_this_machine_appears_in_the_report(built_report):

@@ -94,9 +94,11 @@ def test_comparison_pairs_by_fold_and_skips_unfinished_runs(sweep_dir):
     assert rows[0.3].folds == 3
     # ssl fold 2 missing at 1.0
     assert rows[1.0].accuracy["ssl"].n == 2
-    # ssl at 0.1 (mean 0.72) is reached by the scratch mean curve 50 -> 150 labels
-    # (0.62 -> 0.77): 50 * 3^(2/3) labels, ratio 3^(2/3)
+    # ssl at 0.1 (mean 0.72) is reached by the scratch mean curve between 50 and 150 labels
+    # (0.62 -> 0.77, then 0.91 at 500): the monotone cubic through the three points bends,
+    # so it needs fewer labels than the straight line's 50 * 3^(2/3) (ratio 2.08)
     assert smallest.efficiency.bound == "interpolated"
-    assert smallest.efficiency.ratio == pytest.approx(3 ** (2 / 3))
+    assert 1 < smallest.efficiency.ratio < 3 ** (2 / 3)
+    assert smallest.efficiency.ratio == pytest.approx(2.0409, abs=1e-4)
     # ssl at 1.0 (0.92) beats every scratch mean (max 0.91)
     assert rows[1.0].efficiency.bound == "more_than"

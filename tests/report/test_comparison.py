@@ -47,7 +47,7 @@ def test_the_main_comparison_uses_the_largest_share():
     (row,) = comparison.rows
     assert row.difference.mean == pytest.approx(GAIN[1.0] + 0.01)
     assert comparison.low_fractions == [0.05]  # 25 labels per class
-    assert comparison.pooled.n_pairs == 3
+    assert (comparison.pooled.units, comparison.pooled.pairs) == (3, 3)
     assert compare_volumes([r for r in volume_runs() if r.config["pretext_unlabeled_fraction"]
                             == 1.0]) == []
 

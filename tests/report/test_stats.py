@@ -2,11 +2,13 @@
 
 import math
 
+import numpy as np
 import pytest
 
-from sslexp.report.stats import (bootstrap_label_efficiency, describe, holm_adjusted,
+from sslexp.report.stats import (bootstrap_label_efficiency, can_reach, describe,
+                                 exact_p_floor, fold_blocked_test, holm_adjusted,
                                  label_efficiency, labels_to_reach, paired_difference,
-                                 sign_flip_test, too_few_pairs)
+                                 sign_flip_test, sign_test, too_few_pairs)
 
 SSL = [0.70, 0.73, 0.73]
 SCRATCH = [0.60, 0.62, 0.64]
@@ -58,16 +60,33 @@ def test_paired_difference_rejects_unpaired_lengths():
         paired_difference([0.1, 0.2], [0.1])
 
 
-def test_labels_to_reach_interpolates_in_log_labels():
-    # target 0.72 lies 2/3 of the way from 0.62 (50 labels) to 0.77 (150 labels):
-    # log L = log 50 + (2/3) log 3, so L = 50 * 3^(2/3)
-    labels, bound = labels_to_reach(0.72, [50, 150, 500], [0.62, 0.77, 0.91])
+def test_labels_to_reach_between_two_points_is_the_straight_line_in_log_labels():
+    # PCHIP through two points is the line: target 0.72 lies 2/3 of the way from 0.62
+    # (50 labels) to 0.77 (150 labels): log L = log 50 + (2/3) log 3, so L = 50 * 3^(2/3)
+    labels, bound = labels_to_reach(0.72, [50, 150], [0.62, 0.77])
     assert bound == "interpolated"
     assert labels == pytest.approx(50 * 3 ** (2 / 3))
 
 
+def test_labels_to_reach_follows_a_bending_curve_below_the_straight_line():
+    # A scratch curve that rises steeply, then flattens (concave in log labels): the
+    # monotone cubic lies above its chords, so it reaches a target with fewer labels
+    # than the straight line between the two points around the crossing.
+    labels, accuracies = [60, 300, 1200], [0.66, 0.74, 0.77]
+    curved, bound = labels_to_reach(0.70, labels, accuracies)
+    straight = 60 * 5 ** 0.5  # 0.70 is halfway from 0.66 to 0.74 in log labels
+    assert bound == "interpolated"
+    assert 60 < curved < straight
+
+
+def test_labels_to_reach_through_a_monotone_fit_keeps_every_crossing_one():
+    # Isotonic regression pools the dip [0.8, 0.7] into 0.75 at 100 and 1000 labels, so
+    # the fitted curve reaches 0.75 exactly at 100 labels and stays there.
+    assert labels_to_reach(0.75, [10, 100, 1000], [0.6, 0.8, 0.7]) == (100.0, "interpolated")
+
+
 def test_label_efficiency_ratio_is_relative_to_the_labels_ssl_used():
-    efficiency = label_efficiency(0.72, 50, [500, 50, 150], [0.91, 0.62, 0.77])  # unsorted input
+    efficiency = label_efficiency(0.72, 50, [150, 50], [0.77, 0.62])  # unsorted input
     assert efficiency.bound == "interpolated"
     assert efficiency.ratio == pytest.approx(3 ** (2 / 3))
 
@@ -78,13 +97,6 @@ def test_labels_to_reach_above_every_scratch_point_is_more_than_max():
 
 def test_labels_to_reach_below_the_first_point_is_at_most_min():
     assert labels_to_reach(0.55, [50, 150, 500], [0.62, 0.77, 0.91]) == (50.0, "at_most")
-
-
-def test_labels_to_reach_uses_the_first_crossing_of_a_non_monotone_curve():
-    labels, bound = labels_to_reach(0.75, [10, 100, 1000], [0.6, 0.8, 0.7])
-    assert bound == "interpolated"
-    # 0.75 is 3/4 of the way from 0.6 to 0.8 -> 10 * 10^(3/4)
-    assert labels == pytest.approx(10 * 10 ** 0.75)
 
 
 def test_label_efficiency_without_a_curve_or_target_is_unknown():
@@ -131,3 +143,37 @@ def test_label_efficiency_interval_brackets_the_estimate():
 
 def test_fewer_than_three_pairs_is_flagged():
     assert too_few_pairs(2) and not too_few_pairs(3)
+
+
+def test_the_exact_floor_with_five_folds_is_two_in_thirty_two():
+    # 2^5 = 32 sign patterns; only all-plus and all-minus reach the mean of five positive
+    # differences, so the smallest two-sided p is 2/32 = 0.0625, above 0.05.
+    assert exact_p_floor(5) == pytest.approx(0.0625)
+    assert exact_p_floor(10) == pytest.approx(2 / 1024)
+    assert not can_reach(0.05, 5) and can_reach(0.01, 10)
+
+
+def test_the_blocked_test_flips_whole_folds_not_pairs():
+    # Five folds, each positive at two fractions: ten pairs, but five units. Pair-level
+    # flipping would give 2/2^10; fold means give 2/2^5 = 0.0625.
+    by_fold = {fold: [0.05 + 0.01 * fold, 0.02 + 0.001 * fold] for fold in range(5)}
+    result = fold_blocked_test(by_fold)
+    assert (result.units, result.pairs) == (5, 10)
+    assert result.p_value == pytest.approx(0.0625) and result.p_floor == pytest.approx(0.0625)
+    assert result.fold_means[0] == pytest.approx(0.035)
+    assert result.mean == pytest.approx(np.mean([0.035 + 0.0055 * fold for fold in range(5)]))
+    assert sign_flip_test([d for values in by_fold.values() for d in values]).p_value \
+        == pytest.approx(2 / 2 ** 10)
+
+
+def test_the_sign_test_counts_positive_folds_with_its_exact_p():
+    result = sign_test([0.1, 0.2, 0.05, 0.3, 0.01])
+    # all 5 positive: P(5 heads) + P(0 heads) = 2 / 32
+    assert (result.positive, result.negative, result.ties) == (5, 0, 0)
+    assert result.p_value == pytest.approx(0.0625)
+    assert result.statement() == "5 of 5 folds positive (exact sign test p = 0.0625)"
+    mixed = sign_test([0.1, -0.2, 0.0, 0.3])
+    # 2 of 3 nonzero positive: two-sided binomial p = 1 (every outcome is as likely or less)
+    assert (mixed.positive, mixed.negative, mixed.ties) == (2, 1, 1)
+    assert mixed.p_value == pytest.approx(1.0)
+    assert mixed.statement().startswith("2 of 3 folds positive, 1 tied")

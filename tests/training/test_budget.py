@@ -37,6 +37,9 @@ def test_a_run_still_improving_at_its_cap_is_flagged():
     stopped = budget_summary(budget, history(4), best_epoch=2)
     assert stopped["cap_hit"] is False and stopped["stopped_by"] == "patience"
     assert stopped["updates"] == 400
+    # best at update 200 of 400: half the budget came after the kept weights
+    assert (stopped["updates_after_best"], stopped["share_after_best"]) == (200, 0.5)
+    assert (at_cap["updates_after_best"], at_cap["share_after_best"]) == (0, 0.0)
 
 
 def test_without_validation_nobody_can_tell_whether_the_cap_was_hit():
