@@ -27,44 +27,86 @@ sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent)]
 from bench_report import Row, command_line, describe_machine, render_markdown, results_table  # noqa: E402
 
 # Full and --quick sizes; any of them can be set on the command line.
-FULL = {"dataset": "fashion_mnist", "image_size": 28, "depth": 8, "width": 16, "images": 384,
-        "batch_size": 64, "rounds": 5, "gpu_images": 16384, "gpu_depth": 20,
-        "gpu_batch_sizes": "128,512", "matmul_size": 8192}
-QUICK = {"dataset": "digits", "image_size": 8, "depth": 8, "width": 4, "images": 64,
-         "batch_size": 16, "rounds": 1, "gpu_images": 64, "gpu_depth": 8,
-         "gpu_batch_sizes": "8,16", "matmul_size": 256}
+FULL = {
+    "dataset": "fashion_mnist",
+    "image_size": 28,
+    "depth": 8,
+    "width": 16,
+    "images": 384,
+    "batch_size": 64,
+    "rounds": 5,
+    "gpu_images": 16384,
+    "gpu_depth": 20,
+    "gpu_batch_sizes": "128,512",
+    "matmul_size": 8192,
+}
+QUICK = {
+    "dataset": "digits",
+    "image_size": 8,
+    "depth": 8,
+    "width": 4,
+    "images": 64,
+    "batch_size": 16,
+    "rounds": 1,
+    "gpu_images": 64,
+    "gpu_depth": 8,
+    "gpu_batch_sizes": "8,16",
+    "matmul_size": 256,
+}
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes: checks that every section runs, numbers mean little")
-    parser.add_argument("--out", type=Path, default=BENCH_DIR / "RESULTS.md",
-                        help="where to write the Markdown results (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes: checks that every section runs, numbers mean little",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=BENCH_DIR / "RESULTS.md",
+        help="where to write the Markdown results (default: %(default)s)",
+    )
     parser.add_argument("--dataset", help="pretext throughput data set (full: fashion_mnist)")
     parser.add_argument("--image-size", type=int, help="pixels (full: 28)")
     parser.add_argument("--depth", type=int, help="ResNet depth, 6n+2 (full: 8)")
     parser.add_argument("--width", type=int, help="ResNet width (full: 16)")
     parser.add_argument("--images", type=int, help="source images per epoch (full: 384)")
-    parser.add_argument("--batch-size", type=int,
-                        help="source images per sslexp batch, x4 samples (full: 64, as "
-                             "`sslexp pretrain`)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="source images per sslexp batch, x4 samples (full: 64, as `sslexp pretrain`)",
+    )
     parser.add_argument("--rounds", type=int, help="timed epochs per variant (full: 5)")
-    parser.add_argument("--gpu-section", choices=("auto", "force", "off"), default="auto",
-                        help="auto: only where a GPU is present; force: also on a CPU")
+    parser.add_argument(
+        "--gpu-section",
+        choices=("auto", "force", "off"),
+        default="auto",
+        help="auto: only where a GPU is present; force: also on a CPU",
+    )
     parser.add_argument("--gpu-images", type=int, help="source images per GPU epoch (full: 8192)")
     parser.add_argument("--gpu-depth", type=int, help="ResNet depth on the GPU (full: 20)")
-    parser.add_argument("--gpu-batch-sizes",
-                        help="source-image batch sizes (full: 128,512, i.e. 512 and 2048 samples)")
+    parser.add_argument(
+        "--gpu-batch-sizes",
+        help="source-image batch sizes (full: 128,512, i.e. 512 and 2048 samples)",
+    )
     parser.add_argument("--matmul-size", type=int, help="matrix side for the ceiling (full: 8192)")
-    parser.add_argument("--skip-startup", action="store_true",
-                        help="leave out the start-up and memory subprocesses")
-    parser.add_argument("--backends", type=lambda text: text.split(","), default=None,
-                        help="comma-separated Keras backends to measure (default: every "
-                             "installed one of tensorflow, jax, torch)")
-    parser.add_argument("--skip-sweep", action="store_true",
-                        help="leave out the demo sweep run in both modes")
+    parser.add_argument(
+        "--skip-startup", action="store_true", help="leave out the start-up and memory subprocesses"
+    )
+    parser.add_argument(
+        "--backends",
+        type=lambda text: text.split(","),
+        default=None,
+        help="comma-separated Keras backends to measure (default: every "
+        "installed one of tensorflow, jax, torch)",
+    )
+    parser.add_argument(
+        "--skip-sweep", action="store_true", help="leave out the demo sweep run in both modes"
+    )
     arguments = parser.parse_args(argv)
     for name, value in (QUICK if arguments.quick else FULL).items():
         if getattr(arguments, name) is None:
@@ -75,11 +117,17 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def throughput_settings(arguments, cache_dir: Path):
     from bench_throughput import ThroughputSettings
 
-    return ThroughputSettings(dataset=arguments.dataset, image_size=arguments.image_size,
-                              depth=arguments.depth, width=arguments.width,
-                              images=arguments.images, batch_size=arguments.batch_size,
-                              rounds=arguments.rounds, cache_dir=cache_dir,
-                              matmul_size=min(arguments.matmul_size, 1024))
+    return ThroughputSettings(
+        dataset=arguments.dataset,
+        image_size=arguments.image_size,
+        depth=arguments.depth,
+        width=arguments.width,
+        images=arguments.images,
+        batch_size=arguments.batch_size,
+        rounds=arguments.rounds,
+        cache_dir=cache_dir,
+        matmul_size=min(arguments.matmul_size, 1024),
+    )
 
 
 def gpu_settings(arguments, cache_dir: Path):
@@ -87,8 +135,11 @@ def gpu_settings(arguments, cache_dir: Path):
 
     from bench_gpu import GpuSettings
 
-    images = dataclasses.replace(throughput_settings(arguments, cache_dir),
-                                 images=arguments.gpu_images, depth=arguments.gpu_depth)
+    images = dataclasses.replace(
+        throughput_settings(arguments, cache_dir),
+        images=arguments.gpu_images,
+        depth=arguments.gpu_depth,
+    )
     batch_sizes = tuple(int(size) for size in arguments.gpu_batch_sizes.split(","))
     return GpuSettings(images=images, batch_sizes=batch_sizes, matmul_size=arguments.matmul_size)
 
@@ -124,20 +175,25 @@ def gpu_section(arguments, work_dir: Path) -> tuple[list[Row], list[str]]:
     if arguments.gpu_section == "off":
         return [Row(SECTION, "all", "skipped: --gpu-section off")], []
     settings = gpu_settings(arguments, work_dir / "data-cache")
-    rows, measured = gpu_rows(settings, force=arguments.gpu_section == "force",
-                              backends=arguments.backends)
+    rows, measured = gpu_rows(
+        settings, force=arguments.gpu_section == "force", backends=arguments.backends
+    )
     if not measured:
         return rows, []
-    return rows, [f"GPU: ResNet-{settings.images.depth} width {settings.images.width}, "
-                  f"{settings.images.images} images, batches of {settings.batch_sizes} source "
-                  f"images, float32 and mixed precision, matmul {settings.matmul_size}, every "
-                  "installed backend"]
+    return rows, [
+        f"GPU: ResNet-{settings.images.depth} width {settings.images.width}, "
+        f"{settings.images.images} images, batches of {settings.batch_sizes} source "
+        f"images, float32 and mixed precision, matmul {settings.matmul_size}, every "
+        "installed backend"
+    ]
 
 
-SECTIONS = (("pretext throughput per backend", throughput_section),
-            ("start-up and memory (sslexp subprocesses)", startup_section),
-            ("demo sweep, long-lived workers and one process per run", sweep_section),
-            ("GPU", gpu_section))
+SECTIONS = (
+    ("pretext throughput per backend", throughput_section),
+    ("start-up and memory (sslexp subprocesses)", startup_section),
+    ("demo sweep, long-lived workers and one process per run", sweep_section),
+    ("GPU", gpu_section),
+)
 
 
 def run_sections(arguments, work_dir: Path) -> tuple[list[Row], list[str]]:
@@ -161,8 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sslexp-bench-") as work_dir:
         rows, settings = run_sections(arguments, Path(work_dir))
     elapsed = time.perf_counter() - started
-    settings.append("load average at the end (1, 5, 15 min): "
-                    + ", ".join(f"{value:.1f}" for value in os.getloadavg()))
+    settings.append(
+        "load average at the end (1, 5, 15 min): "
+        + ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    )
     if arguments.quick:
         settings.append("--quick: smoke-sized; the numbers only show that every section runs")
     markdown = render_markdown(machine, command, settings, rows, elapsed)

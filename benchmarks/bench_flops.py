@@ -50,9 +50,11 @@ def matmul_tflops(dtype: str, size: int, repeats: int = 20) -> float:
 
     generator = np.random.default_rng(0)
     matrix = ops.convert_to_tensor(
-        (generator.standard_normal((size, size)) / size ** 0.5).astype(np.float32), dtype=dtype)
-    start = ops.convert_to_tensor(generator.standard_normal((size, size)).astype(np.float32),
-                                  dtype=dtype)
+        (generator.standard_normal((size, size)) / size**0.5).astype(np.float32), dtype=dtype
+    )
+    start = ops.convert_to_tensor(
+        generator.standard_normal((size, size)).astype(np.float32), dtype=dtype
+    )
 
     def chained_products():
         result = start
@@ -66,7 +68,7 @@ def matmul_tflops(dtype: str, size: int, repeats: int = 20) -> float:
         started = time.perf_counter()
         chained_products()
         timings.append(time.perf_counter() - started)
-    return 2 * size ** 3 * repeats / statistics.median(timings) / 1e12
+    return 2 * size**3 * repeats / statistics.median(timings) / 1e12
 
 
 def flops_cell(flops_per_second: float) -> str:

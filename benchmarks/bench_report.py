@@ -46,12 +46,19 @@ def gpu_names() -> list[str]:
     if shutil.which("nvidia-smi") is None:
         return []
     try:
-        listed = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                                capture_output=True, text=True, timeout=30)
+        listed = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.SubprocessError):
         return []
-    return [line.strip() for line in listed.stdout.splitlines() if line.strip()] \
-        if listed.returncode == 0 else []
+    return (
+        [line.strip() for line in listed.stdout.splitlines() if line.strip()]
+        if listed.returncode == 0
+        else []
+    )
 
 
 def backend_versions() -> dict[str, str]:
@@ -85,8 +92,9 @@ def describe_machine() -> dict[str, str]:
         "RAM": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
         "GPU": ", ".join(gpu_names()) or "none",
         "OS": platform.platform(),
-        "libraries": ", ".join(f"{name} {version}" for name, version in
-                               {**versions(), **backend_versions()}.items()),
+        "libraries": ", ".join(
+            f"{name} {version}" for name, version in {**versions(), **backend_versions()}.items()
+        ),
         "git revision": revision,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "load average at start (1, 5, 15 min)": load,
@@ -109,14 +117,19 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def results_table(rows: list[Row]) -> str:
-    return markdown_table(["Section", "Measurement", "Result", "Target", "Notes"],
-                          [[r.section, r.measurement, r.result, r.target, r.note] for r in rows])
+    return markdown_table(
+        ["Section", "Measurement", "Result", "Target", "Notes"],
+        [[r.section, r.measurement, r.result, r.target, r.note] for r in rows],
+    )
 
 
-def render_markdown(machine: dict[str, str], command: str, settings: list[str],
-                    rows: list[Row], elapsed_s: float) -> str:
+def render_markdown(
+    machine: dict[str, str], command: str, settings: list[str], rows: list[Row], elapsed_s: float
+) -> str:
     """The whole RESULTS.md: machine, command, settings, then the results table."""
-    machine_table = markdown_table(["Machine", ""], [[key, value] for key, value in machine.items()])
+    machine_table = markdown_table(
+        ["Machine", ""], [[key, value] for key, value in machine.items()]
+    )
     parts = [
         "# sslexp benchmarks",
         "",

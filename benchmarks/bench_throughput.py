@@ -18,7 +18,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
 from bench_report import Row
 
 SECTION = "pretext throughput"
@@ -39,12 +38,14 @@ class ThroughputSettings:
     seed: int = 0
 
     def describe(self) -> str:
-        return (f"pretext throughput: {self.dataset} {self.image_size}x{self.image_size}, "
-                f"ResNet-{self.depth} width {self.width}, {self.images} images = "
-                f"{4 * self.images} rotated samples an epoch, sslexp batch {self.batch_size} "
-                f"images ({4 * self.batch_size} samples), reference batch "
-                f"{self.reference_batch_size} samples, 1 warm-up + {self.rounds} timed epochs "
-                "per variant, each backend in its own process")
+        return (
+            f"pretext throughput: {self.dataset} {self.image_size}x{self.image_size}, "
+            f"ResNet-{self.depth} width {self.width}, {self.images} images = "
+            f"{4 * self.images} rotated samples an epoch, sslexp batch {self.batch_size} "
+            f"images ({4 * self.batch_size} samples), reference batch "
+            f"{self.reference_batch_size} samples, 1 warm-up + {self.rounds} timed epochs "
+            "per variant, each backend in its own process"
+        )
 
     def as_json(self) -> dict:
         return {**dataclasses.asdict(self), "cache_dir": str(self.cache_dir)}
@@ -56,9 +57,11 @@ def load_images(settings: ThroughputSettings) -> np.ndarray:
 
     pool = load_dataset(settings.dataset, settings.image_size, settings.cache_dir).pool_images
     if len(pool) < settings.images:
-        raise ValueError(f"{settings.dataset} has only {len(pool)} pool images; "
-                         f"ask for at most that many with --images.")
-    return pool[:settings.images]
+        raise ValueError(
+            f"{settings.dataset} has only {len(pool)} pool images; "
+            f"ask for at most that many with --images."
+        )
+    return pool[: settings.images]
 
 
 def rotate_with_numpy(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,8 +88,11 @@ def build_pretext_model(input_shape, depth: int, width: int, seed: int, rotating
     model = add_rotation_head(build_backbone(input_shape, BackboneConfig(depth, width)))
     if rotating:
         model = rotation_model(model, "all")
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -141,42 +147,57 @@ def pipeline_alone_rate(images: np.ndarray, batch_size: int, repeats: int = 3) -
 def measure_in_this_backend(settings_json: dict) -> dict:
     """Runs in a child process under one backend: both variants, interleaved."""
     import keras
-
     from bench_flops import matmul_tflops, training_flops_per_sample
+
     from sslexp.data.pipelines import RotationBatches
 
-    settings = ThroughputSettings(**{**settings_json,
-                                     "cache_dir": Path(settings_json["cache_dir"])})
+    settings = ThroughputSettings(
+        **{**settings_json, "cache_dir": Path(settings_json["cache_dir"])}
+    )
     images = load_images(settings)
     started = time.perf_counter()
     rotated, labels = rotate_with_numpy(images)
     numpy_seconds = time.perf_counter() - started
     shape = images.shape[1:]
-    batches = RotationBatches(images, settings.batch_size, "all", shuffle=True,
-                              seed=settings.seed, endless=True)
-    sslexp_model = build_pretext_model(shape, settings.depth, settings.width, settings.seed,
-                                       rotating=True)
-    reference_model = build_pretext_model(shape, settings.depth, settings.width, settings.seed,
-                                           rotating=False)
+    batches = RotationBatches(
+        images, settings.batch_size, "all", shuffle=True, seed=settings.seed, endless=True
+    )
+    sslexp_model = build_pretext_model(
+        shape, settings.depth, settings.width, settings.seed, rotating=True
+    )
+    reference_model = build_pretext_model(
+        shape, settings.depth, settings.width, settings.seed, rotating=False
+    )
     variants = {
-        "sslexp": (sslexp_model, {"x": batches, "steps_per_epoch": batches.steps_per_pass(),
-                                  "shuffle": False}),
-        "reference": (reference_model, {"x": rotated, "y": labels, "shuffle": True,
-                                        "batch_size": settings.reference_batch_size}),
+        "sslexp": (
+            sslexp_model,
+            {"x": batches, "steps_per_epoch": batches.steps_per_pass(), "shuffle": False},
+        ),
+        "reference": (
+            reference_model,
+            {
+                "x": rotated,
+                "y": labels,
+                "shuffle": True,
+                "batch_size": settings.reference_batch_size,
+            },
+        ),
     }
     rates = time_interleaved(variants, 4 * len(images), settings.rounds)
-    return {"backend": keras.backend.backend(), "rates": rates,
-            "numpy_rotation_s": numpy_seconds,
-            "reference_bytes_per_image": rotated.nbytes // len(images),
-            "sslexp_bytes_per_image": images.nbytes // len(images),
-            "pipeline_alone": pipeline_alone_rate(images, settings.batch_size),
-            "training_flops": training_flops_per_sample(reference_model),
-            "matmul_tflops": matmul_tflops("float32", settings.matmul_size)}
+    return {
+        "backend": keras.backend.backend(),
+        "rates": rates,
+        "numpy_rotation_s": numpy_seconds,
+        "reference_bytes_per_image": rotated.nbytes // len(images),
+        "sslexp_bytes_per_image": images.nbytes // len(images),
+        "pipeline_alone": pipeline_alone_rate(images, settings.batch_size),
+        "training_flops": training_flops_per_sample(reference_model),
+        "matmul_tflops": matmul_tflops("float32", settings.matmul_size),
+    }
 
 
 def rate_cell(rates: list[float]) -> str:
-    return (f"{statistics.median(rates):,.0f} samples/s "
-            f"(range {min(rates):,.0f}-{max(rates):,.0f})")
+    return f"{statistics.median(rates):,.0f} samples/s (range {min(rates):,.0f}-{max(rates):,.0f})"
 
 
 def ratio_cell(numerator: list[float], denominator: list[float]) -> tuple[float, str]:
@@ -186,48 +207,82 @@ def ratio_cell(numerator: list[float], denominator: list[float]) -> tuple[float,
     return median, f"{median:.2f}x (rounds {min(ratios):.2f}-{max(ratios):.2f})"
 
 
-def throughput_rows(settings: ThroughputSettings,
-                    backends: list[str] | None = None) -> tuple[list[Row], dict]:
+def throughput_rows(
+    settings: ThroughputSettings, backends: list[str] | None = None
+) -> tuple[list[Row], dict]:
     """Measure under every installed backend (of ``backends``), then lay the numbers out as
     table rows."""
     from bench_backends import available_backends, run_in_backend
     from bench_flops import flops_cell
 
-    measured = {backend: run_in_backend(backend, "bench_throughput:measure_in_this_backend",
-                                        settings.as_json())
-                for backend in available_backends(backends)}
+    measured = {
+        backend: run_in_backend(
+            backend, "bench_throughput:measure_in_this_backend", settings.as_json()
+        )
+        for backend in available_backends(backends)
+    }
     rows = []
     for backend, result in measured.items():
         sslexp, reference = result["rates"]["sslexp"], result["rates"]["reference"]
         versus_reference, ratio_text = ratio_cell(sslexp, reference)
         achieved = result["training_flops"] * statistics.median(sslexp)
         rows += [
-            Row(SECTION, f"{backend}: sslexp pipeline + fit, batch {4 * settings.batch_size}",
-                rate_cell(sslexp)),
-            Row(SECTION, f"{backend}: reference, np.rot90 up front + fit on arrays, batch "
-                         f"{settings.reference_batch_size}", rate_cell(reference)),
-            Row(SECTION, f"{backend}: sslexp / reference", ratio_text,
-                ">= 2x, " + ("met" if versus_reference >= 2 else "missed")),
-            Row(SECTION, f"{backend}: model compute (training)",
+            Row(
+                SECTION,
+                f"{backend}: sslexp pipeline + fit, batch {4 * settings.batch_size}",
+                rate_cell(sslexp),
+            ),
+            Row(
+                SECTION,
+                f"{backend}: reference, np.rot90 up front + fit on arrays, batch "
+                f"{settings.reference_batch_size}",
+                rate_cell(reference),
+            ),
+            Row(
+                SECTION,
+                f"{backend}: sslexp / reference",
+                ratio_text,
+                ">= 2x, " + ("met" if versus_reference >= 2 else "missed"),
+            ),
+            Row(
+                SECTION,
+                f"{backend}: model compute (training)",
                 f"{result['training_flops'] / 1e6:,.1f} MFLOP/sample, {flops_cell(achieved)}",
                 note=f"{achieved / (result['matmul_tflops'] * 1e12):.0%} of this device's "
-                     f"float32 matmul rate ({flops_cell(result['matmul_tflops'] * 1e12)} at "
-                     f"{settings.matmul_size}x{settings.matmul_size}); 3x the forward FLOPs"),
+                f"float32 matmul rate ({flops_cell(result['matmul_tflops'] * 1e12)} at "
+                f"{settings.matmul_size}x{settings.matmul_size}); 3x the forward FLOPs",
+            ),
         ]
     if len(measured) > 1:
         fastest = max(measured, key=lambda b: statistics.median(measured[b]["rates"]["sslexp"]))
-        rows.append(Row(SECTION, "fastest backend here (sslexp pipeline)", fastest,
-                        note=", ".join(f"{backend} {statistics.median(r['rates']['sslexp']):,.0f}"
-                                       for backend, r in measured.items()) + " samples/s"))
+        rows.append(
+            Row(
+                SECTION,
+                "fastest backend here (sslexp pipeline)",
+                fastest,
+                note=", ".join(
+                    f"{backend} {statistics.median(r['rates']['sslexp']):,.0f}"
+                    for backend, r in measured.items()
+                )
+                + " samples/s",
+            )
+        )
     first = next(iter(measured.values()))
-    per_10k = 10_000 / 2 ** 20
+    per_10k = 10_000 / 2**20
     rows += [
-        Row(SECTION, "input batches alone (no model)", f"{first['pipeline_alone']:,.0f} samples/s",
-            note="uint8 gathers by index; the rotations run in the model"),
-        Row(SECTION, "reference's up-front rotation",
+        Row(
+            SECTION,
+            "input batches alone (no model)",
+            f"{first['pipeline_alone']:,.0f} samples/s",
+            note="uint8 gathers by index; the rotations run in the model",
+        ),
+        Row(
+            SECTION,
+            "reference's up-front rotation",
             f"{first['numpy_rotation_s']:.2f} s for {settings.images:,} images",
             note=f"memory per 10,000 images: reference float32 x4 copy "
-                 f"{first['reference_bytes_per_image'] * per_10k:,.0f} MiB, sslexp uint8 pool "
-                 f"{first['sslexp_bytes_per_image'] * per_10k:,.1f} MiB"),
+            f"{first['reference_bytes_per_image'] * per_10k:,.0f} MiB, sslexp uint8 pool "
+            f"{first['sslexp_bytes_per_image'] * per_10k:,.1f} MiB",
+        ),
     ]
     return rows, measured

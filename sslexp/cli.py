@@ -77,9 +77,16 @@ def _console_logs(ctx, param, verbose: bool) -> None:
 
 @click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="sslexp")
-@click.option("--verbose", is_flag=True, is_eager=True, expose_value=False,
-              envvar="SSLEXP_VERBOSE", show_envvar=True, callback=_console_logs,
-              help="Show TensorFlow's C++ and absl log lines (hidden by default).")
+@click.option(
+    "--verbose",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    envvar="SSLEXP_VERBOSE",
+    show_envvar=True,
+    callback=_console_logs,
+    help="Show TensorFlow's C++ and absl log lines (hidden by default).",
+)
 def main():
     """Measure how much self-supervised (RotNet) pretraining helps image
     classification when labels are scarce.

@@ -40,17 +40,38 @@ SEED_RULES = ("shared", "per-fold")
 AUTO_EVAL_EVERY = (50, 250)  # updates between validations when eval_every is 0
 PRECISIONS = ("float32", "mixed")
 LR_SCALING_RULES = ("none", "sqrt", "linear")
-FINETUNE_HELP = ("full: every layer trains; linear: frozen backbone, only the head trains; "
-                 "last:N: only the last N weighted backbone layers (conv/BN) and the head train")
+FINETUNE_HELP = (
+    "full: every layer trains; linear: frozen backbone, only the head trains; "
+    "last:N: only the last N weighted backbone layers (conv/BN) and the head train"
+)
 
 
-def setting(default, help: str, *, choices: tuple | None = None, min: float | None = None,
-            max: float | None = None, min_open: bool = False, max_open: bool = False,
-            check=None, metavar: str | None = None):
+def setting(
+    default,
+    help: str,
+    *,
+    choices: tuple | None = None,
+    min: float | None = None,
+    max: float | None = None,
+    min_open: bool = False,
+    max_open: bool = False,
+    check=None,
+    metavar: str | None = None,
+):
     """A config field: its default, help text and the values it accepts."""
-    return dataclasses.field(default=default, metadata={
-        "help": help, "choices": choices, "min": min, "max": max, "min_open": min_open,
-        "max_open": max_open, "check": check, "metavar": metavar})
+    return dataclasses.field(
+        default=default,
+        metadata={
+            "help": help,
+            "choices": choices,
+            "min": min,
+            "max": max,
+            "min_open": min_open,
+            "max_open": max_open,
+            "check": check,
+            "metavar": metavar,
+        },
+    )
 
 
 def section(factory, prefix: str):
@@ -169,14 +190,18 @@ def describe_range(meta) -> str:
 
 def _check_depth(name: str, depth: int) -> None:
     if depth < 8 or (depth - 2) % 6:
-        raise InputError(name, depth, "ResNet v1 depth must be 6n+2 with n >= 1: 8, 14, 20, 32, "
-                                      "44, 56...")
+        raise InputError(
+            name, depth, "ResNet v1 depth must be 6n+2 with n >= 1: 8, 14, 20, 32, 44, 56..."
+        )
 
 
 def _check_image_size(name: str, size: int) -> None:
     if size < MIN_IMAGE_SIZE:
-        raise InputError(name, size, f"the ResNet backbone downsamples by 4; use at least "
-                                     f"{MIN_IMAGE_SIZE} pixels.")
+        raise InputError(
+            name,
+            size,
+            f"the ResNet backbone downsamples by 4; use at least {MIN_IMAGE_SIZE} pixels.",
+        )
 
 
 def parse_finetune(policy: str) -> tuple[str, int | None]:
@@ -186,8 +211,9 @@ def parse_finetune(policy: str) -> tuple[str, int | None]:
     match = re.fullmatch(r"last:(\d+)", str(policy))
     if match and int(match.group(1)) >= 1:
         return "last", int(match.group(1))
-    raise InputError("finetune", policy,
-                     f"allowed: full, linear, last:N with N >= 1 ({FINETUNE_HELP}).")
+    raise InputError(
+        "finetune", policy, f"allowed: full, linear, last:N with N >= 1 ({FINETUNE_HELP})."
+    )
 
 
 def _check_finetune(name: str, policy: str) -> None:
@@ -198,23 +224,30 @@ def _check_finetune(name: str, policy: str) -> None:
 
 
 def dataset_field():
-    return setting("digits", "digits, fashion_mnist, cats_vs_dogs or folder:PATH "
-                             "(see `sslexp datasets`).")
+    return setting(
+        "digits", "digits, fashion_mnist, cats_vs_dogs or folder:PATH (see `sslexp datasets`)."
+    )
 
 
 def precision_field():
     return setting(
-        "float32", "float32, or mixed: bfloat16 (float16 on GPUs older than compute capability "
-                   "8.0) compute with float32 variables and softmax outputs, on GPUs and TPUs. "
-                   "On a CPU mixed runs in float32, where reduced precision was slower (figures: "
-                   "README, Sweeps).",
-        choices=PRECISIONS)
+        "float32",
+        "float32, or mixed: bfloat16 (float16 on GPUs older than compute capability "
+        "8.0) compute with float32 variables and softmax outputs, on GPUs and TPUs. "
+        "On a CPU mixed runs in float32, where reduced precision was slower (figures: "
+        "README, Sweeps).",
+        choices=PRECISIONS,
+    )
 
 
 def image_size_field():
-    return setting(32, f"Images are resized to SIZE x SIZE pixels ({MIN_IMAGE_SIZE} to "
-                       f"{MAX_IMAGE_SIZE}).", min=MIN_IMAGE_SIZE, max=MAX_IMAGE_SIZE,
-                   check=_check_image_size)
+    return setting(
+        32,
+        f"Images are resized to SIZE x SIZE pixels ({MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE}).",
+        min=MIN_IMAGE_SIZE,
+        max=MAX_IMAGE_SIZE,
+        check=_check_image_size,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,11 +255,14 @@ class BackboneConfig(Config):
     """The ResNet v1 shared by pretext, ssl and scratch: the comparison is fair by construction."""
 
     depth: int = setting(20, "ResNet v1 depth, 6n+2 (8, 14, 20, 32...).", check=_check_depth)
-    width: int = setting(16, "Filters of the first stage (the stages have 1x, 2x, 4x).", min=1,
-                         max=MAX_WIDTH)
+    width: int = setting(
+        16, "Filters of the first stage (the stages have 1x, 2x, 4x).", min=1, max=MAX_WIDTH
+    )
     preprocessing: str = setting(
-        "scale", "scale: pixels/255; pixel-mean: also subtract the pool's per-pixel mean.",
-        choices=PREPROCESSING)
+        "scale",
+        "scale: pixels/255; pixel-mean: also subtract the pool's per-pixel mean.",
+        choices=PREPROCESSING,
+    )
 
     @property
     def blocks_per_stage(self) -> int:
@@ -238,37 +274,63 @@ class PretextConfig(Config):
     """The RotNet task's own settings (data set, size and backbone come from the run)."""
 
     rotations: str = setting(
-        "all", "all: every batch holds all 4 rotations of each image (RotNet); random: one "
-               "random rotation per image per epoch (the reference variant).",
-        choices=ROTATION_MODES)
+        "all",
+        "all: every batch holds all 4 rotations of each image (RotNet); random: one "
+        "random rotation per image per epoch (the reference variant).",
+        choices=ROTATION_MODES,
+    )
     unlabeled_fraction: float = setting(
-        1.0, "Share of the pool used for pretraining (how much unlabelled data is needed?).",
-        min=0, max=1, min_open=True)
+        1.0,
+        "Share of the pool used for pretraining (how much unlabelled data is needed?).",
+        min=0,
+        max=1,
+        min_open=True,
+    )
     val_fraction: float = setting(
-        0.1, "Share of the pretext images held out to select the epoch by rotation accuracy.",
-        min=0, max=1, min_open=True, max_open=True)
+        0.1,
+        "Share of the pretext images held out to select the epoch by rotation accuracy.",
+        min=0,
+        max=1,
+        min_open=True,
+        max_open=True,
+    )
     epochs: int = setting(15, "Pretext epochs.", min=1, max=MAX_EPOCHS)
     updates: int = setting(
-        0, "Pretext optimizer updates in all; 0: --epochs passes over the pretext images. Set "
-           "it to give every unlabelled volume the same pretraining compute: the run then "
-           "validates --epochs times, updates/epochs (rounded up) apart.", min=0,
-        max=MAX_UPDATES)
+        0,
+        "Pretext optimizer updates in all; 0: --epochs passes over the pretext images. Set "
+        "it to give every unlabelled volume the same pretraining compute: the run then "
+        "validates --epochs times, updates/epochs (rounded up) apart.",
+        min=0,
+        max=MAX_UPDATES,
+    )
     probe_images: int = setting(
-        1000, "Labelled images of the held-out pretext slice (never test) for the k-NN probe "
-              "of the backbone's features after every epoch: half fit, half scored. 0: none.",
-        min=0)
-    batch_size: int = setting(64, "Source images per batch (x4 samples with rotations all).",
-                              min=1, max=MAX_BATCH)
-    lr: float = setting(1e-3, "Adam learning rate (at lr_reference_batch when lr_scaling "
-                              "is not none).", min=0, min_open=True)
+        1000,
+        "Labelled images of the held-out pretext slice (never test) for the k-NN probe "
+        "of the backbone's features after every epoch: half fit, half scored. 0: none.",
+        min=0,
+    )
+    batch_size: int = setting(
+        64, "Source images per batch (x4 samples with rotations all).", min=1, max=MAX_BATCH
+    )
+    lr: float = setting(
+        1e-3,
+        "Adam learning rate (at lr_reference_batch when lr_scaling is not none).",
+        min=0,
+        min_open=True,
+    )
     lr_scaling: str = setting(
-        "none", "How the learning rate follows the batch size: sqrt: lr x sqrt(batch_size / "
-                "lr_reference_batch) (the rule for Adam); linear: lr x batch_size / "
-                "lr_reference_batch; none: lr as given. Lets a GPU run use large batches.",
-        choices=LR_SCALING_RULES)
-    lr_reference_batch: int = setting(64, "The batch size (source images) lr is meant for "
-                                          "when lr_scaling is sqrt or linear.", min=1,
-                                      max=MAX_BATCH)
+        "none",
+        "How the learning rate follows the batch size: sqrt: lr x sqrt(batch_size / "
+        "lr_reference_batch) (the rule for Adam); linear: lr x batch_size / "
+        "lr_reference_batch; none: lr as given. Lets a GPU run use large batches.",
+        choices=LR_SCALING_RULES,
+    )
+    lr_reference_batch: int = setting(
+        64,
+        "The batch size (source images) lr is meant for when lr_scaling is sqrt or linear.",
+        min=1,
+        max=MAX_BATCH,
+    )
     seed: int = setting(0, "Seed for the data order, initialisation and held-out slice.")
 
     def steps_per_epoch(self, steps_per_pass: int) -> int:
@@ -292,8 +354,10 @@ class PretrainConfig(Config):
 
     def directory_name(self) -> str:
         b = self.backbone
-        return (f"{dataset_slug(self.dataset)}-{self.image_size}px-resnet{b.depth}w{b.width}"
-                f"-{self.key()}")
+        return (
+            f"{dataset_slug(self.dataset)}-{self.image_size}px-resnet{b.depth}w{b.width}"
+            f"-{self.key()}"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,68 +367,111 @@ class TrainConfig(Config):
     dataset: str = dataset_field()
     image_size: int = image_size_field()
     backbone: BackboneConfig = section(BackboneConfig, "")
-    method: str = setting("ssl", "ssl: start from the pretrained backbone and fine-tune; "
-                                 "scratch: same architecture, random init, same budget.",
-                          choices=METHODS)
-    label_fraction: float = setting(0.1, "Share of the pool whose labels are used, in (0, 1].",
-                                    min=0, max=1, min_open=True)
-    fold: int = setting(0, "Which labelled subset (0..folds-1); different folds give different "
-                           "subsets.", min=0)
+    method: str = setting(
+        "ssl",
+        "ssl: start from the pretrained backbone and fine-tune; "
+        "scratch: same architecture, random init, same budget.",
+        choices=METHODS,
+    )
+    label_fraction: float = setting(
+        0.1, "Share of the pool whose labels are used, in (0, 1].", min=0, max=1, min_open=True
+    )
+    fold: int = setting(
+        0, "Which labelled subset (0..folds-1); different folds give different subsets.", min=0
+    )
     folds: int = setting(5, "Number of folds of the pool.", min=2)
-    seed: int = setting(0, "Seed for the labelled subsets (and init and data order: see "
-                           "--init-seeds).")
+    seed: int = setting(
+        0, "Seed for the labelled subsets (and init and data order: see --init-seeds)."
+    )
     pretrained: str = setting(
-        "auto", "ssl only. auto: the backbone pretrained with the --pretext-* options "
-                "(pretrained once on first use, then cached); a path to backbone.keras; or a "
-                "W&B artifact reference (entity/project/name:alias, online).")
-    finetune: str = setting("full", f"ssl fine-tune policy. {FINETUNE_HELP}.",
-                            check=_check_finetune)
+        "auto",
+        "ssl only. auto: the backbone pretrained with the --pretext-* options "
+        "(pretrained once on first use, then cached); a path to backbone.keras; or a "
+        "W&B artifact reference (entity/project/name:alias, online).",
+    )
+    finetune: str = setting(
+        "full", f"ssl fine-tune policy. {FINETUNE_HELP}.", check=_check_finetune
+    )
     budget: str = setting(
-        "converged", "converged: train until the validation loss has not improved for "
-                     "--patience updates, at most --max-updates; matched: exactly --max-updates "
-                     "updates (the same for both methods at every label fraction).",
-        choices=BUDGETS)
+        "converged",
+        "converged: train until the validation loss has not improved for "
+        "--patience updates, at most --max-updates; matched: exactly --max-updates "
+        "updates (the same for both methods at every label fraction).",
+        choices=BUDGETS,
+    )
     max_updates: int = setting(
-        5000, "Optimizer updates: the cap for a converged budget, the exact number for a "
-              "matched one.", min=1, max=MAX_UPDATES)
+        5000,
+        "Optimizer updates: the cap for a converged budget, the exact number for a matched one.",
+        min=1,
+        max=MAX_UPDATES,
+    )
     patience: int = setting(
-        1000, "converged only: stop after this many updates without a better validation loss.",
-        min=1, max=MAX_UPDATES)
+        1000,
+        "converged only: stop after this many updates without a better validation loss.",
+        min=1,
+        max=MAX_UPDATES,
+    )
     eval_every: int = setting(
-        0, f"Updates between validations (one Keras epoch; small labelled subsets repeat "
-           f"within it). 0: one pass over the training images, clipped to "
-           f"[{AUTO_EVAL_EVERY[0]}, {AUTO_EVAL_EVERY[1]}].", min=0, max=MAX_UPDATES)
+        0,
+        f"Updates between validations (one Keras epoch; small labelled subsets repeat "
+        f"within it). 0: one pass over the training images, clipped to "
+        f"[{AUTO_EVAL_EVERY[0]}, {AUTO_EVAL_EVERY[1]}].",
+        min=0,
+        max=MAX_UPDATES,
+    )
     select: str = setting(
-        "best", "best: keep the weights of the best validation loss; last: no validation split "
-                "(every label trains), keep the final weights of a matched budget.",
-        choices=SELECTIONS)
+        "best",
+        "best: keep the weights of the best validation loss; last: no validation split "
+        "(every label trains), keep the final weights of a matched budget.",
+        choices=SELECTIONS,
+    )
     batch_size: int = setting(32, "Batch size.", min=1, max=MAX_BATCH)
     lr: float = setting(1e-3, "Adam learning rate.", min=0, min_open=True)
     weight_decay: float = setting(
-        0.0, "Decoupled weight decay of Adam (AdamW's rule): each update shrinks the weights "
-             "by lr x weight_decay of themselves; 0: none.", min=0, max=1)
+        0.0,
+        "Decoupled weight decay of Adam (AdamW's rule): each update shrinks the weights "
+        "by lr x weight_decay of themselves; 0: none.",
+        min=0,
+        max=1,
+    )
     augment: bool = setting(
-        False, "Augment training batches: random translation by up to 10% of the size and "
-               "horizontal flip (Keras preprocessing layers; never rotation, the pretext's "
-               "label). Off by default so that an untuned run is the plain protocol; the "
-               "tuning sweeps choose it per method (--tuned).")
+        False,
+        "Augment training batches: random translation by up to 10% of the size and "
+        "horizontal flip (Keras preprocessing layers; never rotation, the pretext's "
+        "label). Off by default so that an untuned run is the plain protocol; the "
+        "tuning sweeps choose it per method (--tuned).",
+    )
     tuned: str | None = setting(
-        None, "A winners file written by `sslexp sweep tune-winners`: this run's method takes "
-              "its lr, augment and weight_decay from it (overriding those options); the record "
-              "keeps both the file and the values used.", metavar="FILE")
+        None,
+        "A winners file written by `sslexp sweep tune-winners`: this run's method takes "
+        "its lr, augment and weight_decay from it (overriding those options); the record "
+        "keeps both the file and the values used.",
+        metavar="FILE",
+    )
     precision: str = precision_field()
     val_fraction: float = setting(
-        0.2, "Share of the labelled subset used to select the epoch (at least 1 per class; "
-             "unused with --select last).", min=0, max=1, min_open=True, max_open=True)
+        0.2,
+        "Share of the labelled subset used to select the epoch (at least 1 per class; "
+        "unused with --select last).",
+        min=0,
+        max=1,
+        min_open=True,
+        max_open=True,
+    )
     init_seeds: str = setting(
-        "per-fold", "per-fold: initialisation and data order come from a seed derived from "
-                    "(seed, fold); shared: every fold uses --seed. Labelled subsets always come "
-                    "from --seed.", choices=SEED_RULES)
+        "per-fold",
+        "per-fold: initialisation and data order come from a seed derived from "
+        "(seed, fold); shared: every fold uses --seed. Labelled subsets always come "
+        "from --seed.",
+        choices=SEED_RULES,
+    )
     pretext_seeds: str = setting(
-        "shared", "ssl with --pretrained auto. shared: one backbone for every fold (pretext seed "
-                  "--pretext-seed); per-fold: one backbone per fold, its pretext seed derived "
-                  "from (--pretext-seed, fold), so intervals include pretraining variance.",
-        choices=SEED_RULES)
+        "shared",
+        "ssl with --pretrained auto. shared: one backbone for every fold (pretext seed "
+        "--pretext-seed); per-fold: one backbone per fold, its pretext seed derived "
+        "from (--pretext-seed, fold), so intervals include pretraining variance.",
+        choices=SEED_RULES,
+    )
     pretext: PretextConfig = section(PretextConfig, "pretext_")
 
     @property
@@ -375,10 +482,13 @@ class TrainConfig(Config):
     def __post_init__(self):
         super().__post_init__()
         if self.select == "last" and self.budget != "matched":
-            raise InputError("select", self.select,
-                             "needs --budget matched: without a validation split nothing can "
-                             "tell when training has converged, so the run trains exactly "
-                             "--max-updates updates.")
+            raise InputError(
+                "select",
+                self.select,
+                "needs --budget matched: without a validation split nothing can "
+                "tell when training has converged, so the run trains exactly "
+                "--max-updates updates.",
+            )
 
     @property
     def run_seed(self) -> int:
@@ -391,8 +501,13 @@ class TrainConfig(Config):
         pretext = self.pretext
         if self.pretext_seeds == "per-fold":
             pretext = pretext.replace(seed=derived_seed(pretext.seed, self.fold))
-        return PretrainConfig(dataset=self.dataset, image_size=self.image_size,
-                              backbone=self.backbone, precision=self.precision, pretext=pretext)
+        return PretrainConfig(
+            dataset=self.dataset,
+            image_size=self.image_size,
+            backbone=self.backbone,
+            precision=self.precision,
+            pretext=pretext,
+        )
 
     def short_name(self) -> str:
         """What tells this run from its neighbours in a sweep: ``ssl-p0.05-fold0``."""
@@ -414,7 +529,7 @@ def dataset_slug(name: str) -> str:
     (``folder:/data/shared/pets`` -> ``folder_pets``): the config hash beside it in run and
     backbone names tells two folders of one name apart."""
     if name.startswith("folder:"):
-        path = name[len("folder:"):].rstrip("/\\")
+        path = name[len("folder:") :].rstrip("/\\")
         name = "folder:" + (re.split(r"[/\\]", path)[-1] or path)
     return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")[-40:]
 
@@ -438,8 +553,9 @@ class FlatField(NamedTuple):
     name: str  # its flat option name: ``pretext_epochs``
 
 
-def flat_fields(cls, prefixes: dict[str, str] | None = None, path: str = "",
-                prefix: str = "") -> Iterator[FlatField]:
+def flat_fields(
+    cls, prefixes: dict[str, str] | None = None, path: str = "", prefix: str = ""
+) -> Iterator[FlatField]:
     """Every leaf field of ``cls``, sections flattened.
 
     ``prefixes`` overrides a section's prefix by its path (``{"pretext": ""}``).
@@ -465,8 +581,9 @@ def flatten(config: Config, prefixes: dict[str, str] | None = None) -> dict:
     return flat
 
 
-def build(cls, values: dict, prefixes: dict[str, str] | None = None, path: str = "",
-          prefix: str = ""):
+def build(
+    cls, values: dict, prefixes: dict[str, str] | None = None, path: str = "", prefix: str = ""
+):
     """``cls`` from flat option values (missing ones take their defaults).
 
     An InputError from a nested section names the field by its dotted path
@@ -478,8 +595,9 @@ def build(cls, values: dict, prefixes: dict[str, str] | None = None, path: str =
         dotted = f"{path}{field.name}"
         if is_section(field):
             inner = prefixes.get(dotted, field.metadata["section"])
-            arguments[field.name] = build(field.default_factory, values, prefixes, f"{dotted}.",
-                                          prefix + inner)
+            arguments[field.name] = build(
+                field.default_factory, values, prefixes, f"{dotted}.", prefix + inner
+            )
         elif prefix + field.name in values and values[prefix + field.name] is not None:
             arguments[field.name] = values[prefix + field.name]
     try:
@@ -506,6 +624,7 @@ def from_dict(cls, values: dict):
         if field.name not in values:
             continue
         value = values[field.name]
-        arguments[field.name] = (from_dict(field.default_factory, value or {})
-                                 if is_section(field) else value)
+        arguments[field.name] = (
+            from_dict(field.default_factory, value or {}) if is_section(field) else value
+        )
     return cls(**arguments)

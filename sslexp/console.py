@@ -25,7 +25,8 @@ VERBOSE_ENV = "SSLEXP_VERBOSE"
 NATIVE_LOG_LINE = re.compile(
     rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w./+-]+:\d+\] .*"
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
-    rb"STDERR)\r?\n$")
+    rb"STDERR)\r?\n$"
+)
 HOLD_S = 0.2  # a partial line that may be a log line waits this long for its end
 
 _installed = False
@@ -74,8 +75,9 @@ def filter_native_logs() -> bool:
     read_end, write_end = os.pipe()
     os.dup2(write_end, 2)
     os.close(write_end)
-    thread = threading.Thread(target=_copy, args=(read_end, target), daemon=True,
-                              name="native-log-filter")
+    thread = threading.Thread(
+        target=_copy, args=(read_end, target), daemon=True, name="native-log-filter"
+    )
     thread.start()
     atexit.register(_restore, target, thread)
     _installed = True

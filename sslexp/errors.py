@@ -24,7 +24,7 @@ class InputError(ValueError):
         self.problem = problem
         super().__init__(f"{option}={value!r}: {problem}")
 
-    def within(self, section: str) -> "InputError":
+    def within(self, section: str) -> InputError:
         """The same error for a field inside ``section`` (``epochs`` -> ``pretext.epochs``)."""
         if self.option.startswith("-"):
             return self
@@ -38,15 +38,14 @@ class DataUnavailableError(RuntimeError):
 # Write failures: the file system said no. What to do depends on why.
 WRITE_ERRNOS = {
     errno.ENOSPC: "the disk is full: free some space (or write elsewhere with --output-dir or "
-                  "--cache-dir), then run the same command again",
+    "--cache-dir), then run the same command again",
     errno.EDQUOT: "the disk quota is used up: free some space (or write elsewhere with "
-                  "--output-dir or --cache-dir), then run the same command again",
-    errno.EROFS: "the file system is read-only: write elsewhere with --output-dir or "
-                 "--cache-dir",
+    "--output-dir or --cache-dir), then run the same command again",
+    errno.EROFS: "the file system is read-only: write elsewhere with --output-dir or --cache-dir",
     errno.EACCES: "permission denied: make the directory writable for this user, or write "
-                  "elsewhere with --output-dir or --cache-dir",
+    "elsewhere with --output-dir or --cache-dir",
     errno.EPERM: "the file or its directory may not be changed (read-only or immutable, see "
-                 "`lsattr`): make it writable, or write elsewhere with --output-dir",
+    "`lsattr`): make it writable, or write elsewhere with --output-dir",
     errno.ENOENT: "a file or directory on the way is missing: check the path",
     errno.ENOTDIR: "a part of the path is a file, not a directory: give a directory path",
     errno.EISDIR: "the path is a directory where a file was expected: remove or rename it",

@@ -24,8 +24,11 @@ STAGE_OUTPUT = re.compile(r"stage(\d+)_out")  # each residual stage's output lay
 
 def check_image_size(image_size: int) -> None:
     if image_size < MIN_IMAGE_SIZE:
-        raise InputError("image_size", image_size,
-                         f"the ResNet backbone downsamples by 4; use at least {MIN_IMAGE_SIZE} pixels.")
+        raise InputError(
+            "image_size",
+            image_size,
+            f"the ResNet backbone downsamples by 4; use at least {MIN_IMAGE_SIZE} pixels.",
+        )
 
 
 def pool_pixel_mean(pool_images: np.ndarray, preprocessing: str) -> np.ndarray | None:
@@ -39,8 +42,9 @@ def pool_pixel_mean(pool_images: np.ndarray, preprocessing: str) -> np.ndarray |
     return pool_images.mean(axis=0, dtype=np.float64).astype(np.float32)
 
 
-def build_backbone(input_shape: tuple[int, int, int], config: BackboneConfig,
-                   pixel_mean: np.ndarray | None = None):
+def build_backbone(
+    input_shape: tuple[int, int, int], config: BackboneConfig, pixel_mean: np.ndarray | None = None
+):
     """The ResNet backbone as a named functional sub-model: raw 0-255 pixels -> features.
 
     Preprocessing lives inside, so a saved backbone carries it: ``scale`` maps
@@ -58,13 +62,16 @@ def build_backbone(input_shape: tuple[int, int, int], config: BackboneConfig,
     if config.preprocessing == "pixel-mean":
         if pixel_mean is None:
             raise ValueError("pixel-mean preprocessing needs the pool's per-pixel mean")
-        x = layers.Normalization(axis=(1, 2, 3), mean=np.asarray(pixel_mean, np.float32) / 255.0,
-                                 variance=np.ones(input_shape, np.float32),
-                                 name="subtract_pixel_mean")(x)
+        x = layers.Normalization(
+            axis=(1, 2, 3),
+            mean=np.asarray(pixel_mean, np.float32) / 255.0,
+            variance=np.ones(input_shape, np.float32),
+            name="subtract_pixel_mean",
+        )(x)
     x = _conv_bn(x, config.width, stride=1, name="stem")
     x = layers.Activation("relu", name="stem_relu")(x)
     for stage in range(3):
-        filters = config.width * 2 ** stage
+        filters = config.width * 2**stage
         for block in range(config.blocks_per_stage):
             stride = 2 if stage > 0 and block == 0 else 1
             x = _basic_block(x, filters, stride, name=f"stage{stage + 1}_block{block + 1}")
@@ -76,9 +83,16 @@ def build_backbone(input_shape: tuple[int, int, int], config: BackboneConfig,
 def _conv_bn(x, filters: int, stride: int, name: str):
     from keras import layers, regularizers
 
-    x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
-                      kernel_initializer="he_normal", kernel_regularizer=regularizers.l2(1e-4),
-                      name=f"{name}_conv")(x)
+    x = layers.Conv2D(
+        filters,
+        3,
+        strides=stride,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        kernel_regularizer=regularizers.l2(1e-4),
+        name=f"{name}_conv",
+    )(x)
     return layers.BatchNormalization(name=f"{name}_bn")(x)
 
 
@@ -90,10 +104,15 @@ def _basic_block(x, filters: int, stride: int, name: str):
     y = layers.Activation("relu", name=f"{name}_1_relu")(y)
     y = _conv_bn(y, filters, 1, name=f"{name}_2")
     if stride != 1 or x.shape[-1] != filters:
-        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False,
-                                 kernel_initializer="he_normal",
-                                 kernel_regularizer=regularizers.l2(1e-4),
-                                 name=f"{name}_shortcut_conv")(x)
+        shortcut = layers.Conv2D(
+            filters,
+            1,
+            strides=stride,
+            use_bias=False,
+            kernel_initializer="he_normal",
+            kernel_regularizer=regularizers.l2(1e-4),
+            name=f"{name}_shortcut_conv",
+        )(x)
         shortcut = layers.BatchNormalization(name=f"{name}_shortcut_bn")(shortcut)
     y = layers.Add(name=f"{name}_add")([y, shortcut])
     return layers.Activation("relu", name=f"{name}_out")(y)
@@ -105,8 +124,9 @@ def build_pretext_model(backbone):
     from keras import layers
 
     inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
-    outputs = layers.Dense(4, activation="softmax", dtype=HEAD_DTYPE,
-                           name="rotation_head")(backbone(inputs))
+    outputs = layers.Dense(4, activation="softmax", dtype=HEAD_DTYPE, name="rotation_head")(
+        backbone(inputs)
+    )
     return keras.Model(inputs, outputs, name="rotnet")
 
 
@@ -116,8 +136,9 @@ def build_classifier(backbone, num_classes: int):
     from keras import layers
 
     inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
-    outputs = layers.Dense(num_classes, activation="softmax", dtype=HEAD_DTYPE,
-                           name="classifier")(backbone(inputs))
+    outputs = layers.Dense(num_classes, activation="softmax", dtype=HEAD_DTYPE, name="classifier")(
+        backbone(inputs)
+    )
     return keras.Model(inputs, outputs, name="classifier_model")
 
 
@@ -131,8 +152,9 @@ def apply_finetune_policy(backbone, policy: str) -> list[str]:
         trainable = []
     else:
         if last_n > len(weighted):
-            raise InputError("finetune", policy,
-                             f"the backbone has only {len(weighted)} weighted layers.")
+            raise InputError(
+                "finetune", policy, f"the backbone has only {len(weighted)} weighted layers."
+            )
         trainable = weighted[-last_n:]
     chosen = {layer.name for layer in trainable}
     backbone.trainable = bool(chosen)
@@ -154,30 +176,41 @@ def describe(model) -> dict:
 
 def load_backbone(path, expected_shape: tuple[int, int, int]):
     """Load a pretrained backbone (.keras) and check it fits the data."""
-    import keras
-
     from pathlib import Path
+
+    import keras
 
     path = Path(path)
     if not path.is_file():
-        raise InputError("pretrained", str(path),
-                         "no such file. Give a backbone.keras written by `sslexp pretrain`, "
-                         "or use --pretrained auto.")
+        raise InputError(
+            "pretrained",
+            str(path),
+            "no such file. Give a backbone.keras written by `sslexp pretrain`, "
+            "or use --pretrained auto.",
+        )
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # keras raises many types for a bad archive
-        raise InputError("pretrained", str(path),
-                         f"is not a readable Keras model ({type(error).__name__}: {error}).") from error
+        raise InputError(
+            "pretrained",
+            str(path),
+            f"is not a readable Keras model ({type(error).__name__}: {error}).",
+        ) from error
     if model.name != BACKBONE:
         try:
             model = model.get_layer(BACKBONE)
         except ValueError as error:
-            raise InputError("pretrained", str(path),
-                             "holds no sub-model named 'backbone'; give a file written by "
-                             "`sslexp pretrain`.") from error
+            raise InputError(
+                "pretrained",
+                str(path),
+                "holds no sub-model named 'backbone'; give a file written by `sslexp pretrain`.",
+            ) from error
     shape = tuple(model.input_shape[1:])
     if shape != tuple(expected_shape):
-        raise InputError("pretrained", str(path),
-                         f"expects images of shape {shape}, but the data set gives "
-                         f"{tuple(expected_shape)}; pretrain with the same --dataset and --image-size.")
+        raise InputError(
+            "pretrained",
+            str(path),
+            f"expects images of shape {shape}, but the data set gives "
+            f"{tuple(expected_shape)}; pretrain with the same --dataset and --image-size.",
+        )
     return model

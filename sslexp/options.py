@@ -18,18 +18,27 @@ import click
 import yaml
 
 from sslexp import config as configs
-from sslexp.errors import (DataUnavailableError, InputError, WandbUnavailable,
-                           exit_after_failed_write, quiet_hdf5_write_failures,
-                           release_failed_writes, write_failure_line)
+from sslexp.errors import (
+    DataUnavailableError,
+    InputError,
+    WandbUnavailable,
+    exit_after_failed_write,
+    quiet_hdf5_write_failures,
+    release_failed_writes,
+    write_failure_line,
+)
 
 CONTEXT_SETTINGS = {
     "token_normalize_func": lambda token: token.replace("_", "-"),
     "help_option_names": ["-h", "--help"],
     "max_content_width": 100,
 }
-SECTION_TITLES = {"data": "Data", "": "Training",
-                  "backbone": "Backbone (shared by pretext, ssl and scratch)",
-                  "pretext": "Pretext task"}
+SECTION_TITLES = {
+    "data": "Data",
+    "": "Training",
+    "backbone": "Backbone (shared by pretext, ssl and scratch)",
+    "pretext": "Pretext task",
+}
 DATA_FIELDS = ("dataset", "image_size")
 OTHER_OPTIONS = "Options"
 ARGUMENTS = "Arguments"
@@ -38,8 +47,9 @@ ARGUMENTS = "Arguments"
 class Option(click.Option):
     """A click option that knows the config field it sets and the heading it is listed under."""
 
-    def __init__(self, *args, field_path: str | None = None, help_section: str = OTHER_OPTIONS,
-                 **kwargs):
+    def __init__(
+        self, *args, field_path: str | None = None, help_section: str = OTHER_OPTIONS, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.field_path = field_path
         self.help_section = help_section
@@ -72,8 +82,13 @@ class Command(click.Command):
     ``SSLEXP_<ENV_PREFIX>_<NAME>`` so that two commands never read one variable for
     different things."""
 
-    def __init__(self, *args, env_prefix: str | None = None,
-                 option_hints: dict[str, str] | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        env_prefix: str | None = None,
+        option_hints: dict[str, str] | None = None,
+        **kwargs,
+    ):
         kwargs.setdefault("context_settings", CONTEXT_SETTINGS)
         super().__init__(*args, **kwargs)
         self.option_hints = dict(option_hints or {})  # unknown option -> what to use instead
@@ -86,32 +101,39 @@ class Command(click.Command):
     def parse_args(self, ctx, args):
         """``--no-flag`` (or ``--no_flag``) becomes ``--flag=false`` before click parses; an
         unknown option people often try gets its own hint instead of click's guesses."""
-        negations = {negation: opt for param in self.params if isinstance(param, Option)
-                     for negation, opt in param.negations.items()}
+        negations = {
+            negation: opt
+            for param in self.params
+            if isinstance(param, Option)
+            for negation, opt in param.negations.items()
+        }
         rewritten = []
         for index, token in enumerate(args):
             if token == "--":
                 rewritten += args[index:]
                 break
             normalized = token.replace("_", "-")
-            rewritten.append(f"{negations[normalized]}=false" if normalized in negations
-                             else token)
+            rewritten.append(f"{negations[normalized]}=false" if normalized in negations else token)
         try:
             return super().parse_args(ctx, rewritten)
         except click.NoSuchOption as error:
             hint = self.option_hints.get(error.option_name)
             if hint is None:
                 raise
-            raise click.NoSuchOption(error.option_name, f"No such option: {error.option_name}. "
-                                     f"{hint}", ctx=ctx) from None
+            raise click.NoSuchOption(
+                error.option_name, f"No such option: {error.option_name}. {hint}", ctx=ctx
+            ) from None
 
     def format_arguments(self, ctx, formatter):
         """Arguments are listed by ``format_options`` (click before 8.3 has no such section)."""
 
     def format_options(self, ctx, formatter):
         sections: dict[str, list] = {}
-        arguments = [param.get_help_record(ctx) for param in self.get_params(ctx)
-                     if isinstance(param, click.Argument)]
+        arguments = [
+            param.get_help_record(ctx)
+            for param in self.get_params(ctx)
+            if isinstance(param, click.Argument)
+        ]
         if any(arguments):
             sections[ARGUMENTS] = [record for record in arguments if record is not None]
         for param in self.get_params(ctx):
@@ -131,8 +153,11 @@ class Command(click.Command):
         for param in self.params:
             if getattr(param, "field_path", None) == field_path:
                 return max(param.opts, key=len)
-        return field_path if field_path.startswith("-") else (
-            "--" + field_path.replace(".", "-").replace("_", "-"))
+        return (
+            field_path
+            if field_path.startswith("-")
+            else ("--" + field_path.replace(".", "-").replace("_", "-"))
+        )
 
 
 class Argument(click.Argument):
@@ -163,12 +188,16 @@ class OrderedGroup(click.Group):
 
     def list_commands(self, ctx):
         known = list(self.commands)
-        return ([name for name in self.order if name in self.commands]
-                + [name for name in known if name not in self.order])
+        return [name for name in self.order if name in self.commands] + [
+            name for name in known if name not in self.order
+        ]
 
     def format_commands(self, ctx, formatter):
-        rows = [(name, self.commands[name].get_short_help_str(limit=200))
-                for name in self.list_commands(ctx) if not self.commands[name].hidden]
+        rows = [
+            (name, self.commands[name].get_short_help_str(limit=200))
+            for name in self.list_commands(ctx)
+            if not self.commands[name].hidden
+        ]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
@@ -184,8 +213,16 @@ def option(*param_decls: str, section: str = OTHER_OPTIONS, **attrs):
 
 def flag(name: str, default: bool, help: str, section: str = OTHER_OPTIONS, **attrs):
     """A boolean option usable as ``--name``, ``--no-name``, ``--name=True`` or ``--name false``."""
-    return option(name, type=click.BOOL, is_flag=False, flag_value=True, default=default,
-                  help=help, section=section, **attrs)
+    return option(
+        name,
+        type=click.BOOL,
+        is_flag=False,
+        flag_value=True,
+        default=default,
+        help=help,
+        section=section,
+        **attrs,
+    )
 
 
 def config_options(cls, prefixes: dict[str, str] | None = None, exclude: tuple[str, ...] = ()):
@@ -200,12 +237,20 @@ def config_options(cls, prefixes: dict[str, str] | None = None, exclude: tuple[s
 
     def decorate(command):
         for owner, field, dotted, name in reversed(declared):
-            section = dotted.rsplit(".", 1)[0] if "." in dotted else (
-                "data" if dotted in DATA_FIELDS else "")
+            section = (
+                dotted.rsplit(".", 1)[0]
+                if "." in dotted
+                else ("data" if dotted in DATA_FIELDS else "")
+            )
             kind = configs.field_types(owner)[field.name]
-            attrs = dict(help=field.metadata["help"], default=field.default,
-                         envvar="SSLEXP_" + canonical[dotted].upper(), show_envvar=True,
-                         field_path=dotted, section=SECTION_TITLES.get(section, section))
+            attrs = dict(
+                help=field.metadata["help"],
+                default=field.default,
+                envvar="SSLEXP_" + canonical[dotted].upper(),
+                show_envvar=True,
+                field_path=dotted,
+                section=SECTION_TITLES.get(section, section),
+            )
             if kind is bool:
                 attrs.update(type=click.BOOL, is_flag=False, flag_value=True)
             else:
@@ -222,8 +267,9 @@ def _click_type(field, kind: type):
         return click.Choice([str(choice) for choice in meta["choices"]])
     if kind in (int, float) and (meta.get("min") is not None or meta.get("max") is not None):
         ranged = click.IntRange if kind is int else click.FloatRange
-        extra = ({"min_open": meta["min_open"], "max_open": meta["max_open"]}
-                 if kind is float else {})
+        extra = (
+            {"min_open": meta["min_open"], "max_open": meta["max_open"]} if kind is float else {}
+        )
         return ranged(min=meta.get("min"), max=meta.get("max"), **extra)
     return kind
 
@@ -243,8 +289,11 @@ def _load_config_file(ctx: click.Context, param: click.Parameter, value: str | N
     except OSError as error:
         raise click.BadParameter(f"cannot read {path}: {error.strerror}", ctx, param) from error
     except UnicodeDecodeError as error:
-        raise click.BadParameter(f"{path} is not UTF-8 text (byte {error.start}: "
-                                 f"{error.reason}); save it as UTF-8", ctx, param) from error
+        raise click.BadParameter(
+            f"{path} is not UTF-8 text (byte {error.start}: {error.reason}); save it as UTF-8",
+            ctx,
+            param,
+        ) from error
     except yaml.YAMLError as error:
         raise click.BadParameter(f"{path} is not valid YAML: {error}", ctx, param) from error
     if not isinstance(loaded, dict):
@@ -295,10 +344,12 @@ def user_errors(function):
                 return function(*args, **kwargs)
         except InputError as error:
             command = click.get_current_context().command
-            option = (command.option_for(error.option) if isinstance(command, Command)
-                      else error.option)
-            raise click.BadParameter(f"{error.value!r}: {error.problem}",
-                                     param_hint=f"'{option}'") from error
+            option = (
+                command.option_for(error.option) if isinstance(command, Command) else error.option
+            )
+            raise click.BadParameter(
+                f"{error.value!r}: {error.problem}", param_hint=f"'{option}'"
+            ) from error
         except DataUnavailableError as error:
             raise click.ClickException(str(error)) from error
         except WandbUnavailable as error:

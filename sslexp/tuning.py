@@ -37,23 +37,35 @@ def read_winners(path: str | Path) -> dict:
     try:
         loaded = yaml.safe_load(path.read_text())
     except OSError as error:
-        raise InputError("tuned", str(path), f"cannot be read ({error.strerror}); run the "
-                                             "tuning sweeps and `sslexp sweep tune-winners` "
-                                             "first (`make tune`).") from None
+        raise InputError(
+            "tuned",
+            str(path),
+            f"cannot be read ({error.strerror}); run the "
+            "tuning sweeps and `sslexp sweep tune-winners` "
+            "first (`make tune`).",
+        ) from None
     except yaml.YAMLError as error:
         raise InputError("tuned", str(path), f"is not valid YAML: {error}") from None
     methods = loaded.get("methods") if isinstance(loaded, dict) else None
     if not isinstance(methods, dict) or not methods:
-        raise InputError("tuned", str(path), "has no `methods` mapping (method -> lr, augment, "
-                                             "weight_decay); write it with `sslexp sweep "
-                                             "tune-winners`.")
+        raise InputError(
+            "tuned",
+            str(path),
+            "has no `methods` mapping (method -> lr, augment, "
+            "weight_decay); write it with `sslexp sweep "
+            "tune-winners`.",
+        )
     for method, values in methods.items():
-        missing = [name for name in TUNED_FIELDS if not isinstance(values, dict)
-                   or name not in values]
+        missing = [
+            name for name in TUNED_FIELDS if not isinstance(values, dict) or name not in values
+        ]
         if method not in METHODS or missing:
-            raise InputError("tuned", str(path),
-                             f"entry {method!r} must be one of {', '.join(METHODS)} with "
-                             f"{', '.join(TUNED_FIELDS)} (missing: {', '.join(missing)}).")
+            raise InputError(
+                "tuned",
+                str(path),
+                f"entry {method!r} must be one of {', '.join(METHODS)} with "
+                f"{', '.join(TUNED_FIELDS)} (missing: {', '.join(missing)}).",
+            )
     return loaded
 
 
@@ -64,10 +76,13 @@ def apply_tuned(config: TrainConfig) -> TrainConfig:
     winners = read_winners(config.tuned)
     chosen = winners["methods"].get(config.method)
     if chosen is None:
-        raise InputError("tuned", config.tuned,
-                         f"has no winner for method {config.method!r} (it has "
-                         f"{', '.join(winners['methods'])}); tune that arm too, with the same "
-                         "grid.")
+        raise InputError(
+            "tuned",
+            config.tuned,
+            f"has no winner for method {config.method!r} (it has "
+            f"{', '.join(winners['methods'])}); tune that arm too, with the same "
+            "grid.",
+        )
     return config.replace(**{name: chosen[name] for name in TUNED_FIELDS})
 
 
@@ -75,7 +90,9 @@ def write_winners(path: str | Path, winners: dict) -> Path:
     """Write the winners file (YAML, with a header saying where it came from)."""
     from sslexp.runs.record import write_atomic
 
-    header = ("# Downstream settings chosen per method by `sslexp sweep tune-winners`;\n"
-              "# a study names this file (tuned: FILE). Test accuracy was not used.\n")
+    header = (
+        "# Downstream settings chosen per method by `sslexp sweep tune-winners`;\n"
+        "# a study names this file (tuned: FILE). Test accuracy was not used.\n"
+    )
     text = header + yaml.safe_dump(winners, sort_keys=False)
     return write_atomic(Path(path), text.encode())

@@ -32,8 +32,20 @@ def pretrained_dir(tmp_path_factory, data_cache):
     from sslexp.cli import main
 
     directory = tmp_path_factory.mktemp("pretrained")
-    result = CliRunner().invoke(main, ["pretrain", *TINY, "--epochs", "1",
-                                       "--cache-dir", str(data_cache),
-                                       "--output-dir", str(directory), "--wandb-mode", "disabled"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "pretrain",
+            *TINY,
+            "--epochs",
+            "1",
+            "--cache-dir",
+            str(data_cache),
+            "--output-dir",
+            str(directory),
+            "--wandb-mode",
+            "disabled",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return directory

@@ -39,13 +39,25 @@ STARTUP_ROWS = (
 )
 
 
+@pytest.mark.slow
 def test_quick_bench_writes_the_table_and_prints_it_last(tmp_path):
     out = tmp_path / "RESULTS.md"
     completed = subprocess.run(
-        [sys.executable, str(BENCH_DIR / "bench.py"), "--quick", "--skip-startup",
-         "--skip-sweep", "--backends=tensorflow", "--out", str(out)],
-        capture_output=True, text=True, timeout=600,
-        env={**os.environ, "WANDB_MODE": "disabled", "TF_CPP_MIN_LOG_LEVEL": "2"})
+        [
+            sys.executable,
+            str(BENCH_DIR / "bench.py"),
+            "--quick",
+            "--skip-startup",
+            "--skip-sweep",
+            "--backends=tensorflow",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "WANDB_MODE": "disabled", "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     text = out.read_text()
     for heading in ("CPU", "RAM", "libraries", "git revision", "date", "Command: `python "):
@@ -58,18 +70,30 @@ def test_quick_bench_writes_the_table_and_prints_it_last(tmp_path):
     assert completed.stdout.rstrip().endswith(table_lines[-1])
 
 
-def fake_probe(command_lines: list[list[str]], marks_path: Path, timeout_s: float,
-               keep_compiled: bool = False):
+def fake_probe(
+    command_lines: list[list[str]], marks_path: Path, timeout_s: float, keep_compiled: bool = False
+):
     """What a probe process reports, without starting one: each run 1 s to its first step."""
     runs, clock = [], 8.0
     for arguments in command_lines:
-        runs.append({"arguments": arguments, "run_begin": clock, "data_load_begin": clock + 0.1,
-                     "data_load_end": clock + 0.2, "fit_called": clock + 0.5,
-                     "first_step_begin": clock + 1.0, "first_step_end": clock + 5.0,
-                     "fit_end": clock + 6.0, "run_end": clock + 7.0, "fit_calls": 1})
+        runs.append(
+            {
+                "arguments": arguments,
+                "run_begin": clock,
+                "data_load_begin": clock + 0.1,
+                "data_load_end": clock + 0.2,
+                "fit_called": clock + 0.5,
+                "first_step_begin": clock + 1.0,
+                "first_step_end": clock + 5.0,
+                "fit_end": clock + 6.0,
+                "run_end": clock + 7.0,
+                "fit_calls": 1,
+            }
+        )
         clock += 7.0
-    return bench_startup.ProbeResult(runs=runs, imports_done=7.0, interpreter_ready=0.1,
-                                     peak_rss_mib=700.0, wall_s=clock + 0.5)
+    return bench_startup.ProbeResult(
+        runs=runs, imports_done=7.0, interpreter_ready=0.1, peak_rss_mib=700.0, wall_s=clock + 0.5
+    )
 
 
 @pytest.mark.parametrize("quick", [True, False])
@@ -119,8 +143,11 @@ def test_sweep_rows_compare_the_two_modes_on_the_same_sweep(tmp_path, monkeypatc
     monkeypatch.setattr(bench_sweep, "sslexp", fake_sslexp)
     monkeypatch.setattr(bench_sweep, "test_accuracies", lambda sweep_dir: {"a": 0.5, "b": 0.7})
     rows, raw, described = bench_sweep.sweep_rows(tmp_path, quick=True)
-    assert [arguments[:2] for arguments in commands] == [["sweep", "pretrain"],
-                                                          ["sweep", "local"], ["sweep", "local"]]
+    assert [arguments[:2] for arguments in commands] == [
+        ["sweep", "pretrain"],
+        ["sweep", "local"],
+        ["sweep", "local"],
+    ]
     assert len({arguments[2] for arguments in commands}) == 1  # one sweep file for all three
     assert raw["ratio"] == 0.5 and raw["identical"]
     assert rows[-1].target == "<= 0.6x, met" and "identical" in rows[-1].note

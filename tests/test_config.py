@@ -17,8 +17,9 @@ def test_the_run_seed_varies_by_fold_but_the_subsets_seed_does_not():
 def test_per_fold_pretext_seeds_give_one_backbone_per_fold():
     shared = {TrainConfig(fold=fold).pretrain_config().key() for fold in range(3)}
     assert len(shared) == 1
-    per_fold = [TrainConfig(fold=fold, pretext_seeds="per-fold").pretrain_config()
-                for fold in range(3)]
+    per_fold = [
+        TrainConfig(fold=fold, pretext_seeds="per-fold").pretrain_config() for fold in range(3)
+    ]
     assert len({config.key() for config in per_fold}) == 3
     assert len({config.pretext.seed for config in per_fold}) == 3
 
@@ -36,22 +37,26 @@ def test_scratch_always_trains_everything():
 
 
 def test_run_names_say_what_the_run_is():
-    config = TrainConfig(dataset="folder:/data/pets", method="scratch", label_fraction=0.02,
-                         fold=3, seed=1)
+    config = TrainConfig(
+        dataset="folder:/data/pets", method="scratch", label_fraction=0.02, fold=3, seed=1
+    )
     assert config.short_name() == "scratch-p0.02-fold3-seed1"
     name = config.default_run_name()
     assert name.startswith("folder_pets-scratch-p0.02-fold3-seed1-")  # the folder, not its path
     assert name != config.replace(lr=0.01).default_run_name()  # other settings, other name
 
 
-@pytest.mark.parametrize("arguments, field, message", [
-    ({"method": "supervised"}, "method", "ssl, scratch"),
-    ({"label_fraction": 1.5}, "label_fraction", "(0, 1]"),
-    ({"finetune": "some"}, "finetune", "last:N"),
-    ({"max_updates": "many"}, "max_updates", "number"),
-    ({"budget": "fixed"}, "budget", "converged, matched"),
-    ({"folds": 1}, "folds", ">= 2"),
-])
+@pytest.mark.parametrize(
+    "arguments, field, message",
+    [
+        ({"method": "supervised"}, "method", "ssl, scratch"),
+        ({"label_fraction": 1.5}, "label_fraction", "(0, 1]"),
+        ({"finetune": "some"}, "finetune", "last:N"),
+        ({"max_updates": "many"}, "max_updates", "number"),
+        ({"budget": "fixed"}, "budget", "converged, matched"),
+        ({"folds": 1}, "folds", ">= 2"),
+    ],
+)
 def test_bad_values_name_their_field(arguments, field, message):
     with pytest.raises(InputError) as raised:
         TrainConfig(**arguments)
@@ -66,10 +71,21 @@ def test_numbers_are_normalised_so_cache_keys_match():
 
 
 def test_train_pretext_options_give_the_pretrain_config_pretrain_uses():
-    train = build(TrainConfig, {"dataset": "digits", "image_size": 16, "depth": 8,
-                                "pretext_epochs": 3, "pretext_val_fraction": 0.2})
-    pretrain = build(PretrainConfig, {"dataset": "digits", "image_size": 16, "depth": 8,
-                                      "epochs": 3, "val_fraction": 0.2}, {"pretext": ""})
+    train = build(
+        TrainConfig,
+        {
+            "dataset": "digits",
+            "image_size": 16,
+            "depth": 8,
+            "pretext_epochs": 3,
+            "pretext_val_fraction": 0.2,
+        },
+    )
+    pretrain = build(
+        PretrainConfig,
+        {"dataset": "digits", "image_size": 16, "depth": 8, "epochs": 3, "val_fraction": 0.2},
+        {"pretext": ""},
+    )
     assert train.pretrain_config() == pretrain
     assert train.pretrain_config().key() == pretrain.key()
 
@@ -95,8 +111,15 @@ def test_flatten_and_from_dict_round_trip():
 
 
 def test_a_config_from_flat_values_ignores_names_that_are_not_its_options():
-    config = TrainConfig.from_flat({"dataset": "digits", "pretext_epochs": 3, "depth": 8,
-                                    "output_dir": "runs/x", "program": "sslexp"})
+    config = TrainConfig.from_flat(
+        {
+            "dataset": "digits",
+            "pretext_epochs": 3,
+            "depth": 8,
+            "output_dir": "runs/x",
+            "program": "sslexp",
+        }
+    )
     assert (config.dataset, config.pretext.epochs, config.backbone.depth) == ("digits", 3, 8)
     assert {"pretext_epochs", "depth", "label_fraction"} <= TrainConfig.flat_names()
     assert "output_dir" not in TrainConfig.flat_names()

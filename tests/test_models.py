@@ -1,25 +1,36 @@
 import numpy as np
 import pytest
 
-from sslexp.errors import InputError
 from sslexp.config import BackboneConfig
-from sslexp.models import (apply_finetune_policy, build_backbone,
-                           build_classifier, build_pretext_model, describe, load_backbone)
+from sslexp.errors import InputError
+from sslexp.models import (
+    apply_finetune_policy,
+    build_backbone,
+    build_classifier,
+    build_pretext_model,
+    describe,
+    load_backbone,
+)
 
 SHAPE = (8, 8, 1)
 
 
 def tiny_backbone(preprocessing="scale"):
     mean = np.full(SHAPE, 100.0, np.float32)
-    return build_backbone(SHAPE, BackboneConfig(depth=8, width=4, preprocessing=preprocessing), mean)
+    return build_backbone(
+        SHAPE, BackboneConfig(depth=8, width=4, preprocessing=preprocessing), mean
+    )
 
 
 def test_resnet20_is_the_default_and_has_the_reference_size():
     backbone = build_backbone((32, 32, 1), BackboneConfig())
     assert backbone.name == "backbone"
     assert [backbone.get_layer(f"stage{s}_out").output.shape[-1] for s in (1, 2, 3)] == [16, 32, 64]
-    convs = [layer for layer in backbone.layers if layer.name.endswith("_conv")
-             and "shortcut" not in layer.name]
+    convs = [
+        layer
+        for layer in backbone.layers
+        if layer.name.endswith("_conv") and "shortcut" not in layer.name
+    ]
     assert len(convs) == 19  # + the dense head = 20 weighted layers
     assert 260_000 < describe(backbone)["total_params"] < 280_000
 
@@ -33,9 +44,14 @@ def test_pretext_and_classifier_share_one_backbone_builder():
     assert pretext.get_layer("backbone") is classifier.get_layer("backbone")
 
 
-@pytest.mark.parametrize("policy, expected_trainable_layers", [
-    ("full", None), ("linear", 0), ("last:2", 2),
-])
+@pytest.mark.parametrize(
+    "policy, expected_trainable_layers",
+    [
+        ("full", None),
+        ("linear", 0),
+        ("last:2", 2),
+    ],
+)
 def test_finetune_policies_set_the_trainable_layers(policy, expected_trainable_layers):
     backbone = tiny_backbone()
     weighted = [layer.name for layer in backbone.layers if layer.weights]
@@ -45,7 +61,7 @@ def test_finetune_policies_set_the_trainable_layers(policy, expected_trainable_l
     if expected_trainable_layers is None:
         assert trainable == weighted
     else:
-        assert trainable == weighted[len(weighted) - expected_trainable_layers:]
+        assert trainable == weighted[len(weighted) - expected_trainable_layers :]
     backbone_trainable = sum(int(np.prod(w.shape)) for w in backbone.trainable_weights)
     assert describe(model)["trainable_params"] == backbone_trainable + head_params
     if policy == "linear":
@@ -66,14 +82,16 @@ def test_too_small_image_is_rejected():
         build_backbone((4, 4, 1), BackboneConfig(depth=8, width=4))
 
 
+@pytest.mark.slow
 def test_saved_backbone_keeps_its_preprocessing_and_checks_its_shape(tmp_path):
     backbone = tiny_backbone("pixel-mean")
     images = np.random.default_rng(0).integers(0, 256, (3, *SHAPE)).astype("float32")
     path = tmp_path / "backbone.keras"
     backbone.save(path)
     loaded = load_backbone(path, SHAPE)
-    np.testing.assert_allclose(loaded.predict(images, verbose=0),
-                               backbone.predict(images, verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(images, verbose=0), backbone.predict(images, verbose=0), rtol=1e-5, atol=1e-6
+    )
     with pytest.raises(InputError, match="expects images of shape"):
         load_backbone(path, (16, 16, 1))
     with pytest.raises(InputError, match="no such file"):

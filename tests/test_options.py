@@ -23,9 +23,9 @@ def all_commands():
 
 def test_no_environment_variable_means_two_things():
     meanings: dict[str, set] = {}
-    for path, command in all_commands():
+    for _path, command in all_commands():
         for param in command.params:
-            for envvar in ([param.envvar] if isinstance(param.envvar, str) else param.envvar or []):
+            for envvar in [param.envvar] if isinstance(param.envvar, str) else param.envvar or []:
                 meaning = getattr(param, "field_path", None) or param.name
                 meanings.setdefault(envvar, set()).add(meaning)
     clashes = {envvar: found for envvar, found in meanings.items() if len(found) > 1}
@@ -33,7 +33,9 @@ def test_no_environment_variable_means_two_things():
     assert "SSLEXP_PRETEXT_EPOCHS" in meanings and meanings["SSLEXP_MAX_UPDATES"] == {"max_updates"}
 
 
-@pytest.mark.parametrize("command_name, cls", [("train", TrainConfig), ("pretrain", PretrainConfig)])
+@pytest.mark.parametrize(
+    "command_name, cls", [("train", TrainConfig), ("pretrain", PretrainConfig)]
+)
 def test_every_config_field_is_an_option_with_the_config_default(command_name, cls):
     command = main.get_command(click.Context(main), command_name)
     by_field = {getattr(p, "field_path", None): p for p in command.params}
@@ -63,9 +65,12 @@ def test_every_boolean_turns_off_with_no_flag_and_still_takes_the_agent_spelling
             long_name = max(switch.opts, key=len)
             help_text = runner.invoke(main, [*path.split(), "--help"]).output
             assert f"{long_name} / --no-{long_name[2:]}" in help_text, (path, long_name)
-            for spelling, expected in ((["--no-" + long_name[2:]], False),
-                                       (["--no_" + long_name[2:].replace("-", "_")], False),
-                                       ([f"{long_name}=False"], False),
-                                       ([f"{long_name}=True"], True), ([long_name], True)):
+            for spelling, expected in (
+                (["--no-" + long_name[2:]], False),
+                (["--no_" + long_name[2:].replace("-", "_")], False),
+                ([f"{long_name}=False"], False),
+                ([f"{long_name}=True"], True),
+                ([long_name], True),
+            ):
                 context = command.make_context(path, list(spelling), resilient_parsing=True)
                 assert context.params[switch.name] is expected, (path, spelling)

@@ -1,9 +1,9 @@
 """The set-up files agree with each other, and the README's commands exist."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,10 @@ def test_sweep_pretrain_plans_exactly_the_backbone_the_demo_ssl_runs_ask_for():
     from sslexp.sweep.spec import grid_points, load_sweep, planned_backbones
 
     spec = load_sweep(ROOT / "sweeps" / "demo.yaml")
-    asked = {TrainConfig.from_flat(point).pretrain_config().key() for point in grid_points(spec)
-             if point["method"] == "ssl"}
+    asked = {
+        TrainConfig.from_flat(point).pretrain_config().key()
+        for point in grid_points(spec)
+        if point["method"] == "ssl"
+    }
     assert [config.key() for config in planned_backbones(spec)] == sorted(asked)
     assert "sweep pretrain $(SWEEP)" in (ROOT / "Makefile").read_text()

@@ -7,9 +7,13 @@ from sslexp.config import TrainConfig
 from sslexp.errors import InputError
 from sslexp.tuning import apply_tuned, read_winners, tuning_fold, write_winners
 
-WINNERS = {"chosen_by": "by hand", "methods": {
-    "ssl": {"lr": 0.002, "augment": False, "weight_decay": 0.0},
-    "scratch": {"lr": 0.006, "augment": True, "weight_decay": 0.05}}}
+WINNERS = {
+    "chosen_by": "by hand",
+    "methods": {
+        "ssl": {"lr": 0.002, "augment": False, "weight_decay": 0.0},
+        "scratch": {"lr": 0.006, "augment": True, "weight_decay": 0.05},
+    },
+}
 
 
 def test_each_method_takes_its_own_winners_and_keeps_the_file(tmp_path):
@@ -27,19 +31,22 @@ def test_each_method_takes_its_own_winners_and_keeps_the_file(tmp_path):
 def test_a_missing_or_incomplete_winners_file_says_what_to_run(tmp_path):
     with pytest.raises(InputError, match="make tune"):
         apply_tuned(TrainConfig(tuned=str(tmp_path / "none.yaml")))
-    (tmp_path / "partial.yaml").write_text(yaml.safe_dump(
-        {"methods": {"scratch": {"lr": 0.001, "augment": True}}}))
+    (tmp_path / "partial.yaml").write_text(
+        yaml.safe_dump({"methods": {"scratch": {"lr": 0.001, "augment": True}}})
+    )
     with pytest.raises(InputError, match="missing: weight_decay"):
         read_winners(tmp_path / "partial.yaml")
-    (tmp_path / "one.yaml").write_text(yaml.safe_dump(
-        {"methods": {"scratch": WINNERS["methods"]["scratch"]}}))
+    (tmp_path / "one.yaml").write_text(
+        yaml.safe_dump({"methods": {"scratch": WINNERS["methods"]["scratch"]}})
+    )
     with pytest.raises(InputError, match="no winner for method 'ssl'"):
         apply_tuned(TrainConfig(method="ssl", tuned=str(tmp_path / "one.yaml")))
 
 
 def test_tuned_values_are_checked_like_options(tmp_path):
-    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(
-        {"methods": {"ssl": {"lr": -1, "augment": False, "weight_decay": 0}}}))
+    (tmp_path / "bad.yaml").write_text(
+        yaml.safe_dump({"methods": {"ssl": {"lr": -1, "augment": False, "weight_decay": 0}}})
+    )
     with pytest.raises(InputError, match="lr"):
         apply_tuned(TrainConfig(tuned=str(tmp_path / "bad.yaml")))
 

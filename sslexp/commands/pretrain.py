@@ -43,17 +43,21 @@ def pretrain(**values):
     click.echo(f"pretraining into {directory}", err=True)
     try:
         if Path(directory).resolve() == cached.resolve():  # the cache: one writer at a time
-            record = pretrain_into_cache(config, cached, rest["cache_dir"], settings,
-                                         rest["resume"], echo=_warn)
+            record = pretrain_into_cache(
+                config, cached, rest["cache_dir"], settings, rest["resume"], echo=_warn
+            )
         else:
             with run_directory_lock(directory):
-                record = run_pretraining(config, directory, rest["cache_dir"], settings,
-                                         resume=rest["resume"])
+                record = run_pretraining(
+                    config, directory, rest["cache_dir"], settings, resume=rest["resume"]
+                )
     except AlreadyFinished as done:
         record = done.record
         click.echo(f"{directory} already holds this finished backbone; nothing to resume.")
-    click.echo(f"best validation rotation accuracy {100 * record.best_val_accuracy:.2f}% "
-               f"(epoch {record.best_epoch}); backbone: {directory / BACKBONE_FILE}")
+    click.echo(
+        f"best validation rotation accuracy {100 * record.best_val_accuracy:.2f}% "
+        f"(epoch {record.best_epoch}); backbone: {directory / BACKBONE_FILE}"
+    )
 
 
 def _warn(line: str) -> None:

@@ -15,44 +15,105 @@ DEFAULT_WANDB_OUT = Path("reports")
 
 
 @click.command(cls=Command)
-@argument("sweep_dir", required=False, type=click.Path(exists=True, file_okay=False),
-          help="A sweep directory (`sweep-runs/<name>`, holding runs/) or a directory of "
-               "runs (`.` for ./runs). Leave it out with --wandb to read the runs from W&B.")
+@argument(
+    "sweep_dir",
+    required=False,
+    type=click.Path(exists=True, file_okay=False),
+    help="A sweep directory (`sweep-runs/<name>`, holding runs/) or a directory of "
+    "runs (`.` for ./runs). Leave it out with --wandb to read the runs from W&B.",
+)
 @config_option
-@option("--out", "out_dir", type=click.Path(file_okay=False), default=None, show_default=False,
-        help="Where report.html, report.md and the CSVs go. Default: SWEEP_DIR/report, or "
-             "reports/<sweep id or group> for a report from W&B.")
+@option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    show_default=False,
+    help="Where report.html, report.md and the CSVs go. Default: SWEEP_DIR/report, or "
+    "reports/<sweep id or group> for a report from W&B.",
+)
 @option("--title", default=None, show_default=False, help="Report title.")
-@flag("--pictures", True, "Draw the ssl and scratch filters/activations and the pretext "
-                          "rotation predictions from the checkpoints.")
-@option("--images", "image_count", type=click.IntRange(min=1), default=4,
-        help="How many test images the pictures show.")
+@flag(
+    "--pictures",
+    True,
+    "Draw the ssl and scratch filters/activations and the pretext "
+    "rotation predictions from the checkpoints.",
+)
+@option(
+    "--images",
+    "image_count",
+    type=click.IntRange(min=1),
+    default=4,
+    help="How many test images the pictures show.",
+)
 @option("--seed", type=int, default=0, help="Seed that picks the test images.")
-@option("--npz", "npz_path", type=click.Path(exists=True, dir_okay=False), default=None,
-        help="Take the pictures' images from this .npz (array test_images or images) instead of "
-             "the runs' data set.")
+@option(
+    "--npz",
+    "npz_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Take the pictures' images from this .npz (array test_images or images) instead of "
+    "the runs' data set.",
+)
 @cache_dir_option
-@option("--wandb", "wandb_path", default=None, metavar="ENTITY/PROJECT",
-        help="Read the runs of --sweep or --group from this W&B project (without SWEEP_DIR the "
-             "HTML report is built from them), log the comparison there and save a W&B Report.")
+@option(
+    "--wandb",
+    "wandb_path",
+    default=None,
+    metavar="ENTITY/PROJECT",
+    help="Read the runs of --sweep or --group from this W&B project (without SWEEP_DIR the "
+    "HTML report is built from them), log the comparison there and save a W&B Report.",
+)
 @option("--sweep", "sweep_id", default=None, help="W&B sweep id whose runs are compared.")
 @option("--group", default=None, help="W&B group whose runs are compared.")
-@flag("--publish", True, "With --wandb: log the `comparison` run and save the W&B Report "
-                         "(--no-publish: only read from W&B).")
-@option("--experiment", default=None, show_default=False,
-        help="When the runs belong to several experiments (other data set, image size, "
-             "architecture, budget...): the one to report, by the name the error lists, or "
-             "`all` for one report per experiment in OUT/<name>/.")
-@option("--baseline", "baseline_dir", type=click.Path(exists=True, file_okay=False),
-        default=None, show_default=False,
-        help="Compare SWEEP_DIR's ssl runs with the scratch runs of this sweep directory (same "
-             "settings apart from pretraining), e.g. an unlabelled-volume sweep of ssl runs "
-             "against the main study's scratch runs.")
-@option("--min-val-per-class", type=click.FloatRange(min=0), default=MIN_VAL_PER_CLASS,
-        help="Flag epoch selection as noisy below this many validation images per class.")
+@flag(
+    "--publish",
+    True,
+    "With --wandb: log the `comparison` run and save the W&B Report "
+    "(--no-publish: only read from W&B).",
+)
+@option(
+    "--experiment",
+    default=None,
+    show_default=False,
+    help="When the runs belong to several experiments (other data set, image size, "
+    "architecture, budget...): the one to report, by the name the error lists, or "
+    "`all` for one report per experiment in OUT/<name>/.",
+)
+@option(
+    "--baseline",
+    "baseline_dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    show_default=False,
+    help="Compare SWEEP_DIR's ssl runs with the scratch runs of this sweep directory (same "
+    "settings apart from pretraining), e.g. an unlabelled-volume sweep of ssl runs "
+    "against the main study's scratch runs.",
+)
+@option(
+    "--min-val-per-class",
+    type=click.FloatRange(min=0),
+    default=MIN_VAL_PER_CLASS,
+    help="Flag epoch selection as noisy below this many validation images per class.",
+)
 @user_errors
-def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cache_dir,
-           wandb_path, sweep_id, group, publish, experiment, baseline_dir, min_val_per_class):
+def report(
+    sweep_dir,
+    out_dir,
+    title,
+    pictures,
+    image_count,
+    seed,
+    npz_path,
+    cache_dir,
+    wandb_path,
+    sweep_id,
+    group,
+    publish,
+    experiment,
+    baseline_dir,
+    min_val_per_class,
+):
     """Compare ssl with scratch over a sweep: a verdict and its warnings, accuracy
     against labels, paired differences with 95% intervals and Holm-adjusted
     p-values, label efficiency, per-class gains, training budgets, the pretext
@@ -67,11 +128,14 @@ def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cac
                (writes reports/abc123/, logs a `comparison` run, prints the W&B Report URL)
     """
     if sweep_dir is None and wandb_path is None:
-        raise click.UsageError("Give a SWEEP_DIR, or --wandb ENTITY/PROJECT with --sweep or "
-                               "--group (or both).")
+        raise click.UsageError(
+            "Give a SWEEP_DIR, or --wandb ENTITY/PROJECT with --sweep or --group (or both)."
+        )
     if baseline_dir is not None and sweep_dir is None:
-        raise click.BadParameter("give the SWEEP_DIR whose ssl runs the baseline's scratch runs "
-                                 "are compared with", param_hint="--baseline")
+        raise click.BadParameter(
+            "give the SWEEP_DIR whose ssl runs the baseline's scratch runs are compared with",
+            param_hint="--baseline",
+        )
     target = _wandb_target(wandb_path, sweep_id, group) if wandb_path else None
     image_source = _image_source(cache_dir, npz_path) if pictures else None
     from_wandb = None
@@ -79,11 +143,22 @@ def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cac
         if out_dir is None and sweep_dir is None:
             out_dir = DEFAULT_WANDB_OUT / (sweep_id or group).replace("/", "-")
         downloads = Path(out_dir or Path(sweep_dir) / "report") / "wandb-files"
-        from_wandb = _collect_from_wandb(target, sweep_id, group, downloads,
-                                         pictures=pictures and sweep_dir is None)
+        from_wandb = _collect_from_wandb(
+            target, sweep_id, group, downloads, pictures=pictures and sweep_dir is None
+        )
     try:
-        results = _build(sweep_dir, from_wandb, out_dir, title, image_source, image_count, seed,
-                         experiment, min_val_per_class, baseline_dir)
+        results = _build(
+            sweep_dir,
+            from_wandb,
+            out_dir,
+            title,
+            image_source,
+            image_count,
+            seed,
+            experiment,
+            min_val_per_class,
+            baseline_dir,
+        )
     except FileNotFoundError as error:
         from sslexp.report.collect import BaselineError
 
@@ -98,23 +173,51 @@ def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cac
             raise click.BadParameter(
                 f"the runs belong to {len(results)} experiments and a W&B Report shows one; "
                 "pick it with --experiment NAME (the names are listed above).",
-                param_hint="--experiment")
+                param_hint="--experiment",
+            )
         result = results[0]
         _publish(target, sweep_id, group, title, result.sweep, result.verdict, result.warnings)
 
 
-def _build(sweep_dir, from_wandb, out_dir, title, image_source, image_count, seed, experiment,
-           min_val_per_class, baseline_dir=None):
+def _build(
+    sweep_dir,
+    from_wandb,
+    out_dir,
+    title,
+    image_source,
+    image_count,
+    seed,
+    experiment,
+    min_val_per_class,
+    baseline_dir=None,
+):
     """The report of each chosen experiment, from SWEEP_DIR, else from W&B."""
     from sslexp.report.build import build_local_reports, build_reports
     from sslexp.report.experiments import ExperimentChoiceError
 
     try:
         if sweep_dir is not None:
-            return build_local_reports(sweep_dir, out_dir, image_source, image_count, seed,
-                                       title, experiment, min_val_per_class, baseline_dir)
-        return build_reports(from_wandb, Path(out_dir), image_source, image_count, seed, title,
-                             experiment, min_val_per_class)
+            return build_local_reports(
+                sweep_dir,
+                out_dir,
+                image_source,
+                image_count,
+                seed,
+                title,
+                experiment,
+                min_val_per_class,
+                baseline_dir,
+            )
+        return build_reports(
+            from_wandb,
+            Path(out_dir),
+            image_source,
+            image_count,
+            seed,
+            title,
+            experiment,
+            min_val_per_class,
+        )
     except ExperimentChoiceError as error:
         raise click.BadParameter(str(error), param_hint="--experiment") from error
 
@@ -136,8 +239,10 @@ def _print_report(result) -> None:
     for warning in result.warnings:
         click.echo(f"Warning: {warning}")
     counts = result.sweep.state_counts()
-    click.echo(f"Sweep {result.sweep.name}: "
-               + ", ".join(f"{count} {state}" for state, count in counts.items() if count))
+    click.echo(
+        f"Sweep {result.sweep.name}: "
+        + ", ".join(f"{count} {state}" for state, count in counts.items() if count)
+    )
     click.echo(result.headline)
     for run in result.sweep.runs:
         if run.state not in ("finished",):
@@ -146,21 +251,27 @@ def _print_report(result) -> None:
     if skipped:
         click.echo(f"  {skipped}")
     if result.sweep.missing_points:
-        click.echo(f"  missing: {len(result.sweep.missing_points)} grid point(s) never ran "
-                   f"(listed in the report)")
+        click.echo(
+            f"  missing: {len(result.sweep.missing_points)} grid point(s) never ran "
+            f"(listed in the report)"
+        )
     click.echo(f"Report: {result.html}")
-    click.echo(f"Also: {result.markdown}, {result.comparison_csv}, {result.runs_csv}, "
-               f"{result.per_run_csv}")
+    click.echo(
+        f"Also: {result.markdown}, {result.comparison_csv}, {result.runs_csv}, {result.per_run_csv}"
+    )
 
 
 def _wandb_target(wandb_path: str, sweep_id: str | None, group: str | None) -> tuple[str, str]:
     entity, _, project = wandb_path.partition("/")
     if not entity or not project or "/" in project:
-        raise click.BadParameter(f"{wandb_path!r} is not ENTITY/PROJECT (e.g. my-team/sslexp)",
-                                 param_hint="--wandb")
+        raise click.BadParameter(
+            f"{wandb_path!r} is not ENTITY/PROJECT (e.g. my-team/sslexp)", param_hint="--wandb"
+        )
     if bool(sweep_id) == bool(group):
-        raise click.BadParameter("give exactly one of --sweep ID or --group NAME to select the "
-                                 "runs on W&B", param_hint="--sweep/--group")
+        raise click.BadParameter(
+            "give exactly one of --sweep ID or --group NAME to select the runs on W&B",
+            param_hint="--sweep/--group",
+        )
     return entity, project
 
 
@@ -171,13 +282,13 @@ def _collect_from_wandb(target, sweep_id, group, downloads: Path, pictures: bool
         import wandb
 
         api = wandb.Api()
-        return collect_wandb(api, *target, sweep_id=sweep_id, group=group,
-                             download_dir=downloads, pictures=pictures)
+        return collect_wandb(
+            api, *target, sweep_id=sweep_id, group=group, download_dir=downloads, pictures=pictures
+        )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--sweep/--group") from error
     except Exception as error:  # the W&B client raises many types for auth and network trouble
-        _wandb_failure(error, f"{target[0]}/{target[1]}",
-                       "`sslexp report SWEEP_DIR` needs no W&B")
+        _wandb_failure(error, f"{target[0]}/{target[1]}", "`sslexp report SWEEP_DIR` needs no W&B")
 
 
 def _wandb_failure(error: Exception, where: str, instead: str) -> None:
@@ -198,9 +309,12 @@ def _compare_sources(results, from_wandb) -> None:
     local_rows = [row for result in results for row in tables.headline_rows(result.comparison)]
     if len(results) > 1 or local_rows != tables.headline_rows(compare(from_wandb.runs)):
         result = results[0]
-        click.echo(f"note: the runs of {from_wandb.source} give other numbers than "
-                   f"{result.sweep.directory} (runs missing or different on one side); the W&B "
-                   f"Report shows W&B's.", err=True)
+        click.echo(
+            f"note: the runs of {from_wandb.source} give other numbers than "
+            f"{result.sweep.directory} (runs missing or different on one side); the W&B "
+            f"Report shows W&B's.",
+            err=True,
+        )
 
 
 def _publish(target, sweep_id, group, title, sweep, verdict=None, warnings=()) -> None:
@@ -215,19 +329,29 @@ def _publish(target, sweep_id, group, title, sweep, verdict=None, warnings=()) -
     comparison = compare(sweep.runs)
     selection = sweep_id or group
     try:
-        run = comparison_run(entity, project, name=f"comparison-{selection}",
-                             group=group or sweep_id,
-                             config={"sweep": sweep_id, "group": group,
-                                     "runs": len(sweep.usable_runs)})
+        run = comparison_run(
+            entity,
+            project,
+            name=f"comparison-{selection}",
+            group=group or sweep_id,
+            config={"sweep": sweep_id, "group": group, "runs": len(sweep.usable_runs)},
+        )
         log_comparison(run, comparison, verdict, warnings)
         run_id, run_url = run.id, run.url
         run.finish()
         spec = WandbReportSpec(
-            entity, project, sweep_id=sweep_id, group=group, title=title,
-            comparison_run_id=run_id, label_fractions=tuple(comparison.label_fractions),
+            entity,
+            project,
+            sweep_id=sweep_id,
+            group=group,
+            title=title,
+            comparison_run_id=run_id,
+            label_fractions=tuple(comparison.label_fractions),
             backbone_keys=tuple(backbone_users(sweep.runs)),
-            headline_markdown=tables.markdown_table(tables.headline_rows(comparison),
-                                                    tables.HEADLINE_COLUMNS))
+            headline_markdown=tables.markdown_table(
+                tables.headline_rows(comparison), tables.HEADLINE_COLUMNS
+            ),
+        )
         url = publish(build_wandb_report(spec, verdict, warnings))
     except Exception as error:  # the W&B client raises many types for auth and network trouble
         _wandb_failure(error, f"{entity}/{project}", "the HTML report above needs no W&B")

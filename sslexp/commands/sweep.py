@@ -12,14 +12,29 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from sslexp.commands.common import (backbone_cache_option, cache_dir_option, entity_option,
-                                    project_option, wandb_options)
-from sslexp.options import (CONTEXT_SETTINGS, Command, OrderedGroup, argument, flag, option,
-                            user_errors)
+from sslexp.commands.common import (
+    backbone_cache_option,
+    cache_dir_option,
+    entity_option,
+    project_option,
+    wandb_options,
+)
+from sslexp.options import (
+    CONTEXT_SETTINGS,
+    Command,
+    OrderedGroup,
+    argument,
+    flag,
+    option,
+    user_errors,
+)
 from sslexp.runs.protocol import ENTITY_ENV, GROUP_ENV, PROJECT_ENV, WANDB_MODE_ENV
 
-SWEEP_FILE = argument("sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                      help="A W&B sweep YAML, e.g. sweeps/demo.yaml.")
+SWEEP_FILE = argument(
+    "sweep_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A W&B sweep YAML, e.g. sweeps/demo.yaml.",
+)
 WORKFLOW = ("plan", "pretrain", "local", "sync", "create", "agents", "fill")
 
 
@@ -41,35 +56,83 @@ def sweep():
 
 @sweep.command("local", cls=Command, env_prefix="SWEEP")
 @SWEEP_FILE
-@option("--workers", type=click.IntRange(min=1), default=None,
-        help="Runs at a time. Default: one per GPU in --gpus, else 1.")
-@option("--gpus", default=None,
-        help="GPUs as `nvidia-smi -L` lists them (indices or UUIDs), e.g. 0,1: one worker per "
-             "GPU, its runs see only that GPU (CUDA_VISIBLE_DEVICES). Default: the CPU.")
-@option("--per-gpu", type=click.IntRange(min=1), default=None,
-        help="Workers per GPU in --gpus (GPU memory is taken on demand, so they fit): worth "
-             "it for small models that leave the GPU idle between steps (measured gains: "
-             "README, Sweeps).")
-@option("--count", type=click.IntRange(min=1), default=None,
-        help="Start at most this many runs in this invocation (all workers together).")
+@option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Runs at a time. Default: one per GPU in --gpus, else 1.",
+)
+@option(
+    "--gpus",
+    default=None,
+    help="GPUs as `nvidia-smi -L` lists them (indices or UUIDs), e.g. 0,1: one worker per "
+    "GPU, its runs see only that GPU (CUDA_VISIBLE_DEVICES). Default: the CPU.",
+)
+@option(
+    "--per-gpu",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Workers per GPU in --gpus (GPU memory is taken on demand, so they fit): worth "
+    "it for small models that leave the GPU idle between steps (measured gains: "
+    "README, Sweeps).",
+)
+@option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Start at most this many runs in this invocation (all workers together).",
+)
 @flag("--retry-failed", False, "Run failed runs again (interrupted runs always run again).")
-@option("--max-kills", type=click.IntRange(min=1), default=None,
-        help="A run whose process dies by a signal this many times (out-of-memory killer, "
-             "kill -9, a crash) is failed instead of redone. Kept in the ledger. "
-             "Default: the ledger's, 3 for a new sweep.")
-@flag("--isolate", False, "One process per run, as `wandb agent` does. Default: each worker "
-                          "is a long-lived process running one `sslexp train` after another "
-                          "(imports paid once; other commands still get their own process).")
-@option("--run-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-        help="Seconds after which a run counts as wedged: it (and its worker) is killed and "
-             "recorded as a death (see --max-kills). Default: no limit.")
-@option("--dir", "sweep_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-        envvar="SSLEXP_SWEEP_DIR", help="Sweep directory. Default: sweep-runs/<YAML file name>.")
-@option("--wandb-mode", type=click.Choice(["offline", "online", "disabled"]), default="offline",
-        envvar=[WANDB_MODE_ENV, "WANDB_MODE"],
-        help="WANDB_MODE of the runs; offline runs can be uploaded later with `sslexp sync`.")
-def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, isolate,
-          run_timeout, sweep_dir, wandb_mode):
+@option(
+    "--max-kills",
+    type=click.IntRange(min=1),
+    default=None,
+    help="A run whose process dies by a signal this many times (out-of-memory killer, "
+    "kill -9, a crash) is failed instead of redone. Kept in the ledger. "
+    "Default: the ledger's, 3 for a new sweep.",
+)
+@flag(
+    "--isolate",
+    False,
+    "One process per run, as `wandb agent` does. Default: each worker "
+    "is a long-lived process running one `sslexp train` after another "
+    "(imports paid once; other commands still get their own process).",
+)
+@option(
+    "--run-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds after which a run counts as wedged: it (and its worker) is killed and "
+    "recorded as a death (see --max-kills). Default: no limit.",
+)
+@option(
+    "--dir",
+    "sweep_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    envvar="SSLEXP_SWEEP_DIR",
+    help="Sweep directory. Default: sweep-runs/<YAML file name>.",
+)
+@option(
+    "--wandb-mode",
+    type=click.Choice(["offline", "online", "disabled"]),
+    default="offline",
+    envvar=[WANDB_MODE_ENV, "WANDB_MODE"],
+    help="WANDB_MODE of the runs; offline runs can be uploaded later with `sslexp sync`.",
+)
+def local(
+    sweep_file,
+    workers,
+    gpus,
+    per_gpu,
+    count,
+    retry_failed,
+    max_kills,
+    isolate,
+    run_timeout,
+    sweep_dir,
+    wandb_mode,
+):
     """Run SWEEP_FILE here, without the W&B server.
 
     W&B's own sweep engine proposes each run; each run executes the YAML's
@@ -87,8 +150,9 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, is
     spec = _load_spec(sweep_file)
     gpu_list = _gpu_ids(gpus) if gpus else ()
     if per_gpu is not None and (not gpu_list or workers is not None):
-        raise click.BadParameter("needs --gpus, and replaces --workers (N workers per GPU)",
-                                 param_hint="--per-gpu")
+        raise click.BadParameter(
+            "needs --gpus, and replaces --workers (N workers per GPU)", param_hint="--per-gpu"
+        )
     backbones_note = _check_grid(spec, sweep_file)
     options = LocalSweepOptions(
         sweep_dir=(sweep_dir or Path("sweep-runs") / sweep_file.stem).resolve(),
@@ -102,8 +166,9 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, is
         per_gpu=per_gpu,
         run_timeout_s=run_timeout,
     )
-    display = SweepDisplay(Ledger(options.sweep_dir),
-                           workers=len(worker_slots(workers, gpu_list, per_gpu)))
+    display = SweepDisplay(
+        Ledger(options.sweep_dir), workers=len(worker_slots(workers, gpu_list, per_gpu))
+    )
     try:
         runner = LocalSweep(spec, options, on_run_end=display.run_ended)
     except ValueError as error:
@@ -113,7 +178,8 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, is
     planned = planned_run_count(spec)
     click.echo(
         f"Sweep {spec.name!r} in {options.sweep_dir}: "
-        f"{planned if planned is not None else 'open-ended'} runs planned, {counts['finished']} finished already; "
+        f"{planned if planned is not None else 'open-ended'} "
+        f"runs planned, {counts['finished']} finished already; "
         f"{len(runner.slots)} worker(s){_describe_gpus(runner.slots)}"
         f"{', one process per run' if isolate else ''}, W&B {wandb_mode}.",
         err=True,
@@ -121,7 +187,10 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, is
     if backbones_note:
         click.echo(backbones_note, err=True)
     if spec.raw.get("early_terminate"):
-        click.echo("Note: early_terminate needs the W&B server; offline every run goes to the end.", err=True)
+        click.echo(
+            "Note: early_terminate needs the W&B server; offline every run goes to the end.",
+            err=True,
+        )
     display.open(total=planned, initial=counts["finished"], description=spec.name)
     try:
         with forwarding_signals(runner.request_stop):
@@ -131,8 +200,9 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, is
     finally:
         display.close()
 
-    click.echo(format_summary(options.sweep_dir, ledger, spec.metric_name,
-                              list(grid_parameters(spec.raw))))
+    click.echo(
+        format_summary(options.sweep_dir, ledger, spec.metric_name, list(grid_parameters(spec.raw)))
+    )
     final = state_counts(ledger["runs"])
     if runner.stopped:
         click.echo("Stopped. Run the same command again to resume.", err=True)
@@ -150,11 +220,20 @@ def local(sweep_file, workers, gpus, per_gpu, count, retry_failed, max_kills, is
 @sweep.command("plan", cls=Command, env_prefix="SWEEP")
 @SWEEP_FILE
 @cache_dir_option
-@flag("--probe", True, "Measure a few training steps of each model here (seconds, plus "
-                       "loading TensorFlow) to estimate the time; --no-probe skips it.")
-@option("--workers", type=click.IntRange(min=1), default=None, show_default=False,
-        help="Runs at a time, as `sweep local --workers` would run them. Default: the "
-             "--workers of the `sweep local` line in the YAML's comments, else 1.")
+@flag(
+    "--probe",
+    True,
+    "Measure a few training steps of each model here (seconds, plus "
+    "loading TensorFlow) to estimate the time; --no-probe skips it.",
+)
+@option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    show_default=False,
+    help="Runs at a time, as `sweep local --workers` would run them. Default: the "
+    "--workers of the `sweep local` line in the YAML's comments, else 1.",
+)
 @user_errors
 def plan(sweep_file, cache_dir, probe, workers):
     """List what `sweep local SWEEP_FILE` would run, and estimate how long it takes.
@@ -170,16 +249,26 @@ def plan(sweep_file, cache_dir, probe, workers):
 
     spec = _load_spec(sweep_file)
     if spec.method != "grid" or not runs_sslexp_train(spec):
-        raise click.BadParameter("a plan needs a grid sweep whose command is `sslexp train` "
-                                 f"(method {spec.method!r}, command {' '.join(spec.command)!r})",
-                                 param_hint="SWEEP_FILE")
+        raise click.BadParameter(
+            "a plan needs a grid sweep whose command is `sslexp train` "
+            f"(method {spec.method!r}, command {' '.join(spec.command)!r})",
+            param_hint="SWEEP_FILE",
+        )
     if workers is None:
         workers = workers_in_comments(sweep_file.read_text()) or 1
     try:
-        planned = plan_sweep(spec, _train_options(), _train_backbone_cache(),
-                             lambda runs, pretrainings: run_costs(
-                                 runs, pretrainings, cache_dir, measure=probe,
-                                 progress=lambda line: click.echo(line, err=True)))
+        planned = plan_sweep(
+            spec,
+            _train_options(),
+            _train_backbone_cache(),
+            lambda runs, pretrainings: run_costs(
+                runs,
+                pretrainings,
+                cache_dir,
+                measure=probe,
+                progress=lambda line: click.echo(line, err=True),
+            ),
+        )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="SWEEP_FILE") from error
     click.echo(format_plan(planned, workers, sweep_file))
@@ -221,38 +310,97 @@ def _fail(error) -> None:
 
 
 @sweep.command("agents", cls=Command, env_prefix="AGENTS")
-@argument("sweep_id", help="The sweep `sslexp sweep create` printed: ENTITY/PROJECT/ID, or ID "
-                           "with --entity and --project.")
-@option("--gpus", default="0",
-        help="GPU indices, e.g. 0,1,2,3: agents on each (CUDA_VISIBLE_DEVICES).")
-@option("--per-gpu", type=click.IntRange(min=1), default=1,
-        help="Agents per GPU. They share its memory (allocated as needed); measured gains: "
-             "README, Sweeps.")
-@option("--count", type=click.IntRange(min=1), default=None,
-        help="Runs per agent (default: until the sweep ends).")
-@option("--stagger", type=click.FloatRange(min=0), default=5.0,
-        help="Seconds between agent starts; agents started together can get the same first run.")
-@flag("--isolate", False, "One process per run instead of a long-lived worker per agent "
-                          "(TensorFlow starts once per run), as `sweep local --isolate`.")
-@option("--run-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-        help="Seconds after which a run counts as wedged: it (and its worker) is killed, the "
-             "run recorded as failed, and the next run gets a fresh worker. Default: no limit.")
-@option("--logs", "logs_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-        help="Where each agent process writes its log and state. "
-             "Default: sweep-agents/<sweep id>/<host name>.")
+@argument(
+    "sweep_id",
+    help="The sweep `sslexp sweep create` printed: ENTITY/PROJECT/ID, or ID "
+    "with --entity and --project.",
+)
+@option(
+    "--gpus", default="0", help="GPU indices, e.g. 0,1,2,3: agents on each (CUDA_VISIBLE_DEVICES)."
+)
+@option(
+    "--per-gpu",
+    type=click.IntRange(min=1),
+    default=1,
+    help="Agents per GPU. They share its memory (allocated as needed); measured gains: "
+    "README, Sweeps.",
+)
+@option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Runs per agent (default: until the sweep ends).",
+)
+@option(
+    "--stagger",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    help="Seconds between agent starts; agents started together can get the same first run.",
+)
+@flag(
+    "--isolate",
+    False,
+    "One process per run instead of a long-lived worker per agent "
+    "(TensorFlow starts once per run), as `sweep local --isolate`.",
+)
+@option(
+    "--run-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds after which a run counts as wedged: it (and its worker) is killed, the "
+    "run recorded as failed, and the next run gets a fresh worker. Default: no limit.",
+)
+@option(
+    "--logs",
+    "logs_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where each agent process writes its log and state. "
+    "Default: sweep-agents/<sweep id>/<host name>.",
+)
 @project_option()
 @entity_option()
-@option("--group", default=None, envvar=GROUP_ENV,
-        help="W&B group of the runs and their pretrainings. Default: the sweep id.")
-@option("--slurm", "slurm_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="Write an sbatch script that runs these agents on every node of a Slurm job, "
-             "instead of starting them here.")
+@option(
+    "--group",
+    default=None,
+    envvar=GROUP_ENV,
+    help="W&B group of the runs and their pretrainings. Default: the sweep id.",
+)
+@option(
+    "--slurm",
+    "slurm_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write an sbatch script that runs these agents on every node of a Slurm job, "
+    "instead of starting them here.",
+)
 @option("--nodes", type=click.IntRange(min=1), default=1, help="With --slurm: nodes of the job.")
 @option("--time", "time_limit", default="24:00:00", help="With --slurm: the job's time limit.")
-@option("--sbatch", "sbatch_options", multiple=True, default=(), show_default=False,
-        help="With --slurm: another sbatch option, e.g. --sbatch=--partition=gpu (repeatable).")
-def agents(sweep_id, gpus, per_gpu, count, stagger, isolate, run_timeout, logs_dir, project,
-           entity, group, slurm_file, nodes, time_limit, sbatch_options):
+@option(
+    "--sbatch",
+    "sbatch_options",
+    multiple=True,
+    default=(),
+    show_default=False,
+    help="With --slurm: another sbatch option, e.g. --sbatch=--partition=gpu (repeatable).",
+)
+def agents(
+    sweep_id,
+    gpus,
+    per_gpu,
+    count,
+    stagger,
+    isolate,
+    run_timeout,
+    logs_dir,
+    project,
+    entity,
+    group,
+    slurm_file,
+    nodes,
+    time_limit,
+    sbatch_options,
+):
     """Run the W&B sweep SWEEP_ID here: agents on each GPU, until the sweep ends.
 
     Each agent is a process calling `wandb.agent`; every run it is given runs
@@ -277,17 +425,37 @@ def agents(sweep_id, gpus, per_gpu, count, stagger, isolate, run_timeout, logs_d
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--gpus") from error
     if slurm_file is not None:
-        _write_slurm_script(slurm_file, sweep_id, len(gpu_list), nodes, time_limit,
-                            sbatch_options, click.get_current_context())
+        _write_slurm_script(
+            slurm_file,
+            sweep_id,
+            len(gpu_list),
+            nodes,
+            time_limit,
+            sbatch_options,
+            click.get_current_context(),
+        )
         return
     sweep_id = _existing_sweep(sweep_id, project, entity)  # its path names entity and project
     project = entity = None
     from sslexp.sweep.agent_pool import AgentPool, PoolOptions, describe_slots
 
     logs_dir = logs_dir or Path("sweep-agents") / sweep_id.replace("/", "-") / socket.gethostname()
-    pool = AgentPool(PoolOptions(sweep_id, gpu_list, per_gpu, count, project, entity, group,
-                                 logs_dir, stagger, run_timeout, isolate),
-                     echo=lambda line: click.echo(line, err=True))
+    pool = AgentPool(
+        PoolOptions(
+            sweep_id,
+            gpu_list,
+            per_gpu,
+            count,
+            project,
+            entity,
+            group,
+            logs_dir,
+            stagger,
+            run_timeout,
+            isolate,
+        ),
+        echo=lambda line: click.echo(line, err=True),
+    )
     with forwarding_signals(pool.handle_signal):
         slots = pool.run()
     for line in describe_slots(slots):
@@ -315,8 +483,9 @@ def _existing_sweep(text: str, project: str | None, entity: str | None) -> str:
     return path.full(target)
 
 
-def _write_slurm_script(path: Path, sweep_id, gpus_per_node, nodes, time_limit, sbatch_options,
-                        context: click.Context) -> None:
+def _write_slurm_script(
+    path: Path, sweep_id, gpus_per_node, nodes, time_limit, sbatch_options, context: click.Context
+) -> None:
     """The sbatch script: this command, minus --slurm and its options, on every node."""
     from sslexp.sweep.online import SlurmJob, slurm_script
 
@@ -329,20 +498,30 @@ def _write_slurm_script(path: Path, sweep_id, gpus_per_node, nodes, time_limit, 
         if value is None or value == param.default:
             continue
         argv.append(f"{max(param.opts, key=len)}={value}")
-    job = SlurmJob(nodes=nodes, gpus_per_node=gpus_per_node, time=time_limit,
-                   job_name=f"sslexp-{sweep_id.rsplit('/', 1)[-1]}", extra=tuple(sbatch_options))
+    job = SlurmJob(
+        nodes=nodes,
+        gpus_per_node=gpus_per_node,
+        time=time_limit,
+        job_name=f"sslexp-{sweep_id.rsplit('/', 1)[-1]}",
+        extra=tuple(sbatch_options),
+    )
     path.write_text(slurm_script(job, argv, Path.cwd()))
-    click.echo(f"wrote {path}: {nodes} node(s) x {gpus_per_node} GPU(s); submit it with "
-               f"`sbatch {path}`")
+    click.echo(
+        f"wrote {path}: {nodes} node(s) x {gpus_per_node} GPU(s); submit it with `sbatch {path}`"
+    )
 
 
 @sweep.command("fill", cls=Command, env_prefix="FILL")
 @click.argument("sweep_id")
 @project_option()
 @entity_option()
-@option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-        help="Where the runs' parameter files and the fill's state go. "
-             "Default: sweep-agents/<sweep id>/fill.")
+@option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the runs' parameter files and the fill's state go. "
+    "Default: sweep-agents/<sweep id>/fill.",
+)
 @flag("--dry-run", False, "List the open grid points; run nothing.")
 def fill(sweep_id, project, entity, work_dir, dry_run):
     """Run again the grid points of the W&B sweep SWEEP_ID that have no finished run.
@@ -371,8 +550,7 @@ def fill(sweep_id, project, entity, work_dir, dry_run):
     if dry_run or not points:
         return
     work_dir = work_dir or Path("sweep-agents") / sweep_path.replace("/", "-") / "fill"
-    ended = fill_points(sweep_path, points, work_dir,
-                        echo=lambda line: click.echo(line, err=True))
+    ended = fill_points(sweep_path, points, work_dir, echo=lambda line: click.echo(line, err=True))
     states = list(ended.values())
     click.echo(f"filled {states.count('finished')} of {len(points)} grid point(s)")
     if states.count("finished") != len(points):
@@ -380,13 +558,28 @@ def fill(sweep_id, project, entity, work_dir, dry_run):
 
 
 @sweep.command("sync", cls=Command, env_prefix="SYNC")
-@argument("sweep_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-          help="A directory `sslexp sweep local` wrote, e.g. sweep-runs/demo.")
-@option("--project", default=None, envvar=PROJECT_ENV,
-        help="Upload to this W&B project (default: the one each run recorded).")
-@option("--entity", default=None, envvar=ENTITY_ENV,
-        help="Upload to this W&B entity (default: the one each run recorded).")
-@flag("--dry-run", False, "List what would be uploaded, one line per run with its group; upload nothing.")
+@argument(
+    "sweep_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A directory `sslexp sweep local` wrote, e.g. sweep-runs/demo.",
+)
+@option(
+    "--project",
+    default=None,
+    envvar=PROJECT_ENV,
+    help="Upload to this W&B project (default: the one each run recorded).",
+)
+@option(
+    "--entity",
+    default=None,
+    envvar=ENTITY_ENV,
+    help="Upload to this W&B entity (default: the one each run recorded).",
+)
+@flag(
+    "--dry-run",
+    False,
+    "List what would be uploaded, one line per run with its group; upload nothing.",
+)
 @flag("--include-unfinished", False, "Upload failed and interrupted runs too.")
 def sync(sweep_dir, project, entity, dry_run, include_unfinished):
     """Upload the offline W&B runs of SWEEP_DIR (made by `sslexp sweep local`) with `wandb sync`.
@@ -405,13 +598,15 @@ def sync(sweep_dir, project, entity, dry_run, include_unfinished):
     backbones, backbones_without_data = find_backbone_runs(sweep_dir)
     runs = backbones + runs  # a pretraining before the runs that used its backbone
     if backbones_without_data:
-        click.echo(f"{len(backbones_without_data)} backbone(s) have no offline W&B data "
-                   "(pretrained with W&B disabled or online): "
-                   + ", ".join(backbones_without_data), err=True)
+        click.echo(
+            f"{len(backbones_without_data)} backbone(s) have no offline W&B data "
+            "(pretrained with W&B disabled or online): " + ", ".join(backbones_without_data),
+            err=True,
+        )
     if without_data:
         click.echo(
-            f"{len(without_data)} run(s) have no offline W&B data (logged with W&B disabled or online?): "
-            + ", ".join(without_data),
+            f"{len(without_data)} run(s) have no offline W&B "
+            "data (logged with W&B disabled or online?): " + ", ".join(without_data),
             err=True,
         )
     if not runs:
@@ -439,14 +634,19 @@ def sync(sweep_dir, project, entity, dry_run, include_unfinished):
 @cache_dir_option
 @backbone_cache_option
 @wandb_options
-@option("--sweep", "sweep_path", default=None,
-        help="The W&B sweep these backbones are for, as `sslexp sweep create` printed it "
-             "(ENTITY/PROJECT/ID): they are logged to its entity and project, in its group, "
-             "where its agents look for them.")
+@option(
+    "--sweep",
+    "sweep_path",
+    default=None,
+    help="The W&B sweep these backbones are for, as `sslexp sweep create` printed it "
+    "(ENTITY/PROJECT/ID): they are logged to its entity and project, in its group, "
+    "where its agents look for them.",
+)
 @flag("--dry-run", False, "List the backbones (and whether each is cached); pretrain nothing.")
 @user_errors
-def pretrain_backbones(sweep_file, cache_dir, backbone_cache, wandb_mode, project, entity, group,
-                       sweep_path, dry_run):
+def pretrain_backbones(
+    sweep_file, cache_dir, backbone_cache, wandb_mode, project, entity, group, sweep_path, dry_run
+):
     """Pretrain every backbone the ssl runs of SWEEP_FILE will ask for, before the sweep.
 
     The backbones are keyed by the sweep's `pretext_*` parameters (and data
@@ -465,8 +665,10 @@ def pretrain_backbones(sweep_file, cache_dir, backbone_cache, wandb_mode, projec
 
     spec = _load_spec(sweep_file)
     if spec.method != "grid":
-        raise click.BadParameter(f"only a grid sweep has a fixed list of runs (method is "
-                                 f"{spec.method!r})", param_hint="SWEEP_FILE")
+        raise click.BadParameter(
+            f"only a grid sweep has a fixed list of runs (method is {spec.method!r})",
+            param_hint="SWEEP_FILE",
+        )
     configs = planned_backbones(spec)
     if not configs:
         click.echo(f"{spec.name}: no ssl run uses `pretrained: auto`; nothing to pretrain.")
@@ -489,8 +691,13 @@ def pretrain_backbones(sweep_file, cache_dir, backbone_cache, wandb_mode, projec
         if dry_run:
             continue
         if status != "cached":
-            ensure_backbone(config, backbone_cache, cache_dir, settings,
-                            echo=lambda line: click.echo(f"warning: {line}", err=True))
+            ensure_backbone(
+                config,
+                backbone_cache,
+                cache_dir,
+                settings,
+                echo=lambda line: click.echo(f"warning: {line}", err=True),
+            )
             status = "ready"
         reference = shared.publish(directory, settings) if shared is not None else None
         where = f"; W&B artifact {reference}" if reference else ""
@@ -499,10 +706,18 @@ def pretrain_backbones(sweep_file, cache_dir, backbone_cache, wandb_mode, projec
 
 
 @sweep.command("tune-winners", cls=Command, env_prefix="TUNE")
-@click.argument("sweep_dirs", nargs=-1, required=True,
-                type=click.Path(exists=True, file_okay=False, path_type=Path))
-@option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-        help="The winners file to write (YAML); a study names it with `tuned: FILE`.")
+@click.argument(
+    "sweep_dirs",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+@option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The winners file to write (YAML); a study names it with `tuned: FILE`.",
+)
 def tune_winners(sweep_dirs, out):
     """Choose each method's lr, augment and weight decay from finished tuning sweeps.
 
@@ -522,8 +737,10 @@ def tune_winners(sweep_dirs, out):
     write_winners(out, winners)
     for method, chosen in winners["methods"].items():
         values = ", ".join(f"{name}={chosen[name]}" for name in TUNED_FIELDS)
-        click.echo(f"{method}: {values} (validation accuracy {100 * chosen['val_accuracy']:.2f}%"
-                   f" over {chosen['runs']} run(s))")
+        click.echo(
+            f"{method}: {values} (validation accuracy {100 * chosen['val_accuracy']:.2f}%"
+            f" over {chosen['runs']} run(s))"
+        )
     click.echo(f"Chosen by {winners['chosen_by']}. Written to {out}.")
 
 

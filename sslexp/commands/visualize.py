@@ -13,28 +13,75 @@ from sslexp.options import Command, config_option, flag, option, user_errors
 
 @click.command(cls=Command)
 @config_option
-@option("--ssl", "ssl_path", type=click.Path(exists=True), default=None,
-        help="ssl run directory (holding model.keras) or a .keras classifier.")
-@option("--scratch", "scratch_path", type=click.Path(exists=True), default=None,
-        help="scratch run directory (holding model.keras) or a .keras classifier.")
-@option("--pretext", "pretext_path", type=click.Path(exists=True), default=None,
-        help="pretrain directory (holding pretext.keras) or a .keras pretext model. "
-             "Default: the one behind the --ssl run, when it can be found.")
-@option("--images", "image_count", type=click.IntRange(min=1), default=8,
-        help="How many test images to draw activations for.")
+@option(
+    "--ssl",
+    "ssl_path",
+    type=click.Path(exists=True),
+    default=None,
+    help="ssl run directory (holding model.keras) or a .keras classifier.",
+)
+@option(
+    "--scratch",
+    "scratch_path",
+    type=click.Path(exists=True),
+    default=None,
+    help="scratch run directory (holding model.keras) or a .keras classifier.",
+)
+@option(
+    "--pretext",
+    "pretext_path",
+    type=click.Path(exists=True),
+    default=None,
+    help="pretrain directory (holding pretext.keras) or a .keras pretext model. "
+    "Default: the one behind the --ssl run, when it can be found.",
+)
+@option(
+    "--images",
+    "image_count",
+    type=click.IntRange(min=1),
+    default=8,
+    help="How many test images to draw activations for.",
+)
 @option("--seed", type=int, default=0, help="Seed that picks the test images.")
-@option("--npz", "npz_path", type=click.Path(exists=True, dir_okay=False), default=None,
-        help="Take the images from this .npz (array test_images or images), not the data set.")
-@option("--dataset", default=None,
-        help="Data set whose test split supplies the images. Default: the runs' data set.")
+@option(
+    "--npz",
+    "npz_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Take the images from this .npz (array test_images or images), not the data set.",
+)
+@option(
+    "--dataset",
+    default=None,
+    help="Data set whose test split supplies the images. Default: the runs' data set.",
+)
 @cache_dir_option
-@option("--out", "out_dir", type=click.Path(file_okay=False), default="visualizations",
-        help="Directory for the PNGs.")
+@option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="visualizations",
+    help="Directory for the PNGs.",
+)
 @flag("--wandb", False, "Also log the pictures as wandb.Image to a new W&B run (job visualize).")
 @wandb_options
 @user_errors
-def visualize(ssl_path, scratch_path, pretext_path, image_count, seed, npz_path, dataset,
-              cache_dir, out_dir, wandb, wandb_mode, project, entity, group):
+def visualize(
+    ssl_path,
+    scratch_path,
+    pretext_path,
+    image_count,
+    seed,
+    npz_path,
+    dataset,
+    cache_dir,
+    out_dir,
+    wandb,
+    wandb_mode,
+    project,
+    entity,
+    group,
+):
     """Draw first-layer filters and per-stage activation maps of the ssl and scratch
     models side by side, computed from the two checkpoints on the same seeded test
     images, and the pretext model's rotation predictions.
@@ -68,20 +115,30 @@ def visualize(ssl_path, scratch_path, pretext_path, image_count, seed, npz_path,
 
     settings = WandbSettings(wandb_mode if wandb else "disabled", project, entity, group)
     out_dir = Path(out_dir)
-    config = {"ssl": ssl_path, "scratch": scratch_path, "pretext": str(pretext_path or ""),
-              "images": image_count, "seed": seed, "image_indices": indices.tolist()}
+    config = {
+        "ssl": ssl_path,
+        "scratch": scratch_path,
+        "pretext": str(pretext_path or ""),
+        "images": image_count,
+        "seed": seed,
+        "image_indices": indices.tolist(),
+    }
     written = []
-    with start_run(settings, job_type="visualize", name=None, config=config,
-                   run_dir=out_dir) as wandb_run:
+    with start_run(
+        settings, job_type="visualize", name=None, config=config, run_dir=out_dir
+    ) as wandb_run:
         if models:
-            written += save_comparison_figures(models, images, out_dir, wandb_run,
-                                               max_images=image_count)
+            written += save_comparison_figures(
+                models, images, out_dir, wandb_run, max_images=image_count
+            )
             for name, model in models.items():
-                written += save_run_figures(model, images, out_dir / name, max_images=image_count,
-                                            name=name)
+                written += save_run_figures(
+                    model, images, out_dir / name, max_images=image_count, name=name
+                )
         if pretext is not None:
-            written += save_pretext_figures(pretext, images, out_dir / "pretext", wandb_run,
-                                            max_images=image_count)
+            written += save_pretext_figures(
+                pretext, images, out_dir / "pretext", wandb_run, max_images=image_count
+            )
     for path in written:
         click.echo(str(path))
 
@@ -122,8 +179,9 @@ def _test_images(npz_path, dataset, cache_dir, input_shape, run_config: dict):
         try:
             images = load_dataset(dataset, int(input_shape[0]), cache_dir).test_images
         except ValueError as error:  # InputError included; DataUnavailableError reaches user_errors
-            raise click.BadParameter(f"cannot load {dataset!r}: {error}",
-                                     param_hint="--dataset") from error
+            raise click.BadParameter(
+                f"cannot load {dataset!r}: {error}", param_hint="--dataset"
+            ) from error
         hint = "--dataset"
     if images.ndim == 3:
         images = images[..., None]

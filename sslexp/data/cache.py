@@ -73,14 +73,32 @@ def _move_aside(path: Path, identity: tuple[int, int, int], error: Exception) ->
     except FileNotFoundError:
         return
     reason = " ".join(f"{type(error).__name__}: {error}".split())  # one line, whatever it says
-    print(f"warning: data cache entry {path} cannot be loaded ({reason}); moved to "
-          f"{aside.name} and rebuilt.", file=sys.stderr, flush=True)
+    print(
+        f"warning: data cache entry {path} cannot be loaded ({reason}); moved to "
+        f"{aside.name} and rebuilt.",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
-def write(cache_dir: Path, key: str, arrays: dict[str, np.ndarray], class_names,
-          fingerprint: str, skipped_files: tuple[str, ...] = ()) -> Path:
+def write(
+    cache_dir: Path,
+    key: str,
+    arrays: dict[str, np.ndarray],
+    class_names,
+    fingerprint: str,
+    skipped_files: tuple[str, ...] = (),
+) -> Path:
     """Write atomically so that parallel runs never read half a file."""
-    meta = json.dumps({"class_names": list(class_names), "fingerprint": fingerprint,
-                       "skipped": len(skipped_files), "skipped_files": list(skipped_files)})
-    return write_atomic(Path(cache_dir) / f"{key}.npz",
-                        lambda stream: np.savez(stream, meta=np.array(meta), **arrays))
+    meta = json.dumps(
+        {
+            "class_names": list(class_names),
+            "fingerprint": fingerprint,
+            "skipped": len(skipped_files),
+            "skipped_files": list(skipped_files),
+        }
+    )
+    return write_atomic(
+        Path(cache_dir) / f"{key}.npz",
+        lambda stream: np.savez(stream, meta=np.array(meta), **arrays),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -76,8 +76,9 @@ def memory_needed(images: int, channels: int, image_size: int) -> int:
 RESIZE_BUFFER_BYTES = 256 * 2**20  # float32 working memory of one resizing batch
 
 
-def resize_images(images: np.ndarray | list[np.ndarray], image_size: int,
-                  batch_size: int | None = None) -> np.ndarray:
+def resize_images(
+    images: np.ndarray | list[np.ndarray], image_size: int, batch_size: int | None = None
+) -> np.ndarray:
     """Resize uint8 images (an array, or a list of differently sized images) to a square.
 
     Bilinear with antialiasing, the filter of ``tf.image.resize(..., antialias=True)``,
@@ -93,8 +94,12 @@ def resize_images(images: np.ndarray | list[np.ndarray], image_size: int,
         if batch_size is None:  # bounded working memory whatever the size
             per_image = 4 * image_size * max(image_size, images.shape[2]) * images.shape[-1]
             batch_size = max(1, min(1024, RESIZE_BUFFER_BYTES // per_image))
-        return np.concatenate([_resample(images[i:i + batch_size], rows, columns)
-                               for i in range(0, len(images), batch_size)])
+        return np.concatenate(
+            [
+                _resample(images[i : i + batch_size], rows, columns)
+                for i in range(0, len(images), batch_size)
+            ]
+        )
     return np.stack([resize_images(np.asarray(image)[None], image_size)[0] for image in images])
 
 

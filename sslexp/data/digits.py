@@ -18,7 +18,10 @@ def load(image_size: int) -> RawDataset:
     digits = load_digits()
     images = np.rint(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
     pool_x, test_x, pool_y, test_y = train_test_split(
-        images, digits.target, test_size=TEST_FRACTION, stratify=digits.target,
+        images,
+        digits.target,
+        test_size=TEST_FRACTION,
+        stratify=digits.target,
         random_state=SPLIT_SEED,
     )
     return RawDataset(pool_x, pool_y, test_x, test_y, tuple(str(i) for i in range(10)))

@@ -12,8 +12,18 @@ from sslexp.data.dataset import DatasetSource, RawDataset
 from sslexp.data.tfds import is_reachable
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-               "Sneaker", "Bag", "Ankle boot")
+CLASS_NAMES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 FILES = {
     "pool_images": "train-images-idx3-ubyte.gz",
     "pool_labels": "train-labels-idx1-ubyte.gz",
@@ -33,7 +43,7 @@ def read_idx(path: Path) -> np.ndarray:
     if data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file")
     ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -46,13 +56,20 @@ def load(image_size: int) -> RawDataset:
     directory = idx_dir()
     if has_idx_files(directory):
         arrays = {key: read_idx(directory / name) for key, name in FILES.items()}
-        return RawDataset(arrays["pool_images"][..., None], arrays["pool_labels"],
-                          arrays["test_images"][..., None], arrays["test_labels"], CLASS_NAMES)
+        return RawDataset(
+            arrays["pool_images"][..., None],
+            arrays["pool_labels"],
+            arrays["test_images"][..., None],
+            arrays["test_labels"],
+            CLASS_NAMES,
+        )
     from sslexp.data.tfds import load_tfds
 
-    how = ("Install Debian's package (`sudo apt-get install dataset-fashion-mnist`, which "
-           f"puts the IDX files in {DEBIAN_DIR}), or set SSLEXP_FASHION_MNIST_DIR to a "
-           "directory holding the four *-ubyte.gz files.")
+    how = (
+        "Install Debian's package (`sudo apt-get install dataset-fashion-mnist`, which "
+        f"puts the IDX files in {DEBIAN_DIR}), or set SSLEXP_FASHION_MNIST_DIR to a "
+        "directory holding the four *-ubyte.gz files."
+    )
     return load_tfds("fashion_mnist", "train", "test", 28, "storage.googleapis.com", how)
 
 

@@ -19,17 +19,22 @@ SPLIT_SEED = 0
 def list_images(root: Path) -> dict[str, list[Path]]:
     """Class name -> image files, classes in sorted order."""
     if not root.is_dir():
-        raise InputError("dataset", f"folder:{root}", "is not a directory. Give a directory "
-                         "with one sub-directory of images per class.")
+        raise InputError(
+            "dataset",
+            f"folder:{root}",
+            "is not a directory. Give a directory with one sub-directory of images per class.",
+        )
     classes = {}
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        files = sorted(p for p in class_dir.rglob("*")
-                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(
+            p for p in class_dir.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        )
         if files:
             classes[class_dir.name] = files
     if len(classes) < 2:
         raise InputError(
-            "dataset", f"folder:{root}",
+            "dataset",
+            f"folder:{root}",
             f"found {len(classes)} class sub-director{'y' if len(classes) == 1 else 'ies'} with "
             f"images ({', '.join(classes) or 'none'}); a classifier needs at least 2. Lay it out "
             f"as {root}/<class name>/<image files> ({', '.join(sorted(IMAGE_SUFFIXES))}).",
@@ -68,16 +73,19 @@ def load(root: Path, image_size: int) -> RawDataset:
     too_few = [name for name, count in zip(classes, counts) if count < 2]
     if too_few:
         raise InputError(
-            "dataset", f"folder:{root}",
+            "dataset",
+            f"folder:{root}",
             f"classes {too_few} have fewer than 2 readable images ({len(skipped)} unreadable "
             "files skipped); each class needs images for both the pool and the test split.",
         )
     pool_x, test_x, pool_y, test_y = train_test_split(
-        np.stack(images), labels, test_size=max(TEST_FRACTION, len(classes) / len(labels)),
-        stratify=labels, random_state=SPLIT_SEED,
+        np.stack(images),
+        labels,
+        test_size=max(TEST_FRACTION, len(classes) / len(labels)),
+        stratify=labels,
+        random_state=SPLIT_SEED,
     )
-    return RawDataset(pool_x, pool_y, test_x, test_y, tuple(classes),
-                      skipped_files=tuple(skipped))
+    return RawDataset(pool_x, pool_y, test_x, test_y, tuple(classes), skipped_files=tuple(skipped))
 
 
 def content_token(root: Path) -> str:
@@ -97,7 +105,10 @@ def source(path: str) -> DatasetSource:
         source=f"image files under {root}",
         sizes="80% pool / 20% test per class, RGB",
         load=lambda image_size: load(root, image_size),
-        availability=lambda: (root.is_dir(), "directory exists" if root.is_dir() else "no such directory"),
+        availability=lambda: (
+            root.is_dir(),
+            "directory exists" if root.is_dir() else "no such directory",
+        ),
         cache_token=lambda: content_token(root),
         extent=lambda: (sum(len(files) for files in list_images(root).values()), 3),
     )
@@ -136,9 +147,12 @@ def skipped_files_line(records: Iterable) -> str | None:
     for dataset, names in sorted(skipped.items()):
         names = sorted(names)
         listed = ", ".join(names[:SKIPPED_SHOWN]) + (
-            f" and {len(names) - SKIPPED_SHOWN} more" if len(names) > SKIPPED_SHOWN else "")
-        parts.append(f"{len(names)} unreadable file{'s' if len(names) != 1 else ''} of "
-                     f"{dataset} skipped ({listed})")
+            f" and {len(names) - SKIPPED_SHOWN} more" if len(names) > SKIPPED_SHOWN else ""
+        )
+        parts.append(
+            f"{len(names)} unreadable file{'s' if len(names) != 1 else ''} of "
+            f"{dataset} skipped ({listed})"
+        )
     return "; ".join(parts) + ": every run's results.json lists them under skipped_files."
 
 
@@ -147,5 +161,5 @@ def display_name(dataset: str) -> str:
     not its absolute path); other data sets as they are."""
     if not dataset.startswith("folder:"):
         return dataset
-    path = dataset[len("folder:"):].rstrip("/\\")
+    path = dataset[len("folder:") :].rstrip("/\\")
     return f"folder:{Path(path).name or path}"

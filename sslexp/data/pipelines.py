@@ -106,8 +106,9 @@ def rotation_model(pretext_model, mode: str):
         return keras.Model(images, pretext_model(rotated), name="rotnet_all")
     rotations = keras.Input((), dtype="int32", name="rotations")
     rotated = RotateBy(dtype="float32", name="rotate_by")(images, rotations)
-    return keras.Model({"images": images, "rotations": rotations}, pretext_model(rotated),
-                       name="rotnet_random")
+    return keras.Model(
+        {"images": images, "rotations": rotations}, pretext_model(rotated), name="rotnet_random"
+    )
 
 
 def _check_mode(mode: str) -> None:
@@ -140,17 +141,21 @@ class BatchOrder:
         """The permutation pass ``pass_index`` visits the samples in."""
         order = self._orders.get(pass_index)
         if order is None:
-            order = (np.random.default_rng([self.seed, pass_index]).permutation(self.size)
-                     if self.shuffle else np.arange(self.size))
-            self._orders = {pass_index: order, **{k: v for k, v in self._orders.items()
-                                                  if k >= pass_index - 1}}
+            order = (
+                np.random.default_rng([self.seed, pass_index]).permutation(self.size)
+                if self.shuffle
+                else np.arange(self.size)
+            )
+            self._orders = {
+                pass_index: order,
+                **{k: v for k, v in self._orders.items() if k >= pass_index - 1},
+            }
         return order
 
     def positions(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """(pass of each sample, sample index) for batch ``index``."""
         start = index * self.batch_size
-        stop = start + self.batch_size if self.endless else min(start + self.batch_size,
-                                                                 self.size)
+        stop = start + self.batch_size if self.endless else min(start + self.batch_size, self.size)
         if not self.endless and (index < 0 or start >= self.size):
             raise IndexError(f"batch {index} is past the end of the pass")
         stream = np.arange(start, stop)
@@ -166,8 +171,15 @@ class LabelledBatches(keras.utils.PyDataset):
     """(uint8 images, labels) batches: an endless shuffled stream for training
     (``endless=True``; give ``fit`` a ``steps_per_epoch``), one pass otherwise."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int,
-                 shuffle: bool = False, seed: int = 0, endless: bool = False):
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        endless: bool = False,
+    ):
         super().__init__()
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
@@ -192,8 +204,16 @@ class RotationBatches(keras.utils.PyDataset):
     four rotations.
     """
 
-    def __init__(self, images: np.ndarray, batch_size: int, mode: str, shuffle: bool = False,
-                 seed: int = 0, endless: bool = False, model_mode: str | None = None):
+    def __init__(
+        self,
+        images: np.ndarray,
+        batch_size: int,
+        mode: str,
+        shuffle: bool = False,
+        seed: int = 0,
+        endless: bool = False,
+        model_mode: str | None = None,
+    ):
         super().__init__()
         _check_mode(mode)
         self.model_mode = model_mode or mode
@@ -215,8 +235,10 @@ class RotationBatches(keras.utils.PyDataset):
         if drawn is None:
             generator = np.random.default_rng([self.seed, pass_index, 4])
             drawn = generator.integers(0, 4, len(self.images)).astype(np.int32)
-            self._rotations = {pass_index: drawn, **{k: v for k, v in self._rotations.items()
-                                                     if k >= pass_index - 1}}
+            self._rotations = {
+                pass_index: drawn,
+                **{k: v for k, v in self._rotations.items() if k >= pass_index - 1},
+            }
         return drawn
 
     def __getitem__(self, index: int):

@@ -7,10 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
-from sslexp.data import cache, digits, fashion_mnist, folder, tfds
 from sslexp.config import dataset_slug
-from sslexp.data.dataset import (COPIES_WHILE_LOADING, Dataset, DatasetSource, RawDataset,
-                                 fingerprint_arrays, memory_needed, resize_images)
+from sslexp.data import cache, digits, fashion_mnist, folder, tfds
+from sslexp.data.dataset import (
+    COPIES_WHILE_LOADING,
+    Dataset,
+    DatasetSource,
+    RawDataset,
+    fingerprint_arrays,
+    memory_needed,
+    resize_images,
+)
 from sslexp.errors import InputError
 
 
@@ -33,7 +40,7 @@ def available_sources() -> list[DatasetSource]:
 def resolve_source(name: str) -> DatasetSource:
     """The source for ``name``, or an InputError listing what is allowed."""
     if name.startswith("folder:"):
-        path = name[len("folder:"):]
+        path = name[len("folder:") :]
         if not path:
             raise InputError("dataset", name, "folder: needs a path, e.g. folder:/data/my_images")
         return _sources(path)[name]
@@ -49,7 +56,7 @@ def check_dataset(name: str) -> None:
     laid out as one sub-directory of images per class (InputError otherwise)."""
     resolve_source(name)
     if name.startswith("folder:"):
-        folder.list_images(Path(name[len("folder:"):]).expanduser())
+        folder.list_images(Path(name[len("folder:") :]).expanduser())
 
 
 def load_dataset(name: str, image_size: int, cache_dir: str | Path) -> Dataset:
@@ -76,8 +83,13 @@ def load_dataset(name: str, image_size: int, cache_dir: str | Path) -> Dataset:
     }
     fingerprint = fingerprint_arrays(arrays)
     cache.write(Path(cache_dir), key, arrays, raw.class_names, fingerprint, raw.skipped_files)
-    return Dataset(name=name, class_names=tuple(raw.class_names), fingerprint=fingerprint,
-                   skipped_files=tuple(raw.skipped_files), **arrays)
+    return Dataset(
+        name=name,
+        class_names=tuple(raw.class_names),
+        fingerprint=fingerprint,
+        skipped_files=tuple(raw.skipped_files),
+        **arrays,
+    )
 
 
 def check_memory(source: DatasetSource, image_size: int, available: int | None = None) -> None:
@@ -92,11 +104,13 @@ def check_memory(source: DatasetSource, image_size: int, available: int | None =
         available = psutil.virtual_memory().available
     if needed > available:
         raise InputError(
-            "image_size", image_size,
+            "image_size",
+            image_size,
             f"{source.name} at {image_size}x{image_size} needs about {needed / 2**30:.1f} GiB of "
             f"memory ({images:,} images x {image_size}x{image_size} x {channels} channel(s), "
             f"about {COPIES_WHILE_LOADING} copies while loading and training), more than the "
-            f"{available / 2**30:.1f} GiB available here. Use a smaller --image-size.")
+            f"{available / 2**30:.1f} GiB available here. Use a smaller --image-size.",
+        )
 
 
 def _cache_key(name: str, image_size: int, token: str) -> str:
@@ -110,7 +124,8 @@ def _check_usable(name: str, raw: RawDataset) -> None:
         raise InputError("dataset", name, "the data set has no readable images.")
     if len(classes_present) < 2:
         raise InputError(
-            "dataset", name,
+            "dataset",
+            name,
             f"found only {len(classes_present)} class; a classifier needs at least 2 classes "
             "(one sub-directory of images per class).",
         )

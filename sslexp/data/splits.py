@@ -51,8 +51,11 @@ def fold_order(labels: np.ndarray, fold: int, folds: int, seed: int) -> list[np.
     if not 0 <= fold < folds:
         raise InputError("fold", fold, f"must be in 0..{folds - 1} (there are {folds} folds).")
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    home = next(part for i, (_, part) in enumerate(splitter.split(np.zeros(len(labels)), labels))
-                if i == fold)
+    home = next(
+        part
+        for i, (_, part) in enumerate(splitter.split(np.zeros(len(labels)), labels))
+        if i == fold
+    )
     in_home = np.zeros(len(labels), dtype=bool)
     in_home[home] = True
     rng = np.random.default_rng([seed, fold])
@@ -75,19 +78,32 @@ def per_class_counts(class_counts: np.ndarray, label_fraction: float) -> np.ndar
     return np.floor(label_fraction * class_counts + 0.5).astype(int)
 
 
-def label_split(labels: np.ndarray, label_fraction: float, fold: int, folds: int, seed: int,
-                val_fraction: float, with_validation: bool = True) -> LabelSplit:
+def label_split(
+    labels: np.ndarray,
+    label_fraction: float,
+    fold: int,
+    folds: int,
+    seed: int,
+    val_fraction: float,
+    with_validation: bool = True,
+) -> LabelSplit:
     """The labelled subset for (label fraction, fold, seed), split into train and validation.
 
     Without validation (``select: last``) every labelled example trains and the
     validation part is empty; the subset itself is the same either way.
     """
     if not 0 < label_fraction <= 1:
-        raise InputError("label_fraction", label_fraction,
-                         "must be in (0, 1]: the fraction of the pool whose labels are used.")
+        raise InputError(
+            "label_fraction",
+            label_fraction,
+            "must be in (0, 1]: the fraction of the pool whose labels are used.",
+        )
     if with_validation and not 0 < val_fraction < 1:
-        raise InputError("val_fraction", val_fraction,
-                         "must be in (0, 1): the share of the labelled subset kept for validation.")
+        raise InputError(
+            "val_fraction",
+            val_fraction,
+            "must be in (0, 1): the share of the labelled subset kept for validation.",
+        )
     if folds < 2:
         raise InputError("folds", folds, "must be at least 2.")
     labels = np.asarray(labels)
@@ -97,7 +113,8 @@ def label_split(labels: np.ndarray, label_fraction: float, fold: int, folds: int
     if counts.min() < needed:
         why = "one to train, one to validate" if with_validation else "one to train"
         raise InputError(
-            "label_fraction", label_fraction,
+            "label_fraction",
+            label_fraction,
             f"gives some class fewer than {needed} labelled example(s) ({why}). The smallest "
             f"allowed fraction for this pool is {smallest_fraction(class_counts, needed)}.",
         )
@@ -106,13 +123,17 @@ def label_split(labels: np.ndarray, label_fraction: float, fold: int, folds: int
     for order, count in zip(orders, counts):
         chosen = order[:count]
         n_val = min(count - 1, max(1, int(round(val_fraction * count)))) if with_validation else 0
-        val.append(chosen[count - n_val:])
-        train.append(chosen[:count - n_val])
+        val.append(chosen[count - n_val :])
+        train.append(chosen[: count - n_val])
     train_indices = np.sort(np.concatenate(train))
     val_indices = np.sort(np.concatenate(val)).astype(train_indices.dtype)
-    return LabelSplit(train_indices, val_indices, tuple(int(c) for c in counts),
-                      fingerprint_indices(train_indices, val_indices),
-                      tuple(int(len(part)) for part in val))
+    return LabelSplit(
+        train_indices,
+        val_indices,
+        tuple(int(c) for c in counts),
+        fingerprint_indices(train_indices, val_indices),
+        tuple(int(len(part)) for part in val),
+    )
 
 
 def fingerprint_indices(train_indices: np.ndarray, val_indices: np.ndarray) -> str:
@@ -123,15 +144,19 @@ def fingerprint_indices(train_indices: np.ndarray, val_indices: np.ndarray) -> s
     return digest.hexdigest()[:16]
 
 
-def pretext_split(num_images: int, unlabeled_fraction: float, val_fraction: float,
-                  seed: int) -> tuple[np.ndarray, np.ndarray]:
+def pretext_split(
+    num_images: int, unlabeled_fraction: float, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Pool indices for pretext training and for its rotation-accuracy validation."""
     if not 0 < unlabeled_fraction <= 1:
-        raise InputError("pretext.unlabeled_fraction", unlabeled_fraction,
-                         "must be in (0, 1]: the share of the pool used for pretraining.")
+        raise InputError(
+            "pretext.unlabeled_fraction",
+            unlabeled_fraction,
+            "must be in (0, 1]: the share of the pool used for pretraining.",
+        )
     if not 0 < val_fraction < 1:
         raise InputError("pretext.val_fraction", val_fraction, "must be in (0, 1).")
     order = np.random.default_rng([seed, 7919]).permutation(num_images)
-    chosen = order[:max(2, int(round(unlabeled_fraction * num_images)))]
+    chosen = order[: max(2, int(round(unlabeled_fraction * num_images)))]
     n_val = max(1, int(round(val_fraction * len(chosen))))
     return np.sort(chosen[n_val:]), np.sort(chosen[:n_val])

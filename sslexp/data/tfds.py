@@ -42,8 +42,14 @@ def is_prepared(name: str) -> bool:
     return Path(builder.data_dir, "dataset_info.json").exists()
 
 
-def load_tfds(name: str, pool_split: str, test_split: str, image_size: int,
-              download_host: str, how_to_get_it: str) -> RawDataset:
+def load_tfds(
+    name: str,
+    pool_split: str,
+    test_split: str,
+    image_size: int,
+    download_host: str,
+    how_to_get_it: str,
+) -> RawDataset:
     """Download (once, if reachable) and decode a tfds image data set, resizing on the way."""
     import tensorflow as tf
     import tensorflow_datasets as tfds
@@ -74,9 +80,11 @@ def load_tfds(name: str, pool_split: str, test_split: str, image_size: int,
 
 
 def cats_vs_dogs_source() -> DatasetSource:
-    how = ("Run `sslexp datasets --prepare cats_vs_dogs` once on a machine with internet "
-           "access, then copy ~/tensorflow_datasets/cats_vs_dogs here, or point "
-           "TFDS_DATA_DIR at a directory that holds it.")
+    how = (
+        "Run `sslexp datasets --prepare cats_vs_dogs` once on a machine with internet "
+        "access, then copy ~/tensorflow_datasets/cats_vs_dogs here, or point "
+        "TFDS_DATA_DIR at a directory that holds it."
+    )
 
     def availability() -> tuple[bool, str]:
         if is_prepared("cats_vs_dogs"):
@@ -87,11 +95,12 @@ def cats_vs_dogs_source() -> DatasetSource:
 
     return DatasetSource(
         name="cats_vs_dogs",
-        source="tfds cats_vs_dogs (train[:80%] pool, train[80%:] test; corrupt JPEGs skipped by tfds)",
+        source="tfds cats_vs_dogs (train[:80%] pool, train[80%:] test; "
+        "corrupt JPEGs skipped by tfds)",
         sizes="pool 18,610 / test 4,652, variable size RGB, 2 classes",
         load=lambda image_size: load_tfds(
-            "cats_vs_dogs", "train[:80%]", "train[80%:]", image_size,
-            "download.microsoft.com", how),
+            "cats_vs_dogs", "train[:80%]", "train[80%:]", image_size, "download.microsoft.com", how
+        ),
         availability=availability,
         cache_token=lambda: tfds_data_dir(),
         extent=lambda: (23262, 3),

@@ -11,9 +11,21 @@ from sslexp.report.format import count, percent
 from sslexp.report.verdict import MIN_VAL_PER_CLASS, RunFacts
 from sslexp.runs.record import TrainingView
 
-BUDGET_COLUMNS = ("run", "method", "label fraction", "fold", "budget", "updates", "cap",
-                  "best / max epoch", "train images", "val images", "cap hit", "test acc %",
-                  "without BN recal. %")
+BUDGET_COLUMNS = (
+    "run",
+    "method",
+    "label fraction",
+    "fold",
+    "budget",
+    "updates",
+    "cap",
+    "best / max epoch",
+    "train images",
+    "val images",
+    "cap hit",
+    "test acc %",
+    "without BN recal. %",
+)
 
 
 def training(run: SweepRun) -> TrainingView:
@@ -38,35 +50,41 @@ def budget_rows(runs: list[SweepRun]) -> list[dict]:
             continue
         spent = training(run)
         split = run.record.split_view
-        epochs_run = spent.epochs_run if spent.epochs_run is not None else len(
-            run.record.history)
+        epochs_run = spent.epochs_run if spent.epochs_run is not None else len(run.record.history)
         hit = cap_hit(run)
-        rows.append({
-            "run": run.run_id, "method": run.method,
-            "label fraction": f"{run.label_fraction:g}",
-            "fold": "" if run.fold is None else str(run.fold),
-            "budget": str(spent.budget or "n/a"),
-            "updates": count(spent.updates),
-            "cap": count(spent.max_updates),
-            "best / max epoch": f"{count(run.record.best_epoch)} / "
-                                f"{count(spent.max_epochs or epochs_run)}",
-            "train images": count(split.n_train),
-            "val images": count(split.n_val),
-            "cap hit": {True: "YES", False: "no", None: "n/a"}[hit],
-            "test acc %": percent(run.test_accuracy),
-            "without BN recal. %": percent(run.record.test_view.accuracy_without_recalibration),
-        })
+        rows.append(
+            {
+                "run": run.run_id,
+                "method": run.method,
+                "label fraction": f"{run.label_fraction:g}",
+                "fold": "" if run.fold is None else str(run.fold),
+                "budget": str(spent.budget or "n/a"),
+                "updates": count(spent.updates),
+                "cap": count(spent.max_updates),
+                "best / max epoch": f"{count(run.record.best_epoch)} / "
+                f"{count(spent.max_epochs or epochs_run)}",
+                "train images": count(split.n_train),
+                "val images": count(split.n_val),
+                "cap hit": {True: "YES", False: "no", None: "n/a"}[hit],
+                "test acc %": percent(run.test_accuracy),
+                "without BN recal. %": percent(run.record.test_view.accuracy_without_recalibration),
+            }
+        )
     return rows
 
 
-def run_facts(runs: list[SweepRun], pretrains: list[PretrainRun],
-              min_val_per_class: float = MIN_VAL_PER_CLASS) -> RunFacts:
+def run_facts(
+    runs: list[SweepRun], pretrains: list[PretrainRun], min_val_per_class: float = MIN_VAL_PER_CLASS
+) -> RunFacts:
     usable = [run for run in runs if run.is_usable]
     noisy: dict[float, float] = {}
     for run in usable:
         count = val_per_class(run)
-        if count is not None and training(run).select in ("best", None) \
-                and count < min_val_per_class:
+        if (
+            count is not None
+            and training(run).select in ("best", None)
+            and count < min_val_per_class
+        ):
             fraction = round(run.label_fraction, 12)
             noisy[fraction] = min(noisy.get(fraction, math.inf), count)
     still = []
@@ -88,5 +106,9 @@ def run_facts(runs: list[SweepRun], pretrains: list[PretrainRun],
 
 
 def _grid_order(run: SweepRun):
-    return (run.label_fraction if run.label_fraction is not None else math.inf,
-            run.method or "", run.fold if run.fold is not None else -1, run.run_id)
+    return (
+        run.label_fraction if run.label_fraction is not None else math.inf,
+        run.method or "",
+        run.fold if run.fold is not None else -1,
+        run.run_id,
+    )

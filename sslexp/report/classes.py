@@ -12,8 +12,9 @@ from sslexp.report.comparison import unlabeled_fraction
 from sslexp.report.format import points
 
 
-def per_class_gains(runs: list[SweepRun], volume: float | None = None
-                    ) -> tuple[list[float], dict[str, dict[float, list[float]]]]:
+def per_class_gains(
+    runs: list[SweepRun], volume: float | None = None
+) -> tuple[list[float], dict[str, dict[float, list[float]]]]:
     """(label fractions, class -> fraction -> ssl - scratch of each paired fold).
 
     ``volume``: only ssl runs pretrained on this unlabelled share (as the comparison).
@@ -22,8 +23,11 @@ def per_class_gains(runs: list[SweepRun], volume: float | None = None
     for run in sorted(runs, key=lambda run: (run.finished_at, run.run_id)):
         if not run.is_usable or run.fold is None:
             continue
-        if volume is not None and run.method == "ssl" and not math.isclose(
-                unlabeled_fraction(run), volume):
+        if (
+            volume is not None
+            and run.method == "ssl"
+            and not math.isclose(unlabeled_fraction(run), volume)
+        ):
             continue
         per_class = run.record.test_view.per_class_accuracy
         if per_class:
@@ -36,7 +40,8 @@ def per_class_gains(runs: list[SweepRun], volume: float | None = None
         for name, value in ssl.items():
             if name in scratch:
                 gains.setdefault(str(name), {}).setdefault(fraction, []).append(
-                    float(value) - float(scratch[name]))
+                    float(value) - float(scratch[name])
+                )
     fractions = sorted({fraction for by_fraction in gains.values() for fraction in by_fraction})
     return fractions, gains
 

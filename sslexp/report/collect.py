@@ -72,8 +72,12 @@ class SweepRun:
     @property
     def is_usable(self) -> bool:
         """Finished, with a test accuracy, label fraction and method: it enters the statistics."""
-        return (self.state == "finished" and self.test_accuracy is not None
-                and self.label_fraction is not None and self.method is not None)
+        return (
+            self.state == "finished"
+            and self.test_accuracy is not None
+            and self.label_fraction is not None
+            and self.method is not None
+        )
 
 
 @dataclass
@@ -138,8 +142,7 @@ def collect_sweep(directory: str | Path) -> SweepData:
             f"{RUNS_DIR}/*/{RESULTS_FILE}; give the directory that `sslexp sweep local` wrote"
         )
     if ledger is None:
-        notes.append(f"No {LEDGER_NAME}: runs were found by globbing "
-                     f"{RUNS_DIR}/*/{RESULTS_FILE}.")
+        notes.append(f"No {LEDGER_NAME}: runs were found by globbing {RUNS_DIR}/*/{RESULTS_FILE}.")
     varying = grid_parameters(sweep_config)
     run_list = list(runs.values())
     grid = expected_grid(directory, sweep_config, varying, run_list, notes)
@@ -147,8 +150,17 @@ def collect_sweep(directory: str | Path) -> SweepData:
     if skipped:
         notes.append(skipped[0].upper() + skipped[1:])
     name = (ledger or {}).get("sweep") or sweep_config.get("name") or directory.name
-    return SweepData(directory, str(name), sweep_yaml, sweep_config, varying, run_list,
-                     grid, ledger is not None, notes)
+    return SweepData(
+        directory,
+        str(name),
+        sweep_yaml,
+        sweep_config,
+        varying,
+        run_list,
+        grid,
+        ledger is not None,
+        notes,
+    )
 
 
 class BaselineError(FileNotFoundError):
@@ -160,36 +172,52 @@ def add_baseline(sweep: SweepData, baseline: SweepData) -> SweepData:
     (the unlabelled-volume sweep) is compared with another sweep's scratch runs,
     which do not depend on pretraining, instead of training them again. Only the label
     fractions ``sweep`` has are taken."""
-    fractions = {round(run.label_fraction, 12) for run in sweep.runs
-                 if run.label_fraction is not None}
-    scratch = [run for run in baseline.runs if run.method == "scratch"
-               and run.label_fraction is not None and round(run.label_fraction, 12) in fractions]
+    fractions = {
+        round(run.label_fraction, 12) for run in sweep.runs if run.label_fraction is not None
+    }
+    scratch = [
+        run
+        for run in baseline.runs
+        if run.method == "scratch"
+        and run.label_fraction is not None
+        and round(run.label_fraction, 12) in fractions
+    ]
     if not scratch:
         raise BaselineError(
             f"{baseline.directory} holds no scratch runs at the label fractions of "
             f"{sweep.directory} ({', '.join(f'{f:g}' for f in sorted(fractions)) or 'none'}); "
-            "give the sweep directory whose scratch runs serve as the baseline")
+            "give the sweep directory whose scratch runs serve as the baseline"
+        )
     known = {run.run_id for run in sweep.runs}
     added = [run for run in scratch if run.run_id not in known]
-    note = (f"Scratch runs from {baseline.directory} ({len(added)}, "
-            f"{sum(run.is_usable for run in added)} finished) are the baseline.")
+    note = (
+        f"Scratch runs from {baseline.directory} ({len(added)}, "
+        f"{sum(run.is_usable for run in added)} finished) are the baseline."
+    )
     return dataclasses.replace(sweep, runs=[*sweep.runs, *added], notes=[*sweep.notes, note])
 
 
-def expected_grid(directory: Path, sweep_config: dict, grid_parameters: dict[str, list],
-                  runs: list[SweepRun], notes: list[str]) -> list[GridPoint] | None:
+def expected_grid(
+    directory: Path,
+    sweep_config: dict,
+    grid_parameters: dict[str, list],
+    runs: list[SweepRun],
+    notes: list[str],
+) -> list[GridPoint] | None:
     """Every point the engine plans for the sweep, with the best state any run reached."""
     if not sweep_config:
         return None
     if not grid_parameters:
-        notes.append(f"{SWEEP_COPY} lists no `values` parameters, so missing grid points are "
-                     "unknown.")
+        notes.append(
+            f"{SWEEP_COPY} lists no `values` parameters, so missing grid points are unknown."
+        )
         return None
     try:
         planned = planned_grid(sweep_config, directory / SWEEP_COPY)
     except (SweepConfigError, ValueError) as error:
-        notes.append(f"The sweep engine cannot list the grid ({error}); missing grid points "
-                     "are unknown.")
+        notes.append(
+            f"The sweep engine cannot list the grid ({error}); missing grid points are unknown."
+        )
         return None
     names = list(grid_parameters)
     by_point: dict[tuple, list[SweepRun]] = {}
@@ -201,8 +229,9 @@ def expected_grid(directory: Path, sweep_config: dict, grid_parameters: dict[str
         point = {name: values.get(name) for name in names}
         matching = by_point.get(tuple(_match_key(value) for value in point.values()), [])
         states = {run.state for run in matching}
-        state = next((s for s in STATE_ORDER if s in states),
-                     "missing" if not matching else "unknown")
+        state = next(
+            (s for s in STATE_ORDER if s in states), "missing" if not matching else "unknown"
+        )
         points.append(GridPoint(point, state, [run.run_id for run in matching]))
     return points
 
@@ -214,22 +243,33 @@ def _runs_from_ledger(ledger: Ledger, data: dict, notes: list[str]) -> dict[str,
         run_dir = ledger.run_dir(entry) if _has_run_dir(entry) else None
         loaded = load_record(run_dir, complete=True) if run_dir is not None else None
         record = loaded.record if loaded is not None else None
-        if loaded is not None and record is None and run_dir.exists() and "missing" not in (
-                loaded.problem or ""):
-            notes.append(f"Run {entry.get('name') or run_id}: {loaded.problem}; it counts as "
-                         "not finished.")
+        if (
+            loaded is not None
+            and record is None
+            and run_dir.exists()
+            and "missing" not in (loaded.problem or "")
+        ):
+            notes.append(
+                f"Run {entry.get('name') or run_id}: {loaded.problem}; it counts as not finished."
+            )
         state = run_state(entry, record)
         _note_no_number(entry.get("name") or run_id, record, notes)
         error = None
         if state != "finished":
             error = (record.error_text() if record is not None else None) or _text(
-                entry.get("error"))
+                entry.get("error")
+            )
             if error is None and entry.get("exit_code") not in (None, 0):
                 error = f"exit code {entry['exit_code']}"
         config = {**(entry.get("config") or {}), **flat_config(record)}
-        runs[str(run_id)] = SweepRun(str(entry.get("name") or run_id),
-                                     run_dir if run_dir is not None and run_dir.is_dir() else None,
-                                     state, config, record, error)
+        runs[str(run_id)] = SweepRun(
+            str(entry.get("name") or run_id),
+            run_dir if run_dir is not None and run_dir.is_dir() else None,
+            state,
+            config,
+            record,
+            error,
+        )
     return runs
 
 
@@ -240,8 +280,10 @@ def _note_no_number(name: str, record: Record | None, notes: list[str]) -> None:
     value = (record.test or {}).get("accuracy")
     if value is not None and record.test_accuracy is None:
         shown = "NaN" if isinstance(value, float) else repr(value)
-        notes.append(f"Run {name}: its test accuracy is {shown}, not a number; it is left out "
-                     "of the comparison.")
+        notes.append(
+            f"Run {name}: its test accuracy is {shown}, not a number; it is left out "
+            "of the comparison."
+        )
 
 
 def _run_from_record(run_id: str, run_dir: Path, notes: list[str]) -> SweepRun:
@@ -263,8 +305,14 @@ def flat_config(record: Record | None) -> dict:
         flat = flatten(from_dict(TrainConfig, record.config))
         # settings this version no longer has (an older record's `epochs`) stay visible, so
         # such runs are not mistaken for runs of today's defaults
-        return {**{key: value for key, value in record.config.items()
-                   if key not in flat and not isinstance(value, dict)}, **flat}
+        return {
+            **{
+                key: value
+                for key, value in record.config.items()
+                if key not in flat and not isinstance(value, dict)
+            },
+            **flat,
+        }
     except (ValueError, TypeError):  # an older or foreign record: take what it says
         return {key: value for key, value in record.config.items() if not isinstance(value, dict)}
 

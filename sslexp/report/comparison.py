@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sslexp.report.collect import SweepRun
-from sslexp.runs.record import as_float
 from sslexp.report.stats import (
     BlockedTest,
     Interval,
@@ -39,6 +38,7 @@ from sslexp.report.stats import (
     paired_difference,
     sign_test,
 )
+from sslexp.runs.record import as_float
 
 METHODS = ("ssl", "scratch")
 LOW_LABELS_PER_CLASS = 100  # fractions with at most this many labels per class are "low-label"
@@ -63,8 +63,11 @@ class FractionRow:
     @property
     def differences_by_fold(self) -> dict[int, float]:
         ssl, scratch = self.accuracy_by_fold["ssl"], self.accuracy_by_fold["scratch"]
-        return {fold: ssl[fold] - scratch[fold] for fold in sorted(set(ssl) & set(scratch))
-                if fold != -1}
+        return {
+            fold: ssl[fold] - scratch[fold]
+            for fold in sorted(set(ssl) & set(scratch))
+            if fold != -1
+        }
 
     @property
     def folds(self) -> int:
@@ -97,13 +100,21 @@ def unlabeled_fraction(run: SweepRun) -> float:
 
 def volumes(runs: list[SweepRun]) -> list[float]:
     """The unlabelled shares the finished ssl runs were pretrained on, ascending."""
-    return sorted({round(unlabeled_fraction(run), 12) for run in runs
-                   if run.is_usable and run.method == "ssl"})
+    return sorted(
+        {
+            round(unlabeled_fraction(run), 12)
+            for run in runs
+            if run.is_usable and run.method == "ssl"
+        }
+    )
 
 
-def compare(runs: list[SweepRun], confidence: float = 0.95,
-            low_labels_per_class: float = LOW_LABELS_PER_CLASS,
-            volume: float | None = None) -> Comparison:
+def compare(
+    runs: list[SweepRun],
+    confidence: float = 0.95,
+    low_labels_per_class: float = LOW_LABELS_PER_CLASS,
+    volume: float | None = None,
+) -> Comparison:
     """One ``FractionRow`` per label fraction that has any finished ssl or scratch run.
 
     ``volume``: compare only the ssl runs pretrained on this unlabelled share
@@ -116,37 +127,67 @@ def compare(runs: list[SweepRun], confidence: float = 0.95,
     for run in runs:
         if not (run.is_usable and run.method in METHODS):
             continue
-        if volume is not None and run.method == "ssl" and not math.isclose(
-                unlabeled_fraction(run), volume):
+        if (
+            volume is not None
+            and run.method == "ssl"
+            and not math.isclose(unlabeled_fraction(run), volume)
+        ):
             continue
         by_fraction.setdefault(round(run.label_fraction, 12), []).append(run)
-    partial = [_summarize_fraction(fraction, by_fraction[fraction], confidence)
-               for fraction in sorted(by_fraction)]
-    scratch_curve = [(labels["scratch"], spread["scratch"].mean)
-                     for _, labels, spread, _, _ in partial if spread["scratch"].n]
+    partial = [
+        _summarize_fraction(fraction, by_fraction[fraction], confidence)
+        for fraction in sorted(by_fraction)
+    ]
+    scratch_curve = [
+        (labels["scratch"], spread["scratch"].mean)
+        for _, labels, spread, _, _ in partial
+        if spread["scratch"].n
+    ]
     rows = []
     for fraction, labels, spread, per_fold, difference in partial:
         efficiency = label_efficiency(
-            spread["ssl"].mean, labels["ssl"],
-            [point[0] for point in scratch_curve], [point[1] for point in scratch_curve],
+            spread["ssl"].mean,
+            labels["ssl"],
+            [point[0] for point in scratch_curve],
+            [point[1] for point in scratch_curve],
         )
         interval = bootstrap_label_efficiency(
-            per_fold["ssl"], labels["ssl"],
-            [(row_labels["scratch"], row_folds["scratch"]) for _, row_labels, _, row_folds, _
-             in partial if row_folds["scratch"] and math.isfinite(row_labels["scratch"])],
-            confidence=confidence)
+            per_fold["ssl"],
+            labels["ssl"],
+            [
+                (row_labels["scratch"], row_folds["scratch"])
+                for _, row_labels, _, row_folds, _ in partial
+                if row_folds["scratch"] and math.isfinite(row_labels["scratch"])
+            ],
+            confidence=confidence,
+        )
         all_labels = describe(
-            run.n_labels for run in by_fraction[fraction] if run.n_labels is not None)
-        rows.append(FractionRow(fraction, all_labels, spread, labels, per_fold, difference,
-                                efficiency, efficiency_interval=interval,
-                                labels_per_class=_labels_per_class(by_fraction[fraction])))
+            run.n_labels for run in by_fraction[fraction] if run.n_labels is not None
+        )
+        rows.append(
+            FractionRow(
+                fraction,
+                all_labels,
+                spread,
+                labels,
+                per_fold,
+                difference,
+                efficiency,
+                efficiency_interval=interval,
+                labels_per_class=_labels_per_class(by_fraction[fraction]),
+            )
+        )
     for row, adjusted in zip(rows, holm_adjusted([row.difference.p_value for row in rows])):
         row.holm_p = adjusted
-    low = [row for row in rows if math.isfinite(row.labels_per_class)
-           and row.labels_per_class <= low_labels_per_class]
+    low = [
+        row
+        for row in rows
+        if math.isfinite(row.labels_per_class) and row.labels_per_class <= low_labels_per_class
+    ]
     pooled = fold_blocked_test(differences_by_fold(low)) if low else None
-    return Comparison(rows, pooled, [row.label_fraction for row in low], low_labels_per_class,
-                      volume)
+    return Comparison(
+        rows, pooled, [row.label_fraction for row in low], low_labels_per_class, volume
+    )
 
 
 def differences_by_fold(rows: list[FractionRow]) -> dict[int, list[float]]:
@@ -164,8 +205,9 @@ def _labels_per_class(runs: list[SweepRun]) -> float:
     for run in runs:
         if run.record is None:
             continue
-        classes = (len(run.record.split_view.labels_per_class)
-                   or len(run.record.test_view.class_names))
+        classes = len(run.record.split_view.labels_per_class) or len(
+            run.record.test_view.class_names
+        )
         if classes and run.n_labels is not None:
             values.append(run.n_labels / classes)
     return float(np.mean(values)) if values else math.nan
@@ -208,8 +250,9 @@ def _summarize_fraction(fraction: float, runs: list[SweepRun], confidence: float
         if run.n_labels is not None:
             labels[run.method].append(run.n_labels)
     spread = {method: describe(per_fold[method].values()) for method in METHODS}
-    mean_labels = {method: float(np.mean(values)) if values else math.nan
-                   for method, values in labels.items()}
+    mean_labels = {
+        method: float(np.mean(values)) if values else math.nan for method, values in labels.items()
+    }
     paired = sorted(set(per_fold["ssl"]) & set(per_fold["scratch"]) - {-1})
     difference = paired_difference(
         [per_fold["ssl"][fold] for fold in paired],

@@ -65,18 +65,24 @@ def group_experiments(runs: list[SweepRun]) -> list[Experiment]:
     for run in scratch_runs:
         settings = settings_of(run, defaults)
         joined = served.get(_key(_without_pretext(settings)))
-        for experiment in joined or [groups.setdefault(_key(settings),
-                                                       Experiment("", settings, []))]:
+        for experiment in joined or [
+            groups.setdefault(_key(settings), Experiment("", settings, []))
+        ]:
             experiment.runs.append(run)
     position = {id(run): index for index, run in enumerate(runs)}
     for experiment in groups.values():
         experiment.runs.sort(key=lambda run: position[id(run)])
     experiments = sorted(groups.values(), key=lambda experiment: position[id(experiment.runs[0])])
-    differing = [name for name in sorted({n for e in experiments for n in e.settings})
-                 if len({_comparable(e.settings.get(name)) for e in experiments}) > 1]
+    differing = [
+        name
+        for name in sorted({n for e in experiments for n in e.settings})
+        if len({_comparable(e.settings.get(name)) for e in experiments}) > 1
+    ]
     for experiment in experiments:
-        experiment.name = ",".join(f"{name}={_shown(experiment.settings.get(name))}"
-                                   for name in differing) or "all runs"
+        experiment.name = (
+            ",".join(f"{name}={_shown(experiment.settings.get(name))}" for name in differing)
+            or "all runs"
+        )
     return experiments
 
 
@@ -90,14 +96,19 @@ def choose(experiments: list[Experiment], wanted: str | None) -> list[Experiment
         chosen = [experiment for experiment in experiments if experiment.name == wanted]
         if chosen:
             return chosen
-    listing = "\n".join(f"  {experiment.name}  ({len(experiment.runs)} runs)"
-                        for experiment in experiments)
-    problem = (f"no experiment is named {wanted!r}" if wanted is not None
-               else f"these runs belong to {len(experiments)} experiments that cannot be "
-                    f"compared with each other")
+    listing = "\n".join(
+        f"  {experiment.name}  ({len(experiment.runs)} runs)" for experiment in experiments
+    )
+    problem = (
+        f"no experiment is named {wanted!r}"
+        if wanted is not None
+        else f"these runs belong to {len(experiments)} experiments that cannot be "
+        f"compared with each other"
+    )
     raise ExperimentChoiceError(
         f"{problem}:\n{listing}\nPick one with --experiment NAME (as listed), or write one "
-        f"report per experiment with --experiment {ALL}.")
+        f"report per experiment with --experiment {ALL}."
+    )
 
 
 def restrict(sweep: SweepData, experiment: Experiment) -> SweepData:
@@ -105,11 +116,21 @@ def restrict(sweep: SweepData, experiment: Experiment) -> SweepData:
     names = {id(run) for run in experiment.runs}
     grid = None
     if sweep.grid is not None:
-        grid = [point for point in sweep.grid
-                if all(_comparable(experiment.settings.get(name, value)) == _comparable(value)
-                       for name, value in point.values.items() if name not in AXES)]
-    return dataclasses.replace(sweep, runs=[run for run in sweep.runs if id(run) in names],
-                               grid=grid, notes=list(sweep.notes))
+        grid = [
+            point
+            for point in sweep.grid
+            if all(
+                _comparable(experiment.settings.get(name, value)) == _comparable(value)
+                for name, value in point.values.items()
+                if name not in AXES
+            )
+        ]
+    return dataclasses.replace(
+        sweep,
+        runs=[run for run in sweep.runs if id(run) in names],
+        grid=grid,
+        notes=list(sweep.notes),
+    )
 
 
 def directory_name(experiment: Experiment) -> str:
@@ -122,8 +143,7 @@ def _key(settings: dict) -> str:
 
 
 def _without_pretext(settings: dict) -> dict:
-    return {name: value for name, value in settings.items()
-            if not name.startswith(PRETEXT_PREFIX)}
+    return {name: value for name, value in settings.items() if not name.startswith(PRETEXT_PREFIX)}
 
 
 def _comparable(value):

@@ -16,12 +16,38 @@ from sslexp.report.collect import SweepRun
 from sslexp.runs.record import as_float
 from sslexp.tuning import TUNED_FIELDS
 
-PER_RUN_COLUMNS = ("method", "label fraction", "fold", "seed", "test acc %",
-                   "without BN recal. %", "updates", "best update", "after best", "hardware")
-PER_RUN_FIELDS = ("run_id", "method", "label_fraction", "fold", "seed", "n_labels",
-                  "test_accuracy", "test_accuracy_without_recalibration", "updates",
-                  "best_update", "updates_after_best", "lr", "augment", "weight_decay", "device",
-                  "cpu", "instruction_set", "git_revision")
+PER_RUN_COLUMNS = (
+    "method",
+    "label fraction",
+    "fold",
+    "seed",
+    "test acc %",
+    "without BN recal. %",
+    "updates",
+    "best update",
+    "after best",
+    "hardware",
+)
+PER_RUN_FIELDS = (
+    "run_id",
+    "method",
+    "label_fraction",
+    "fold",
+    "seed",
+    "n_labels",
+    "test_accuracy",
+    "test_accuracy_without_recalibration",
+    "updates",
+    "best_update",
+    "updates_after_best",
+    "lr",
+    "augment",
+    "weight_decay",
+    "device",
+    "cpu",
+    "instruction_set",
+    "git_revision",
+)
 ARM_COLUMNS = ("method", "runs", "lr", "augment", "weight decay", "how chosen")
 
 
@@ -35,15 +61,22 @@ def per_run_values(run: SweepRun) -> dict:
     without = ((record.test or {}).get("without_recalibration") or {}).get("accuracy")
     updates, best = as_float(training.get("updates")), as_float(training.get("best_update"))
     return {
-        "run_id": run.run_id, "method": run.method, "label_fraction": run.label_fraction,
-        "fold": run.fold, "seed": run.config.get("seed"), "n_labels": run.n_labels,
+        "run_id": run.run_id,
+        "method": run.method,
+        "label_fraction": run.label_fraction,
+        "fold": run.fold,
+        "seed": run.config.get("seed"),
+        "n_labels": run.n_labels,
         "test_accuracy": run.test_accuracy,
         "test_accuracy_without_recalibration": as_float(without),
-        "updates": updates, "best_update": best,
-        "updates_after_best": (updates - best if updates is not None and best is not None
-                               else None),
+        "updates": updates,
+        "best_update": best,
+        "updates_after_best": (
+            updates - best if updates is not None and best is not None else None
+        ),
         **{name: run.config.get(name) for name in TUNED_FIELDS},
-        "device": runtime.get("device"), "cpu": cpu.get("model"),
+        "device": runtime.get("device"),
+        "cpu": cpu.get("model"),
         "instruction_set": cpu.get("instruction_set"),
         "git_revision": (provenance.get("git") or {}).get("revision"),
     }
@@ -54,18 +87,25 @@ def per_run_rows(runs: list[SweepRun]) -> list[dict]:
     rows = []
     for run in sorted((run for run in runs if run.is_usable), key=_grid_order):
         values = per_run_values(run)
-        hardware = " ".join(str(part) for part in (values["device"], values["cpu"],
-                                                    values["instruction_set"]) if part)
-        rows.append({
-            "method": values["method"], "label fraction": f"{values['label_fraction']:g}",
-            "fold": "" if values["fold"] is None else str(values["fold"]),
-            "seed": "" if values["seed"] is None else str(values["seed"]),
-            "test acc %": _percent(values["test_accuracy"]),
-            "without BN recal. %": _percent(values["test_accuracy_without_recalibration"]),
-            "updates": _count(values["updates"]), "best update": _count(values["best_update"]),
-            "after best": _count(values["updates_after_best"]),
-            "hardware": hardware or "n/a",
-        })
+        hardware = " ".join(
+            str(part)
+            for part in (values["device"], values["cpu"], values["instruction_set"])
+            if part
+        )
+        rows.append(
+            {
+                "method": values["method"],
+                "label fraction": f"{values['label_fraction']:g}",
+                "fold": "" if values["fold"] is None else str(values["fold"]),
+                "seed": "" if values["seed"] is None else str(values["seed"]),
+                "test acc %": _percent(values["test_accuracy"]),
+                "without BN recal. %": _percent(values["test_accuracy_without_recalibration"]),
+                "updates": _count(values["updates"]),
+                "best update": _count(values["best_update"]),
+                "after best": _count(values["updates_after_best"]),
+                "hardware": hardware or "n/a",
+            }
+        )
     return rows
 
 
@@ -87,14 +127,22 @@ def arm_rows(runs: list[SweepRun]) -> list[dict]:
         chosen = [run for run in runs if run.is_usable and run.method == method]
         if not chosen:
             continue
-        values = {name: sorted({str(run.config.get(name)) for run in chosen})
-                  for name in TUNED_FIELDS}
+        values = {
+            name: sorted({str(run.config.get(name)) for run in chosen}) for name in TUNED_FIELDS
+        }
         tuned = sorted({str(run.config["tuned"]) for run in chosen if run.config.get("tuned")})
-        rows.append({"method": method, "runs": str(len(chosen)),
-                     "lr": ", ".join(values["lr"]), "augment": ", ".join(values["augment"]),
-                     "weight decay": ", ".join(values["weight_decay"]),
-                     "how chosen": "; ".join(_how_chosen(path) for path in tuned)
-                     if tuned else "as the sweep set them (not tuned)"})
+        rows.append(
+            {
+                "method": method,
+                "runs": str(len(chosen)),
+                "lr": ", ".join(values["lr"]),
+                "augment": ", ".join(values["augment"]),
+                "weight decay": ", ".join(values["weight_decay"]),
+                "how chosen": "; ".join(_how_chosen(path) for path in tuned)
+                if tuned
+                else "as the sweep set them (not tuned)",
+            }
+        )
     return rows
 
 
@@ -110,8 +158,12 @@ def _how_chosen(path: str) -> str:
 
 
 def _grid_order(run: SweepRun):
-    return (run.label_fraction if run.label_fraction is not None else math.inf,
-            run.method or "", run.fold if run.fold is not None else -1, run.run_id)
+    return (
+        run.label_fraction if run.label_fraction is not None else math.inf,
+        run.method or "",
+        run.fold if run.fold is not None else -1,
+        run.run_id,
+    )
 
 
 def _count(value) -> str:

@@ -55,17 +55,25 @@ def gather(sweep: SweepData) -> Provenance:
             key = (run.label_fraction, run.fold)
             splits.setdefault(key, {})[run.method] = str(split.fingerprint)
     split_rows = []
-    for (fraction, fold), by_method in sorted(splits.items(), key=lambda item: (
-            item[0][0], item[0][1] if item[0][1] is not None else -1)):
+    for (fraction, fold), by_method in sorted(
+        splits.items(), key=lambda item: (item[0][0], item[0][1] if item[0][1] is not None else -1)
+    ):
         ssl, scratch = by_method.get("ssl"), by_method.get("scratch")
-        split_rows.append({
-            "label_fraction": fraction, "fold": fold, "ssl": ssl or "", "scratch": scratch or "",
-            "same": (ssl == scratch) if ssl and scratch else None,
-        })
+        split_rows.append(
+            {
+                "label_fraction": fraction,
+                "fold": fold,
+                "ssl": ssl or "",
+                "scratch": scratch or "",
+                "same": (ssl == scratch) if ssl and scratch else None,
+            }
+        )
     return Provenance(
         versions={library: sorted(found) for library, found in sorted(versions.items())},
-        git_revisions=[{"revision": revision, "dirty": dirty, "runs": count}
-                       for (revision, dirty), count in revisions.most_common()],
+        git_revisions=[
+            {"revision": revision, "dirty": dirty, "runs": count}
+            for (revision, dirty), count in revisions.most_common()
+        ],
         split_fingerprints=split_rows,
         dataset_fingerprints=sorted(dataset_fingerprints),
         hostnames=sorted(hostnames),

@@ -37,8 +37,11 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
     lines = [
         f"# {markdown_escape(context['title'])}",
         "",
-        *[line for sentence in context["verdict"]
-          for line in (f"**{markdown_escape(sentence)}**", "")],
+        *[
+            line
+            for sentence in context["verdict"]
+            for line in (f"**{markdown_escape(sentence)}**", "")
+        ],
         *[f"- Warning: {markdown_escape(warning)}" for warning in context["warnings"]],
         "",
         f"Sweep `{markdown_escape(context['sweep_name'])}`, "
@@ -48,8 +51,11 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
         "",
     ]
     if context["experiment"]:
-        lines += [f"Experiment `{markdown_escape(context['experiment'])}`: "
-                  f"{markdown_escape(context['experiment_settings'])}", ""]
+        lines += [
+            f"Experiment `{markdown_escape(context['experiment'])}`: "
+            f"{markdown_escape(context['experiment_settings'])}",
+            "",
+        ]
     lines += [f"> {markdown_escape(note)}" for note in context["notes"]]
     lines += [
         "",
@@ -66,49 +72,81 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
         "## Settings of each arm",
         "",
         markdown_table(context["arms"]["rows"], context["arms"]["columns"])
-        if context["arms"]["rows"] else "(no finished runs)",
+        if context["arms"]["rows"]
+        else "(no finished runs)",
         "",
         "## Label efficiency",
         "",
         "Labels scratch needs to match ssl, read off the scratch curve: "
-        + markdown_escape(context["efficiency_curve"]) + ".",
+        + markdown_escape(context["efficiency_curve"])
+        + ".",
         "",
         markdown_table(context["efficiency"]["rows"], context["efficiency"]["columns"]),
         "",
     ]
     if context["volumes"]:
-        lines += ["## Gain against unlabelled images", "",
-                  markdown_table(context["volumes"], context["volume_columns"]), ""]
+        lines += [
+            "## Gain against unlabelled images",
+            "",
+            markdown_table(context["volumes"], context["volume_columns"]),
+            "",
+        ]
     if context["class_gains"]["rows"]:
-        lines += ["## Per-class gains", "",
-                  "Descriptive only: ssl - scratch per-class test accuracy (points), mean "
-                  "over paired folds, and how many folds agree on its sign; classes in their "
-                  "recorded order, untested.", "",
-                  markdown_table(context["class_gains"]["rows"],
-                                 context["class_gains"]["columns"]), ""]
-    lines += ["## Training budgets", "",
-              markdown_table(context["budget"]["rows"], context["budget"]["columns"])
-              if context["budget"]["rows"] else "(no finished runs)", ""]
+        lines += [
+            "## Per-class gains",
+            "",
+            "Descriptive only: ssl - scratch per-class test accuracy (points), mean "
+            "over paired folds, and how many folds agree on its sign; classes in their "
+            "recorded order, untested.",
+            "",
+            markdown_table(context["class_gains"]["rows"], context["class_gains"]["columns"]),
+            "",
+        ]
+    lines += [
+        "## Training budgets",
+        "",
+        markdown_table(context["budget"]["rows"], context["budget"]["columns"])
+        if context["budget"]["rows"]
+        else "(no finished runs)",
+        "",
+    ]
     if context["pretrains"]:
-        lines += ["## Pretext task", "",
-                  "k-NN probe accuracy per epoch (features of the backbone on a labelled "
-                  "slice of the pool, never test); \"still improving\" goes by it.", "",
-                  markdown_table(context["pretrains"], context["pretrain_columns"]),
-                  ""]
+        lines += [
+            "## Pretext task",
+            "",
+            "k-NN probe accuracy per epoch (features of the backbone on a labelled "
+            'slice of the pool, never test); "still improving" goes by it.',
+            "",
+            markdown_table(context["pretrains"], context["pretrain_columns"]),
+            "",
+        ]
     if context["per_run"]["rows"]:
-        lines += ["## Per-run results", "",
-                  "Every finished run (unrounded in per_run.csv). Reproducible in distribution: "
-                  "oneDNN kernels differ by instruction set, moving single folds by up to about "
-                  "2 points between CPUs.", "",
-                  markdown_table(context["per_run"]["rows"], context["per_run"]["columns"]), ""]
+        lines += [
+            "## Per-run results",
+            "",
+            "Every finished run (unrounded in per_run.csv). Reproducible in distribution: "
+            "oneDNN kernels differ by instruction set, moving single folds by up to about "
+            "2 points between CPUs.",
+            "",
+            markdown_table(context["per_run"]["rows"], context["per_run"]["columns"]),
+            "",
+        ]
     if figure_links:
         lines += ["## Figures", ""]
         lines += [f"![{markdown_escape(title)}]({path})" for title, path in figure_links.items()]
         lines += [""]
     if context["failed"]:
-        lines += ["## Failed or unfinished runs", "",
-                  markdown_table(context["failed"], context["failed_columns"]), ""]
+        lines += [
+            "## Failed or unfinished runs",
+            "",
+            markdown_table(context["failed"], context["failed_columns"]),
+            "",
+        ]
     if context["missing"]:
-        lines += ["## Missing grid points", "",
-                  markdown_table(context["missing"], context["grid_parameters"]), ""]
+        lines += [
+            "## Missing grid points",
+            "",
+            markdown_table(context["missing"], context["grid_parameters"]),
+            "",
+        ]
     return "\n".join(lines)

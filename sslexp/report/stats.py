@@ -72,9 +72,7 @@ def paired_difference(first, second, confidence: float = 0.95) -> PairedDifferen
     first = np.asarray(list(first), dtype=float)
     second = np.asarray(list(second), dtype=float)
     if first.shape != second.shape:
-        raise ValueError(
-            f"paired values need the same length, got {first.size} and {second.size}"
-        )
+        raise ValueError(f"paired values need the same length, got {first.size} and {second.size}")
     differences = first - second
     n = int(differences.size)
     if n == 0:
@@ -89,13 +87,21 @@ def paired_difference(first, second, confidence: float = 0.95) -> PairedDifferen
         warnings.simplefilter("ignore", RuntimeWarning)
         test = scipy_stats.ttest_rel(first, second)
     return PairedDifference(
-        n, mean, std, mean - half_width, mean + half_width,
-        float(test.statistic), float(test.pvalue), confidence,
+        n,
+        mean,
+        std,
+        mean - half_width,
+        mean + half_width,
+        float(test.statistic),
+        float(test.pvalue),
+        confidence,
     )
 
 
-EFFICIENCY_CURVE = ("monotone cubic interpolation (PCHIP) in log(labels) through the scratch "
-                    "means, made non-decreasing first (isotonic regression) where they dip")
+EFFICIENCY_CURVE = (
+    "monotone cubic interpolation (PCHIP) in log(labels) through the scratch "
+    "means, made non-decreasing first (isotonic regression) where they dip"
+)
 
 
 def monotone_curve(labels, accuracies):
@@ -147,8 +153,9 @@ def labels_to_reach(target_accuracy: float, labels, accuracies) -> tuple[float, 
     return float(np.exp(crossing)), "interpolated"
 
 
-def label_efficiency(target_accuracy: float, target_labels: float, labels,
-                     accuracies) -> LabelEfficiency:
+def label_efficiency(
+    target_accuracy: float, target_labels: float, labels, accuracies
+) -> LabelEfficiency:
     """``labels_to_reach`` on the scratch curve, as a ratio to the labels ssl used."""
     needed, bound = labels_to_reach(target_accuracy, labels, accuracies)
     ratio = needed / target_labels if target_labels and math.isfinite(target_labels) else NAN
@@ -196,8 +203,13 @@ def sign_flip_test(differences, resamples: int = 20_000, seed: int = 0) -> SignF
         return SignFlipTest(n, float(array.mean()), 1.0, True)
     exact = n <= EXACT_SIGN_FLIPS_UP_TO
     result = scipy_stats.permutation_test(
-        (array,), np.mean, permutation_type="samples", alternative="two-sided",
-        n_resamples=2 ** n if exact else resamples, rng=np.random.default_rng(seed))
+        (array,),
+        np.mean,
+        permutation_type="samples",
+        alternative="two-sided",
+        n_resamples=2**n if exact else resamples,
+        rng=np.random.default_rng(seed),
+    )
     return SignFlipTest(n, float(array.mean()), float(min(1.0, result.pvalue)), exact)
 
 
@@ -209,10 +221,14 @@ class Interval:
     confidence: float = 0.95
 
 
-def bootstrap_label_efficiency(ssl_by_fold: dict[int, float], ssl_labels: float,
-                               scratch_curve: list[tuple[float, dict[int, float]]],
-                               resamples: int = 2000, confidence: float = 0.95,
-                               seed: int = 0) -> Interval:
+def bootstrap_label_efficiency(
+    ssl_by_fold: dict[int, float],
+    ssl_labels: float,
+    scratch_curve: list[tuple[float, dict[int, float]]],
+    resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
     """Percentile bootstrap over folds of ``label_efficiency``'s ratio.
 
     Each resample draws folds with replacement; ssl's mean and every point of
@@ -236,8 +252,9 @@ def bootstrap_label_efficiency(ssl_by_fold: dict[int, float], ssl_labels: float,
                 points.append((labels, float(np.mean(values))))
         if not ssl or not points:
             continue
-        ratio = label_efficiency(float(np.mean(ssl)), ssl_labels, [p[0] for p in points],
-                                 [p[1] for p in points]).ratio
+        ratio = label_efficiency(
+            float(np.mean(ssl)), ssl_labels, [p[0] for p in points], [p[1] for p in points]
+        ).ratio
         if math.isfinite(ratio):
             ratios.append(ratio)
     if not ratios:
@@ -258,7 +275,7 @@ def too_few_pairs(n_pairs: int, minimum: int = MIN_PAIRS) -> bool:
 def exact_p_floor(units: int) -> float:
     """The smallest two-sided p-value an exact sign-flip (or sign) test over ``units``
     independent units can give: the two patterns with every sign alike, 2 / 2^units."""
-    return min(1.0, 2.0 / 2 ** units) if units > 0 else 1.0
+    return min(1.0, 2.0 / 2**units) if units > 0 else 1.0
 
 
 def can_reach(alpha: float, units: int) -> bool:
@@ -284,15 +301,26 @@ class BlockedTest:
     fold_means: dict[int, float]
 
 
-def fold_blocked_test(differences_by_fold: dict[int, list[float]], resamples: int = 20_000,
-                      seed: int = 0) -> BlockedTest:
+def fold_blocked_test(
+    differences_by_fold: dict[int, list[float]], resamples: int = 20_000, seed: int = 0
+) -> BlockedTest:
     """``sign_flip_test`` on the fold means of ``{fold: [differences at the pooled fractions]}``."""
-    fold_means = {fold: float(np.mean(values)) for fold, values in sorted(
-        differences_by_fold.items()) if len(values)}
+    fold_means = {
+        fold: float(np.mean(values))
+        for fold, values in sorted(differences_by_fold.items())
+        if len(values)
+    }
     result = sign_flip_test(list(fold_means.values()), resamples, seed)
     pairs = sum(len(values) for values in differences_by_fold.values())
-    return BlockedTest(result.n_pairs, pairs, result.mean, result.p_value,
-                       exact_p_floor(result.n_pairs), result.exact, fold_means)
+    return BlockedTest(
+        result.n_pairs,
+        pairs,
+        result.mean,
+        result.p_value,
+        exact_p_floor(result.n_pairs),
+        result.exact,
+        fold_means,
+    )
 
 
 @dataclass(frozen=True)
@@ -321,8 +349,10 @@ class SignTest:
         if not self.units:
             return "no fold with a nonzero difference"
         ties = f", {self.ties} tied" if self.ties else ""
-        return (f"{self.positive} of {self.units} folds positive{ties} "
-                f"(exact sign test p = {self.p_value:.3g})")
+        return (
+            f"{self.positive} of {self.units} folds positive{ties} "
+            f"(exact sign test p = {self.p_value:.3g})"
+        )
 
 
 def sign_test(differences) -> SignTest:

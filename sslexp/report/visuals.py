@@ -4,9 +4,9 @@ rotation predictions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -44,8 +44,14 @@ def choose_pair(sweep: SweepData) -> tuple[SweepRun, SweepRun] | None:
     return None
 
 
-def draw_visuals(sweep: SweepData, pretrains: list[PretrainRun], out_dir: Path,
-                 image_source: ImageSource, image_count: int = 4, seed: int = 0) -> Visuals:
+def draw_visuals(
+    sweep: SweepData,
+    pretrains: list[PretrainRun],
+    out_dir: Path,
+    image_source: ImageSource,
+    image_count: int = 4,
+    seed: int = 0,
+) -> Visuals:
     """Draw what can be drawn; every picture that cannot is explained in ``notes``."""
     from sslexp.viz import load_model, save_comparison_figures, save_pretext_figures, select_images
 
@@ -58,7 +64,8 @@ def draw_visuals(sweep: SweepData, pretrains: list[PretrainRun], out_dir: Path,
     if pair is None:
         visuals.notes.append(
             "No label fraction has both a finished ssl and a finished scratch run with a "
-            "saved model, so filters and activations are not shown.")
+            "saved model, so filters and activations are not shown."
+        )
     if pair is None and pretext_path is None:
         visuals.notes.append("No pretext.keras was found next to the ssl runs' backbone.")
         return visuals
@@ -69,13 +76,15 @@ def draw_visuals(sweep: SweepData, pretrains: list[PretrainRun], out_dir: Path,
         image_size = int(reference.input_shape[1])
         config = (pair[0] if pair else sweep.runs[0]).config
         dataset = config.get("dataset") or sweep.sweep_config.get("parameters", {}).get(
-            "dataset", {}).get("value")
+            "dataset", {}
+        ).get("value")
         images, indices = select_images(image_source(str(dataset), image_size), image_count, seed)
         if tuple(images.shape[1:3]) != tuple(reference.input_shape[1:3]):
             raise ValueError(
                 f"the images are {images.shape[1]}x{images.shape[2]} pixels but the models take "
                 f"{reference.input_shape[1]}x{reference.input_shape[2]}; give --npz images of "
-                f"that size, or leave --npz out so the data set's own test images are used")
+                f"that size, or leave --npz out so the data set's own test images are used"
+            )
     except Exception as error:  # a report without pictures beats no report
         visuals.notes.append(f"Pictures skipped: {type(error).__name__}: {error}")
         return visuals
@@ -85,31 +94,47 @@ def draw_visuals(sweep: SweepData, pretrains: list[PretrainRun], out_dir: Path,
         initial = _initial_filters(scratch)
         shared = shared_start(ssl, scratch)
         filters_path, activations_path = save_comparison_figures(
-            models, images, out_dir, max_images=image_count,
+            models,
+            images,
+            out_dir,
+            max_images=image_count,
             initial=(INITIAL_TITLE, initial) if initial is not None else None,
-            shared_start=shared)
-        where = (f"label fraction {ssl.label_fraction:g}, fold {ssl.fold}: runs {ssl.run_id} (ssl) "
-                 f"and {scratch.run_id} (scratch)")
+            shared_start=shared,
+        )
+        where = (
+            f"label fraction {ssl.label_fraction:g}, fold {ssl.fold}: runs {ssl.run_id} (ssl) "
+            f"and {scratch.run_id} (scratch)"
+        )
         visuals.figures += [
-            ReportFigure("First-layer filters, ssl vs scratch",
-                         f"stem_conv kernels of each checkpoint, each filter on its own scale. "
-                         f"{initialisation_caption(ssl, scratch, initial is not None)} "
-                         f"{movement_caption(models, initial, shared)} {where}.",
-                         filters_path),
-            ReportFigure("Stage activations, ssl vs scratch",
-                         f"Channel-mean output of each residual stage for {chosen}; each stage "
-                         f"on one colour scale shared by both models, and ssl - scratch on a "
-                         f"symmetric scale per stage, with its colour bar (red: ssl higher); "
-                         f"{where}.",
-                         activations_path, wide=True),
+            ReportFigure(
+                "First-layer filters, ssl vs scratch",
+                f"stem_conv kernels of each checkpoint, each filter on its own scale. "
+                f"{initialisation_caption(ssl, scratch, initial is not None)} "
+                f"{movement_caption(models, initial, shared)} {where}.",
+                filters_path,
+            ),
+            ReportFigure(
+                "Stage activations, ssl vs scratch",
+                f"Channel-mean output of each residual stage for {chosen}; each stage "
+                f"on one colour scale shared by both models, and ssl - scratch on a "
+                f"symmetric scale per stage, with its colour bar (red: ssl higher); "
+                f"{where}.",
+                activations_path,
+                wide=True,
+            ),
         ]
     if pretext is not None:
-        rotations_path, _ = save_pretext_figures(pretext, images, out_dir / "pretext",
-                                                 max_images=image_count)
-        visuals.figures.append(ReportFigure(
-            "Pretext rotation predictions",
-            f"All four rotations of {chosen}, predicted by the pretext model of backbone "
-            f"{pretext_run.name}.", rotations_path))
+        rotations_path, _ = save_pretext_figures(
+            pretext, images, out_dir / "pretext", max_images=image_count
+        )
+        visuals.figures.append(
+            ReportFigure(
+                "Pretext rotation predictions",
+                f"All four rotations of {chosen}, predicted by the pretext model of backbone "
+                f"{pretext_run.name}.",
+                rotations_path,
+            )
+        )
     return visuals
 
 
@@ -155,21 +180,30 @@ def initialisation_caption(ssl: SweepRun, scratch: SweepRun, has_initial: bool) 
     scratch_seed, pretext_seed = start_seeds(ssl, scratch)
     if scratch_seed is None:
         return ""
-    start = ("The first column shows the random kernels scratch started from (seed "
-             f"{scratch_seed}). " if has_initial else "")
+    start = (
+        f"The first column shows the random kernels scratch started from (seed {scratch_seed}). "
+        if has_initial
+        else ""
+    )
     if pretext_seed is None:
-        return start + ("The ssl backbone's pretext seed is not recorded, so the ssl - scratch "
-                        "panel may mix initialisation with learning.")
+        return start + (
+            "The ssl backbone's pretext seed is not recorded, so the ssl - scratch "
+            "panel may mix initialisation with learning."
+        )
     if pretext_seed == scratch_seed:
-        return (start + f"The ssl backbone's pretraining started from the same random kernels "
-                        f"(pretext seed {pretext_seed}), so both models share their "
-                        f"initialisation and the ssl - scratch panel (one shared scale, colour "
-                        f"bar) is what pretraining and fine-tuning changed.")
-    return (start + f"The ssl backbone's pretraining started from other random kernels "
-                    f"(pretext seed {pretext_seed}): the models share no initialisation, so no "
-                    f"ssl - scratch panel is drawn (it would mix initialisation with "
-                    f"learning)" + ("; the last panel shows what training moved in scratch "
-                                    "instead." if has_initial else "."))
+        return (
+            start + f"The ssl backbone's pretraining started from the same random kernels "
+            f"(pretext seed {pretext_seed}), so both models share their "
+            f"initialisation and the ssl - scratch panel (one shared scale, colour "
+            f"bar) is what pretraining and fine-tuning changed."
+        )
+    return (
+        start + f"The ssl backbone's pretraining started from other random kernels "
+        f"(pretext seed {pretext_seed}): the models share no initialisation, so no "
+        f"ssl - scratch panel is drawn (it would mix initialisation with "
+        f"learning)"
+        + ("; the last panel shows what training moved in scratch instead." if has_initial else ".")
+    )
 
 
 def movement_caption(models: dict, initial: np.ndarray | None, shared: bool | None) -> str:
@@ -180,16 +214,22 @@ def movement_caption(models: dict, initial: np.ndarray | None, shared: bool | No
     kernels = {name: first_layer_filters(model) for name, model in models.items()}
     sentences = []
     if initial is not None and initial.shape == kernels["scratch"].shape:
-        moved = {name: _relative_change(kernel, initial) for name, kernel in kernels.items()
-                 if name == "scratch" or shared}
+        moved = {
+            name: _relative_change(kernel, initial)
+            for name, kernel in kernels.items()
+            if name == "scratch" or shared
+        }
         listing = ", ".join(f"{name} {change:.0%}" for name, change in moved.items())
-        sentences.append(f"Moved from {'the shared' if shared else 'its'} start: {listing} "
-                         f"(mean |kernel - start| / mean |start|); scratch's filters "
-                         f"{_how_far(moved['scratch'])}.")
+        sentences.append(
+            f"Moved from {'the shared' if shared else 'its'} start: {listing} "
+            f"(mean |kernel - start| / mean |start|); scratch's filters "
+            f"{_how_far(moved['scratch'])}."
+        )
     if shared is not False:
         change = relative_filter_difference(models["ssl"], models["scratch"])
-        sentences.append(f"ssl and scratch differ by {change:.0%} (mean |ssl - scratch| / "
-                         f"mean |scratch|).")
+        sentences.append(
+            f"ssl and scratch differ by {change:.0%} (mean |ssl - scratch| / mean |scratch|)."
+        )
     return " ".join(sentences)
 
 
@@ -208,17 +248,21 @@ def _how_far(change: float) -> str:
 
 def dataset_images(cache_dir: str | Path) -> ImageSource:
     """Test images from ``sslexp.data.load_dataset``, resized to the models' input."""
+
     def load(dataset: str, image_size: int) -> np.ndarray:
         from sslexp.data import load_dataset
 
         return load_dataset(dataset, image_size, cache_dir).test_images
+
     return load
 
 
 def npz_images(path: str | Path) -> ImageSource:
     """Test images from a .npz file, whatever the data set."""
+
     def load(dataset: str, image_size: int) -> np.ndarray:
         from sslexp.viz import load_npz_images
 
         return load_npz_images(path)
+
     return load

@@ -15,14 +15,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sslexp.report.comparison import METHODS, Comparison
-from sslexp.runs.protocol import COMPARISON_JOB
 from sslexp.report.format import finite, optional_number
+from sslexp.runs.protocol import COMPARISON_JOB
 
 LABELS = "labels"
 DIFFERENCES_TABLE = "paired_differences"
 FOLDS_TABLE = "paired_folds"
-DIFFERENCE_COLUMNS = ("label_fraction", "labels", "ssl_accuracy", "scratch_accuracy",
-                      "difference", "ci_low", "ci_high", "p_value", "pairs")
+DIFFERENCE_COLUMNS = (
+    "label_fraction",
+    "labels",
+    "ssl_accuracy",
+    "scratch_accuracy",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "pairs",
+)
 FOLD_COLUMNS = ("label_fraction", "fold", "ssl_accuracy", "scratch_accuracy", "difference")
 
 
@@ -41,24 +50,38 @@ def history_rows(comparison: Comparison) -> list[dict]:
         for method in METHODS:
             spread = row.accuracy[method]
             std = spread.std if finite(spread.std) else 0.0
-            values.update(zip(band_keys(method), (spread.mean, spread.mean - std,
-                                                  spread.mean + std)))
+            values.update(
+                zip(band_keys(method), (spread.mean, spread.mean - std, spread.mean + std))
+            )
         difference = row.difference
-        values.update(zip(DIFFERENCE_KEYS, (difference.mean, difference.ci_low,
-                                            difference.ci_high)))
+        values.update(
+            zip(DIFFERENCE_KEYS, (difference.mean, difference.ci_low, difference.ci_high))
+        )
         values["difference/p_value"] = difference.p_value
         rows.append({key: value for key, value in values.items() if finite(value)})
     return sorted((row for row in rows if LABELS in row), key=lambda row: row[LABELS])
 
 
 def difference_rows(comparison: Comparison) -> list[list]:
-    return [[row.label_fraction,
-             *map(optional_number, (row.n_labels.mean, row.accuracy["ssl"].mean,
-                                    row.accuracy["scratch"].mean, row.difference.mean,
-                                    row.difference.ci_low, row.difference.ci_high,
-                                    row.difference.p_value)),
-             row.difference.n_pairs]
-            for row in comparison.rows]
+    return [
+        [
+            row.label_fraction,
+            *map(
+                optional_number,
+                (
+                    row.n_labels.mean,
+                    row.accuracy["ssl"].mean,
+                    row.accuracy["scratch"].mean,
+                    row.difference.mean,
+                    row.difference.ci_low,
+                    row.difference.ci_high,
+                    row.difference.p_value,
+                ),
+            ),
+            row.difference.n_pairs,
+        ]
+        for row in comparison.rows
+    ]
 
 
 def fold_rows(comparison: Comparison) -> list[list]:
@@ -66,13 +89,15 @@ def fold_rows(comparison: Comparison) -> list[list]:
     for row in comparison.rows:
         ssl, scratch = row.accuracy_by_fold["ssl"], row.accuracy_by_fold["scratch"]
         for fold in sorted(set(ssl) & set(scratch) - {-1}):
-            rows.append([row.label_fraction, fold, ssl[fold], scratch[fold],
-                         ssl[fold] - scratch[fold]])
+            rows.append(
+                [row.label_fraction, fold, ssl[fold], scratch[fold], ssl[fold] - scratch[fold]]
+            )
     return rows
 
 
-def log_comparison(run, comparison: Comparison, verdict: Sequence[str] | None = None,
-                   warnings: Sequence[str] = ()) -> None:
+def log_comparison(
+    run, comparison: Comparison, verdict: Sequence[str] | None = None, warnings: Sequence[str] = ()
+) -> None:
     """Write the comparison into ``run`` (a ``wandb.init`` run)."""
     import wandb
 
@@ -81,9 +106,14 @@ def log_comparison(run, comparison: Comparison, verdict: Sequence[str] | None = 
         run.define_metric(f"{prefix}/*", step_metric=LABELS)
     for row in history_rows(comparison):
         run.log(row)
-    run.log({DIFFERENCES_TABLE: wandb.Table(columns=list(DIFFERENCE_COLUMNS),
-                                            data=difference_rows(comparison)),
-             FOLDS_TABLE: wandb.Table(columns=list(FOLD_COLUMNS), data=fold_rows(comparison))})
+    run.log(
+        {
+            DIFFERENCES_TABLE: wandb.Table(
+                columns=list(DIFFERENCE_COLUMNS), data=difference_rows(comparison)
+            ),
+            FOLDS_TABLE: wandb.Table(columns=list(FOLD_COLUMNS), data=fold_rows(comparison)),
+        }
+    )
     if verdict:
         run.summary["verdict"] = " ".join(verdict)
     if warnings:
@@ -94,5 +124,13 @@ def comparison_run(entity: str, project: str, *, name: str, group: str | None, c
     """The online run the comparison is logged to (W&B Reports live on the server)."""
     import wandb
 
-    return wandb.init(mode="online", entity=entity, project=project, job_type=COMPARISON_JOB,
-                      name=name, group=group, config=config, reinit="finish_previous")
+    return wandb.init(
+        mode="online",
+        entity=entity,
+        project=project,
+        job_type=COMPARISON_JOB,
+        name=name,
+        group=group,
+        config=config,
+        reinit="finish_previous",
+    )

@@ -34,12 +34,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sslexp.runs.lifecycle import STOPPED_FROM_WANDB, STOPPED_MESSAGE
-from sslexp.runs.protocol import (OUTPUT_DIR_ENV, RESUME_ENV, RUN_NAME_ENV,
-                                  STOPPED_FROM_WANDB_FILE)
-from sslexp.runs.record import (LOG_FILE, Record, now, read_record, write_json_atomic,
-                                write_record)
-from sslexp.sweep.executor import (SHARED_GPU_ENV, Executor, RunRequest, build_command,
-                                   make_executor)
+from sslexp.runs.protocol import OUTPUT_DIR_ENV, RESUME_ENV, RUN_NAME_ENV, STOPPED_FROM_WANDB_FILE
+from sslexp.runs.record import LOG_FILE, Record, now, read_record, write_json_atomic, write_record
+from sslexp.sweep.executor import SHARED_GPU_ENV, Executor, RunRequest, build_command, make_executor
 from sslexp.sweep.ledger import Outcome, classify, last_line
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -57,8 +54,12 @@ class AgentState:
 
     def begin(self, run_id: str, name: str, run_dir: Path) -> None:
         self.data["started"] += 1
-        self.data["current"] = {"run_id": run_id, "name": name, "run_dir": str(run_dir),
-                                "started_at": time.time()}
+        self.data["current"] = {
+            "run_id": run_id,
+            "name": name,
+            "run_dir": str(run_dir),
+            "started_at": time.time(),
+        }
         write_json_atomic(self.path, self.data)
 
     def give_up(self, reason: str) -> None:
@@ -68,8 +69,9 @@ class AgentState:
 
     def end(self, run_id: str, state: str, error: str | None = None) -> None:
         current = self.data["current"] or {"run_id": run_id}
-        self.data["ended"].append({**current, "state": state, "error": error,
-                                   "ended_at": time.time()})
+        self.data["ended"].append(
+            {**current, "state": state, "error": error, "ended_at": time.time()}
+        )
         self.data["current"] = None
         write_json_atomic(self.path, self.data)
 
@@ -88,12 +90,16 @@ def read_parameters(path: str) -> dict:
     from wandb.sdk.lib import config_util
 
     loaded = config_util.dict_from_config_file(path) or {}
-    return {name: item.get("value") if isinstance(item, dict) else item
-            for name, item in loaded.items() if name != "wandb_version"}
+    return {
+        name: item.get("value") if isinstance(item, dict) else item
+        for name, item in loaded.items()
+        if name != "wandb_version"
+    }
 
 
-def run_location(parameters: dict, run_id: str,
-                 environ: Mapping[str, str] = os.environ) -> tuple[str, Path]:
+def run_location(
+    parameters: dict, run_id: str, environ: Mapping[str, str] = os.environ
+) -> tuple[str, Path]:
     """The name and directory `sslexp train` will use for these parameters, in the
     environment ``wandb.agent`` gives the run."""
     from sslexp.config import TrainConfig
@@ -104,9 +110,12 @@ def run_location(parameters: dict, run_id: str,
     except ValueError:  # `sslexp train` will say what is wrong; keep its output anyway
         return run_id, Path("runs") / run_id
     output_dir = parameters.get("output_dir")
-    return train_location(config, parameters.get("run_name"),
-                          Path(output_dir) if output_dir else None,
-                          environ={**environ, "WANDB_RUN_ID": run_id})
+    return train_location(
+        config,
+        parameters.get("run_name"),
+        Path(output_dir) if output_dir else None,
+        environ={**environ, "WANDB_RUN_ID": run_id},
+    )
 
 
 def agent_request(parameters: dict, run_id: str, environ: Mapping[str, str]) -> RunRequest:
@@ -114,12 +123,16 @@ def agent_request(parameters: dict, run_id: str, environ: Mapping[str, str]) -> 
     ``sslexp train ${args}`` in the agent's environment (its W&B variables included)."""
     name, run_dir = run_location(parameters, run_id, environ)
     env = {key: value for key, value in environ.items() if key not in LAUNCHER_ONLY_ENV}
-    return RunRequest(run_id, name, Path.cwd() / run_dir,
-                      build_command(TRAIN_COMMAND, parameters), {**env, **SHARED_GPU_ENV})
+    return RunRequest(
+        run_id,
+        name,
+        Path.cwd() / run_dir,
+        build_command(TRAIN_COMMAND, parameters),
+        {**env, **SHARED_GPU_ENV},
+    )
 
 
-def record_lost_run(run_dir: Path, name: str | None, reason: str,
-                    state: str = "failed") -> Record:
+def record_lost_run(run_dir: Path, name: str | None, reason: str, state: str = "failed") -> Record:
     """A run that could not record its own end (its process was killed, or wedged) ends as
     ``state`` in its results.json, with the reason."""
     record = read_record(run_dir) or Record(kind="train", name=name)  # none: state running
@@ -147,11 +160,9 @@ def end_state(request: RunRequest, status: int, stopped_by: str | None) -> Outco
     elif outcome.killed:
         outcome = Outcome("failed", outcome.error)
     if record is None or record.state == "running":
-        record = record_lost_run(request.run_dir, request.name, outcome.error or "",
-                                 outcome.state)
+        record = record_lost_run(request.run_dir, request.name, outcome.error or "", outcome.state)
     if stopped_by == "W&B" and record.state == "interrupted":  # its point is open for fill
-        record.error = {"type": STOPPED_FROM_WANDB, "message": STOPPED_MESSAGE,
-                        "traceback": None}
+        record.error = {"type": STOPPED_FROM_WANDB, "message": STOPPED_MESSAGE, "traceback": None}
         write_record(request.run_dir, record)
     return outcome
 
@@ -159,9 +170,15 @@ def end_state(request: RunRequest, status: int, stopped_by: str | None) -> Outco
 class Agent:
     """``wandb.agent`` feeding runs to an executor, one at a time."""
 
-    def __init__(self, sweep_id: str, executor: Executor, state: AgentState,
-                 count: int | None = None, project: str | None = None,
-                 entity: str | None = None):
+    def __init__(
+        self,
+        sweep_id: str,
+        executor: Executor,
+        state: AgentState,
+        count: int | None = None,
+        project: str | None = None,
+        entity: str | None = None,
+    ):
         self.sweep_id, self.executor, self.state, self.count = sweep_id, executor, state, count
         self.project, self.entity = project, entity
         self.stopping = threading.Event()
@@ -173,8 +190,13 @@ class Agent:
         import wandb
 
         try:
-            wandb.agent(self.sweep_id, function=self.run_one, count=self.count,
-                        project=self.project, entity=self.entity)
+            wandb.agent(
+                self.sweep_id,
+                function=self.run_one,
+                count=self.count,
+                project=self.project,
+                entity=self.entity,
+            )
         except BaseException as error:  # reported by main(); the thread ends either way
             self.error = error
             traceback.print_exc()
@@ -198,7 +220,8 @@ class Agent:
         ended: dict[str, int] = {}
         runner = threading.Thread(
             target=lambda: ended.update(status=self.executor.run(request, lambda pid: None)),
-            name=f"run-{run_id}")
+            name=f"run-{run_id}",
+        )
         runner.start()
         stopped_by = None
         while runner.is_alive():
@@ -213,8 +236,9 @@ class Agent:
         outcome = end_state(request, ended.get("status", 1), stopped_by)
         self.state.end(run_id, outcome.state, outcome.error)
         if outcome.state != "finished":
-            raise RuntimeError(f"{request.name} {outcome.state}: {outcome.error}; "
-                               f"see {request.run_dir / LOG_FILE}")
+            raise RuntimeError(
+                f"{request.name} {outcome.state}: {outcome.error}; see {request.run_dir / LOG_FILE}"
+            )
 
     def stop(self, signum: int) -> None:
         """Start no new run; pass ``signum`` to the running one (a second stop kills it)."""
@@ -223,27 +247,35 @@ class Agent:
         self.executor.stop(signum, forceful=self._signals > 1)
 
 
-def gave_up_reason(ended: list[dict], started_at: float,
-                   environ: Mapping[str, str] = os.environ) -> str | None:
+def gave_up_reason(
+    ended: list[dict], started_at: float, environ: Mapping[str, str] = os.environ
+) -> str | None:
     """Why ``wandb.agent`` stopped asking for runs, when its own rule stopped it: a third
     failed run within its first 60 s (``wandb.agents.pyagent.Agent``'s constants)."""
     from wandb.agents.pyagent import Agent as WandbAgent
 
     if environ.get("WANDB_AGENT_DISABLE_FLAPPING") == "true":
         return None
-    early = [run for run in ended if run.get("state") == "failed"
-             and run.get("ended_at", started_at) - started_at < WandbAgent.FLAPPING_MAX_SECONDS]
+    early = [
+        run
+        for run in ended
+        if run.get("state") == "failed"
+        and run.get("ended_at", started_at) - started_at < WandbAgent.FLAPPING_MAX_SECONDS
+    ]
     if len(early) < WandbAgent.FLAPPING_MAX_FAILURES:
         return None
-    return (f"the wandb agent gave up: {len(early)} runs failed within its first "
-            f"{WandbAgent.FLAPPING_MAX_SECONDS} s (wandb's rule against a broken setup; see the "
-            f"runs' output.log, fix the cause and start the agents again; "
-            f"WANDB_AGENT_DISABLE_FLAPPING=true turns the rule off)")
+    return (
+        f"the wandb agent gave up: {len(early)} runs failed within its first "
+        f"{WandbAgent.FLAPPING_MAX_SECONDS} s (wandb's rule against a broken setup; see the "
+        f"runs' output.log, fix the cause and start the agents again; "
+        f"WANDB_AGENT_DISABLE_FLAPPING=true turns the rule off)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sslexp.sweep.agent",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m sslexp.sweep.agent", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("sweep_id")
     parser.add_argument("--state", required=True, type=Path)
     parser.add_argument("--count", type=int, default=None)
@@ -255,8 +287,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in LAUNCHER_ONLY_ENV:
         os.environ.pop(name, None)
     executor = make_executor(options.isolate, run_timeout_s=options.run_timeout)
-    agent = Agent(options.sweep_id, executor, AgentState(options.state), options.count,
-                  options.project, options.entity)
+    agent = Agent(
+        options.sweep_id,
+        executor,
+        AgentState(options.state),
+        options.count,
+        options.project,
+        options.entity,
+    )
     for signum in STOP_SIGNALS:
         signal.signal(signum, lambda received, frame: agent.stop(received))
     # wandb.agent runs in a helper thread, so that signals reach this one, not the agent.
@@ -268,8 +306,9 @@ def main(argv: list[str] | None = None) -> int:
         if agent.stopping.is_set() and not agent.busy.is_set():
             break
     executor.close()
-    reason = None if agent.stopping.is_set() else gave_up_reason(agent.state.data["ended"],
-                                                                 started_at)
+    reason = (
+        None if agent.stopping.is_set() else gave_up_reason(agent.state.data["ended"], started_at)
+    )
     if reason:
         agent.state.give_up(reason)
         print(reason, file=sys.stderr)

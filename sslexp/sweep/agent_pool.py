@@ -9,10 +9,10 @@ fresh worker, inside the agent process. The agent process writes which run it is
 executing to a small state file; this pool prints each run's start and end from
 it, and records the running run as failed (interrupted when stopping) should an
 agent process itself die. Each agent needs a process of its own: ``wandb.agent``
-sets the run's W&B variables in ``os.environ``, for the whole process. Agents start ``stagger_s`` apart (agents started at the
-same instant can be handed the same first run). The first Ctrl-C or SIGTERM is
-passed to every agent process (their runs are recorded as interrupted); a second
-kills them.
+sets the run's W&B variables in ``os.environ``, for the whole process. Agents start
+``stagger_s`` apart (agents started at the same instant can be handed the same first
+run). The first Ctrl-C or SIGTERM is passed to every agent process (their runs are
+recorded as interrupted); a second kills them.
 """
 
 from __future__ import annotations
@@ -72,10 +72,20 @@ class Slot:
 
 def agent_command(options: PoolOptions, slot: Slot) -> list[str]:
     """The agent process of ``slot``."""
-    argv = [sys.executable, "-m", "sslexp.sweep.agent", options.sweep_id,
-            "--state", str(slot.state_path)]
-    for name, value in (("--count", options.count), ("--project", options.project),
-                        ("--entity", options.entity), ("--run-timeout", options.run_timeout_s)):
+    argv = [
+        sys.executable,
+        "-m",
+        "sslexp.sweep.agent",
+        options.sweep_id,
+        "--state",
+        str(slot.state_path),
+    ]
+    for name, value in (
+        ("--count", options.count),
+        ("--project", options.project),
+        ("--entity", options.entity),
+        ("--run-timeout", options.run_timeout_s),
+    ):
         if value is not None:
             argv += [name, str(value)]
     return argv + (["--isolate"] if options.isolate else [])
@@ -84,9 +94,13 @@ def agent_command(options: PoolOptions, slot: Slot) -> list[str]:
 class AgentPool:
     """The agent processes of one machine: start, watch, stop."""
 
-    def __init__(self, options: PoolOptions, base_env: Mapping[str, str] = os.environ,
-                 echo: Callable[[str], None] = print,
-                 command: Callable[[PoolOptions, Slot], list[str]] = agent_command):
+    def __init__(
+        self,
+        options: PoolOptions,
+        base_env: Mapping[str, str] = os.environ,
+        echo: Callable[[str], None] = print,
+        command: Callable[[PoolOptions, Slot], list[str]] = agent_command,
+    ):
         self.options = options
         self.echo = echo
         self.command = command
@@ -102,17 +116,21 @@ class AgentPool:
             if options.group:
                 env[GROUP_ENV] = options.group
             (logs / f"agent-{index}.json").unlink(missing_ok=True)
-            self.slots.append(Slot(index, gpu, logs / f"agent-{index}.json",
-                                   logs / f"agent-{index}.log", env))
+            self.slots.append(
+                Slot(index, gpu, logs / f"agent-{index}.json", logs / f"agent-{index}.log", env)
+            )
 
     def handle_signal(self, signum: int) -> None:
         """First signal: pass it to every agent process; second: kill them."""
         self._signals += 1
         self.stopping = True
         forceful = self._signals > 1
-        self.echo("Stopping agents now (killing them)." if forceful else
-                  f"Passing {signal.Signals(signum).name} to the agents (their runs are recorded "
-                  "as interrupted); send it again to kill them.")
+        self.echo(
+            "Stopping agents now (killing them)."
+            if forceful
+            else f"Passing {signal.Signals(signum).name} to the agents (their runs are recorded "
+            "as interrupted); send it again to kill them."
+        )
         pass_signal([slot.process for slot in self.slots], signum, forceful)
 
     def run(self) -> list[Slot]:
@@ -133,8 +151,13 @@ class AgentPool:
     def _start(self, slot: Slot) -> None:
         with open(slot.log_path, "ab") as log:
             slot.process = subprocess.Popen(
-                self.command(self.options, slot), env=slot.env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                self.command(self.options, slot),
+                env=slot.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.echo(f"{slot.label} started (pid {slot.process.pid}); log: {slot.log_path}")
 
     def _watch(self, slot: Slot) -> None:
@@ -149,8 +172,10 @@ class AgentPool:
             status = "interrupted" if self.stopping else "failed"
             record_lost_run(Path(current["run_dir"]), current.get("name"), reason, status)
             slot.lost.append(current["run_id"])
-            self.echo(f"{slot.label}: {current.get('name')} (W&B run {current['run_id']}) "
-                      f"{status}: {reason}")
+            self.echo(
+                f"{slot.label}: {current.get('name')} (W&B run {current['run_id']}) "
+                f"{status}: {reason}"
+            )
         slot.ended = state.get("ended", [])
         slot.gave_up = state.get("gave_up") or slot.gave_up
         slot.exit_code = code
@@ -162,11 +187,15 @@ class AgentPool:
         shown_ended, shown_current = slot.reported
         for run in ended[shown_ended:]:
             error = f": {run['error']}" if run.get("error") else ""
-            self.echo(f"{slot.label}: {run.get('name')} (W&B run {run.get('run_id')}) "
-                      f"{run.get('state')}{error}")
+            self.echo(
+                f"{slot.label}: {run.get('name')} (W&B run {run.get('run_id')}) "
+                f"{run.get('state')}{error}"
+            )
         if current and current.get("run_id") != shown_current:
-            self.echo(f"{slot.label}: {current['name']} (W&B run {current['run_id']}) started "
-                      f"in {current['run_dir']}")
+            self.echo(
+                f"{slot.label}: {current['name']} (W&B run {current['run_id']}) started "
+                f"in {current['run_dir']}"
+            )
         slot.reported = (len(ended), current.get("run_id") if current else None)
 
     def _sleep(self, seconds: float) -> None:
@@ -181,8 +210,7 @@ def describe_slots(slots: list[Slot]) -> list[str]:
     for slot in slots:
         states: dict[str, int] = {}
         for run in slot.ended:
-            states[run.get("state") or "unknown"] = states.get(run.get("state") or "unknown",
-                                                               0) + 1
+            states[run.get("state") or "unknown"] = states.get(run.get("state") or "unknown", 0) + 1
         if slot.lost:
             states["lost"] = len(slot.lost)
         runs = ", ".join(f"{count} {state}" for state, count in states.items()) or "no runs"

@@ -20,12 +20,17 @@ LOG_SUMMARY_EVERY_S = 60.0
 class SweepDisplay:
     """Thread-safe: workers report run ends, a poller reads progress files."""
 
-    def __init__(self, ledger: Ledger, workers: int, stream: TextIO | None = None,
-                 interactive: bool | None = None):
+    def __init__(
+        self,
+        ledger: Ledger,
+        workers: int,
+        stream: TextIO | None = None,
+        interactive: bool | None = None,
+    ):
         self.ledger = ledger
         self.workers = workers
         self.stream = stream or sys.stderr
-        self.interactive = (self.stream.isatty() if interactive is None else interactive)
+        self.interactive = self.stream.isatty() if interactive is None else interactive
         self._bar = None
         self._run_lines: list = []
         self._lock = threading.Lock()
@@ -41,17 +46,31 @@ class SweepDisplay:
         from tqdm import tqdm
 
         self._total = total
-        bar_format = ("{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} runs "
-                      "[{elapsed}{postfix}]") if total else None
-        self._bar = tqdm(total=total, initial=initial, desc=description, unit="run",
-                         file=self.stream, dynamic_ncols=True, bar_format=bar_format)
+        bar_format = (
+            ("{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} runs [{elapsed}{postfix}]")
+            if total
+            else None
+        )
+        self._bar = tqdm(
+            total=total,
+            initial=initial,
+            desc=description,
+            unit="run",
+            file=self.stream,
+            dynamic_ncols=True,
+            bar_format=bar_format,
+        )
         if self.interactive:
-            self._run_lines = [tqdm(total=0, position=index + 1, bar_format="{desc}",
-                                    file=self.stream, leave=False)
-                               for index in range(self.workers)]
+            self._run_lines = [
+                tqdm(
+                    total=0, position=index + 1, bar_format="{desc}", file=self.stream, leave=False
+                )
+                for index in range(self.workers)
+            ]
         if poll:
-            self._poller = threading.Thread(target=self._poll_loop, name="sweep-display",
-                                            daemon=True)
+            self._poller = threading.Thread(
+                target=self._poll_loop, name="sweep-display", daemon=True
+            )
             self._poller.start()
 
     def say(self, text: str) -> None:
@@ -69,8 +88,10 @@ class SweepDisplay:
                 self._bar.update(1)
             elif entry["state"] in self._not_finished:
                 self._not_finished[entry["state"]] += 1
-                self._bar.write(f"{entry.get('name') or run_id} {entry['state']}: "
-                                f"{entry.get('error')}", file=self.stream)
+                self._bar.write(
+                    f"{entry.get('name') or run_id} {entry['state']}: {entry.get('error')}",
+                    file=self.stream,
+                )
             self._bar.refresh()
 
     def poll(self) -> list[InFlight]:
@@ -87,8 +108,9 @@ class SweepDisplay:
             if self._bar is None:
                 return flying
             postfix = [f"{state} {count}" for state, count in self._not_finished.items() if count]
-            postfix.append(f"~{format_duration(left)} left" if left is not None
-                           else "time left: estimating")
+            postfix.append(
+                f"~{format_duration(left)} left" if left is not None else "time left: estimating"
+            )
             self._bar.set_postfix_str(", ".join(postfix), refresh=False)
             if self.interactive:  # a log shows the bar only when a run ends
                 self._bar.refresh()
@@ -105,8 +127,9 @@ class SweepDisplay:
             for line in self._run_lines:
                 line.close()
             if self._bar is not None:
-                counts = [f"{state} {count}" for state, count in self._not_finished.items()
-                          if count]
+                counts = [
+                    f"{state} {count}" for state, count in self._not_finished.items() if count
+                ]
                 self._bar.set_postfix_str(", ".join(counts), refresh=False)  # no time left
                 self._bar.close()
             self._run_lines, self._bar = [], None
@@ -130,8 +153,10 @@ class SweepDisplay:
         if run.waiting:
             self.say(f"{run.name}: {run.detail or 'waiting for its backbone'}")
         else:
-            self.say(f"{run.name}: no cached backbone, so it pretrains one first "
-                     f"({run.epochs} pretext epochs); runs needing the same backbone wait")
+            self.say(
+                f"{run.name}: no cached backbone, so it pretrains one first "
+                f"({run.epochs} pretext epochs); runs needing the same backbone wait"
+            )
 
     def _show_in_place(self, flying: list[InFlight]) -> None:
         for index, line in enumerate(self._run_lines):

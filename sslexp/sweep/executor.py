@@ -32,8 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from sslexp.runs.protocol import (GROUP_ENV, KEEP_COMPILED_ENV, OUTPUT_DIR_ENV, RUN_NAME_ENV,
-                                  WANDB_MODE_ENV)
+from sslexp.runs.protocol import (
+    GROUP_ENV,
+    KEEP_COMPILED_ENV,
+    OUTPUT_DIR_ENV,
+    RUN_NAME_ENV,
+    WANDB_MODE_ENV,
+)
 from sslexp.runs.record import LOG_FILE
 from sslexp.sweep.processes import pass_signal
 from sslexp.sweep.spec import to_engine_config
@@ -43,8 +48,10 @@ ARGS_JSON_FILE = "args.json"
 # A worker keeps this many compiled models for its next runs (sslexp.training.runtime).
 KEPT_COMPILED_MODELS = 2
 # Runs sharing a GPU must not each reserve all of its memory at start.
-SHARED_GPU_ENV = {"TF_FORCE_GPU_ALLOW_GROWTH": "true",
-                  "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}  # the same for JAX
+SHARED_GPU_ENV = {
+    "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+    "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+}  # the same for JAX
 
 
 def build_command(
@@ -142,20 +149,39 @@ class RunRequest:
     env: dict[str, str]
 
 
-def sweep_run_request(spec, run_id: str, name: str, config: Mapping[str, Any], run_dir: Path, *,
-                      base_env: Mapping[str, str], wandb_mode: str,
-                      cuda_visible_devices: str | None,
-                      interpreter: str = sys.executable) -> RunRequest:
+def sweep_run_request(
+    spec,
+    run_id: str,
+    name: str,
+    config: Mapping[str, Any],
+    run_dir: Path,
+    *,
+    base_env: Mapping[str, str],
+    wandb_mode: str,
+    cuda_visible_devices: str | None,
+    interpreter: str = sys.executable,
+) -> RunRequest:
     """A local sweep's run: the YAML's command for ``config``, the environment a local
     sweep gives it (``run_environment``)."""
     args_json_file = run_dir / ARGS_JSON_FILE if uses_args_json_file(spec.command) else None
-    argv = build_command(spec.command, config, program=spec.program, interpreter=interpreter,
-                         args_json_file=args_json_file)
+    argv = build_command(
+        spec.command,
+        config,
+        program=spec.program,
+        interpreter=interpreter,
+        args_json_file=args_json_file,
+    )
     if args_json_file is not None:
         args_json_file.parent.mkdir(parents=True, exist_ok=True)
         args_json_file.write_text(json.dumps(dict(config)))
-    env = run_environment(base_env, sweep_name=spec.name, run_dir=run_dir, run_name=name,
-                          wandb_mode=wandb_mode, cuda_visible_devices=cuda_visible_devices)
+    env = run_environment(
+        base_env,
+        sweep_name=spec.name,
+        run_dir=run_dir,
+        run_name=name,
+        wandb_mode=wandb_mode,
+        cuda_visible_devices=cuda_visible_devices,
+    )
     return RunRequest(run_id, name, run_dir, argv, env)
 
 
@@ -196,8 +222,12 @@ class IsolatedExecutor:
             log.flush()
             try:
                 process = subprocess.Popen(
-                    request.argv, env=request.env, cwd=self.working_dir,
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    request.argv,
+                    env=request.env,
+                    cwd=self.working_dir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                     start_new_session=True,  # signals reach it only through stop()
                 )
             except OSError as error:
@@ -249,8 +279,14 @@ class InProcessExecutor:
     Either way the next run gets a fresh worker.
     """
 
-    def __init__(self, *, interpreter: str = sys.executable, working_dir: Path | None = None,
-                 run_timeout_s: float | None = None, ready_timeout_s: float = 120.0):
+    def __init__(
+        self,
+        *,
+        interpreter: str = sys.executable,
+        working_dir: Path | None = None,
+        run_timeout_s: float | None = None,
+        ready_timeout_s: float = 120.0,
+    ):
         self.isolated = IsolatedExecutor(working_dir=working_dir, run_timeout_s=run_timeout_s)
         self.interpreter = interpreter
         self.working_dir = working_dir
@@ -293,8 +329,11 @@ class InProcessExecutor:
             note(log, f"the worker process running this run ended ({describe_exit(status)})")
             self._retire(worker)
         elif not worker.wait_until_ready(self.ready_timeout_s):
-            note(log, f"the worker process did not clean up within {self.ready_timeout_s:g} s "
-                      "after this run; it was replaced")
+            note(
+                log,
+                f"the worker process did not clean up within {self.ready_timeout_s:g} s "
+                "after this run; it was replaced",
+            )
             self._retire(worker, kill=True)
         elif status != 0:
             self._retire(worker)  # nothing a failed run left behind can reach later runs
@@ -350,14 +389,19 @@ class InProcessExecutor:
             worker.close()
 
 
-def make_executor(isolate: bool, *, interpreter: str = sys.executable,
-                  working_dir: Path | None = None,
-                  run_timeout_s: float | None = None) -> Executor:
+def make_executor(
+    isolate: bool,
+    *,
+    interpreter: str = sys.executable,
+    working_dir: Path | None = None,
+    run_timeout_s: float | None = None,
+) -> Executor:
     """Long-lived workers for ``sslexp train`` runs, or one process per run with ``isolate``."""
     if isolate:
         return IsolatedExecutor(working_dir=working_dir, run_timeout_s=run_timeout_s)
-    return InProcessExecutor(interpreter=interpreter, working_dir=working_dir,
-                             run_timeout_s=run_timeout_s)
+    return InProcessExecutor(
+        interpreter=interpreter, working_dir=working_dir, run_timeout_s=run_timeout_s
+    )
 
 
 def note(log: Path, line: str) -> None:

@@ -40,9 +40,11 @@ class OpenPoint:
 
 def point_key(values: dict, names: list[str]) -> tuple:
     """A point's varied values, equal across int/float/str spellings (0.1 == "0.1")."""
+
     def same(value):
         number = None if isinstance(value, bool) else as_float(value)
         return round(number, 10) if number is not None else value
+
     return tuple(same(values.get(name)) for name in names)
 
 
@@ -55,13 +57,17 @@ def open_points(api, sweep_path: str) -> tuple[SweepSpec, list[OpenPoint]]:
     sweep_id = sweep_path.rsplit("/", 1)[-1]
     spec = parse_sweep(dict(sweep.config), Path(f"{sweep_id}.yaml"))
     if spec.method != "grid":
-        raise ValueError(f"sweep {sweep_path} is a {spec.method} sweep: only a grid sweep has "
-                         "a fixed list of points to fill.")
+        raise ValueError(
+            f"sweep {sweep_path} is a {spec.method} sweep: only a grid sweep has "
+            "a fixed list of points to fill."
+        )
     from sslexp.sweep.plan import runs_sslexp_train
 
     if not runs_sslexp_train(spec):
-        raise ValueError(f"sweep {sweep_path} runs `{' '.join(spec.command)}`: fill runs the "
-                         "points as `sslexp train`, so it fills only sweeps of that command.")
+        raise ValueError(
+            f"sweep {sweep_path} runs `{' '.join(spec.command)}`: fill runs the "
+            "points as `sslexp train`, so it fills only sweeps of that command."
+        )
     names = list(grid_parameters(spec.raw))
     place = sweep_path.rsplit("/", 1)[0]
     finished, tries = set(), {}
@@ -74,8 +80,13 @@ def open_points(api, sweep_path: str) -> tuple[SweepSpec, list[OpenPoint]]:
     for parameters in grid_points(spec):
         key = point_key(parameters, names)
         if key not in finished:
-            points.append(OpenPoint(dict(parameters), {name: parameters.get(name)
-                                                       for name in names}, tries.get(key, [])))
+            points.append(
+                OpenPoint(
+                    dict(parameters),
+                    {name: parameters.get(name) for name in names},
+                    tries.get(key, []),
+                )
+            )
     return spec, points
 
 
@@ -83,9 +94,13 @@ def open_points(api, sweep_path: str) -> tuple[SweepSpec, list[OpenPoint]]:
 def as_a_run_of(sweep_path: str, run_id: str, parameters_file: Path) -> Iterator[None]:
     """The environment ``wandb.agent`` gives a run of ``sweep_path``; restored afterwards."""
     entity, project, sweep_id = ([None] * 3 + sweep_path.split("/"))[-3:]
-    values = {"WANDB_SWEEP_ID": sweep_id, "WANDB_RUN_ID": run_id,
-              "WANDB_SWEEP_PARAM_PATH": str(parameters_file), "WANDB_ENTITY": entity,
-              "WANDB_PROJECT": project}
+    values = {
+        "WANDB_SWEEP_ID": sweep_id,
+        "WANDB_RUN_ID": run_id,
+        "WANDB_SWEEP_PARAM_PATH": str(parameters_file),
+        "WANDB_ENTITY": entity,
+        "WANDB_PROJECT": project,
+    }
     names = (*values, *LAUNCHER_ONLY_ENV)
     saved = {name: os.environ.get(name) for name in names}
     for name in LAUNCHER_ONLY_ENV:
@@ -101,8 +116,9 @@ def as_a_run_of(sweep_path: str, run_id: str, parameters_file: Path) -> Iterator
                 os.environ[name] = value
 
 
-def fill(sweep_path: str, points: list[OpenPoint], work_dir: Path,
-         echo: Callable[[str], None] = print) -> dict[str, str]:
+def fill(
+    sweep_path: str, points: list[OpenPoint], work_dir: Path, echo: Callable[[str], None] = print
+) -> dict[str, str]:
     """Run each open point as a new run of the sweep, one after the other, through the
     executor an agent uses (a long-lived worker process); the end state of each (W&B run id
     -> finished, failed, interrupted)."""
@@ -123,8 +139,9 @@ def fill(sweep_path: str, points: list[OpenPoint], work_dir: Path,
             parameters_file = work_dir / f"config-{run_id}.yaml"
             parameters_file.parent.mkdir(parents=True, exist_ok=True)
             config_util.save_config_file_from_dict(
-                str(parameters_file), {name: {"value": value} for name, value in
-                                       point.parameters.items()})
+                str(parameters_file),
+                {name: {"value": value} for name, value in point.parameters.items()},
+            )
             echo(f"[{number}/{len(points)}] {point.describe()}: W&B run {run_id}")
             with as_a_run_of(sweep_path, run_id, parameters_file):
                 try:
@@ -133,8 +150,10 @@ def fill(sweep_path: str, points: list[OpenPoint], work_dir: Path,
                     echo(f"[{number}/{len(points)}] {error}")
             run = state.data["ended"][-1]
             ended[run_id] = run["state"]
-            echo(f"[{number}/{len(points)}] {run['name']} (W&B run {run_id}) {run['state']} in "
-                 f"{run['run_dir']}")
+            echo(
+                f"[{number}/{len(points)}] {run['name']} (W&B run {run_id}) {run['state']} in "
+                f"{run['run_dir']}"
+            )
     finally:
         executor.close()
     return ended

@@ -61,8 +61,9 @@ def find_gpus() -> Gpus:
     if executable is None:
         return Gpus((), "nvidia-smi was not found on PATH")
     try:
-        completed = subprocess.run([executable, "-L"], capture_output=True, text=True,
-                                   timeout=_TIMEOUT_S)
+        completed = subprocess.run(
+            [executable, "-L"], capture_output=True, text=True, timeout=_TIMEOUT_S
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         return Gpus((), f"`nvidia-smi -L` did not answer ({error})")
     if completed.returncode != 0:
@@ -75,18 +76,22 @@ def find_gpus() -> Gpus:
 def check_gpu_ids(ids: tuple[str, ...], gpus: Gpus) -> None:
     """ValueError naming the unknown ids and listing the GPUs present."""
     if not gpus.found:
-        raise ValueError(f"this machine has no GPU to give ({gpus.problem}); leave out --gpus "
-                         "to run on the CPU.")
+        raise ValueError(
+            f"this machine has no GPU to give ({gpus.problem}); leave out --gpus to run on the CPU."
+        )
     known = set().union(*(gpu.ids for gpu in gpus.found))
     unknown = [gpu_id for gpu_id in ids if gpu_id not in known]
     if unknown:
         listing = "; ".join(gpu.describe() for gpu in gpus.found)
-        raise ValueError(f"no GPU {', '.join(unknown)} on this machine. Present: {listing}. "
-                         "Give indices (0,1) or UUIDs.")
+        raise ValueError(
+            f"no GPU {', '.join(unknown)} on this machine. Present: {listing}. "
+            "Give indices (0,1) or UUIDs."
+        )
 
 
-def gpu_slots(gpus: tuple[str, ...], per_gpu: int | None = None,
-              slots: int | None = None) -> list[str | None]:
+def gpu_slots(
+    gpus: tuple[str, ...], per_gpu: int | None = None, slots: int | None = None
+) -> list[str | None]:
     """The GPU each slot (a local worker or an online agent) sees, in start order; None:
     the CPU (the slot inherits ``CUDA_VISIBLE_DEVICES``).
 

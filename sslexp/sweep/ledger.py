@@ -47,8 +47,14 @@ from typing import Any
 
 from filelock import FileLock
 
-from sslexp.runs.record import (RESULTS_FILE, Record, file_mode, read_record, write_atomic,
-                                write_json_atomic)
+from sslexp.runs.record import (
+    RESULTS_FILE,
+    Record,
+    file_mode,
+    read_record,
+    write_atomic,
+    write_json_atomic,
+)
 
 STATES = ("pending", "running", "finished", "failed", "interrupted")
 DEFAULT_MAX_KILLS = 3
@@ -59,8 +65,12 @@ PARTIAL_DIR = "partial"
 SWEEP_COPY = "sweep.yaml"
 
 _RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
-_SHORT_NAMES = {"label_fraction": "p", "fold": "fold", "pretext_unlabeled_fraction": "u",
-                "seed": "seed"}
+_SHORT_NAMES = {
+    "label_fraction": "p",
+    "fold": "fold",
+    "pretext_unlabeled_fraction": "u",
+    "seed": "seed",
+}
 
 
 def new_run_id(taken: set[str] | dict[str, Any]) -> str:
@@ -120,8 +130,7 @@ class Ledger:
         self.sweep_dir = Path(sweep_dir)
         self.path = self.sweep_dir / LEDGER_NAME
         self.previous_path = self.sweep_dir / PREVIOUS_LEDGER_NAME
-        self._lock = FileLock(str(self.path) + ".lock", timeout=lock_timeout_s,
-                              mode=file_mode())
+        self._lock = FileLock(str(self.path) + ".lock", timeout=lock_timeout_s, mode=file_mode())
 
     def run_dir(self, entry: dict[str, Any]) -> Path:
         """The directory of a run (``runs/<name>``; older ledgers named its results file)."""
@@ -168,12 +177,16 @@ class Ledger:
 
     def _error(self, problem: str) -> LedgerError:
         if self.previous_path.is_file():
-            recovery = (f"Its version before the last change is {self.previous_path}: "
-                        f"`cp {self.previous_path} {self.path}` and run the same command again "
-                        "(runs it lists as running are run again), or pass another --dir.")
+            recovery = (
+                f"Its version before the last change is {self.previous_path}: "
+                f"`cp {self.previous_path} {self.path}` and run the same command again "
+                "(runs it lists as running are run again), or pass another --dir."
+            )
         else:
-            recovery = (f"Restore it from a backup, or pass another --dir to start the sweep "
-                        f"anew (the runs under {self.sweep_dir / RUNS_DIR} are kept).")
+            recovery = (
+                f"Restore it from a backup, or pass another --dir to start the sweep "
+                f"anew (the runs under {self.sweep_dir / RUNS_DIR} are kept)."
+            )
         return LedgerError(f"{self.path} {problem}. {recovery}")
 
     def check_grid(self, data: dict[str, Any], parameters: dict[str, Any]) -> None:
@@ -233,8 +246,9 @@ def grid_problem(data: dict[str, Any], parameters: dict[str, Any]) -> str | None
             if name not in allowed:
                 return f"run {run_id!r} has parameter {name!r}, which the sweep does not"
             if allowed[name] is not None and _same(value) not in allowed[name]:
-                return (f"run {run_id!r} has {name}={value!r}, not one of the sweep's values "
-                        f"for {name}")
+                return (
+                    f"run {run_id!r} has {name}={value!r}, not one of the sweep's values for {name}"
+                )
     return None
 
 
@@ -312,16 +326,19 @@ def count_kill(entry: dict[str, Any], max_kills: int, reason: str) -> None:
     ``max_kills`` such deaths, then failed, so a run that always dies stops being redone."""
     entry["kills"] = entry.get("kills", 0) + 1
     if entry["kills"] < max_kills:
-        entry.update(state="interrupted",
-                     error=f"{reason} (death {entry['kills']} of at most {max_kills}); "
-                           "run the same command again to redo it")
+        entry.update(
+            state="interrupted",
+            error=f"{reason} (death {entry['kills']} of at most {max_kills}); "
+            "run the same command again to redo it",
+        )
         return
     entry.update(
         state="failed",
         error=f"{reason}; its process died like this in {entry['kills']} attempts, so it is not "
-              f"run again (limit {max_kills}, --max-kills). SIGKILL often means the "
-              "out-of-memory killer: free memory or run fewer --workers, then rerun with "
-              "--retry-failed.")
+        f"run again (limit {max_kills}, --max-kills). SIGKILL often means the "
+        "out-of-memory killer: free memory or run fewer --workers, then rerun with "
+        "--retry-failed.",
+    )
 
 
 def _signal_name(number: int) -> str:

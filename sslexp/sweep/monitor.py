@@ -52,8 +52,11 @@ class InFlight:
 def in_flight(ledger: Ledger, data: dict[str, Any], now: float | None = None) -> list[InFlight]:
     """The running runs, in the order they started."""
     now = time.time() if now is None else now
-    running = [(run_id, entry) for run_id, entry in data.get("runs", {}).items()
-               if entry.get("state") == "running"]
+    running = [
+        (run_id, entry)
+        for run_id, entry in data.get("runs", {}).items()
+        if entry.get("state") == "running"
+    ]
     running.sort(key=lambda item: item[1].get("started_at") or "")
     return [_from_progress(run_id, entry, ledger, now) for run_id, entry in running]
 
@@ -64,10 +67,17 @@ def _from_progress(run_id: str, entry: dict[str, Any], ledger: Ledger, now: floa
     if progress is None:
         return InFlight(run_id, name)
     phase = progress["phase"]
-    return InFlight(run_id, name, phase, int(progress.get("epoch") or 0),
-                    int(progress.get("epochs") or 0), progress.get("step"),
-                    progress.get("steps"), progress.get("detail"),
-                    phase_seconds_left(progress, now))
+    return InFlight(
+        run_id,
+        name,
+        phase,
+        int(progress.get("epoch") or 0),
+        int(progress.get("epochs") or 0),
+        progress.get("step"),
+        progress.get("steps"),
+        progress.get("detail"),
+        phase_seconds_left(progress, now),
+    )
 
 
 def phase_seconds_left(progress: dict[str, Any], now: float) -> float | None:
@@ -98,27 +108,33 @@ def run_seconds(ledger: Ledger, data: dict[str, Any]) -> list[float]:
             continue
         progress = read_progress(ledger.run_dir(entry)) if entry.get("run_dir") else None
         pretrain = ((progress or {}).get("phases") or {}).get("pretrain") or {}
-        pretraining = (pretrain["ended_at"] - pretrain["started_at"]
-                       if {"started_at", "ended_at"} <= set(pretrain) else 0.0)
+        pretraining = (
+            pretrain["ended_at"] - pretrain["started_at"]
+            if {"started_at", "ended_at"} <= set(pretrain)
+            else 0.0
+        )
         seconds.append(max(0.0, finished - started - pretraining))
     return seconds
 
 
-def time_left(flying: list[InFlight], queued: int, workers: int,
-              finished_seconds: list[float]) -> float | None:
+def time_left(
+    flying: list[InFlight], queued: int, workers: int, finished_seconds: list[float]
+) -> float | None:
     """Seconds until the sweep ends: each run in flight finishes its phase (one still
     pretraining, waiting or starting then trains), the queued ones take a typical run's
     time, spread over the workers. None until there is anything to go by."""
     typical = statistics.median(finished_seconds) if finished_seconds else None
     if typical is None:  # nothing finished yet: the longest training in flight will do
-        training = [run.phase_seconds_left for run in flying
-                    if run.phase == "train" and run.phase_seconds_left is not None]
+        training = [
+            run.phase_seconds_left
+            for run in flying
+            if run.phase == "train" and run.phase_seconds_left is not None
+        ]
         typical = max(training) if training else None
     parts = [typical] * queued
     for run in flying:
         if run.phase == "train":
-            parts.append(run.phase_seconds_left if run.phase_seconds_left is not None
-                         else typical)
+            parts.append(run.phase_seconds_left if run.phase_seconds_left is not None else typical)
         elif run.phase == "pretrain" and not run.waiting:
             parts += [run.phase_seconds_left, typical]
         else:

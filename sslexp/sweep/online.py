@@ -20,6 +20,7 @@ from pathlib import Path
 from sslexp.runs.wandb_target import WandbTarget
 from sslexp.sweep.spec import SweepSpec
 
+
 def find_wandb_executable(path: str | None = None) -> str:
     """The ``wandb`` executable to run; ValueError says how to get one."""
     found = shutil.which("wandb", path=path)
@@ -30,10 +31,9 @@ def find_wandb_executable(path: str | None = None) -> str:
         return str(beside_python)
     raise ValueError(
         "The `wandb` command was not found on PATH or beside this Python. "
-        "Install it into this environment (pip install wandb) or activate the environment that has it."
+        "Install it into this environment (pip install "
+        "wandb) or activate the environment that has it."
     )
-
-
 
 
 @dataclass(frozen=True)
@@ -123,9 +123,12 @@ def slurm_script(job: SlurmJob, agents_argv: list[str], working_dir: Path) -> st
         "# credentials (a shared ~/.netrc from `wandb login`, or WANDB_API_KEY exported here).",
         "set -euo pipefail",
         f"cd {shlex.quote(str(working_dir))}",
-        "srun --ntasks-per-node=1 bash -c " + shlex.quote(
-            'exec ' + " ".join(shlex.quote(part) for part in agents_argv)
-            + f' --gpus "${{CUDA_VISIBLE_DEVICES:-{default_gpus}}}"'),
+        "srun --ntasks-per-node=1 bash -c "
+        + shlex.quote(
+            "exec "
+            + " ".join(shlex.quote(part) for part in agents_argv)
+            + f' --gpus "${{CUDA_VISIBLE_DEVICES:-{default_gpus}}}"'
+        ),
         "",
     ]
     return "\n".join(lines)
@@ -137,6 +140,7 @@ def parse_gpus(text: str) -> tuple[str, ...]:
     if not gpus or any(not gpu for gpu in gpus):
         raise ValueError(f"expected GPU indices separated by commas, like 0,1,2,3; got {text!r}.")
     if len(set(gpus)) != len(gpus):
-        raise ValueError(f"each GPU may appear once in {text!r}; "
-                         "to run several per GPU use --per-gpu.")
+        raise ValueError(
+            f"each GPU may appear once in {text!r}; to run several per GPU use --per-gpu."
+        )
     return gpus

@@ -26,8 +26,7 @@ from sslexp.sweep.spec import planned_backbones as pretrain_configs  # their con
 def runs_sslexp_train(spec: SweepSpec) -> bool:
     """Whether the sweep's command is ``sslexp train`` (its parameters are train options)."""
     parts = [str(part) for part in spec.command]
-    return "train" in parts and any(part == "sslexp" or part.endswith("/sslexp")
-                                    for part in parts)
+    return "train" in parts and any(part == "sslexp" or part.endswith("/sslexp") for part in parts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,12 +42,13 @@ def check_grid(spec: SweepSpec, options: set[str]) -> list[PlannedRun]:
 
     ``options``: the names of ``sslexp train``'s options (``label_fraction``).
     """
-    unknown = [name for name in spec.raw.get("parameters", {})
-               if _option_name(name) not in options]
+    unknown = [name for name in spec.raw.get("parameters", {}) if _option_name(name) not in options]
     if unknown:
-        raise ValueError(f"parameter(s) {', '.join(unknown)} are not options of `sslexp "
-                         "train` (see `sslexp train --help`; spelled like the options, "
-                         "e.g. label_fraction, pretext_epochs)")
+        raise ValueError(
+            f"parameter(s) {', '.join(unknown)} are not options of `sslexp "
+            "train` (see `sslexp train --help`; spelled like the options, "
+            "e.g. label_fraction, pretext_epochs)"
+        )
     flat_name = {item.dotted: item.name for item in flat_fields(TrainConfig)}
     varying = grid_parameters(spec.raw)
     planned, checked = [], {}
@@ -61,8 +61,9 @@ def check_grid(spec: SweepSpec, options: set[str]) -> list[PlannedRun]:
                 checked[config] = _check_inputs(config)
         except InputError as error:
             parameter = flat_name.get(error.option, error.option)
-            raise ValueError(f"run {name}: parameter {parameter}={error.value!r}: "
-                             f"{error.problem}") from error
+            raise ValueError(
+                f"run {name}: parameter {parameter}={error.value!r}: {error.problem}"
+            ) from error
         planned.append(PlannedRun(name, values, config))
     return planned
 
@@ -77,10 +78,17 @@ def _check_inputs(config: TrainConfig) -> bool:
 
     check_dataset(config.dataset)
     pretrained = config.pretrained
-    if (config.method == "ssl" and pretrained != "auto" and not is_artifact_reference(pretrained)
-            and not Path(pretrained).is_file()):
-        raise InputError("pretrained", pretrained, "no such file; give a backbone.keras that "
-                                                   "`sslexp pretrain` wrote, or auto.")
+    if (
+        config.method == "ssl"
+        and pretrained != "auto"
+        and not is_artifact_reference(pretrained)
+        and not Path(pretrained).is_file()
+    ):
+        raise InputError(
+            "pretrained",
+            pretrained,
+            "no such file; give a backbone.keras that `sslexp pretrain` wrote, or auto.",
+        )
     return True
 
 
@@ -101,9 +109,12 @@ class PlannedBackbone:
 def planned_backbones(spec: SweepSpec, default_cache: Path) -> list[PlannedBackbone]:
     """The backbones the ssl runs with ``pretrained: auto`` ask for, each once, cached or not."""
     cache = backbone_cache_of(spec, default_cache)
-    return [PlannedBackbone(config, backbone_dir(cache, config),
-                            is_backbone_finished(backbone_dir(cache, config)))
-            for config in pretrain_configs(spec)]
+    return [
+        PlannedBackbone(
+            config, backbone_dir(cache, config), is_backbone_finished(backbone_dir(cache, config))
+        )
+        for config in pretrain_configs(spec)
+    ]
 
 
 def backbones_note(backbones: list[PlannedBackbone], sweep_file: Path) -> str | None:
@@ -112,9 +123,11 @@ def backbones_note(backbones: list[PlannedBackbone], sweep_file: Path) -> str | 
     if not missing:
         return None
     names = ", ".join(backbone.directory.name for backbone in missing)
-    return (f"{len(missing)} backbone(s) not cached yet ({names}): the first ssl run needing "
-            f"one pretrains it first, the others wait. `sslexp sweep pretrain {sweep_file}` "
-            "does it ahead.")
+    return (
+        f"{len(missing)} backbone(s) not cached yet ({names}): the first ssl run needing "
+        f"one pretrains it first, the others wait. `sslexp sweep pretrain {sweep_file}` "
+        "does it ahead."
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,8 +148,9 @@ def workers_in_comments(yaml_text: str) -> int | None:
     return None
 
 
-def plan_sweep(spec: SweepSpec, options: set[str], default_backbone_cache: Path,
-               costs_of: Callable) -> SweepPlan:
+def plan_sweep(
+    spec: SweepSpec, options: set[str], default_backbone_cache: Path, costs_of: Callable
+) -> SweepPlan:
     """The grid with each run's labels and budget, the backbones, and the time each run and
     each pretraining takes at most (``options`` and the backbone cache as for
     ``check_grid``, ``planned_backbones``).
@@ -147,8 +161,10 @@ def plan_sweep(spec: SweepSpec, options: set[str], default_backbone_cache: Path,
     """
     runs = check_grid(spec, options)
     backbones = planned_backbones(spec, default_backbone_cache)
-    costs = costs_of([(run.name, run.config) for run in runs],
-                     [backbone.config for backbone in backbones if not backbone.cached])
+    costs = costs_of(
+        [(run.name, run.config) for run in runs],
+        [backbone.config for backbone in backbones if not backbone.cached],
+    )
     return SweepPlan(spec, runs, backbones, costs)
 
 
@@ -158,18 +174,30 @@ def format_plan(plan: SweepPlan, workers: int, sweep_file: Path) -> str:
 
     spec = plan.spec
     varying = [_option_name(name) for name in grid_parameters(spec.raw)]
-    lines = [f"Sweep {spec.name!r} ({sweep_file}): {len(plan.runs)} runs over "
-             f"{' x '.join(varying) or 'one point'}", ""]
+    lines = [
+        f"Sweep {spec.name!r} ({sweep_file}): {len(plan.runs)} runs over "
+        f"{' x '.join(varying) or 'one point'}",
+        "",
+    ]
     header = ["run", *varying, "train", "val", "updates", "val every", "at most"]
     rows = []
     for run, cost in zip(plan.runs, plan.costs.runs, strict=True):
         budget = cost.budget
-        rows.append([run.name, *[_shown(run.values.get(name)) for name in varying],
-                     _shown(cost.n_train), _shown(cost.n_val),
-                     ("" if budget is None else
-                      f"{'<=' if budget.rule == 'converged' else ''}{budget.max_updates}"),
-                     "" if budget is None or not cost.n_val else str(budget.eval_every),
-                     format_duration(cost.seconds) if cost.seconds is not None else ""])
+        rows.append(
+            [
+                run.name,
+                *[_shown(run.values.get(name)) for name in varying],
+                _shown(cost.n_train),
+                _shown(cost.n_val),
+                (
+                    ""
+                    if budget is None
+                    else f"{'<=' if budget.rule == 'converged' else ''}{budget.max_updates}"
+                ),
+                "" if budget is None or not cost.n_val else str(budget.eval_every),
+                format_duration(cost.seconds) if cost.seconds is not None else "",
+            ]
+        )
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, ["-" * width for width in widths], *rows]:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -181,13 +209,16 @@ def format_plan(plan: SweepPlan, workers: int, sweep_file: Path) -> str:
                 state = "cached"
             else:
                 seconds = plan.costs.pretrain_seconds.get(backbone.config.key())
-                state = (f"to pretrain ({backbone.config.pretext.epochs} epochs"
-                         + (f", at most {format_duration(seconds)})" if seconds else ")"))
+                state = f"to pretrain ({backbone.config.pretext.epochs} epochs" + (
+                    f", at most {format_duration(seconds)})" if seconds else ")"
+                )
             lines.append(f"  {backbone.directory}  {state}")
         missing = [b for b in plan.backbones if not b.cached]
         if missing:
-            lines.append(f"  The first ssl run needing one pretrains it; `sslexp sweep "
-                         f"pretrain {sweep_file}` does it ahead.")
+            lines.append(
+                f"  The first ssl run needing one pretrains it; `sslexp sweep "
+                f"pretrain {sweep_file}` does it ahead."
+            )
         lines.append("")
     lines += _time_lines(plan, workers)
     lines += plan.costs.notes
@@ -207,7 +238,8 @@ def _time_lines(plan: SweepPlan, workers: int) -> list[str]:
         f"Time: at most {format_duration(total)} with {workers} worker(s): runs "
         f"{format_duration(sum(priced))} in all"
         + (f", pretraining {format_duration(pretraining)}" if pretraining else "")
-        + (f"; {unpriced} run(s) not priced" if unpriced else "") + ".",
+        + (f"; {unpriced} run(s) not priced" if unpriced else "")
+        + ".",
         "  Every update counted: a converged budget may stop sooner. From a "
         f"{format_duration(plan.costs.probe_seconds or 0)} probe of a few steps here; timings on "
         "a shared machine vary.",

@@ -81,9 +81,12 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 @contextlib.contextmanager
 def forwarding_signals(handler: Callable[[int], None]) -> Iterator[None]:
-    """Call ``handler(signum)`` on SIGINT/SIGTERM inside the block; restore the old handlers after."""
-    previous = {signum: signal.signal(signum, lambda received, frame: handler(received))
-                for signum in HANDLED_SIGNALS}
+    """Call ``handler(signum)`` on SIGINT/SIGTERM inside the block; restore the old handlers
+    after."""
+    previous = {
+        signum: signal.signal(signum, lambda received, frame: handler(received))
+        for signum in HANDLED_SIGNALS
+    }
     try:
         yield
     finally:

@@ -36,11 +36,28 @@ from sslexp.runs.record import LOG_FILE, RESULTS_FILE, now, read_record
 from sslexp.sweep import processes
 from sslexp.sweep.executor import RunRequest, make_executor, sweep_run_request
 from sslexp.sweep.gpus import gpu_slots
-from sslexp.sweep.ledger import (DEFAULT_MAX_KILLS, RUNS_DIR, SWEEP_COPY, Ledger, Outcome,
-                                 classify, count_kill, last_line, new_entry, new_run_id,
-                                 readable_name, run_state, unique_name)
-from sslexp.sweep.spec import (SweepSpec, grid_parameters, metric_from_results,
-                               propose_next_run, to_sweep_run)
+from sslexp.sweep.ledger import (
+    DEFAULT_MAX_KILLS,
+    RUNS_DIR,
+    SWEEP_COPY,
+    Ledger,
+    Outcome,
+    classify,
+    count_kill,
+    last_line,
+    new_entry,
+    new_run_id,
+    readable_name,
+    run_state,
+    unique_name,
+)
+from sslexp.sweep.spec import (
+    SweepSpec,
+    grid_parameters,
+    metric_from_results,
+    propose_next_run,
+    to_sweep_run,
+)
 
 
 @dataclass(frozen=True)
@@ -78,12 +95,15 @@ class Claim:
     slot: WorkerSlot
 
 
-def worker_slots(workers: int | None, gpus: tuple[str, ...],
-                 per_gpu: int | None = None) -> list[WorkerSlot]:
+def worker_slots(
+    workers: int | None, gpus: tuple[str, ...], per_gpu: int | None = None
+) -> list[WorkerSlot]:
     """One worker per GPU by default (``per_gpu`` each with it), dealt as online agents are
     (``gpu_slots``)."""
-    return [WorkerSlot(f"worker-{index}", gpu)
-            for index, gpu in enumerate(gpu_slots(gpus, per_gpu, workers))]
+    return [
+        WorkerSlot(f"worker-{index}", gpu)
+        for index, gpu in enumerate(gpu_slots(gpus, per_gpu, workers))
+    ]
 
 
 def prepare_sweep_dir(spec: SweepSpec, sweep_dir: Path) -> Ledger:
@@ -103,7 +123,9 @@ def prepare_sweep_dir(spec: SweepSpec, sweep_dir: Path) -> Ledger:
     ledger.initialise(spec.name)
     recorded = ledger.read().get("sweep")
     if recorded != spec.name:
-        raise ValueError(f"{ledger.path} belongs to sweep {recorded!r}, not {spec.name!r}. Pass another --dir.")
+        raise ValueError(
+            f"{ledger.path} belongs to sweep {recorded!r}, not {spec.name!r}. Pass another --dir."
+        )
     return ledger
 
 
@@ -131,23 +153,31 @@ def mark_stale_runs(ledger: Ledger, data: dict[str, Any], check_results: bool) -
     return marked
 
 
-def _settle_orphan(ledger: Ledger, data: dict[str, Any], entry: dict[str, Any],
-                   worker: dict[str, Any]) -> None:
+def _settle_orphan(
+    ledger: Ledger, data: dict[str, Any], entry: dict[str, Any], worker: dict[str, Any]
+) -> None:
     run_process = worker.get("run")
     stopped = processes.terminate(run_process)  # the worker died, the run did not: stop it
     record = ledger.record_of(entry) if entry.get("run_dir") else None
     if record is not None and record.is_finished:  # it got to the end all the same
-        entry.update(state="finished", error=None, finished_at=record.finished_at,
-                     wandb_id=(record.wandb or {}).get("run_id"))
-    elif not stopped and run_process is not None and (record is None
-                                                      or record.state == "running"):
-        count_kill(entry, data.get("max_kills", DEFAULT_MAX_KILLS),
-                   f"the run's process and its worker ({worker.get('name', 'unknown')}) "
-                   "died before the run ended")
+        entry.update(
+            state="finished",
+            error=None,
+            finished_at=record.finished_at,
+            wandb_id=(record.wandb or {}).get("run_id"),
+        )
+    elif not stopped and run_process is not None and (record is None or record.state == "running"):
+        count_kill(
+            entry,
+            data.get("max_kills", DEFAULT_MAX_KILLS),
+            f"the run's process and its worker ({worker.get('name', 'unknown')}) "
+            "died before the run ended",
+        )
     else:
         entry["state"] = "interrupted"
-        entry["error"] = (f"the worker process ({worker.get('name', 'unknown')}) stopped "
-                          "before the run ended")
+        entry["error"] = (
+            f"the worker process ({worker.get('name', 'unknown')}) stopped before the run ended"
+        )
 
 
 class LocalSweep:
@@ -177,9 +207,12 @@ class LocalSweep:
         self._worker_errors: list[BaseException] = []
         self._identity = processes.identify_process(os.getpid())
         self._varying = list(grid_parameters(spec.raw))
-        self.executor = make_executor(options.isolate, interpreter=options.interpreter,
-                                      working_dir=options.working_dir,
-                                      run_timeout_s=options.run_timeout_s)
+        self.executor = make_executor(
+            options.isolate,
+            interpreter=options.interpreter,
+            working_dir=options.working_dir,
+            run_timeout_s=options.run_timeout_s,
+        )
         with self.ledger.transaction() as data:
             self.ledger.check_grid(data, spec.raw.get("parameters"))
             if options.max_kills is not None:
@@ -225,7 +258,8 @@ class LocalSweep:
                     return
                 exit_code = self.executor.run(
                     self._request(claim),
-                    lambda pid, claim=claim: self._note_run_process(claim, pid))
+                    lambda pid, claim=claim: self._note_run_process(claim, pid),
+                )
                 entry = self._record(claim, exit_code)
                 self._on_run_end(claim.run_id, entry)
         except BaseException as error:  # surfaced by run() once the other workers stop
@@ -265,19 +299,33 @@ class LocalSweep:
                 )
                 self._attempted.add(run_id)
                 self._started += 1
-                return Claim(run_id, entry["name"], dict(entry["config"]),
-                             self.ledger.run_dir(entry), entry["attempts"], slot)
+                return Claim(
+                    run_id,
+                    entry["name"],
+                    dict(entry["config"]),
+                    self.ledger.run_dir(entry),
+                    entry["attempts"],
+                    slot,
+                )
 
     def _request(self, claim: Claim) -> RunRequest:
         """The claimed run's command line and environment (built outside the ledger's lock)."""
         return sweep_run_request(
-            self.spec, claim.run_id, claim.name, claim.config, claim.run_dir,
-            base_env=self.options.base_env, wandb_mode=self.options.wandb_mode,
+            self.spec,
+            claim.run_id,
+            claim.name,
+            claim.config,
+            claim.run_dir,
+            base_env=self.options.base_env,
+            wandb_mode=self.options.wandb_mode,
             cuda_visible_devices=claim.slot.cuda_visible_devices,
-            interpreter=self.options.interpreter)
+            interpreter=self.options.interpreter,
+        )
 
     def _run_to_redo(self, data: dict[str, Any]) -> str | None:
-        redo_states = {"interrupted", "pending"} | ({"failed"} if self.options.retry_failed else set())
+        redo_states = {"interrupted", "pending"} | (
+            {"failed"} if self.options.retry_failed else set()
+        )
         for run_id, entry in data["runs"].items():
             if run_id not in self._attempted and entry["state"] in redo_states:
                 return run_id
@@ -333,9 +381,13 @@ class LocalSweep:
         with self.ledger.transaction() as data:
             entry = data["runs"][claim.run_id]
             if entry["attempts"] == claim.attempt:
-                entry.update(state=outcome.state, exit_code=exit_code, error=outcome.error,
-                             finished_at=now(),
-                             wandb_id=((record.wandb or {}).get("run_id") if record else None))
+                entry.update(
+                    state=outcome.state,
+                    exit_code=exit_code,
+                    error=outcome.error,
+                    finished_at=now(),
+                    wandb_id=((record.wandb or {}).get("run_id") if record else None),
+                )
                 if outcome.killed and not self._stop.is_set():
                     count_kill(entry, data.get("max_kills", DEFAULT_MAX_KILLS), outcome.error)
             return dict(entry)

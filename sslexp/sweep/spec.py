@@ -83,10 +83,15 @@ def propose_next_run(
     return from_engine_config(proposal.config)
 
 
-def all_remaining_runs(engine_config: Mapping[str, Any], runs: Iterable[Any] = ()) -> list[dict[str, Any]]:
+def all_remaining_runs(
+    engine_config: Mapping[str, Any], runs: Iterable[Any] = ()
+) -> list[dict[str, Any]]:
     """Every configuration a grid sweep has yet to propose, in the engine's order."""
     if engine_config.get("method") != "grid":
-        raise ValueError(f"only a grid sweep has a finite list of runs, not a {engine_config.get('method')} search.")
+        raise ValueError(
+            "only a grid sweep has a finite list of runs, "
+            f"not a {engine_config.get('method')} search."
+        )
     engine = load_engine()
     grid_size_bound = 10**7
     proposals = engine.next_runs(dict(engine_config), list(runs), validate=False, n=grid_size_bound)
@@ -138,8 +143,9 @@ def load_sweep(path: str | Path) -> SweepSpec:
     except OSError as error:
         raise SweepConfigError(path, [f"cannot read the file: {error.strerror}"]) from error
     except UnicodeDecodeError as error:
-        raise SweepConfigError(path, [f"not UTF-8 text (byte {error.start}: {error.reason}); "
-                                      "save it as UTF-8"]) from error
+        raise SweepConfigError(
+            path, [f"not UTF-8 text (byte {error.start}: {error.reason}); save it as UTF-8"]
+        ) from error
     except yaml.YAMLError as error:
         raise SweepConfigError(path, [f"not valid YAML: {error}"]) from error
     return parse_sweep(raw, path)
@@ -148,11 +154,15 @@ def load_sweep(path: str | Path) -> SweepSpec:
 def parse_sweep(raw: Any, path: Path) -> SweepSpec:
     """Validate an already-loaded sweep mapping (see load_sweep)."""
     if not isinstance(raw, dict):
-        raise SweepConfigError(path, ["the file must hold a YAML mapping (method, parameters, ...)"])
+        raise SweepConfigError(
+            path, ["the file must hold a YAML mapping (method, parameters, ...)"]
+        )
     engine_input = {key: value for key, value in raw.items() if key not in SERVER_ONLY_KEYS}
     violations = _engine_violations(engine_input)
     run_cap = raw.get("run_cap")
-    if run_cap is not None and (not isinstance(run_cap, int) or isinstance(run_cap, bool) or run_cap < 1):
+    if run_cap is not None and (
+        not isinstance(run_cap, int) or isinstance(run_cap, bool) or run_cap < 1
+    ):
         violations.append(f"run_cap must be a positive integer, got {run_cap!r}")
     command = raw.get("command", DEFAULT_COMMAND)
     if not command:
@@ -190,7 +200,9 @@ def grid_points(spec: SweepSpec) -> list[dict[str, Any]]:
     matches what the workers will run.
     """
     if spec.method != "grid":
-        raise ValueError(f"{spec.path}: only a grid sweep has a fixed list of runs (method is {spec.method!r}).")
+        raise ValueError(
+            f"{spec.path}: only a grid sweep has a fixed list of runs (method is {spec.method!r})."
+        )
     return all_remaining_runs(spec.engine_config)
 
 
@@ -228,8 +240,11 @@ def grid_parameters(sweep_config: Mapping[str, Any]) -> dict[str, list]:
     """The parameters a sweep config varies (those given as a list of ``values``), in YAML
     order, with their values."""
     parameters = sweep_config.get("parameters") or {}
-    return {name: list(item["values"]) for name, item in parameters.items()
-            if isinstance(item, dict) and isinstance(item.get("values"), list)}
+    return {
+        name: list(item["values"])
+        for name, item in parameters.items()
+        if isinstance(item, dict) and isinstance(item.get("values"), list)
+    }
 
 
 def planned_run_count(spec: SweepSpec) -> int | None:

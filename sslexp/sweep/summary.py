@@ -43,10 +43,15 @@ def format_summary(
     metric_label = (metric_name or "metric") + (" %" if in_percent else "")
     header = ["run", *columns, "state", "exit", metric_label, "minutes", "tries"]
     rows = []
-    for run_id, entry in sorted(runs.items(), key=lambda item: _sort_key(item[1]["config"], columns)):
+    for run_id, entry in sorted(
+        runs.items(), key=lambda item: _sort_key(item[1]["config"], columns)
+    ):
         record = Ledger(sweep_dir).record_of(entry)
-        metric = (metric_from_results(record.to_json() if record else None, metric_name)
-                  if (metric_name and entry["state"] == "finished") else None)
+        metric = (
+            metric_from_results(record.to_json() if record else None, metric_name)
+            if (metric_name and entry["state"] == "finished")
+            else None
+        )
         rows.append(
             [
                 entry.get("name") or run_id,
@@ -59,12 +64,22 @@ def format_summary(
             ]
         )
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+        for row in [header, *rows]
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     counts = state_counts(runs)
     lines.append("")
-    lines.append(", ".join(f"{counts[state]} {state}" for state in STATES if counts[state]) + f" ({len(runs)} runs)")
-    failed = [(run_id, e) for run_id, e in runs.items() if e["state"] in ("failed", "interrupted") and e.get("error")]
+    lines.append(
+        ", ".join(f"{counts[state]} {state}" for state in STATES if counts[state])
+        + f" ({len(runs)} runs)"
+    )
+    failed = [
+        (run_id, e)
+        for run_id, e in runs.items()
+        if e["state"] in ("failed", "interrupted") and e.get("error")
+    ]
     for run_id, entry in failed:
         lines.append(f"{entry.get('name') or run_id} {entry['state']}: {entry['error']}")
     skipped = skipped_files_line(Ledger(sweep_dir).record_of(entry) for entry in runs.values())
@@ -106,5 +121,7 @@ def _format_value(value: Any) -> str:
 def _minutes(started_at: str | None, finished_at: str | None) -> str:
     if not started_at or not finished_at:
         return ""
-    elapsed = datetime.datetime.fromisoformat(finished_at) - datetime.datetime.fromisoformat(started_at)
+    elapsed = datetime.datetime.fromisoformat(finished_at) - datetime.datetime.fromisoformat(
+        started_at
+    )
     return f"{elapsed.total_seconds() / 60:.1f}"

@@ -30,11 +30,16 @@ class OfflineRun:
     offline_dir: Path
 
 
-def find_offline_runs(sweep_dir: Path, include_unfinished: bool = False) -> tuple[list[OfflineRun], list[str]]:
+def find_offline_runs(
+    sweep_dir: Path, include_unfinished: bool = False
+) -> tuple[list[OfflineRun], list[str]]:
     """The offline W&B run directories to upload, and the ids of runs that have none."""
     ledger = Ledger(sweep_dir)
     if not ledger.path.exists():
-        raise ValueError(f"{sweep_dir} has no {ledger.path.name}: is it a directory made by `sslexp sweep local`?")
+        raise ValueError(
+            f"{sweep_dir} has no {ledger.path.name}: is it "
+            "a directory made by `sslexp sweep local`?"
+        )
     data = ledger.read()
     sweep_group = data.get("sweep") or Path(sweep_dir).name
     found: list[OfflineRun] = []
@@ -50,8 +55,10 @@ def find_offline_runs(sweep_dir: Path, include_unfinished: bool = False) -> tupl
         if not offline_dirs:
             without_data.append(run_id)
         group = _recorded_group(ledger, entry) or sweep_group
-        found += [OfflineRun(entry.get("name") or run_id, entry["state"], group, path)
-                  for path in offline_dirs]
+        found += [
+            OfflineRun(entry.get("name") or run_id, entry["state"], group, path)
+            for path in offline_dirs
+        ]
     return found, without_data
 
 
@@ -80,8 +87,9 @@ def find_backbone_runs(sweep_dir: Path) -> tuple[list[OfflineRun], list[str]]:
         backbone = read_record(directory)
         group = ((backbone.wandb if backbone else None) or {}).get("group") or ""
         state = backbone.state if backbone else "unknown"
-        found += [OfflineRun(f"pretrain {directory.name}", state, group, path)
-                  for path in offline_dirs]
+        found += [
+            OfflineRun(f"pretrain {directory.name}", state, group, path) for path in offline_dirs
+        ]
     return found, without_data
 
 

@@ -42,6 +42,7 @@ READY = "ready"
 
 # The worker's side.
 
+
 @contextlib.contextmanager
 def output_to(log_path: str) -> Iterator[None]:
     """File descriptors 1 and 2 (and so sys.stdout, sys.stderr and C++ logging) appended to
@@ -98,8 +99,10 @@ class WorkerState:
         self.directory = os.getcwd()
         self.argv = list(sys.argv)
         self.warning_filters = list(warnings.filters)
-        self.handlers = {signum: signal.getsignal(signum)
-                         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        self.handlers = {
+            signum: signal.getsignal(signum)
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        }
 
     def enter(self, request: Mapping) -> None:
         os.environ.clear()
@@ -159,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 
 # The parent's side.
 
+
 class WorkerGone(Exception):
     """The worker process ended, or stopped answering, outside a run."""
 
@@ -172,8 +176,11 @@ class WorkerProcess:
         try:
             self.process = subprocess.Popen(
                 [interpreter, "-m", "sslexp.sweep.worker", str(request_read), str(reply_write)],
-                env=dict(env), cwd=working_dir, stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=dict(env),
+                cwd=working_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
                 pass_fds=(request_read, reply_write),
                 start_new_session=True,  # signals reach it only through the sweep
             )
@@ -191,11 +198,22 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def start(self, arguments: list[str], sys_argv: list[str], env: Mapping[str, str],
-              cwd: Path | None, log: Path) -> None:
+    def start(
+        self,
+        arguments: list[str],
+        sys_argv: list[str],
+        env: Mapping[str, str],
+        cwd: Path | None,
+        log: Path,
+    ) -> None:
         """Hand the worker a run; raises WorkerGone if it cannot take it."""
-        request = {"arguments": arguments, "sys_argv": sys_argv, "env": dict(env),
-                   "cwd": str(cwd) if cwd else None, "log": str(log)}
+        request = {
+            "arguments": arguments,
+            "sys_argv": sys_argv,
+            "env": dict(env),
+            "cwd": str(cwd) if cwd else None,
+            "log": str(log),
+        }
         try:
             os.write(self._request_write, (json.dumps(request) + "\n").encode())
         except OSError as error:

@@ -26,8 +26,13 @@ MAX_SHIFT = 0.1  # of the image height and width
 def augmentation_layers() -> list:
     """The layers, in the order they apply."""
     return [
-        keras.layers.RandomTranslation(MAX_SHIFT, MAX_SHIFT, fill_mode="constant",
-                                       interpolation="nearest", name="random_translation"),
+        keras.layers.RandomTranslation(
+            MAX_SHIFT,
+            MAX_SHIFT,
+            fill_mode="constant",
+            interpolation="nearest",
+            name="random_translation",
+        ),
         keras.layers.RandomFlip("horizontal", name="random_flip"),
     ]
 
@@ -42,8 +47,9 @@ def augment(images: np.ndarray, seed: int, layers: list | None = None) -> np.nda
     layers = layers or augmentation_layers()
     data = keras.ops.convert_to_tensor(np.asarray(images, dtype="float32"))
     for offset, layer in enumerate(layers):
-        transformation = layer.get_random_transformation(data, training=True,
-                                                         seed=batch_seed(seed, offset))
+        transformation = layer.get_random_transformation(
+            data, training=True, seed=batch_seed(seed, offset)
+        )
         data = layer.transform_images(data, transformation, training=True)
     pixels = np.rint(keras.ops.convert_to_numpy(data))
     return np.clip(pixels, 0, 255).astype(np.asarray(images).dtype)

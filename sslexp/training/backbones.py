@@ -30,8 +30,14 @@ from sslexp.runs.protocol import backbone_dir, is_backbone_finished, note_waitin
 from sslexp.runs.record import BACKBONE_FILE, BACKUP_DIR, Record, file_mode
 from sslexp.training.pretrain import run_pretraining
 from sslexp.training.shared_backbones import SharedBackbones
-from sslexp.training.tracking import (WandbSettings, group_of, outside_the_sweep, resolve_mode,
-                                      sweep_id, warn)
+from sslexp.training.tracking import (
+    WandbSettings,
+    group_of,
+    outside_the_sweep,
+    resolve_mode,
+    sweep_id,
+    warn,
+)
 
 
 def unreadable(path: Path) -> str | None:
@@ -75,14 +81,21 @@ def set_aside_if_broken(directory: Path, echo: Callable[[str], None] = warn) -> 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     aside = directory.with_name(f"{directory.name}.broken-{stamp}")
     os.replace(directory, aside)
-    echo(f"cached backbone {directory / BACKBONE_FILE} is unreadable ({problem}); moved it to "
-         f"{aside} and pretraining it again")
+    echo(
+        f"cached backbone {directory / BACKBONE_FILE} is unreadable ({problem}); moved it to "
+        f"{aside} and pretraining it again"
+    )
     return aside
 
 
-def ensure_backbone(config: PretrainConfig, cache_root: Path, data_cache_dir: Path,
-                    wandb_settings: WandbSettings = WandbSettings(),
-                    echo: Callable[[str], None] = warn, progress_to: Path | None = None) -> Path:
+def ensure_backbone(
+    config: PretrainConfig,
+    cache_root: Path,
+    data_cache_dir: Path,
+    wandb_settings: WandbSettings = WandbSettings(),
+    echo: Callable[[str], None] = warn,
+    progress_to: Path | None = None,
+) -> Path:
     """The path of the backbone for ``config``, pretraining it first if nobody has.
 
     Input errors name the field as ``TrainConfig`` does too (``pretext.epochs``).
@@ -104,17 +117,30 @@ def ensure_backbone(config: PretrainConfig, cache_root: Path, data_cache_dir: Pa
             set_aside_if_broken(directory, echo)
             if not is_backbone_finished(directory):
                 interrupted = (directory / BACKUP_DIR).exists()
-                fill(config, directory, data_cache_dir, wandb_settings, resume=interrupted,
-                     progress_to=progress_to)
+                fill(
+                    config,
+                    directory,
+                    data_cache_dir,
+                    wandb_settings,
+                    resume=interrupted,
+                    progress_to=progress_to,
+                )
     if not is_usable(directory):
-        raise RuntimeError(f"{directory} holds no finished, readable {BACKBONE_FILE} after "
-                           "pretraining; see the pretraining's output above")
+        raise RuntimeError(
+            f"{directory} holds no finished, readable {BACKBONE_FILE} after "
+            "pretraining; see the pretraining's output above"
+        )
     return directory / BACKBONE_FILE
 
 
-def pretrain_into_cache(config: PretrainConfig, directory: Path, data_cache_dir: Path,
-                        wandb_settings: WandbSettings, resume: bool,
-                        echo: Callable[[str], None] = warn) -> Record:
+def pretrain_into_cache(
+    config: PretrainConfig,
+    directory: Path,
+    data_cache_dir: Path,
+    wandb_settings: WandbSettings,
+    resume: bool,
+    echo: Callable[[str], None] = warn,
+) -> Record:
     """`sslexp pretrain` into the cache: the lock (and, online, the W&B rule) automatic
     pretraining follows. A finished backbone is refused as ``check_run_dir`` says."""
     with cache_lock(directory, echo):
@@ -123,18 +149,39 @@ def pretrain_into_cache(config: PretrainConfig, directory: Path, data_cache_dir:
         return fill(config, directory, data_cache_dir, wandb_settings, resume)
 
 
-def fill(config: PretrainConfig, directory: Path, data_cache_dir: Path,
-         wandb_settings: WandbSettings, resume: bool, progress_to: Path | None = None) -> Record:
+def fill(
+    config: PretrainConfig,
+    directory: Path,
+    data_cache_dir: Path,
+    wandb_settings: WandbSettings,
+    resume: bool,
+    progress_to: Path | None = None,
+) -> Record:
     """Pretrain into ``directory`` (lock held); online, download the backbone or wait for
     it instead when another machine has made or is making it."""
     shared = SharedBackbones.for_settings(wandb_settings)
     if shared is None:
-        return run_pretraining(config, directory, data_cache_dir, wandb_settings, resume=resume,
-                               progress_to=progress_to)
-    return shared.obtain(config.key(), directory, lambda on_start: run_pretraining(
-        config, directory, data_cache_dir, wandb_settings, resume=resume,
-        on_wandb_start=on_start, progress_to=progress_to))
-
+        return run_pretraining(
+            config,
+            directory,
+            data_cache_dir,
+            wandb_settings,
+            resume=resume,
+            progress_to=progress_to,
+        )
+    return shared.obtain(
+        config.key(),
+        directory,
+        lambda on_start: run_pretraining(
+            config,
+            directory,
+            data_cache_dir,
+            wandb_settings,
+            resume=resume,
+            on_wandb_start=on_start,
+            progress_to=progress_to,
+        ),
+    )
 
 
 def pretrain_arguments(config: PretrainConfig) -> list[str]:
@@ -142,20 +189,31 @@ def pretrain_arguments(config: PretrainConfig) -> list[str]:
     return [f"--{name}={value}" for name, value in flatten(config, PRETRAIN_PREFIXES).items()]
 
 
-def pretrain_outside_the_sweep(config: PretrainConfig, cache_root: Path, data_cache_dir: Path,
-                               wandb_settings: WandbSettings) -> None:
+def pretrain_outside_the_sweep(
+    config: PretrainConfig, cache_root: Path, data_cache_dir: Path, wandb_settings: WandbSettings
+) -> None:
     """`sslexp pretrain` into the cache as a child process without the sweep's variables:
     its own W&B run (job type pretrain, the sweep's group), whatever the agent's kind."""
     directory = backbone_dir(cache_root, config)
-    argv = [sys.executable, "-m", "sslexp", "pretrain", "--resume", *pretrain_arguments(config),
-            f"--backbone-cache={cache_root}", f"--output-dir={directory}",
-            f"--cache-dir={data_cache_dir}",
-            f"--wandb-mode={resolve_mode(wandb_settings.mode)}",
-            *wandb_settings.target().arguments()]  # the sweep's entity and project
+    argv = [
+        sys.executable,
+        "-m",
+        "sslexp",
+        "pretrain",
+        "--resume",
+        *pretrain_arguments(config),
+        f"--backbone-cache={cache_root}",
+        f"--output-dir={directory}",
+        f"--cache-dir={data_cache_dir}",
+        f"--wandb-mode={resolve_mode(wandb_settings.mode)}",
+        *wandb_settings.target().arguments(),
+    ]  # the sweep's entity and project
     group = group_of(wandb_settings)
     if group:
         argv.append(f"--group={group}")
     completed = subprocess.run(argv, env=outside_the_sweep(os.environ), stdin=subprocess.DEVNULL)
     if completed.returncode != 0:
-        raise RuntimeError(f"pretraining backbone {config.key()} into {directory} failed "
-                           f"(exit status {completed.returncode}); its output is above")
+        raise RuntimeError(
+            f"pretraining backbone {config.key()} into {directory} failed "
+            f"(exit status {completed.returncode}); its output is above"
+        )

@@ -21,9 +21,8 @@ only when a command trains.
 
 from __future__ import annotations
 
-import numpy as np
-
 import keras
+import numpy as np
 
 RECALIBRATION_IMAGES = 512
 RECALIBRATION_BATCH = 128  # few forward calls; the average of the batch means is the same
@@ -46,8 +45,13 @@ def trainable_batchnorm_layers(model) -> list:
 
 
 def moving_statistics(layers) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [(keras.ops.convert_to_numpy(layer.moving_mean),
-             keras.ops.convert_to_numpy(layer.moving_variance)) for layer in layers]
+    return [
+        (
+            keras.ops.convert_to_numpy(layer.moving_mean),
+            keras.ops.convert_to_numpy(layer.moving_variance),
+        )
+        for layer in layers
+    ]
 
 
 def restore_statistics(layers, statistics) -> None:
@@ -56,8 +60,9 @@ def restore_statistics(layers, statistics) -> None:
         layer.moving_variance.assign(variance)
 
 
-def recalibration_images(images: np.ndarray, seed: int,
-                         limit: int = RECALIBRATION_IMAGES) -> np.ndarray:
+def recalibration_images(
+    images: np.ndarray, seed: int, limit: int = RECALIBRATION_IMAGES
+) -> np.ndarray:
     """Up to ``limit`` of ``images`` in a seeded order: the same ones every time."""
     order = np.random.default_rng([seed, 2711]).permutation(len(images))[:limit]
     return images[np.sort(order)]
@@ -80,7 +85,7 @@ def recalibrate(model, images: np.ndarray, batch_size: int = RECALIBRATION_BATCH
     batches = 0
     try:
         for start in range(0, len(images), batch_size):
-            batch = np.asarray(images[start:start + batch_size], dtype="float32")
+            batch = np.asarray(images[start : start + batch_size], dtype="float32")
             for layer in layers:
                 # moving = moving * seen / (seen + n) + batch statistic * n / (seen + n)
                 layer.momentum = seen / (seen + len(batch))

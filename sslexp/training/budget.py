@@ -62,8 +62,11 @@ def budget_callbacks(budget: Budget) -> list:
     """Early stopping on the validation loss (converged) and the exact update cap (both)."""
     callbacks = [UpdateCap(budget)]
     if budget.patience_epochs is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min",
-                                                       patience=budget.patience_epochs))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=MONITOR, mode="min", patience=budget.patience_epochs
+            )
+        )
     return callbacks
 
 
@@ -115,8 +118,9 @@ def budget_summary(budget: Budget, history: list[dict], best_epoch: int | None) 
         "best_update": best_update,
         # updates trained after the kept weights: spent for nothing but the search
         "updates_after_best": updates - best_update if best_update is not None else None,
-        "share_after_best": ((updates - best_update) / updates
-                             if best_update is not None and updates else None),
+        "share_after_best": (
+            (updates - best_update) / updates if best_update is not None and updates else None
+        ),
         "stopped_by": stopped_by,
         "cap_hit": cap_hit,
     }

@@ -39,9 +39,13 @@ class Costs:
     notes: list[str]
 
 
-def run_costs(runs: Sequence[tuple[str, TrainConfig]], pretrainings: Sequence[PretrainConfig],
-              cache_dir: Path, measure: bool = True,
-              progress: Callable[[str], None] = lambda line: None) -> Costs:
+def run_costs(
+    runs: Sequence[tuple[str, TrainConfig]],
+    pretrainings: Sequence[PretrainConfig],
+    cache_dir: Path,
+    measure: bool = True,
+    progress: Callable[[str], None] = lambda line: None,
+) -> Costs:
     """The cost of each named run and of each pretraining still to do; with ``measure``,
     timed from a few steps of each distinct model here. ValueError naming the run and
     parameter when a run's labelled subset cannot be drawn. ``progress`` hears a line
@@ -57,11 +61,18 @@ def run_costs(runs: Sequence[tuple[str, TrainConfig]], pretrainings: Sequence[Pr
     probe_seconds = None
     if measure and any(cost.n_train is not None for cost in costs):
         configs = [config for _, config in runs]
-        models = len({_model_key(config) for config in configs
-                      if datasets[(config.dataset, config.image_size)] is not None})
-        progress(f"Probing: timing a few training steps of {models} model(s)"
-                 + (f" and {len(pretrainings)} pretraining(s)" if pretrainings else "")
-                 + " here (about 10-30 s each)...")
+        models = len(
+            {
+                _model_key(config)
+                for config in configs
+                if datasets[(config.dataset, config.image_size)] is not None
+            }
+        )
+        progress(
+            f"Probing: timing a few training steps of {models} model(s)"
+            + (f" and {len(pretrainings)} pretraining(s)" if pretrainings else "")
+            + " here (about 10-30 s each)..."
+        )
         costs = _priced(costs, configs, datasets, models, progress)
         pretrain_seconds = _pretraining_seconds(pretrainings, datasets, progress)
         probe_seconds = time.monotonic() - started
@@ -73,8 +84,14 @@ def _model_key(config: TrainConfig) -> tuple:
     return (config.dataset, config.image_size, config.backbone, config.batch_size)
 
 
-def _dataset(datasets: dict, name: str, image_size: int, cache_dir: Path, notes: list[str],
-             progress: Callable[[str], None]):
+def _dataset(
+    datasets: dict,
+    name: str,
+    image_size: int,
+    cache_dir: Path,
+    notes: list[str],
+    progress: Callable[[str], None],
+):
     """The data set, loaded once; None (and a note) when it is not available here."""
     key = (name, image_size)
     if key not in datasets:
@@ -83,25 +100,39 @@ def _dataset(datasets: dict, name: str, image_size: int, cache_dir: Path, notes:
             datasets[key] = load_dataset(name, image_size, cache_dir)
         except DataUnavailableError as error:
             datasets[key] = None
-            notes.append(f"{name} is not available here ({error}); its runs are listed "
-                         "without labels or time.")
+            notes.append(
+                f"{name} is not available here ({error}); its runs are listed "
+                "without labels or time."
+            )
     return datasets[key]
 
 
 def _labels_and_budget(name: str, config: TrainConfig, data) -> RunCost:
     try:
-        split = label_split(data.pool_labels, config.label_fraction, config.fold, config.folds,
-                            config.seed, config.val_fraction,
-                            with_validation=config.select == "best")
+        split = label_split(
+            data.pool_labels,
+            config.label_fraction,
+            config.fold,
+            config.folds,
+            config.seed,
+            config.val_fraction,
+            with_validation=config.select == "best",
+        )
     except InputError as error:
-        raise ValueError(f"run {name}: parameter {error.option}={error.value!r}: "
-                         f"{error.problem}") from error
+        raise ValueError(
+            f"run {name}: parameter {error.option}={error.value!r}: {error.problem}"
+        ) from error
     n_train = len(split.train_indices)
     return RunCost(n_train, len(split.val_indices), budget_for(config, n_train))
 
 
-def _priced(costs: list[RunCost], configs: list[TrainConfig], datasets: dict, models: int,
-            progress: Callable[[str], None]) -> list[RunCost]:
+def _priced(
+    costs: list[RunCost],
+    configs: list[TrainConfig],
+    datasets: dict,
+    models: int,
+    progress: Callable[[str], None],
+) -> list[RunCost]:
     """Each run's seconds, from one measurement per distinct model."""
     startup = probe.import_seconds()
     measured: dict[tuple, probe.StepCosts] = {}
@@ -113,30 +144,35 @@ def _priced(costs: list[RunCost], configs: list[TrainConfig], datasets: dict, mo
             continue
         key = _model_key(config)
         if key not in measured:
-            progress(f"  training steps of model {len(measured) + 1} of {models} ({config.dataset}, "
-                     f"{config.image_size} px, depth {config.backbone.depth}, width "
-                     f"{config.backbone.width}, batch {config.batch_size})...")
+            progress(
+                f"  training steps of model {len(measured) + 1} of {models} ({config.dataset}, "
+                f"{config.image_size} px, depth {config.backbone.depth}, width "
+                f"{config.backbone.width}, batch {config.batch_size})..."
+            )
             measured[key] = probe.measure_training(config, data)
         budget = cost.budget
-        seconds = startup + measured[key].fit_s(budget.max_updates, budget.epochs, cost.n_val,
-                                                len(data.test_labels))
+        seconds = startup + measured[key].fit_s(
+            budget.max_updates, budget.epochs, cost.n_val, len(data.test_labels)
+        )
         priced.append(dataclasses.replace(cost, seconds=seconds))
     return priced
 
 
-def _pretraining_seconds(pretrainings: Sequence[PretrainConfig], datasets: dict,
-                         progress: Callable[[str], None]) -> dict[str, float]:
+def _pretraining_seconds(
+    pretrainings: Sequence[PretrainConfig], datasets: dict, progress: Callable[[str], None]
+) -> dict[str, float]:
     seconds = {}
     for config in pretrainings:
         data = datasets.get((config.dataset, config.image_size))
         if data is None:
             continue
         pretext = config.pretext
-        train_indices, val_indices = pretext_split(len(data.pool_labels),
-                                                   pretext.unlabeled_fraction,
-                                                   pretext.val_fraction, pretext.seed)
+        train_indices, val_indices = pretext_split(
+            len(data.pool_labels), pretext.unlabeled_fraction, pretext.val_fraction, pretext.seed
+        )
         steps = pretext.steps_per_epoch(math.ceil(len(train_indices) / pretext.batch_size))
         progress(f"  pretraining steps of backbone {config.key()}...")
         seconds[config.key()] = probe.measure_pretraining(config, data).fit_s(
-            pretext.epochs * steps, pretext.epochs, 4 * len(val_indices))  # all 4 rotations
+            pretext.epochs * steps, pretext.epochs, 4 * len(val_indices)
+        )  # all 4 rotations
     return seconds

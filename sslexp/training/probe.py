@@ -26,12 +26,14 @@ class StepCosts:
     step_s: float  # one optimizer step after the warm-up
     eval_image_s: float  # one image through the model without training
 
-    def fit_s(self, updates: int, validations: int, val_images: int,
-              test_images: int = 0) -> float:
+    def fit_s(self, updates: int, validations: int, val_images: int, test_images: int = 0) -> float:
         """A fit of ``updates`` optimizer steps with ``validations`` passes over
         ``val_images``, then one over ``test_images``."""
-        return (self.build_s + updates * self.step_s
-                + (validations * val_images + test_images) * self.eval_image_s)
+        return (
+            self.build_s
+            + updates * self.step_s
+            + (validations * val_images + test_images) * self.eval_image_s
+        )
 
 
 def import_seconds() -> float:
@@ -48,11 +50,15 @@ def measure_training(config: TrainConfig, data) -> StepCosts:
 
     started = time.monotonic()
     images, labels = _sample(data, config.batch_size)
-    backbone = build_backbone(data.image_shape, config.backbone,
-                              pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
+    backbone = build_backbone(
+        data.image_shape,
+        config.backbone,
+        pool_pixel_mean(data.pool_images, config.backbone.preprocessing),
+    )
     model = build_classifier(backbone, data.num_classes)
-    batches = LabelledBatches(images, labels, config.batch_size, shuffle=True,
-                              seed=config.run_seed, endless=True)
+    batches = LabelledBatches(
+        images, labels, config.batch_size, shuffle=True, seed=config.run_seed, endless=True
+    )
     return _measure(model, batches, config.lr, started, images)
 
 
@@ -64,13 +70,23 @@ def measure_pretraining(config: PretrainConfig, data) -> StepCosts:
     pretext = config.pretext
     started = time.monotonic()
     images, _ = _sample(data, pretext.batch_size)
-    backbone = build_backbone(data.image_shape, config.backbone,
-                              pool_pixel_mean(data.pool_images, config.backbone.preprocessing))
+    backbone = build_backbone(
+        data.image_shape,
+        config.backbone,
+        pool_pixel_mean(data.pool_images, config.backbone.preprocessing),
+    )
     model = build_pretext_model(backbone)
-    batches = RotationBatches(images, pretext.batch_size, pretext.rotations, shuffle=True,
-                              seed=pretext.seed, endless=True)
-    return _measure(rotation_model(model, pretext.rotations), batches, pretext.lr, started,
-                    images, evaluated=model)
+    batches = RotationBatches(
+        images, pretext.batch_size, pretext.rotations, shuffle=True, seed=pretext.seed, endless=True
+    )
+    return _measure(
+        rotation_model(model, pretext.rotations),
+        batches,
+        pretext.lr,
+        started,
+        images,
+        evaluated=model,
+    )
 
 
 def _sample(data, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,8 +96,9 @@ def _sample(data, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     return data.pool_images[indices], data.pool_labels[indices]
 
 
-def _measure(model, batches, learning_rate: float, started: float, images: np.ndarray,
-             evaluated=None) -> StepCosts:
+def _measure(
+    model, batches, learning_rate: float, started: float, images: np.ndarray, evaluated=None
+) -> StepCosts:
     """Steps of ``model``; the cost of one image through ``evaluated`` (default: ``model``)."""
     import keras
 
@@ -91,11 +108,20 @@ def _measure(model, batches, learning_rate: float, started: float, images: np.nd
         def on_train_batch_end(self, batch, logs=None):
             ends.append(time.monotonic())
 
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(batches, steps_per_epoch=WARMUP_STEPS + MEASURED_STEPS, epochs=1, verbose=0,
-              callbacks=[Clock()], shuffle=False)  # the pipeline shuffles
-    step_s = statistics.median(np.diff(ends[WARMUP_STEPS - 1:]))
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(
+        batches,
+        steps_per_epoch=WARMUP_STEPS + MEASURED_STEPS,
+        epochs=1,
+        verbose=0,
+        callbacks=[Clock()],
+        shuffle=False,
+    )  # the pipeline shuffles
+    step_s = statistics.median(np.diff(ends[WARMUP_STEPS - 1 :]))
     build_s = ends[WARMUP_STEPS - 1] - started
     evaluated = model if evaluated is None else evaluated
     sample = images[:EVAL_IMAGES]

@@ -30,8 +30,16 @@ class ProgressCallback(keras.callbacks.Callback):
     def _write(self, step=None, ended=False):
         self._last_write = time.monotonic()
         for target in self.targets:
-            write_progress(target, self.phase, self._epoch, self.params.get("epochs") or 0,
-                           step, self.params.get("steps"), self.detail, ended)
+            write_progress(
+                target,
+                self.phase,
+                self._epoch,
+                self.params.get("epochs") or 0,
+                step,
+                self.params.get("steps"),
+                self.detail,
+                ended,
+            )
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch + 1

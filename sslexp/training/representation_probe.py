@@ -18,12 +18,15 @@ Imports Keras: import this module lazily, where training starts.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
-import keras
-
-from sslexp.training.batchnorm import (moving_statistics, recalibrate, restore_statistics,
-                                       trainable_batchnorm_layers)
+from sslexp.training.batchnorm import (
+    moving_statistics,
+    recalibrate,
+    restore_statistics,
+    trainable_batchnorm_layers,
+)
 
 PROBE_METRIC = "probe_accuracy"
 PROBE_NEIGHBOURS = 10
@@ -38,24 +41,24 @@ def probe_split(labels: np.ndarray, limit: int, seed: int) -> tuple[np.ndarray, 
     positions = np.random.default_rng([seed, 4421]).permutation(len(labels))[:limit]
     counts = np.bincount(labels[positions])
     stratify = labels[positions] if counts[counts > 0].min() >= 2 else None
-    fit, scored = train_test_split(positions, test_size=0.5, random_state=seed,
-                                   stratify=stratify)
+    fit, scored = train_test_split(positions, test_size=0.5, random_state=seed, stratify=stratify)
     return np.sort(fit), np.sort(scored)
 
 
-def knn_accuracy(fit_features, fit_labels, scored_features, scored_labels,
-                 neighbours: int = PROBE_NEIGHBOURS) -> float:
+def knn_accuracy(
+    fit_features, fit_labels, scored_features, scored_labels, neighbours: int = PROBE_NEIGHBOURS
+) -> float:
     """Accuracy of a cosine k-NN classifier (scikit-learn) fitted on the first half."""
     from sklearn.neighbors import KNeighborsClassifier
 
-    classifier = KNeighborsClassifier(n_neighbors=min(neighbours, len(fit_labels)),
-                                      metric="cosine")
+    classifier = KNeighborsClassifier(n_neighbors=min(neighbours, len(fit_labels)), metric="cosine")
     classifier.fit(fit_features, fit_labels)
     return float(classifier.score(scored_features, scored_labels))
 
 
-def features_with_recalibrated_statistics(backbone, images: np.ndarray,
-                                          calibration_images: np.ndarray) -> np.ndarray:
+def features_with_recalibrated_statistics(
+    backbone, images: np.ndarray, calibration_images: np.ndarray
+) -> np.ndarray:
     """The backbone's features of ``images`` with its BatchNorm statistics recomputed from
     ``calibration_images``; the statistics it had are restored afterwards."""
     layers = trainable_batchnorm_layers(backbone)
@@ -72,8 +75,15 @@ class RepresentationProbe(keras.callbacks.Callback):
     """Adds ``probe_accuracy`` to every epoch's logs. Put it before the callbacks that
     record the logs (CSV history, W&B), which Keras calls in list order."""
 
-    def __init__(self, backbone, images: np.ndarray, labels: np.ndarray,
-                 calibration_images: np.ndarray, seed: int, limit: int):
+    def __init__(
+        self,
+        backbone,
+        images: np.ndarray,
+        labels: np.ndarray,
+        calibration_images: np.ndarray,
+        seed: int,
+        limit: int,
+    ):
         super().__init__()
         self.backbone = backbone
         fit, scored = probe_split(labels, limit, seed)
@@ -85,11 +95,13 @@ class RepresentationProbe(keras.callbacks.Callback):
         if logs is None:
             return
         both = np.concatenate([self.fit_images, self.scored_images])
-        features = features_with_recalibrated_statistics(self.backbone, both,
-                                                         self.calibration_images)
+        features = features_with_recalibrated_statistics(
+            self.backbone, both, self.calibration_images
+        )
         fitted = len(self.fit_images)
-        logs[PROBE_METRIC] = knn_accuracy(features[:fitted], self.fit_labels,
-                                          features[fitted:], self.scored_labels)
+        logs[PROBE_METRIC] = knn_accuracy(
+            features[:fitted], self.fit_labels, features[fitted:], self.scored_labels
+        )
 
 
 def all_rotations(images: np.ndarray) -> np.ndarray:
@@ -130,17 +142,28 @@ def still_improving(history: list[dict], fallback_key: str) -> bool:
 CALIBRATION_IMAGES = 256  # x4 rotations for the pretext model
 
 
-def pretext_callbacks(pretext_model, backbone, images: np.ndarray, labels: np.ndarray,
-                      train_indices: np.ndarray, val_indices: np.ndarray, probe_images: int,
-                      seed: int) -> list:
+def pretext_callbacks(
+    pretext_model,
+    backbone,
+    images: np.ndarray,
+    labels: np.ndarray,
+    train_indices: np.ndarray,
+    val_indices: np.ndarray,
+    probe_images: int,
+    seed: int,
+) -> list:
     """Recalibrated pretext validation and, with ``probe_images``, the representation probe
     on the held-out slice's labels. Goes first in ``fit``'s callbacks (see the probe)."""
     from sslexp.training.batchnorm import recalibration_images
 
     calibration = recalibration_images(images[train_indices], seed)
-    callbacks = [RecalibratePretextBeforeValidation(
-        pretext_model, calibration[:CALIBRATION_IMAGES])]
+    callbacks = [
+        RecalibratePretextBeforeValidation(pretext_model, calibration[:CALIBRATION_IMAGES])
+    ]
     if probe_images and len(val_indices) >= 4:
-        callbacks.append(RepresentationProbe(backbone, images[val_indices], labels[val_indices],
-                                             calibration, seed, probe_images))
+        callbacks.append(
+            RepresentationProbe(
+                backbone, images[val_indices], labels[val_indices], calibration, seed, probe_images
+            )
+        )
     return callbacks

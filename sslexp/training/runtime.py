@@ -48,17 +48,21 @@ def configure(seed: int, precision: str = "float32", cache_dir: Path | None = No
     import keras
 
     backend = keras.backend.backend()
-    setup = {"tensorflow": _configure_tensorflow, "jax": _configure_jax,
-             "torch": _configure_torch}.get(backend)
+    setup = {
+        "tensorflow": _configure_tensorflow,
+        "jax": _configure_jax,
+        "torch": _configure_torch,
+    }.get(backend)
     if setup is not None:
-        setup(deterministic, None if cache_dir is None
-              else Path(cache_dir).resolve() / COMPILATION_CACHE / backend)
+        setup(
+            deterministic,
+            None if cache_dir is None else Path(cache_dir).resolve() / COMPILATION_CACHE / backend,
+        )
     device = accelerator()
     policy = dtype_policy(precision, device)
     keras.config.set_dtype_policy(policy)
     reseed(seed)
-    return Runtime(backend=backend, device=device, dtype_policy=policy,
-                   deterministic=deterministic)
+    return Runtime(backend=backend, device=device, dtype_policy=policy, deterministic=deterministic)
 
 
 def reseed(seed: int) -> None:
@@ -72,13 +76,17 @@ def _configure_tensorflow(deterministic: bool, compilation_cache: Path | None) -
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    if gpus and compilation_cache is not None and "tf_xla_persistent_cache" not in os.environ.get(
-            "TF_XLA_FLAGS", ""):
+    if (
+        gpus
+        and compilation_cache is not None
+        and "tf_xla_persistent_cache" not in os.environ.get("TF_XLA_FLAGS", "")
+    ):
         # Keras compiles with XLA on GPUs only; the flag is read at the first compilation.
         compilation_cache.mkdir(parents=True, exist_ok=True)
-        os.environ["TF_XLA_FLAGS"] = (os.environ.get("TF_XLA_FLAGS", "") + " "
-                                      f"--tf_xla_persistent_cache_directory={compilation_cache}"
-                                      ).strip()
+        os.environ["TF_XLA_FLAGS"] = (
+            os.environ.get("TF_XLA_FLAGS", "") + " "
+            f"--tf_xla_persistent_cache_directory={compilation_cache}"
+        ).strip()
     for gpu in gpus:
         try:
             tf.config.experimental.set_memory_growth(gpu, True)
@@ -92,8 +100,9 @@ def _configure_jax(deterministic: bool, compilation_cache: Path | None) -> None:
     import jax
 
     if deterministic and "xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                                   + " --xla_gpu_deterministic_ops=true").strip()
+        os.environ["XLA_FLAGS"] = (
+            os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true"
+        ).strip()
     if compilation_cache is not None and not jax.config.jax_compilation_cache_dir:
         compilation_cache.mkdir(parents=True, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", str(compilation_cache))
@@ -170,8 +179,9 @@ def gpu_compute_capability() -> tuple[int, int] | None:
             import jax
 
             capability = getattr(jax.devices()[0], "compute_capability", None)
-            return tuple(int(part) for part in str(capability).split(".")[:2]) if capability \
-                else None
+            return (
+                tuple(int(part) for part in str(capability).split(".")[:2]) if capability else None
+            )
         if backend == "torch":
             import torch
 
@@ -181,8 +191,9 @@ def gpu_compute_capability() -> tuple[int, int] | None:
     return None
 
 
-def scaled_learning_rate(learning_rate: float, batch_size: int, reference_batch: int,
-                         rule: str) -> float:
+def scaled_learning_rate(
+    learning_rate: float, batch_size: int, reference_batch: int, rule: str
+) -> float:
     """The learning rate for ``batch_size`` when ``learning_rate`` suits ``reference_batch``.
 
     ``sqrt``: multiplied by sqrt(batch / reference), the rule for Adam (Malladi et
@@ -242,12 +253,18 @@ def structure_key(model, optimizer, loss, metrics: list) -> str:
 
     import keras
 
-    optimizer_config = {k: v for k, v in optimizer.get_config().items()
-                        if k not in ("learning_rate", "name")}
-    described = {"model": model.get_config(), "policy": keras.config.dtype_policy().name,
-                 "trainable": [w.path for w in model.trainable_weights],
-                 "optimizer": [type(optimizer).__name__, optimizer_config],
-                 "loss": loss, "metrics": metrics, "backend": keras.backend.backend()}
+    optimizer_config = {
+        k: v for k, v in optimizer.get_config().items() if k not in ("learning_rate", "name")
+    }
+    described = {
+        "model": model.get_config(),
+        "policy": keras.config.dtype_policy().name,
+        "trainable": [w.path for w in model.trainable_weights],
+        "optimizer": [type(optimizer).__name__, optimizer_config],
+        "loss": loss,
+        "metrics": metrics,
+        "backend": keras.backend.backend(),
+    }
     return json.dumps(described, sort_keys=True, default=repr)
 
 
@@ -256,8 +273,9 @@ def _reset_optimizer(model, optimizer) -> None:
     import keras
 
     fresh = optimizer
-    if (isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-            and not isinstance(fresh, keras.optimizers.LossScaleOptimizer)):
+    if isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) and not isinstance(
+        fresh, keras.optimizers.LossScaleOptimizer
+    ):
         fresh = keras.optimizers.LossScaleOptimizer(fresh)  # as compile wraps it
     fresh.build(model.trainable_variables)
     for mine, initial in zip(model.optimizer.variables, fresh.variables, strict=True):
@@ -302,15 +320,25 @@ def backup_callback(backup_dir):
             try:
                 super().on_train_begin(logs)
             except OSError as error:
-                warnings.warn(f"backup in {self.backup_dir} is unreadable ({error}); "
-                              "starting from the first epoch")
+                warnings.warn(
+                    f"backup in {self.backup_dir} is unreadable ({error}); "
+                    "starting from the first epoch",
+                    stacklevel=2,
+                )
                 shutil.rmtree(self.backup_dir, ignore_errors=True)
 
     return Backup(str(backup_dir), double_checkpoint=True)
 
 
-def checkpoint_callbacks(output_dir, best_path, monitor: str, mode: str, resume: bool,
-                         weights_only: bool, saved_layer: str | None = None) -> list:
+def checkpoint_callbacks(
+    output_dir,
+    best_path,
+    monitor: str,
+    mode: str,
+    resume: bool,
+    weights_only: bool,
+    saved_layer: str | None = None,
+) -> list:
     """History log, best-epoch checkpoint and backup, in the order that survives a kill.
 
     The history row and the best checkpoint of an epoch are written before its
@@ -328,9 +356,14 @@ def checkpoint_callbacks(output_dir, best_path, monitor: str, mode: str, resume:
     best_so_far = pick((row[monitor] for row in previous if monitor in row), default=None)
     return [
         keras.callbacks.CSVLogger(str(history_path), append=resume),
-        _checkpoint_of(saved_layer)(str(best_path), monitor=monitor, mode=mode,
-                                    save_best_only=True, save_weights_only=weights_only,
-                                    initial_value_threshold=best_so_far),
+        _checkpoint_of(saved_layer)(
+            str(best_path),
+            monitor=monitor,
+            mode=mode,
+            save_best_only=True,
+            save_weights_only=weights_only,
+            initial_value_threshold=best_so_far,
+        ),
         backup_callback(output_dir / BACKUP_DIR),
     ]
 

@@ -25,11 +25,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sslexp.config import PretrainConfig, flatten, from_dict
-from sslexp.runs.protocol import (BACKBONE_KEY, BACKBONE_POLL_ENV, BACKBONE_WAIT_ENV,
-                                  PRETRAIN_JOB, backbone_artifact_name)
+from sslexp.runs.protocol import (
+    BACKBONE_KEY,
+    BACKBONE_POLL_ENV,
+    BACKBONE_WAIT_ENV,
+    PRETRAIN_JOB,
+    backbone_artifact_name,
+)
 from sslexp.runs.record import BACKBONE_FILE, RESULTS_FILE, Record, read_record, write_record
-from sslexp.training.tracking import (ArtifactSpec, WandbSettings, Yielded, log_artifact,
-                                      resolve_mode, start_run, warn)
+from sslexp.training.tracking import (
+    ArtifactSpec,
+    WandbSettings,
+    Yielded,
+    log_artifact,
+    resolve_mode,
+    start_run,
+    warn,
+)
 
 LIVE_STATES = ("running", "pending")
 DEFAULT_WAIT_S = 6 * 3600.0
@@ -60,16 +72,20 @@ class SharedBackbones:
     echo: Callable[[str], None] = field(default=lambda message: warn(message))
 
     @classmethod
-    def for_settings(cls, settings: WandbSettings,
-                     environ: Mapping[str, str] = os.environ) -> "SharedBackbones | None":
+    def for_settings(
+        cls, settings: WandbSettings, environ: Mapping[str, str] = os.environ
+    ) -> SharedBackbones | None:
         """The rule for online runs (None otherwise); SSLEXP_BACKBONE_WAIT_S and
         SSLEXP_BACKBONE_POLL_S set how long and how often to look for a claimed backbone."""
         if resolve_mode(settings.mode) != "online":
             return None
         target = settings.target()
-        return cls(target.project, target.entity,
-                   wait_s=_seconds(environ, BACKBONE_WAIT_ENV, DEFAULT_WAIT_S),
-                   poll_s=_seconds(environ, BACKBONE_POLL_ENV, DEFAULT_POLL_S))
+        return cls(
+            target.project,
+            target.entity,
+            wait_s=_seconds(environ, BACKBONE_WAIT_ENV, DEFAULT_WAIT_S),
+            poll_s=_seconds(environ, BACKBONE_POLL_ENV, DEFAULT_POLL_S),
+        )
 
     def obtain(self, key: str, directory: Path, pretrain: Callable[[Callable], Record]) -> Record:
         """The backbone ``key`` in ``directory``: downloaded, or pretrained here by
@@ -91,28 +107,37 @@ class SharedBackbones:
     def find(self, api, key: str):
         """The committed artifact of backbone ``key``, or None."""
         try:
-            artifact = api.artifact(self._path(f"{backbone_artifact_name(key)}:latest"),
-                                    type="model")
+            artifact = api.artifact(
+                self._path(f"{backbone_artifact_name(key)}:latest"), type="model"
+            )
         except Exception:  # wandb.errors.CommError (or ValueError under WANDB_DEBUG): none yet
             return None
         return artifact if getattr(artifact, "state", "COMMITTED") == "COMMITTED" else None
 
     def live_claims(self, api, key: str) -> list:
         """Pretrain runs of backbone ``key`` still running, earliest first."""
-        runs = api.runs(self._path(), filters={"$and": [{"jobType": PRETRAIN_JOB},
-                                                        {f"config.{BACKBONE_KEY}": key}]})
-        return sorted((run for run in runs if run.state in LIVE_STATES),
-                      key=lambda run: (str(run.created_at), run.id))
+        runs = api.runs(
+            self._path(),
+            filters={"$and": [{"jobType": PRETRAIN_JOB}, {f"config.{BACKBONE_KEY}": key}]},
+        )
+        return sorted(
+            (run for run in runs if run.state in LIVE_STATES),
+            key=lambda run: (str(run.created_at), run.id),
+        )
 
     def claim_check(self, key: str) -> Callable:
         """What the pretrain run does right after ``wandb.init``: stay the earliest claim
         or yield."""
+
         def check(run) -> None:
             claims = self.live_claims(self.api_factory(), key)
             if claims and claims[0].id != run.id:
-                self.echo(f"W&B run {claims[0].id} claimed backbone {key} first; "
-                          f"this pretraining yields to it")
+                self.echo(
+                    f"W&B run {claims[0].id} claimed backbone {key} first; "
+                    f"this pretraining yields to it"
+                )
                 raise _ClaimLost(claims[0].id)
+
         return check
 
     def download(self, artifact, directory: Path) -> Record:
@@ -121,12 +146,15 @@ class SharedBackbones:
         directory = Path(directory)
         artifact.download(root=str(directory))
         record = read_record(directory)
-        reference = (f"{artifact.entity}/{artifact.project}/"
-                     f"{artifact.name.split(':')[0]}:{artifact.version}")
+        reference = (
+            f"{artifact.entity}/{artifact.project}/{artifact.name.split(':')[0]}:{artifact.version}"
+        )
         if record is None or not record.is_finished or not (directory / BACKBONE_FILE).is_file():
-            raise RuntimeError(f"W&B artifact {reference} holds no finished backbone "
-                               f"({BACKBONE_FILE} and its results file); pretrain it again "
-                               f"after deleting that artifact version")
+            raise RuntimeError(
+                f"W&B artifact {reference} holds no finished backbone "
+                f"({BACKBONE_FILE} and its results file); pretrain it again "
+                f"after deleting that artifact version"
+            )
         record.artifact = reference
         write_record(directory, record)
         self.echo(f"backbone {record.key} downloaded from W&B ({reference}) into {directory}")
@@ -139,18 +167,36 @@ class SharedBackbones:
         record = read_record(directory)
         artifact = self.find(self.api_factory(), record.key)
         if artifact is not None:
-            return (f"{artifact.entity}/{artifact.project}/{artifact.name.split(':')[0]}:"
-                    f"{artifact.version}")
+            return (
+                f"{artifact.entity}/{artifact.project}/{artifact.name.split(':')[0]}:"
+                f"{artifact.version}"
+            )
         config = {**_flat_pretrain_config(record.config), BACKBONE_KEY: record.key}
-        with start_run(settings, job_type=PRETRAIN_JOB, name=record.name or record.key,
-                       config=config, run_dir=directory) as run:
+        with start_run(
+            settings,
+            job_type=PRETRAIN_JOB,
+            name=record.name or record.key,
+            config=config,
+            run_dir=directory,
+        ) as run:
             for row in record.history:  # the keys Keras' W&B callback logs while pretraining
                 run.log({f"epoch/{name}": value for name, value in row.items()})
-            run.summary.update({"best_val_rotation_accuracy": record.best_val_accuracy,
-                                "best_epoch": record.best_epoch, "replayed_from": str(directory)})
-            reference = log_artifact(run, ArtifactSpec(backbone_artifact_name(record.key),
-                                                       (BACKBONE_FILE, RESULTS_FILE),
-                                                       metadata=record.config), directory)
+            run.summary.update(
+                {
+                    "best_val_rotation_accuracy": record.best_val_accuracy,
+                    "best_epoch": record.best_epoch,
+                    "replayed_from": str(directory),
+                }
+            )
+            reference = log_artifact(
+                run,
+                ArtifactSpec(
+                    backbone_artifact_name(record.key),
+                    (BACKBONE_FILE, RESULTS_FILE),
+                    metadata=record.config,
+                ),
+                directory,
+            )
         if reference:
             record.artifact = reference
             write_record(directory, record)
@@ -159,8 +205,10 @@ class SharedBackbones:
     def _wait(self, key: str, deadline: float):
         """The artifact once a claim delivers it; None when every claim died first."""
         claims = [run.id for run in self.live_claims(self.api_factory(), key)]
-        self.echo(f"waiting for backbone {key}: W&B run(s) {', '.join(claims) or '?'} are "
-                  f"pretraining it (up to {max(0.0, deadline - self.clock()):.0f} s more)")
+        self.echo(
+            f"waiting for backbone {key}: W&B run(s) {', '.join(claims) or '?'} are "
+            f"pretraining it (up to {max(0.0, deadline - self.clock()):.0f} s more)"
+        )
         while self.clock() < deadline:
             self.sleep(min(self.poll_s, max(0.0, deadline - self.clock())))
             api = self.api_factory()
@@ -176,7 +224,8 @@ class SharedBackbones:
             f"while run(s) {', '.join(claims)} claimed it. If that run is stuck, stop it in W&B "
             f"(or wait until W&B marks it crashed) and start again, pretrain it before the "
             "agents with `sslexp sweep pretrain SWEEP.yaml`, or wait longer with "
-            f"{BACKBONE_WAIT_ENV}.")
+            f"{BACKBONE_WAIT_ENV}."
+        )
 
     def _path(self, name: str | None = None) -> str:
         parts = [part for part in (self.entity, self.project, name) if part]

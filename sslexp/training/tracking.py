@@ -27,8 +27,10 @@ from sslexp.runs.wandb_errors import check_reachable, explain
 from sslexp.runs.wandb_target import WandbTarget, resolve_target
 
 MODES = ("online", "offline", "disabled")
-UNDECLARED_OFFLINE = ("not declared: W&B records the use of an artifact through its server, "
-                      "which an offline run cannot reach; the reference is kept here only")
+UNDECLARED_OFFLINE = (
+    "not declared: W&B records the use of an artifact through its server, "
+    "which an offline run cannot reach; the reference is kept here only"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,8 +88,7 @@ def outside_the_sweep(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def start_run(settings: WandbSettings, *, job_type: str, name: str, config: dict,
-              run_dir: Path):
+def start_run(settings: WandbSettings, *, job_type: str, name: str, config: dict, run_dir: Path):
     """A W&B run (or None when disabled) that is finished whatever happens inside."""
     mode = resolve_mode(settings.mode)
     if mode == "disabled":
@@ -135,10 +136,19 @@ class ArtifactSpec:
 
 
 @contextlib.contextmanager
-def tracked_run(settings: WandbSettings, record: Record, run_dir: Path, resume: bool, *,
-                job_type: str, config: dict, name: str | None = None,
-                on_start: Callable | None = None, artifact: ArtifactSpec | None = None,
-                upload: tuple[str, ...] = ()):
+def tracked_run(
+    settings: WandbSettings,
+    record: Record,
+    run_dir: Path,
+    resume: bool,
+    *,
+    job_type: str,
+    config: dict,
+    name: str | None = None,
+    on_start: Callable | None = None,
+    artifact: ArtifactSpec | None = None,
+    upload: tuple[str, ...] = (),
+):
     """The W&B run around a run's lifecycle (``sslexp.runs.lifecycle.recorded``).
 
     In order: ``wandb.init``; ``on_start(run)`` (which may raise ``Yielded`` before
@@ -147,8 +157,13 @@ def tracked_run(settings: WandbSettings, record: Record, run_dir: Path, resume: 
     then names it); results.json and the ``upload`` files saved to W&B; finish.
     """
     run_dir = Path(run_dir)
-    with start_run(settings, job_type=job_type, name=name or record.name or job_type,
-                   config=config, run_dir=run_dir) as run:
+    with start_run(
+        settings,
+        job_type=job_type,
+        name=name or record.name or job_type,
+        config=config,
+        run_dir=run_dir,
+    ) as run:
         if run is not None and on_start is not None:
             on_start(run)
         try:
@@ -213,8 +228,11 @@ def declare_backbone(run, reference: str | None) -> dict | None:
     try:
         run.use_artifact(reference, type="model")
     except Exception as error:  # lineage is worth a note, not a failed run
-        return {"reference": reference, "declared": False,
-                "note": f"use_artifact failed ({type(error).__name__}: {error})"}
+        return {
+            "reference": reference,
+            "declared": False,
+            "note": f"use_artifact failed ({type(error).__name__}: {error})",
+        }
     return {"reference": reference, "declared": True, "note": None}
 
 
@@ -236,9 +254,14 @@ def mirror_summary(run, summary: dict) -> dict | None:
 def run_record(run) -> dict | None:
     if run is None:
         return None
-    return {"mode": run.settings.mode, "run_id": run.id, "run_dir": run.dir,
-            "url": run.url if run.settings.mode == "online" else None,
-            "project": run.project, "group": run.group}
+    return {
+        "mode": run.settings.mode,
+        "run_id": run.id,
+        "run_dir": run.dir,
+        "url": run.url if run.settings.mode == "online" else None,
+        "project": run.project,
+        "group": run.group,
+    }
 
 
 def metrics_callbacks(run) -> list:
@@ -258,16 +281,20 @@ def download_backbone_artifact(reference: str, settings: WandbSettings) -> Path:
     """
     reference = reference.removeprefix(ARTIFACT_PREFIX)
     if resolve_mode(settings.mode) != "online":
-        raise InputError("pretrained", reference,
-                         "looks like a W&B artifact reference, which needs --wandb-mode online; "
-                         "offline, give the path of a backbone.keras file or use auto.")
+        raise InputError(
+            "pretrained",
+            reference,
+            "looks like a W&B artifact reference, which needs --wandb-mode online; "
+            "offline, give the path of a backbone.keras file or use auto.",
+        )
     import wandb
 
     try:
         artifact = wandb.Api().artifact(reference, type="model")
     except Exception as error:  # the client raises several types for a missing artifact
-        raise InputError("pretrained", reference,
-                         f"no such W&B artifact ({type(error).__name__}: {error}).") from error
+        raise InputError(
+            "pretrained", reference, f"no such W&B artifact ({type(error).__name__}: {error})."
+        ) from error
     directory = Path(artifact.download())
     files = sorted(directory.rglob("*.keras"))
     if not files:

@@ -29,8 +29,7 @@ def resolve_checkpoint(path: str | Path, kind: str = "classifier") -> Path:
         if found is not None:
             return found
         raise FileNotFoundError(
-            f"{path} holds no {name}; give a run directory that finished, or the .keras file "
-            f"itself"
+            f"{path} holds no {name}; give a run directory that finished, or the .keras file itself"
         )
     raise FileNotFoundError(f"{path} does not exist; give a run directory or a .keras file")
 

@@ -29,8 +29,14 @@ def figure_files(paths, run_dir: Path) -> dict[str, str]:
     return {path.with_suffix("").as_posix(): path.as_posix() for path in relative}
 
 
-def save_run_figures(model, images: np.ndarray, out_dir: str | Path, wandb_run=None,
-                     max_images: int = 4, name: str = "model") -> list[Path]:
+def save_run_figures(
+    model,
+    images: np.ndarray,
+    out_dir: str | Path,
+    wandb_run=None,
+    max_images: int = 4,
+    name: str = "model",
+) -> list[Path]:
     """First-layer filters and stage activations of one model, as PNGs in ``out_dir``.
 
     ``images`` are raw 0-255 pixels (N, H, W, C); the first ``max_images`` are
@@ -38,16 +44,25 @@ def save_run_figures(model, images: np.ndarray, out_dir: str | Path, wandb_run=N
     and ``figures/activations``.
     """
     return save_comparison_figures(
-        {name: model}, images, out_dir, wandb_run, max_images,
+        {name: model},
+        images,
+        out_dir,
+        wandb_run,
+        max_images,
         file_names=(FILTERS_PNG, ACTIVATIONS_PNG),
     )
 
 
-def save_comparison_figures(models: dict, images: np.ndarray, out_dir: str | Path,
-                            wandb_run=None, max_images: int = 8,
-                            file_names=(FILTERS_SIDE_BY_SIDE_PNG, ACTIVATIONS_SIDE_BY_SIDE_PNG),
-                            initial: tuple[str, np.ndarray] | None = None,
-                            shared_start: bool | None = None) -> list[Path]:
+def save_comparison_figures(
+    models: dict,
+    images: np.ndarray,
+    out_dir: str | Path,
+    wandb_run=None,
+    max_images: int = 8,
+    file_names=(FILTERS_SIDE_BY_SIDE_PNG, ACTIVATIONS_SIDE_BY_SIDE_PNG),
+    initial: tuple[str, np.ndarray] | None = None,
+    shared_start: bool | None = None,
+) -> list[Path]:
     """Filters and activations of several models (e.g. ``{"ssl": ..., "scratch": ...}``)
     side by side, each computed from its own weights on the same images; two
     models also get panels of their filter and activation differences.
@@ -69,7 +84,8 @@ def save_comparison_figures(models: dict, images: np.ndarray, out_dir: str | Pat
         difference = (pair[1], initial[0]) if initial is not None else None
     filters = filters_figure(kernels, difference=difference, initial=initial)
     activations = activations_figure(
-        images, {name: stage_activations(model, images) for name, model in models.items()},
+        images,
+        {name: stage_activations(model, images) for name, model in models.items()},
         difference=pair,
     )
     paths = [
@@ -80,18 +96,21 @@ def save_comparison_figures(models: dict, images: np.ndarray, out_dir: str | Pat
     return paths
 
 
-def save_pretext_figures(pretext_model, images: np.ndarray, out_dir: str | Path, wandb_run=None,
-                         max_images: int = 4) -> list[Path]:
+def save_pretext_figures(
+    pretext_model, images: np.ndarray, out_dir: str | Path, wandb_run=None, max_images: int = 4
+) -> list[Path]:
     """The pretext model's rotation predictions on all four rotations of each image,
     plus its first-layer filters."""
     out_dir = Path(out_dir)
     rotated, true_rotations = rotate_all(np.asarray(images)[:max_images])
     probabilities = predict_rotations(pretext_model, rotated)
     paths = [
-        save_figure(rotations_figure(rotated, true_rotations, probabilities),
-                    out_dir / ROTATIONS_PNG),
-        save_figure(filters_figure({"pretext": first_layer_filters(pretext_model)}),
-                    out_dir / FILTERS_PNG),
+        save_figure(
+            rotations_figure(rotated, true_rotations, probabilities), out_dir / ROTATIONS_PNG
+        ),
+        save_figure(
+            filters_figure({"pretext": first_layer_filters(pretext_model)}), out_dir / FILTERS_PNG
+        ),
     ]
     log_figures(wandb_run, paths)
     return paths
@@ -103,7 +122,11 @@ def log_figures(wandb_run, paths: list[Path]) -> None:
         return
     import wandb
 
-    wandb_run.log({
-        WANDB_KEY_PREFIX + path.stem: wandb.Image(str(path), caption=path.stem.replace("_", " "))
-        for path in paths
-    })
+    wandb_run.log(
+        {
+            WANDB_KEY_PREFIX + path.stem: wandb.Image(
+                str(path), caption=path.stem.replace("_", " ")
+            )
+            for path in paths
+        }
+    )

@@ -20,7 +20,17 @@ def test_prepare_names_the_unreadable_files_it_left_out(tmp_path):
 
     write_images(tmp_path / "pets", ["cat", "dog"], per_class=4)
     (tmp_path / "pets" / "dog" / "broken.jpg").write_bytes(b"no")
-    result = CliRunner().invoke(main, ["datasets", "--prepare", f"folder:{tmp_path / 'pets'}",
-                                       "--image-size", "8", "--cache-dir", str(tmp_path / "c")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "datasets",
+            "--prepare",
+            f"folder:{tmp_path / 'pets'}",
+            "--image-size",
+            "8",
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "1 unreadable file left out (dog/broken.jpg" in result.output

@@ -24,9 +24,11 @@ def invoke(*arguments):
     return CliRunner().invoke(main, ["report", *map(str, arguments)])
 
 
+@pytest.mark.slow
 def test_report_writes_html_and_prints_the_headline(sweep_with_models):
-    result = invoke(sweep_with_models, "--npz", sweep_with_models.parent / "images.npz",
-                    "--images", "2")
+    result = invoke(
+        sweep_with_models, "--npz", sweep_with_models.parent / "images.npz", "--images", "2"
+    )
     assert result.exit_code == 0, result.output
     out = sweep_with_models / "report"
     assert (out / "report.html").is_file() and (out / "report.md").is_file()
@@ -41,8 +43,9 @@ def test_report_writes_html_and_prints_the_headline(sweep_with_models):
     assert html.count("data:image/png;base64,") == 6
 
 
-@pytest.mark.parametrize("no_pictures", [["--no-pictures"], ["--pictures", "false"],
-                                         ["--pictures=False"]])
+@pytest.mark.parametrize(
+    "no_pictures", [["--no-pictures"], ["--pictures", "false"], ["--pictures=False"]]
+)
 def test_report_out_option_and_no_pictures(sweep_with_models, tmp_path, no_pictures):
     result = invoke(sweep_with_models, "--out", tmp_path / "elsewhere", *no_pictures)
     assert result.exit_code == 0, result.output
@@ -92,33 +95,57 @@ def wandb_standins(monkeypatch, sweep_dir_without_models):
     api = wandb_factory.api_from_sweep(sweep_dir_without_models)
     monkeypatch.setattr("wandb.Api", lambda *args, **kwargs: api)
     runs = []
-    monkeypatch.setattr("sslexp.report.wandb_comparison.comparison_run",
-                        lambda *args, **kwargs: runs.append(FakeRun(**kwargs)) or runs[-1])
+    monkeypatch.setattr(
+        "sslexp.report.wandb_comparison.comparison_run",
+        lambda *args, **kwargs: runs.append(FakeRun(**kwargs)) or runs[-1],
+    )
     saved = {}
 
     def execute(query, variables=None, **_):
         if "upsertView" in query:
             saved.update(variables)
-            return {"upsertView": {"view": {"id": "R1", "spec": variables["spec"],
-                                            "project": {"name": "sslexp", "entityName": "team"}}}}
+            return {
+                "upsertView": {
+                    "view": {
+                        "id": "R1",
+                        "spec": variables["spec"],
+                        "project": {"name": "sslexp", "entityName": "team"},
+                    }
+                }
+            }
         return {"project": {"internalId": "P1"}}
 
     report_api = SimpleNamespace(
         _service_api=SimpleNamespace(execute_graphql=execute, app_url="https://wandb.example/"),
-        projects=lambda entity: [SimpleNamespace(name="sslexp")], create_project=mock.Mock(),
-        default_entity="team")
+        projects=lambda entity: [SimpleNamespace(name="sslexp")],
+        create_project=mock.Mock(),
+        default_entity="team",
+    )
     monkeypatch.setattr("wandb_workspaces.reports.v2.interface._get_api", lambda: report_api)
     return SimpleNamespace(api=api, runs=runs, saved=saved)
 
 
+@pytest.mark.slow
 def test_the_report_from_wandb_gives_the_numbers_of_the_sweep_directory(
-        sweep_dir_without_models, wandb_standins, tmp_path):
+    sweep_dir_without_models, wandb_standins, tmp_path
+):
     local = invoke(sweep_dir_without_models, "--pictures", "false", "--out", tmp_path / "local")
-    remote = invoke("--wandb", "team/sslexp", "--sweep", wandb_factory.SWEEP_ID, "--pictures",
-                    "false", "--publish", "false", "--out", tmp_path / "wandb")
+    remote = invoke(
+        "--wandb",
+        "team/sslexp",
+        "--sweep",
+        wandb_factory.SWEEP_ID,
+        "--pictures",
+        "false",
+        "--publish",
+        "false",
+        "--out",
+        tmp_path / "wandb",
+    )
     assert local.exit_code == 0 and remote.exit_code == 0, local.output + remote.output
-    assert ((tmp_path / "wandb" / "comparison.csv").read_text()
-            == (tmp_path / "local" / "comparison.csv").read_text())
+    assert (tmp_path / "wandb" / "comparison.csv").read_text() == (
+        tmp_path / "local" / "comparison.csv"
+    ).read_text()
     assert remote.output.split("Report:")[0] == local.output.split("Report:")[0]
     assert "72.00 ± 1.73" in remote.output and "16 finished, 1 failed, 1 missing" in remote.output
     html = (tmp_path / "wandb" / "report.html").read_text()
@@ -126,10 +153,20 @@ def test_the_report_from_wandb_gives_the_numbers_of_the_sweep_directory(
     assert wandb_standins.runs == [] and wandb_standins.saved == {}
 
 
+@pytest.mark.slow
 def test_the_comparison_run_and_the_wandb_report_are_saved_and_their_urls_printed(
-        wandb_standins, tmp_path):
-    result = invoke("--wandb", "team/sslexp", "--sweep", wandb_factory.SWEEP_ID, "--pictures",
-                    "false", "--out", tmp_path)
+    wandb_standins, tmp_path
+):
+    result = invoke(
+        "--wandb",
+        "team/sslexp",
+        "--sweep",
+        wandb_factory.SWEEP_ID,
+        "--pictures",
+        "false",
+        "--out",
+        tmp_path,
+    )
     assert result.exit_code == 0, result.output
     assert "W&B comparison run: https://wandb.example/team/sslexp/runs/cmp1" in result.output
     assert "W&B Report: https://wandb.example/team/sslexp/reports/" in result.output
@@ -143,12 +180,20 @@ def test_the_comparison_run_and_the_wandb_report_are_saved_and_their_urls_printe
     assert any("72.00 ± 1.73" in text for text in markdown)
 
 
-def test_local_and_wandb_runs_that_differ_are_pointed_out(sweep_dir_without_models,
-                                                          wandb_standins):
-    wandb_standins.api._runs = [run for run in wandb_standins.api._runs
-                                if run.name != "ssl-p0.1-fold0"]
-    result = invoke(sweep_dir_without_models, "--pictures", "false", "--wandb", "team/sslexp",
-                    "--sweep", wandb_factory.SWEEP_ID)
+@pytest.mark.slow
+def test_local_and_wandb_runs_that_differ_are_pointed_out(sweep_dir_without_models, wandb_standins):
+    wandb_standins.api._runs = [
+        run for run in wandb_standins.api._runs if run.name != "ssl-p0.1-fold0"
+    ]
+    result = invoke(
+        sweep_dir_without_models,
+        "--pictures",
+        "false",
+        "--wandb",
+        "team/sslexp",
+        "--sweep",
+        wandb_factory.SWEEP_ID,
+    )
     assert result.exit_code == 0, result.output
     assert "give other numbers than" in result.output
     assert "W&B Report:" in result.output
@@ -175,8 +220,9 @@ def runs_of_two_experiments(tmp_path_factory):
     leaves them without a sweep (no ledger, no sweep.yaml)."""
     root = tmp_path_factory.mktemp("mixed")
     first = sweep_factory.write_sweep(root / "a", with_models=True)
-    second = sweep_factory.write_sweep(root / "b", with_models=True, dataset="fashion_mnist",
-                                       image_shape=(12, 12, 1))
+    second = sweep_factory.write_sweep(
+        root / "b", with_models=True, dataset="fashion_mnist", image_shape=(12, 12, 1)
+    )
     mixed = root / "here"
     (mixed / "runs").mkdir(parents=True)
     for prefix, sweep in (("digits-", first), ("fashion-", second)):
@@ -187,26 +233,34 @@ def runs_of_two_experiments(tmp_path_factory):
 
 
 def test_runs_of_two_experiments_exit_2_naming_them(runs_of_two_experiments):
-    result = invoke(runs_of_two_experiments, "--npz",
-                    runs_of_two_experiments.parent / "images.npz")
+    result = invoke(runs_of_two_experiments, "--npz", runs_of_two_experiments.parent / "images.npz")
     assert result.exit_code == 2, result.output
     assert "dataset=digits" in result.output and "dataset=fashion_mnist" in result.output
     assert "--experiment" in result.output
     assert not (runs_of_two_experiments / "report" / "report.html").exists()
 
 
+@pytest.mark.slow
 def test_each_experiment_gets_its_own_report(runs_of_two_experiments, tmp_path):
     images = runs_of_two_experiments.parent / "images.npz"
-    result = invoke(runs_of_two_experiments, "--npz", images, "--experiment", "all",
-                    "--out", tmp_path)
+    result = invoke(
+        runs_of_two_experiments, "--npz", images, "--experiment", "all", "--out", tmp_path
+    )
     assert result.exit_code == 0, result.output
     reports = sorted(tmp_path.glob("*/report.html"))
     assert len(reports) == 2
     for report in reports:
         html = report.read_text()
         assert "72.00 ± 1.73" in html  # each experiment's own runs only
-    one = invoke(runs_of_two_experiments, "--npz", images, "--out", tmp_path / "one",
-                 "--experiment", "dataset=digits,image_size=8")
+    one = invoke(
+        runs_of_two_experiments,
+        "--npz",
+        images,
+        "--out",
+        tmp_path / "one",
+        "--experiment",
+        "dataset=digits,image_size=8",
+    )
     assert one.exit_code == 0, one.output
     assert (tmp_path / "one" / "report.html").is_file()
 
@@ -217,13 +271,15 @@ def ssl_only(sweep_dir):
 
     ledger_path = sweep_dir / "ledger.json"
     ledger = json.loads(ledger_path.read_text())
-    for identifier in [name for name, entry in ledger["runs"].items()
-                       if entry["config"]["method"] == "scratch"]:
+    for identifier in [
+        name for name, entry in ledger["runs"].items() if entry["config"]["method"] == "scratch"
+    ]:
         shutil.rmtree(sweep_dir / ledger["runs"].pop(identifier)["run_dir"])
     ledger_path.write_text(json.dumps(ledger))
     return sweep_dir
 
 
+@pytest.mark.slow
 def test_an_ssl_only_sweep_is_compared_with_another_sweeps_scratch_runs(tmp_path):
     study = sweep_factory.write_sweep(tmp_path / "study")
     volume = ssl_only(sweep_factory.write_sweep(tmp_path / "volume"))

@@ -13,8 +13,19 @@ from tests.wandb_standins.server import fake_wandb
 
 
 def report_from_wandb(tmp_path, *options):
-    return CliRunner().invoke(main, ["report", "--wandb", "acme-team/rotnet-study", "--sweep",
-                                     "swp1", "--out", str(tmp_path / "report"), *options])
+    return CliRunner().invoke(
+        main,
+        [
+            "report",
+            "--wandb",
+            "acme-team/rotnet-study",
+            "--sweep",
+            "swp1",
+            "--out",
+            str(tmp_path / "report"),
+            *options,
+        ],
+    )
 
 
 def test_without_an_api_key_report_from_wandb_is_one_line_and_exit_2(tmp_path, monkeypatch):

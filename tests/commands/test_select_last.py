@@ -11,15 +11,36 @@ TINY = ["--dataset", "digits", "--image-size", "8", "--depth", "8", "--width", "
 
 
 @pytest.mark.slow
-def test_a_run_without_validation_trains_records_and_reports(tmp_path, data_cache,
-                                                             pretrained_dir):
+def test_a_run_without_validation_trains_records_and_reports(tmp_path, data_cache, pretrained_dir):
     sweep = tmp_path / "sweep"
     for method in ("ssl", "scratch"):
-        result = CliRunner().invoke(main, [
-            "train", *TINY, "--budget", "matched", "--select", "last", "--max-updates", "12",
-            "--eval-every", "5", "--label-fraction", "0.05", "--method", method,
-            "--pretrained", str(pretrained_dir / "backbone.keras"), "--wandb-mode", "disabled",
-            "--cache-dir", str(data_cache), "--output-dir", str(sweep / "runs" / method)])
+        result = CliRunner().invoke(
+            main,
+            [
+                "train",
+                *TINY,
+                "--budget",
+                "matched",
+                "--select",
+                "last",
+                "--max-updates",
+                "12",
+                "--eval-every",
+                "5",
+                "--label-fraction",
+                "0.05",
+                "--method",
+                method,
+                "--pretrained",
+                str(pretrained_dir / "backbone.keras"),
+                "--wandb-mode",
+                "disabled",
+                "--cache-dir",
+                str(data_cache),
+                "--output-dir",
+                str(sweep / "runs" / method),
+            ],
+        )
         assert result.exit_code == 0, result.output
         record = json.loads((sweep / "runs" / method / "results.json").read_text())
         assert record["state"] == "finished" and record["split"]["n_val"] == 0

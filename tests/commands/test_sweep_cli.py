@@ -26,7 +26,7 @@ STANDIN_TRAIN_CODE = (
 )
 
 # A `wandb` executable: logs each call (argv, a few variables, time) and acts the part.
-FAKE_WANDB = r'''#!{python}
+FAKE_WANDB = r"""#!{python}
 import json, os, sys, time
 
 def log(**record):
@@ -38,8 +38,9 @@ log(event="call", argv=sys.argv[1:], env={name: os.environ.get(name) for name in
 command = sys.argv[1]
 if command == "sweep":
     print("wandb: Creating sweep with ID: \x1b[33mab12cd34\x1b[0m", file=sys.stderr)
-    print("wandb: Run sweep agent with: \x1b[33mwandb agent me/proj/ab12cd34\x1b[0m", file=sys.stderr)
-'''
+    print("wandb: Run sweep agent with: \x1b[33mwandb agent me/proj/ab12cd34\x1b[0m",
+          file=sys.stderr)
+"""
 
 
 @pytest.fixture
@@ -85,21 +86,37 @@ def invoke(*args: str):
 def test_sweep_help_lists_local_and_create_with_env_vars():
     assert {"local", "create"} <= set(invoke("sweep", "--help").output.split())
     local_help = " ".join(invoke("sweep", "local", "--help").output.split())
-    for text in ("--workers", "--gpus", "--count", "--retry-failed", "--dir", "--wandb-mode",
-                 "SSLEXP_SWEEP_WORKERS", "default: offline"):
+    for text in (
+        "--workers",
+        "--gpus",
+        "--count",
+        "--retry-failed",
+        "--dir",
+        "--wandb-mode",
+        "SSLEXP_SWEEP_WORKERS",
+        "default: offline",
+    ):
         assert text in local_help
 
 
 def test_sweep_help_lists_the_commands_in_workflow_order_with_whole_lines():
     lines = invoke("sweep", "--help").output.split("Commands:")[1].splitlines()
-    listed = [line.split()[0] for line in lines if line.startswith("  ") and
-              not line.startswith("   ")]
+    listed = [
+        line.split()[0] for line in lines if line.startswith("  ") and not line.startswith("   ")
+    ]
     assert listed == ["plan", "pretrain", "local", "sync", "create", "agents", "fill"]
     assert not any(line.rstrip().endswith("...") for line in lines)  # click's truncation
 
 
-@pytest.mark.parametrize("command, argument", [("local", "SWEEP_FILE"), ("plan", "SWEEP_FILE"),
-                                               ("agents", "SWEEP_ID"), ("sync", "SWEEP_DIR")])
+@pytest.mark.parametrize(
+    "command, argument",
+    [
+        ("local", "SWEEP_FILE"),
+        ("plan", "SWEEP_FILE"),
+        ("agents", "SWEEP_ID"),
+        ("sync", "SWEEP_DIR"),
+    ],
+)
 def test_positional_arguments_are_documented(command, argument):
     arguments = invoke("sweep", command, "--help").output.split("Arguments:")[1]
     described = arguments.split("Options")[0].split(argument, 1)[1].strip()
@@ -108,8 +125,13 @@ def test_positional_arguments_are_documented(command, argument):
 
 def test_the_top_level_help_shows_the_online_workflow():
     text = " ".join(invoke("--help").output.split())
-    for step in ("sslexp sweep create", "make pretrain", "sslexp sweep agents", "--gpus 0,1",
-                 "sslexp report --wandb"):
+    for step in (
+        "sslexp sweep create",
+        "make pretrain",
+        "sslexp sweep agents",
+        "--gpus 0,1",
+        "sslexp report --wandb",
+    ):
         assert step in text
 
 
@@ -136,7 +158,9 @@ def test_local_runs_the_grid_and_prints_a_summary(tmp_path, monkeypatch):
 def test_local_exits_1_and_says_how_to_retry_when_a_run_fails(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = write_sweep(tmp_path, parameters={"a": {"values": [1, 2]}})
-    result = invoke("sweep", "local", str(path), "--dir", str(tmp_path / "custom"), "--wandb-mode", "disabled")
+    result = invoke(
+        "sweep", "local", str(path), "--dir", str(tmp_path / "custom"), "--wandb-mode", "disabled"
+    )
     assert result.exit_code == 1
     assert "1 failed" in result.output and "--retry-failed" in result.output
     assert "exited with status 3" in result.output
@@ -157,8 +181,9 @@ def two_gpus(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
 
-@pytest.mark.parametrize("command", [["sweep", "local", "{sweep}"], ["sweep", "agents", "s1"]],
-                         ids=["local", "agents"])
+@pytest.mark.parametrize(
+    "command", [["sweep", "local", "{sweep}"], ["sweep", "agents", "s1"]], ids=["local", "agents"]
+)
 def test_unknown_gpus_exit_2_listing_the_gpus_present(tmp_path, monkeypatch, two_gpus, command):
     monkeypatch.chdir(tmp_path)
     sweep = str(write_sweep(tmp_path))
@@ -176,23 +201,37 @@ def test_gpus_on_a_machine_without_any_exit_2(tmp_path, monkeypatch):
     assert "no GPU to give" in result.output and "leave out --gpus" in result.output
 
 
-def test_create_makes_the_sweep_through_the_api_with_wandb_silent(tmp_path, sweep_on_wandb,
-                                                                   monkeypatch):
+def test_create_makes_the_sweep_through_the_api_with_wandb_silent(
+    tmp_path, sweep_on_wandb, monkeypatch
+):
     monkeypatch.setenv("WANDB_SILENT", "true")  # `wandb sweep` then prints no id to read
-    result = invoke("sweep", "create", str(write_sweep(tmp_path)), "--project", "rotnet-study",
-                    "--entity", "acme-team")
+    result = invoke(
+        "sweep",
+        "create",
+        str(write_sweep(tmp_path)),
+        "--project",
+        "rotnet-study",
+        "--entity",
+        "acme-team",
+    )
     assert result.exit_code == 0, result.output
-    (sweep_id,) = [name for name, place in sweep_on_wandb.sweep_places.items()
-                   if place == ("acme-team", "rotnet-study")]
+    (sweep_id,) = [
+        name
+        for name, place in sweep_on_wandb.sweep_places.items()
+        if place == ("acme-team", "rotnet-study")
+    ]
     assert sweep_on_wandb.sweep_configs[sweep_id]["parameters"]["a"] == {"values": [1, 3]}
-    assert result.output.splitlines()[:2] == [f"sweep id: {sweep_id}",
-                                              f"sweep path: acme-team/rotnet-study/{sweep_id}"]
+    assert result.output.splitlines()[:2] == [
+        f"sweep id: {sweep_id}",
+        f"sweep path: acme-team/rotnet-study/{sweep_id}",
+    ]
     assert f"sslexp sweep agents acme-team/rotnet-study/{sweep_id} --gpus" in result.output
     sweep_on_wandb.assert_clean()
 
 
-def test_create_goes_to_the_default_entity_and_wandbs_project_variable(tmp_path, sweep_on_wandb,
-                                                                       monkeypatch):
+def test_create_goes_to_the_default_entity_and_wandbs_project_variable(
+    tmp_path, sweep_on_wandb, monkeypatch
+):
     monkeypatch.setenv("WANDB_PROJECT", "rotnet-study")
     result = invoke("sweep", "create", str(write_sweep(tmp_path)))
     assert result.exit_code == 0, result.output
@@ -200,8 +239,7 @@ def test_create_goes_to_the_default_entity_and_wandbs_project_variable(tmp_path,
     assert ("me", "rotnet-study") in sweep_on_wandb.sweep_places.values()
 
 
-def test_create_without_an_api_key_is_one_line_and_exit_2(tmp_path, sweep_on_wandb,
-                                                          monkeypatch):
+def test_create_without_an_api_key_is_one_line_and_exit_2(tmp_path, sweep_on_wandb, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY")
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -211,8 +249,9 @@ def test_create_without_an_api_key_is_one_line_and_exit_2(tmp_path, sweep_on_wan
     assert "Traceback" not in result.output and len(sweep_on_wandb.sweep_places) == 2
 
 
-def test_create_with_a_key_wandb_rejects_is_one_line_and_exit_2(tmp_path, sweep_on_wandb,
-                                                                 monkeypatch):
+def test_create_with_a_key_wandb_rejects_is_one_line_and_exit_2(
+    tmp_path, sweep_on_wandb, monkeypatch
+):
     monkeypatch.setenv("WANDB_API_KEY", "w" * 40)
     started = time.monotonic()
     result = CliRunner().invoke(main, ["sweep", "create", str(write_sweep(tmp_path))])
@@ -222,11 +261,11 @@ def test_create_with_a_key_wandb_rejects_is_one_line_and_exit_2(tmp_path, sweep_
     assert time.monotonic() - started < 60
 
 
-def test_create_in_an_entity_wandb_does_not_have_is_one_line_and_exit_2(tmp_path,
-                                                                        sweep_on_wandb):
+def test_create_in_an_entity_wandb_does_not_have_is_one_line_and_exit_2(tmp_path, sweep_on_wandb):
     sweep_on_wandb.missing_entities.add("acme-typo")
-    result = CliRunner().invoke(main, ["sweep", "create", str(write_sweep(tmp_path)),
-                                       "--entity", "acme-typo"])
+    result = CliRunner().invoke(
+        main, ["sweep", "create", str(write_sweep(tmp_path)), "--entity", "acme-typo"]
+    )
     assert result.exit_code == 2, result.output
     assert "W&B has no entity/project acme-typo/sslexp" in result.output
     assert "Traceback" not in result.output and len(sweep_on_wandb.sweep_places) == 2
@@ -248,8 +287,9 @@ def test_create_with_no_network_fails_at_once_with_exit_1(tmp_path, monkeypatch)
 
 
 def test_agents_for_a_sweep_that_does_not_exist_exit_2(tmp_path, sweep_on_wandb):
-    result = CliRunner().invoke(main, ["sweep", "agents", "me/proj/nosuch1", "--logs",
-                                       str(tmp_path / "logs")])
+    result = CliRunner().invoke(
+        main, ["sweep", "agents", "me/proj/nosuch1", "--logs", str(tmp_path / "logs")]
+    )
     assert result.exit_code == 2, result.output
     assert "W&B has no sweep me/proj/nosuch1" in result.output
     assert not (tmp_path / "logs").exists()
@@ -276,9 +316,15 @@ def make_finished_offline_sweep(tmp_path) -> Path:
     sweep_dir = tmp_path / "sweep-runs" / "demo"
     runs = {}
     for run_id in ("aaaa1111", "bbbb2222"):
-        (sweep_dir / "runs" / run_id / "wandb" / f"offline-run-20250101_000000-{run_id}").mkdir(parents=True)
-        runs[run_id] = {"config": {"a": 1}, "state": "finished", "wandb_dir": f"runs/{run_id}",
-                        "results_file": f"runs/{run_id}/results.json"}
+        (sweep_dir / "runs" / run_id / "wandb" / f"offline-run-20250101_000000-{run_id}").mkdir(
+            parents=True
+        )
+        runs[run_id] = {
+            "config": {"a": 1},
+            "state": "finished",
+            "wandb_dir": f"runs/{run_id}",
+            "results_file": f"runs/{run_id}/results.json",
+        }
     (sweep_dir / "ledger.json").write_text(json.dumps({"sweep": "demo", "runs": runs}))
     return sweep_dir
 
@@ -300,5 +346,7 @@ def test_sync_uploads_each_offline_run(tmp_path, fake_wandb):
     argvs = [call["argv"] for call in fake_wandb()]
     assert [argv[:3] for argv in argvs] == [["sync", "--project", "proj"]] * 2
     assert sorted(Path(argv[-1]).name for argv in argvs) == [
-        "offline-run-20250101_000000-aaaa1111", "offline-run-20250101_000000-bbbb2222"]
+        "offline-run-20250101_000000-aaaa1111",
+        "offline-run-20250101_000000-bbbb2222",
+    ]
     assert "uploaded 2 of 2" in result.output

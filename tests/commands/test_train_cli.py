@@ -21,10 +21,18 @@ TINY = ["--dataset", "digits", "--image-size", "8", "--depth", "8", "--width", "
 
 
 def train_args(tmp_path, data_cache, pretrained_dir, **overrides):
-    options = {"label_fraction": 0.1, "fold": 1, "budget": "matched", "max_updates": 20,
-               "eval_every": 10, "wandb_mode": "disabled",
-               "cache_dir": data_cache, "output_dir": tmp_path / "run",
-               "pretrained": pretrained_dir / "backbone.keras", **overrides}
+    options = {
+        "label_fraction": 0.1,
+        "fold": 1,
+        "budget": "matched",
+        "max_updates": 20,
+        "eval_every": 10,
+        "wandb_mode": "disabled",
+        "cache_dir": data_cache,
+        "output_dir": tmp_path / "run",
+        "pretrained": pretrained_dir / "backbone.keras",
+        **overrides,
+    }
     return ["train", *TINY, *[f"--{k}={v}" for k, v in options.items()]]
 
 
@@ -39,9 +47,11 @@ def test_pretrain_writes_backbone_and_results(pretrained_dir):
     assert results["data"]["n_pretext_images"] + results["data"]["n_val_images"] == 1437
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["ssl", "scratch"])
-def test_train_with_agent_spelling_writes_complete_results(tmp_path, data_cache, pretrained_dir,
-                                                           method):
+def test_train_with_agent_spelling_writes_complete_results(
+    tmp_path, data_cache, pretrained_dir, method
+):
     result = invoke(*train_args(tmp_path, data_cache, pretrained_dir, method=method))
     assert result.exit_code == 0, result.output
     results = json.loads((tmp_path / "run" / "results.json").read_text())
@@ -61,8 +71,16 @@ def test_train_with_agent_spelling_writes_complete_results(tmp_path, data_cache,
     assert "revision" in results["provenance"]["git"]
     assert results["wall_time_s"] > 0
     timings = results["timings"]
-    assert list(timings) == ["data", "backbone", "model", "compile", "fit", "select", "test",
-                             "save"]
+    assert list(timings) == [
+        "data",
+        "backbone",
+        "model",
+        "compile",
+        "fit",
+        "select",
+        "test",
+        "save",
+    ]
     assert all(seconds >= 0 for seconds in timings.values())
     assert timings["fit"] < results["wall_time_s"]
     assert (tmp_path / "run" / "model.keras").is_file()
@@ -79,15 +97,18 @@ def test_train_with_agent_spelling_writes_complete_results(tmp_path, data_cache,
         assert results["model"]["pretrained"] is None
 
 
+@pytest.mark.slow
 def test_linear_probe_trains_only_the_head(tmp_path, data_cache, pretrained_dir):
-    result = invoke(*train_args(tmp_path, data_cache, pretrained_dir, finetune="linear",
-                                max_updates=10))
+    result = invoke(
+        *train_args(tmp_path, data_cache, pretrained_dir, finetune="linear", max_updates=10)
+    )
     assert result.exit_code == 0, result.output
     model = json.loads((tmp_path / "run" / "results.json").read_text())["model"]
     assert model["trainable_layers"] == ["classifier"]
     assert model["trainable_params"] == 16 * 10 + 10
 
 
+@pytest.mark.slow
 def test_config_file_and_environment_supply_defaults(tmp_path, data_cache, pretrained_dir):
     config = tmp_path / "run.yaml"
     config.write_text("label-fraction: 0.2\nmethod: scratch\nmax-updates: 30\n")
@@ -102,17 +123,21 @@ def test_config_file_and_environment_supply_defaults(tmp_path, data_cache, pretr
     assert config_used["fold"] == 2  # from SSLEXP_FOLD
 
 
-@pytest.mark.parametrize("overrides, option, message", [
-    ({"label_fraction": 1.5}, "--label-fraction", "0<x<=1"),
-    ({"label_fraction": 0.0}, "--label-fraction", "0<x<=1"),
-    ({"label_fraction": 0.003}, "--label-fraction", "smallest allowed fraction"),
-    ({"dataset": "imagenet"}, "--dataset", "Allowed: cats_vs_dogs"),
-    ({"image_size": 4}, "--image-size", "8<=x<=2048"),
-    ({"finetune": "some"}, "--finetune", "last:N"),
-    ({"method": "magic"}, "--method", "'ssl', 'scratch'"),
-])
-def test_bad_input_exits_2_and_keeps_earlier_results(tmp_path, data_cache, pretrained_dir,
-                                                    overrides, option, message):
+@pytest.mark.parametrize(
+    "overrides, option, message",
+    [
+        ({"label_fraction": 1.5}, "--label-fraction", "0<x<=1"),
+        ({"label_fraction": 0.0}, "--label-fraction", "0<x<=1"),
+        ({"label_fraction": 0.003}, "--label-fraction", "smallest allowed fraction"),
+        ({"dataset": "imagenet"}, "--dataset", "Allowed: cats_vs_dogs"),
+        ({"image_size": 4}, "--image-size", "8<=x<=2048"),
+        ({"finetune": "some"}, "--finetune", "last:N"),
+        ({"method": "magic"}, "--method", "'ssl', 'scratch'"),
+    ],
+)
+def test_bad_input_exits_2_and_keeps_earlier_results(
+    tmp_path, data_cache, pretrained_dir, overrides, option, message
+):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "results.json").write_text('{"state": "finished"}')
@@ -124,8 +149,9 @@ def test_bad_input_exits_2_and_keeps_earlier_results(tmp_path, data_cache, pretr
 
 
 def test_missing_or_wrong_shaped_pretrained_backbone_exits_2(tmp_path, data_cache, pretrained_dir):
-    result = invoke(*train_args(tmp_path, data_cache, pretrained_dir,
-                                pretrained=tmp_path / "missing.keras"))
+    result = invoke(
+        *train_args(tmp_path, data_cache, pretrained_dir, pretrained=tmp_path / "missing.keras")
+    )
     assert result.exit_code == 2 and "--pretrained" in result.output
     assert "no such file" in result.output
     result = invoke(*train_args(tmp_path, data_cache, pretrained_dir, image_size=12))
@@ -135,18 +161,41 @@ def test_missing_or_wrong_shaped_pretrained_backbone_exits_2(tmp_path, data_cach
 
 def test_folder_with_one_class_exits_2(tmp_path, data_cache):
     (tmp_path / "images" / "cat").mkdir(parents=True)
-    result = invoke("train", "--dataset", f"folder:{tmp_path / 'images'}", "--method", "scratch",
-                    "--cache-dir", data_cache, "--output-dir", tmp_path / "run")
+    result = invoke(
+        "train",
+        "--dataset",
+        f"folder:{tmp_path / 'images'}",
+        "--method",
+        "scratch",
+        "--cache-dir",
+        data_cache,
+        "--output-dir",
+        tmp_path / "run",
+    )
     assert result.exit_code == 2 and "at least 2" in result.output
 
 
+@pytest.mark.slow
 def test_killed_pretraining_continues_with_resume(tmp_path, data_cache):
     out = tmp_path / "pretext"
-    command = [sys.executable, "-m", "sslexp", "pretrain", *TINY, "--epochs", "4",
-               "--cache-dir", str(data_cache), "--output-dir", str(out), "--wandb-mode=disabled"]
+    command = [
+        sys.executable,
+        "-m",
+        "sslexp",
+        "pretrain",
+        *TINY,
+        "--epochs",
+        "4",
+        "--cache-dir",
+        str(data_cache),
+        "--output-dir",
+        str(out),
+        "--wandb-mode=disabled",
+    ]
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 240
     while not (out / "backup" / "training_metadata.json").exists() and process.poll() is None:
         assert time.monotonic() < deadline, "pretraining never finished an epoch"
@@ -154,8 +203,9 @@ def test_killed_pretraining_continues_with_resume(tmp_path, data_cache):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert json.loads((out / "results.json").read_text())["state"] == "running"
-    resumed = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True,
-                             timeout=300)
+    resumed = subprocess.run(
+        [*command, "--resume"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert "Epoch 1/4" not in resumed.stdout  # it did not start over
     results = json.loads((out / "results.json").read_text())

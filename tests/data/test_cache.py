@@ -32,8 +32,11 @@ def mismatched_lengths(path):
     np.savez(path.with_suffix(""), **kept)
 
 
-@pytest.mark.parametrize("damage", [truncate, garbage, empty, without_labels,
-                                    mismatched_lengths], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "damage",
+    [truncate, garbage, empty, without_labels, mismatched_lengths],
+    ids=lambda f: f.__name__,
+)
 def test_a_damaged_cache_entry_is_moved_aside_and_rebuilt(tmp_path, capfd, damage):
     first = load_dataset("digits", 8, tmp_path)
     (entry,) = tmp_path.glob("digits-8px-*.npz")

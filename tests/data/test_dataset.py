@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sslexp.data.dataset import resize_images, resampling_weights
+from sslexp.data.dataset import resampling_weights, resize_images
 
 
 def tensorflow_resize(images, size):
@@ -12,8 +12,10 @@ def tensorflow_resize(images, size):
     return np.clip(np.rint(resized), 0, 255).astype(np.uint8)
 
 
-@pytest.mark.parametrize("shape, size", [((20, 8, 8, 1), 16), ((20, 28, 28, 1), 16),
-                                         ((5, 37, 23, 3), 16), ((3, 120, 120, 3), 32)])
+@pytest.mark.parametrize(
+    "shape, size",
+    [((20, 8, 8, 1), 16), ((20, 28, 28, 1), 16), ((5, 37, 23, 3), 16), ((3, 120, 120, 3), 32)],
+)
 def test_resize_matches_tensorflow_to_rounding(shape, size):
     images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     ours, reference = resize_images(images, size), tensorflow_resize(images, size)

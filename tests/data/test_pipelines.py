@@ -2,8 +2,14 @@ import keras
 import numpy as np
 import pytest
 
-from sslexp.data.pipelines import (LabelledBatches, RotateAll, RotateBy, RotationBatches,
-                                   rotate, rotation_model)
+from sslexp.data.pipelines import (
+    LabelledBatches,
+    RotateAll,
+    RotateBy,
+    RotationBatches,
+    rotate,
+    rotation_model,
+)
 
 
 def distinct_images(count=6, size=5):
@@ -21,8 +27,9 @@ def rotation_of(original, rotated):
 
 def source_of(images, rotated):
     """(index of the source image, its rotation) of one rotated image."""
-    (found,) = [(i, k) for i in range(len(images))
-                if (k := rotation_of(images[i], rotated)) is not None]
+    (found,) = [
+        (i, k) for i in range(len(images)) if (k := rotation_of(images[i], rotated)) is not None
+    ]
     return found
 
 
@@ -39,8 +46,7 @@ def test_rotate_turns_like_numpy_rot90(k):
 
 def test_all_mode_puts_every_rotation_of_every_image_in_its_batch():
     images = distinct_images()
-    batches = RotationBatches(images, batch_size=4, mode="all", shuffle=True, seed=1,
-                              endless=True)
+    batches = RotationBatches(images, batch_size=4, mode="all", shuffle=True, seed=1, endless=True)
     rotate_all = RotateAll()
     sources = []
     for index in range(3):  # 12 source images: two passes over the 6
@@ -58,8 +64,9 @@ def test_all_mode_puts_every_rotation_of_every_image_in_its_batch():
 
 def test_random_mode_labels_match_rotation_and_change_between_passes():
     images = distinct_images(count=32)
-    batches = RotationBatches(images, batch_size=8, mode="random", shuffle=False, seed=3,
-                              endless=True)
+    batches = RotationBatches(
+        images, batch_size=8, mode="random", shuffle=False, seed=3, endless=True
+    )
     rotate_by = RotateBy()
     passes = []
     for first in (0, 4):  # pass 0 is batches 0-3, pass 1 batches 4-7
@@ -67,14 +74,15 @@ def test_random_mode_labels_match_rotation_and_change_between_passes():
         for index in range(first, first + 4):
             x, y = batches[index]
             rotated = as_uint8(rotate_by(x["images"], x["rotations"]))
-            for position, (image, label) in enumerate(zip(rotated, y)):
+            for image, label in zip(rotated, y):
                 assert rotation_of(images[len(labels)], image) == label
                 labels.append(int(label))
         passes.append(labels)
     assert set(passes[0]) == {0, 1, 2, 3}
     assert passes[0] != passes[1]
-    again = RotationBatches(images, batch_size=8, mode="random", shuffle=False, seed=3,
-                            endless=True)
+    again = RotationBatches(
+        images, batch_size=8, mode="random", shuffle=False, seed=3, endless=True
+    )
     assert np.array_equal(again[5][1], batches[5][1])
 
 
@@ -84,7 +92,8 @@ def test_a_random_model_validates_on_all_four_rotations():
     rotated = as_uint8(RotateBy()(x["images"], x["rotations"]))
     assert list(y) == [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3
     assert [source_of(images, image) for image in rotated] == [
-        (i, k) for k in range(4) for i in range(3)]
+        (i, k) for k in range(4) for i in range(3)
+    ]
 
 
 def test_training_stream_is_seeded_fixed_shape_and_visits_each_image_once_a_pass():
@@ -103,8 +112,9 @@ def test_training_stream_is_seeded_fixed_shape_and_visits_each_image_once_a_pass
 
 
 def test_a_stream_smaller_than_its_batch_gives_whole_passes():
-    stream = LabelledBatches(distinct_images(count=3), np.arange(3), batch_size=8,
-                             shuffle=True, seed=0, endless=True)
+    stream = LabelledBatches(
+        distinct_images(count=3), np.arange(3), batch_size=8, shuffle=True, seed=0, endless=True
+    )
     assert sorted(stream[0][1]) == [0, 1, 2] and sorted(stream[1][1]) == [0, 1, 2]
 
 
@@ -117,6 +127,7 @@ def test_evaluation_pass_is_in_order_with_a_smaller_last_batch():
         batches[3]
 
 
+@pytest.mark.slow
 def test_rotation_model_predicts_four_rotations_per_image():
     from sslexp.config import BackboneConfig
     from sslexp.models import build_backbone, build_pretext_model
@@ -125,5 +136,6 @@ def test_rotation_model_predicts_four_rotations_per_image():
     images = distinct_images(count=3, size=8)
     assert rotation_model(pretext, "all").predict(images, verbose=0).shape == (12, 4)
     predictions = rotation_model(pretext, "random").predict(
-        {"images": images, "rotations": np.array([0, 1, 2], np.int32)}, verbose=0)
+        {"images": images, "rotations": np.array([0, 1, 2], np.int32)}, verbose=0
+    )
     assert predictions.shape == (3, 4)

@@ -4,8 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from sslexp.data import load_dataset, resolve_source
-from sslexp.data import fashion_mnist, registry
+from sslexp.data import fashion_mnist, load_dataset, registry, resolve_source
 from sslexp.errors import DataUnavailableError, InputError
 
 
@@ -21,8 +20,9 @@ def test_digits_gives_pool_test_and_classes_resized(tmp_path):
 def test_second_load_comes_from_the_cache(tmp_path, monkeypatch):
     first = load_dataset("digits", 10, tmp_path)
     assert list(tmp_path.glob("digits-10px-*.npz"))
-    monkeypatch.setattr(registry, "resize_images",
-                        lambda *a, **k: pytest.fail("decoded again despite the cache"))
+    monkeypatch.setattr(
+        registry, "resize_images", lambda *a, **k: pytest.fail("decoded again despite the cache")
+    )
     again = load_dataset("digits", 10, tmp_path)
     assert again.fingerprint == first.fingerprint
     assert np.array_equal(again.test_images, first.test_images)
@@ -77,8 +77,11 @@ def test_tfds_download_without_network_fails_fast(tmp_path, monkeypatch):
     from sslexp.data import tfds as network
 
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "empty"))
-    monkeypatch.setattr(network.socket, "create_connection",
-                        lambda *a, **k: (_ for _ in ()).throw(OSError("unreachable")))
+    monkeypatch.setattr(
+        network.socket,
+        "create_connection",
+        lambda *a, **k: (_ for _ in ()).throw(OSError("unreachable")),
+    )
     started = time.monotonic()
     with pytest.raises(DataUnavailableError, match="TFDS_DATA_DIR"):
         load_dataset("cats_vs_dogs", 16, tmp_path / "cache")

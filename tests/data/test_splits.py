@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from sslexp.errors import InputError
 from sslexp.data.splits import label_split, pretext_split, smallest_fraction
+from sslexp.errors import InputError
 
 LABELS = np.repeat(np.arange(5), [100, 80, 60, 40, 20])
 np.random.default_rng(0).shuffle(LABELS)

@@ -10,8 +10,16 @@ from click.testing import CliRunner
 
 from sslexp.cli import main
 
-TINY = {"dataset": "digits", "image_size": 8, "depth": 8, "width": 4, "budget": "matched",
-        "max_updates": 4, "pretext_epochs": 1, "label_fraction": 0.2}
+TINY = {
+    "dataset": "digits",
+    "image_size": 8,
+    "depth": 8,
+    "width": 4,
+    "budget": "matched",
+    "max_updates": 4,
+    "pretext_epochs": 1,
+    "label_fraction": 0.2,
+}
 
 
 def write_sweep(tmp_path, bad: dict) -> str:
@@ -19,9 +27,16 @@ def write_sweep(tmp_path, bad: dict) -> str:
     parameters["method"] = {"values": ["scratch", "ssl"]}
     parameters.update({name: {"values": [value]} for name, value in bad.items()})
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": "bad", "method": "grid", "parameters": parameters,
-        "command": ["${env}", "${interpreter}", "-m", "sslexp", "train", "${args}"]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "bad",
+                "method": "grid",
+                "parameters": parameters,
+                "command": ["${env}", "${interpreter}", "-m", "sslexp", "train", "${args}"],
+            }
+        )
+    )
     return str(path)
 
 
@@ -43,18 +58,23 @@ BAD_PARAMETERS = [
 ]
 
 
-@pytest.mark.parametrize("bad, message", BAD_PARAMETERS,
-                         ids=[next(iter(bad)) + str(i)
-                              for i, (bad, _) in enumerate(BAD_PARAMETERS)])
+@pytest.mark.parametrize(
+    "bad, message",
+    BAD_PARAMETERS,
+    ids=[next(iter(bad)) + str(i) for i, (bad, _) in enumerate(BAD_PARAMETERS)],
+)
 @pytest.mark.parametrize("command", ["local", "plan"])
-def test_bad_parameters_stop_the_sweep_before_its_first_run(tmp_path, monkeypatch, bad, message,
-                                                            command):
+def test_bad_parameters_stop_the_sweep_before_its_first_run(
+    tmp_path, monkeypatch, bad, message, command
+):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "one_class" / "cat").mkdir(parents=True)
     (tmp_path / "one_class" / "cat" / "a.png").write_bytes(b"")
     places = {"one_class": tmp_path / "one_class", "missing": tmp_path / "missing.keras"}
-    bad = {name: str(value).format(**places) if isinstance(value, str) else value
-           for name, value in bad.items()}
+    bad = {
+        name: str(value).format(**places) if isinstance(value, str) else value
+        for name, value in bad.items()
+    }
     extra = ["--probe", "false"] if command == "plan" else []
     result = invoke("sweep", command, write_sweep(tmp_path, bad), *extra)
     assert result.exit_code == 2, result.output
@@ -62,8 +82,8 @@ def test_bad_parameters_stop_the_sweep_before_its_first_run(tmp_path, monkeypatc
     assert not (tmp_path / "sweep-runs").exists()
 
 
-def test_too_few_labels_fail_that_run_and_the_plan_says_so_first(tmp_path, monkeypatch,
-                                                                 data_cache):
+@pytest.mark.slow
+def test_too_few_labels_fail_that_run_and_the_plan_says_so_first(tmp_path, monkeypatch, data_cache):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SSLEXP_CACHE_DIR", str(data_cache))
     sweep = write_sweep(tmp_path, {"label_fraction": 0.003, "method": "scratch"})

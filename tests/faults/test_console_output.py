@@ -24,7 +24,8 @@ NATIVE_LINES = (
     b"I0000 00:00:1796427450.860636   13802 port.cc:153] oneDNN custom operations are on.\n"
     b"E0000 00:00:1796427458.268786   13802 mkl_util.h:52] oneDNN supports DT_UINT8 only on "
     b"platforms with AVX-512. Falling back to the default Eigen-based implementation if "
-    b"present.\n")
+    b"present.\n"
+)
 # A command whose code writes those lines as C++ would, plus output people want to see.
 CHATTER_COMMAND = f"""
 import os, click
@@ -47,10 +48,13 @@ cli.main(args=sys.argv[1:], prog_name="sslexp")
 
 def run_chatter(directory, *options: str) -> subprocess.CompletedProcess:
     (directory / "chatter_command.py").write_text(CHATTER_COMMAND)
-    return subprocess.run([sys.executable, "-c", RUN_CHATTER, *options, "chatter"],
-                          capture_output=True, timeout=120, cwd=directory,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                              [str(directory), *sys.path])})
+    return subprocess.run(
+        [sys.executable, "-c", RUN_CHATTER, *options, "chatter"],
+        capture_output=True,
+        timeout=120,
+        cwd=directory,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(directory), *sys.path])},
+    )
 
 
 def test_tensorflow_cpp_log_lines_are_left_out_and_everything_else_kept(tmp_path):
@@ -89,14 +93,23 @@ def test_the_sweep_summary_says_which_files_a_folder_data_set_skipped(tmp_path):
     runs = {}
     for name in ("r1", "r2"):
         (tmp_path / "runs" / name).mkdir(parents=True)
-        (tmp_path / "runs" / name / "results.json").write_text(json.dumps({
-            "kind": "train", "state": "finished", "config": {"dataset": "folder:/srv/data/pets"},
-            "test": {"accuracy": 0.5}, "skipped_files": SKIPPED}))
+        (tmp_path / "runs" / name / "results.json").write_text(
+            json.dumps(
+                {
+                    "kind": "train",
+                    "state": "finished",
+                    "config": {"dataset": "folder:/srv/data/pets"},
+                    "test": {"accuracy": 0.5},
+                    "skipped_files": SKIPPED,
+                }
+            )
+        )
         runs[name] = {**new_entry({"a": name}), "state": "finished", "run_dir": f"runs/{name}"}
     text = format_summary(tmp_path, {"sweep": "s", "runs": runs}, "test/accuracy")
     assert text.splitlines()[-1] == (
         "4 unreadable files of folder:pets skipped (cat/broken.jpg, cat/empty.png, dog/a.gif "
-        "and 1 more): every run's results.json lists them under skipped_files.")
+        "and 1 more): every run's results.json lists them under skipped_files."
+    )
 
 
 def test_the_report_says_which_files_a_folder_data_set_skipped(tmp_path):
@@ -104,12 +117,15 @@ def test_the_report_says_which_files_a_folder_data_set_skipped(tmp_path):
     for record_path in (sweep_dir / "runs").glob("*/results.json"):
         record = json.loads(record_path.read_text())
         record_path.write_text(json.dumps({**record, "skipped_files": SKIPPED[:2]}))
-    assert any(note.startswith("2 unreadable files of digits skipped (cat/broken.jpg, "
-                               "cat/empty.png)") for note in collect_sweep(sweep_dir).notes)
+    assert any(
+        note.startswith("2 unreadable files of digits skipped (cat/broken.jpg, cat/empty.png)")
+        for note in collect_sweep(sweep_dir).notes
+    )
     result = CliRunner().invoke(main, ["report", str(sweep_dir), "--pictures", "false"])
     assert result.exit_code == 0, result.output
     assert "  2 unreadable files of digits skipped (cat/broken.jpg, cat/empty.png)" in (
-        result.output)
+        result.output
+    )
 
 
 def test_names_derived_from_a_folder_use_its_name_not_its_path():

@@ -7,15 +7,27 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from sslexp.cli import main
-from tests.faults.conftest import run_sweep_process
+from tests.faults.helpers import run_sweep_process
 
 
 def invoke_sweep(sweep_file, sweep_dir, *options):
-    return CliRunner().invoke(main, ["sweep", "local", str(sweep_file), "--dir", str(sweep_dir),
-                                     "--wandb-mode", "disabled", *options])
+    return CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            "local",
+            str(sweep_file),
+            "--dir",
+            str(sweep_dir),
+            "--wandb-mode",
+            "disabled",
+            *options,
+        ],
+    )
 
 
 def entry_of(ledger: dict, a: int) -> dict:
@@ -24,7 +36,8 @@ def entry_of(ledger: dict, a: int) -> dict:
 
 
 def test_a_run_killed_by_sigkill_is_redone_by_a_plain_rerun_until_the_limit(
-        standin, ledger_of, tmp_path, monkeypatch):
+    standin, ledger_of, tmp_path, monkeypatch
+):
     sweep_file = standin.make_sweep(parameters={"a": {"values": [1, 2]}})
     sweep_dir = tmp_path / "sweep"
     for name, value in standin.env(STANDIN_KILL_SELF="2").items():
@@ -50,13 +63,15 @@ def test_a_run_killed_by_sigkill_is_redone_by_a_plain_rerun_until_the_limit(
     assert third.exit_code == 1
 
 
-def test_a_run_that_kills_its_worker_every_time_stops_after_the_limit(standin, ledger_of,
-                                                                      tmp_path):
+@pytest.mark.slow
+def test_a_run_that_kills_its_worker_every_time_stops_after_the_limit(standin, ledger_of, tmp_path):
     sweep_file = standin.make_sweep(parameters={"a": {"values": [1, 2, 3]}})
     sweep_dir = tmp_path / "sweep"
     env = standin.env(STANDIN_KILL_WORKER="2")
-    codes = [run_sweep_process(sweep_file, sweep_dir, env, "--max-kills", "2").returncode
-             for _ in range(2)]
+    codes = [
+        run_sweep_process(sweep_file, sweep_dir, env, "--max-kills", "2").returncode
+        for _ in range(2)
+    ]
     assert codes == [-signal.SIGKILL] * 2  # the run took its sweep down each time
     last = run_sweep_process(sweep_file, sweep_dir, env)
     ledger = ledger_of(sweep_dir)
@@ -82,8 +97,9 @@ def test_a_run_that_finished_after_its_sweep_died_is_kept(standin, ledger_of, tm
     gone.wait()
     ledger = ledger_of(sweep_dir)
     entry = entry_of(ledger, 2)
-    entry.update(state="running", exit_code=None,
-                 worker={**entry["worker"], **dead, "run": dead})  # as if killed with the run
+    entry.update(
+        state="running", exit_code=None, worker={**entry["worker"], **dead, "run": dead}
+    )  # as if killed with the run
     write_json_atomic(sweep_dir / "ledger.json", ledger)
 
     ledger = LocalSweep(load_sweep(sweep_file), options).run()

@@ -19,25 +19,44 @@ from sslexp.data import registry
 from sslexp.errors import InputError
 
 MAX_UPDATES = 10**8  # the ceiling sslexp.config declares
-TINY_RUN = ["--dataset", "digits", "--image-size", "8", "--depth", "8", "--width", "4",
-            "--method", "scratch", "--budget", "matched", "--max-updates", "4",
-            "--wandb-mode", "disabled"]
+TINY_RUN = [
+    "--dataset",
+    "digits",
+    "--image-size",
+    "8",
+    "--depth",
+    "8",
+    "--width",
+    "4",
+    "--method",
+    "scratch",
+    "--budget",
+    "matched",
+    "--max-updates",
+    "4",
+    "--wandb-mode",
+    "disabled",
+]
 
 
 def invoke(*args):
     return CliRunner().invoke(main, [str(arg) for arg in args])
 
 
-@pytest.mark.parametrize("name, problem", [
-    ("../../evil", "path separator"),
-    ("..", "of its own inside runs/"),
-    ("a/b", "path separator"),
-    ("a\\b", "path separator"),
-    ("x" * 200, "200 characters long"),
-    ("tab\there", "control character"),
-])
-def test_a_run_name_that_could_leave_runs_exits_2_writing_nothing(tmp_path, monkeypatch,
-                                                                   data_cache, name, problem):
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("../../evil", "path separator"),
+        ("..", "of its own inside runs/"),
+        ("a/b", "path separator"),
+        ("a\\b", "path separator"),
+        ("x" * 200, "200 characters long"),
+        ("tab\there", "control character"),
+    ],
+)
+def test_a_run_name_that_could_leave_runs_exits_2_writing_nothing(
+    tmp_path, monkeypatch, data_cache, name, problem
+):
     (tmp_path / "deep").mkdir()
     monkeypatch.chdir(tmp_path / "deep")
     result = invoke("train", *TINY_RUN, "--cache-dir", data_cache, "--run-name", name)
@@ -64,11 +83,20 @@ def test_update_counts_are_parsed_as_exact_integers():
 def test_a_sweep_with_max_updates_1e26_stops_before_its_first_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     sweep = tmp_path / "huge.yaml"
-    sweep.write_text(yaml.safe_dump({
-        "name": "huge", "method": "grid",
-        "parameters": {"dataset": {"value": "digits"}, "max_updates": {"value": "1e26"},
-                       "method": {"values": ["scratch"]}},
-        "command": ["${env}", "${interpreter}", "-m", "sslexp", "train", "${args}"]}))
+    sweep.write_text(
+        yaml.safe_dump(
+            {
+                "name": "huge",
+                "method": "grid",
+                "parameters": {
+                    "dataset": {"value": "digits"},
+                    "max_updates": {"value": "1e26"},
+                    "method": {"values": ["scratch"]},
+                },
+                "command": ["${env}", "${interpreter}", "-m", "sslexp", "train", "${args}"],
+            }
+        )
+    )
     result = invoke("sweep", "plan", sweep, "--probe", "false")
     assert result.exit_code == 2, result.output
     assert f"must be in [1, {MAX_UPDATES:,}]" in result.output
@@ -77,22 +105,38 @@ def test_a_sweep_with_max_updates_1e26_stops_before_its_first_run(tmp_path, monk
 def test_a_config_file_with_max_updates_1e26_exits_2(tmp_path, data_cache):
     config = tmp_path / "huge.yaml"
     config.write_text("max_updates: 1.0e+26\n")
-    result = invoke("train", "--config", config, *TINY_RUN[:-4], "--cache-dir", data_cache,
-                    "--output-dir", tmp_path / "run")
+    result = invoke(
+        "train",
+        "--config",
+        config,
+        *TINY_RUN[:-4],
+        "--cache-dir",
+        data_cache,
+        "--output-dir",
+        tmp_path / "run",
+    )
     assert result.exit_code == 2, result.output
     assert "--max-updates" in result.output and "100000000" in result.output
     assert not (tmp_path / "run").exists()
 
 
 def test_an_image_size_past_the_ceiling_exits_2_before_loading(tmp_path):
-    result = invoke("train", "--dataset", "digits", "--image-size", "4096", "--wandb-mode",
-                    "disabled", "--output-dir", tmp_path / "run")
+    result = invoke(
+        "train",
+        "--dataset",
+        "digits",
+        "--image-size",
+        "4096",
+        "--wandb-mode",
+        "disabled",
+        "--output-dir",
+        tmp_path / "run",
+    )
     assert result.exit_code == 2, result.output
     assert "--image-size" in result.output and "4096" in result.output
 
 
-def test_an_image_size_the_memory_cannot_hold_is_refused_before_decoding(tmp_path,
-                                                                        monkeypatch):
+def test_an_image_size_the_memory_cannot_hold_is_refused_before_decoding(tmp_path, monkeypatch):
     source = registry.resolve_source("digits")
     with pytest.raises(InputError) as refused:
         registry.check_memory(source, 1024, available=2**30)
@@ -126,9 +170,11 @@ def test_resizing_never_goes_through_float64(monkeypatch):
 def test_resizing_works_in_batches_of_bounded_memory(monkeypatch):
     batches = []
     resample = dataset_module._resample
-    monkeypatch.setattr(dataset_module, "_resample",
-                        lambda images, *rest: batches.append(len(images)) or resample(images,
-                                                                                      *rest))
+    monkeypatch.setattr(
+        dataset_module,
+        "_resample",
+        lambda images, *rest: batches.append(len(images)) or resample(images, *rest),
+    )
     monkeypatch.setattr(dataset_module, "RESIZE_BUFFER_BYTES", 4 * 64 * 64 * 10)
     dataset_module.resize_images(np.zeros((35, 8, 8, 1), np.uint8), 64)
     assert batches == [10, 10, 10, 5]

@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from sslexp.cli import main
-from sslexp.runs.record import read_record
 from sslexp.runs.protocol import read_progress
+from sslexp.runs.record import read_record
 from tests.data.test_folder import write_images
-from tests.faults.conftest import run_sweep_process
+from tests.faults.helpers import run_sweep_process
 from tests.report import sweep_factory
 
 SHARED_UMASK = 0o002  # a group sharing results on one file system
@@ -46,17 +46,39 @@ def ssl_run(tmp_path_factory):
     dataset = folder_with_broken_files(root / "pets")
     made = root / "made"  # everything sslexp writes goes below
     with umask(SHARED_UMASK):
-        result = CliRunner().invoke(main, [
-            "train", "--dataset", dataset, *TINY_MODEL, "--cache-dir", str(made / "cache"),
-            "--method", "ssl", "--pretrained", "auto", "--pretext-epochs", "1",
-            "--budget", "matched", "--max-updates", "4", "--label-fraction", "1",
-            "--backbone-cache", str(made / "backbones"),
-            "--output-dir", str(made / "run")])
+        result = CliRunner().invoke(
+            main,
+            [
+                "train",
+                "--dataset",
+                dataset,
+                *TINY_MODEL,
+                "--cache-dir",
+                str(made / "cache"),
+                "--method",
+                "ssl",
+                "--pretrained",
+                "auto",
+                "--pretext-epochs",
+                "1",
+                "--budget",
+                "matched",
+                "--max-updates",
+                "4",
+                "--label-fraction",
+                "1",
+                "--backbone-cache",
+                str(made / "backbones"),
+                "--output-dir",
+                str(made / "run"),
+            ],
+        )
     assert result.exit_code == 0, result.output
     (backbone,) = (made / "backbones").glob("*/backbone.keras")
     return result, made / "run", backbone.parent, made
 
 
+@pytest.mark.slow
 def test_unreadable_files_are_shown_by_train_and_its_pretraining_and_recorded(ssl_run):
     result, run_dir, backbone_dir, _ = ssl_run
     plans = [line for line in result.output.splitlines() if "unreadable" in line]
@@ -90,22 +112,29 @@ def modes_off_the_umask(root: Path) -> dict[str, str]:
     return wrong
 
 
+@pytest.mark.slow
 def test_every_file_sslexp_creates_honours_the_umask(ssl_run, standin, tmp_path):
     *_, made = ssl_run
     sweep_dir = made / "sweep"
     with umask(SHARED_UMASK):
-        sweep = run_sweep_process(standin.make_sweep(parameters={"a": {"values": [1, 2]}}),
-                                  sweep_dir, standin.env(STANDIN_PROGRESS="0.01"))
+        sweep = run_sweep_process(
+            standin.make_sweep(parameters={"a": {"values": [1, 2]}}),
+            sweep_dir,
+            standin.env(STANDIN_PROGRESS="0.01"),
+        )
         assert sweep.returncode == 0, sweep.stderr
         reported = sweep_factory.write_sweep(made / "report-input")
         report = CliRunner().invoke(main, ["report", str(reported), "--pictures", "false"])
         assert report.exit_code == 0, report.output
-    created = {"data cache": made / "cache", "backbone": made / "backbones",
-               "run": made / "run", "ledger": sweep_dir / "ledger.json",
-               "previous ledger": sweep_dir / "ledger.previous.json",
-               "report": reported / "report" / "report.html"}
+    created = {
+        "data cache": made / "cache",
+        "backbone": made / "backbones",
+        "run": made / "run",
+        "ledger": sweep_dir / "ledger.json",
+        "previous ledger": sweep_dir / "ledger.previous.json",
+        "report": reported / "report" / "report.html",
+    }
     assert all(path.exists() for path in created.values()), created
     assert list((made / "cache").glob("*.npz")) and list((made / "run").rglob("figures/*.png"))
-    for root in (made / "cache", made / "backbones", made / "run", sweep_dir,
-                 reported / "report"):
+    for root in (made / "cache", made / "backbones", made / "run", sweep_dir, reported / "report"):
         assert modes_off_the_umask(root) == {}, root

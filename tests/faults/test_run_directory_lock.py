@@ -18,10 +18,24 @@ from click.testing import CliRunner
 from sslexp.cli import main
 from sslexp.runs.lock import RunDirectoryBusy, holder_path, run_directory_lock
 from sslexp.runs.record import read_record
-from tests.faults.conftest import wait_for
+from tests.faults.helpers import wait_for
 
-TINY_RUN = ["--dataset", "digits", "--image-size", "8", "--depth", "8", "--width", "4",
-            "--method", "scratch", "--budget", "matched", "--wandb-mode", "disabled"]
+TINY_RUN = [
+    "--dataset",
+    "digits",
+    "--image-size",
+    "8",
+    "--depth",
+    "8",
+    "--width",
+    "4",
+    "--method",
+    "scratch",
+    "--budget",
+    "matched",
+    "--wandb-mode",
+    "disabled",
+]
 
 # Holds a run directory's lock until killed, as a long run would.
 HOLDER = """
@@ -34,20 +48,23 @@ with run_directory_lock(sys.argv[1]):
 
 
 def hold_lock(run_dir) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run_dir)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(run_dir)], stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline().strip() == "holding"
     return holder
 
 
 def test_a_second_process_on_a_held_run_directory_exits_2_at_once_naming_the_holder(
-        tmp_path, data_cache):
+    tmp_path, data_cache
+):
     run_dir = tmp_path / "run"
     holder = hold_lock(run_dir)
     try:
         started = time.monotonic()
-        result = CliRunner().invoke(main, ["train", *TINY_RUN, "--output-dir", str(run_dir),
-                                           "--cache-dir", str(data_cache)])
+        result = CliRunner().invoke(
+            main, ["train", *TINY_RUN, "--output-dir", str(run_dir), "--cache-dir", str(data_cache)]
+        )
         waited = time.monotonic() - started
     finally:
         holder.kill()
@@ -85,16 +102,38 @@ def test_the_lock_is_free_again_once_its_holder_ends(tmp_path):
 
 @pytest.mark.slow
 def test_two_identical_train_commands_started_together_one_runs_the_other_exits_2(
-        tmp_path, data_cache):
+    tmp_path, data_cache
+):
     """The same command twice, default run name and all: one run, one refusal naming it."""
-    command = [sys.executable, "-m", "sslexp", "train", *TINY_RUN, "--max-updates", "60",
-               "--cache-dir", str(data_cache)]
+    command = [
+        sys.executable,
+        "-m",
+        "sslexp",
+        "train",
+        *TINY_RUN,
+        "--max-updates",
+        "60",
+        "--cache-dir",
+        str(data_cache),
+    ]
     env = {**os.environ, "WANDB_MODE": "disabled"}
-    processes = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    processes = [
+        subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     try:
-        refused = wait_for(lambda: next((p for p in processes if p.poll() is not None), None),
-                           60, "one of the two to end")
+        refused = wait_for(
+            lambda: next((p for p in processes if p.poll() is not None), None),
+            60,
+            "one of the two to end",
+        )
         running = next(p for p in processes if p is not refused)
         assert running.poll() is None, "the refused process did not exit first"
         _, refusal = refused.communicate()

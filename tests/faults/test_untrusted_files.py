@@ -34,8 +34,7 @@ def test_a_config_file_that_is_not_utf8_exits_2_naming_it(tmp_path):
 def test_a_sweep_yaml_that_is_not_utf8_exits_2_naming_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     sweep = tmp_path / "sweep.yaml"
-    sweep.write_bytes(b"name: s\nmethod: grid\nparameters:\n  a: {values: [" + LATIN_1 +
-                      b"]}\n")
+    sweep.write_bytes(b"name: s\nmethod: grid\nparameters:\n  a: {values: [" + LATIN_1 + b"]}\n")
     for command in ("plan", "local"):
         result = invoke("sweep", command, sweep)
         assert result.exit_code == 2, result.output
@@ -45,12 +44,25 @@ def test_a_sweep_yaml_that_is_not_utf8_exits_2_naming_it(tmp_path, monkeypatch):
 
 
 def sweep_local(sweep_file, sweep_dir, env, *options):
-    return CliRunner().invoke(main, ["sweep", "local", str(sweep_file), "--dir", str(sweep_dir),
-                                     "--wandb-mode", "disabled", *options], env=env)
+    return CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            "local",
+            str(sweep_file),
+            "--dir",
+            str(sweep_dir),
+            "--wandb-mode",
+            "disabled",
+            *options,
+        ],
+        env=env,
+    )
 
 
 def test_a_finished_record_without_its_config_is_redone_by_a_resumed_sweep(
-        standin, ledger_of, tmp_path):
+    standin, ledger_of, tmp_path
+):
     sweep_file = standin.make_sweep()
     sweep_dir = tmp_path / "sweep"
     assert sweep_local(sweep_file, sweep_dir, standin.env()).exit_code == 0
@@ -92,21 +104,29 @@ def test_a_nan_test_accuracy_is_reported_as_such(tmp_path):
     sweep_dir = sweep_factory.write_sweep(tmp_path)
     name = sweep_factory.run_id("scratch", 0.1, 1)
     record_path = sweep_dir / "runs" / name / "results.json"
-    record_path.write_text(record_path.read_text().replace(
-        '"accuracy": 0.62', '"accuracy": NaN', 1))
+    record_path.write_text(
+        record_path.read_text().replace('"accuracy": 0.62', '"accuracy": NaN', 1)
+    )
     assert '"accuracy": NaN' in record_path.read_text()
 
     sweep = collect_sweep(sweep_dir)
-    assert any(note == f"Run {name}: its test accuracy is NaN, not a number; it is left out of "
-                       "the comparison." for note in sweep.notes), sweep.notes
+    assert any(
+        note == f"Run {name}: its test accuracy is NaN, not a number; it is left out of "
+        "the comparison."
+        for note in sweep.notes
+    ), sweep.notes
 
 
-@pytest.mark.parametrize("edit, problem", [
-    ({"a": "lots"}, "has a='lots', not one of the sweep's values for a"),
-    ({"c": 1}, "has parameter 'c', which the sweep does not"),
-])
-def test_a_ledger_entry_outside_the_grid_stops_the_sweep(standin, ledger_of, tmp_path, edit,
-                                                         problem):
+@pytest.mark.parametrize(
+    "edit, problem",
+    [
+        ({"a": "lots"}, "has a='lots', not one of the sweep's values for a"),
+        ({"c": 1}, "has parameter 'c', which the sweep does not"),
+    ],
+)
+def test_a_ledger_entry_outside_the_grid_stops_the_sweep(
+    standin, ledger_of, tmp_path, edit, problem
+):
     sweep_file = standin.make_sweep()
     sweep_dir = tmp_path / "sweep"
     env = standin.env()

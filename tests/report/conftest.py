@@ -21,4 +21,5 @@ def built_report(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     sweep = sweep_factory.write_sweep(root, with_models=True)
     return build_local_report(
-        sweep, image_source=lambda dataset, size: sweep_factory.sample_images())
+        sweep, image_source=lambda dataset, size: sweep_factory.sample_images()
+    )

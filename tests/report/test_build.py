@@ -22,11 +22,16 @@ def colored_pixels(path) -> int:
     return int((np.abs(rgb[..., 0] - rgb[..., 2]) > 60).sum())
 
 
+@pytest.mark.slow
 def test_report_files_are_written_next_to_the_sweep(built_report):
     out_dir = built_report.sweep.directory / "report"
     assert built_report.html == out_dir / "report.html"
-    for path in (built_report.html, built_report.markdown, built_report.comparison_csv,
-                 built_report.runs_csv):
+    for path in (
+        built_report.html,
+        built_report.markdown,
+        built_report.comparison_csv,
+        built_report.runs_csv,
+    ):
         assert path.is_file() and path.stat().st_size > 0
 
 
@@ -123,7 +128,8 @@ def test_a_sweep_with_no_finished_run_still_reports_what_is_missing(tmp_path):
     sweep_dir.mkdir()
     (sweep_dir / "sweep.yaml").write_text(
         "method: grid\nparameters:\n  label_fraction: {values: [0.1, 0.5]}\n"
-        "  method: {values: [ssl, scratch]}\n  fold: {values: [0]}\n")
+        "  method: {values: [ssl, scratch]}\n  fold: {values: [0]}\n"
+    )
     report = build_local_report(sweep_dir)
     html = report.html.read_text()
     assert "No finished runs yet" in html
@@ -135,11 +141,14 @@ def test_the_report_opens_with_its_verdict_and_warnings(built_report):
     assert built_report.verdict[0].startswith(
         "ssl beats scratch by 10.0 points at 50 labels (95% CI [+7.5, +12.5], "
         "Holm-adjusted p = 0.01; 3 of 3 folds positive (exact sign test p = 0.25), so this "
-        "rests on the t-test's normality); no significant difference from 150 labels on.")
+        "rests on the t-test's normality); no significant difference from 150 labels on."
+    )
     # 0.1 and 0.3 have at most 100 labels per class: 5 pairs from 3 folds. Counted as pairs
     # the exact p would be 2/32; blocked by fold it is 2/2^3 = 0.25, its floor.
-    assert ("over 3 independent folds (5 fold pairs; exact sign-flip p = 0.25, the smallest "
-            "3 folds allow being 0.25; not significant)") in built_report.verdict[1]
+    assert (
+        "over 3 independent folds (5 fold pairs; exact sign-flip p = 0.25, the smallest "
+        "3 folds allow being 0.25; not significant)"
+    ) in built_report.verdict[1]
     html = built_report.html.read_text()
     assert html.index('id="verdict"') < html.index('id="counts"')
     assert html.index(built_report.verdict[0][:30]) < html.index("<h2")
@@ -178,8 +187,11 @@ def test_the_per_run_table_and_the_arms_settings_are_published(built_report):
     ssl_fold0 = next(row for row in rows if row["run_id"] == "ssl-p0.1-fold0")
     assert float(ssl_fold0["test_accuracy"]) == pytest.approx(0.70)
     assert float(ssl_fold0["test_accuracy_without_recalibration"]) == pytest.approx(0.65)
-    assert (ssl_fold0["updates"], ssl_fold0["best_update"], ssl_fold0["updates_after_best"]) \
-        == ("250.0", "200.0", "50.0")
+    assert (ssl_fold0["updates"], ssl_fold0["best_update"], ssl_fold0["updates_after_best"]) == (
+        "250.0",
+        "200.0",
+        "50.0",
+    )
     assert (ssl_fold0["seed"], ssl_fold0["instruction_set"]) == ("0", "AVX2")
     arms = re.search(r'<table id="arms-table">(.*?)</table>', html, re.S).group(1)
     assert "as the sweep set them (not tuned)" in arms

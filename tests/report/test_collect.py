@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from tests.report import sweep_factory
 from sslexp.report.collect import collect_sweep, find_pretrains
 from sslexp.report.comparison import compare
+from tests.report import sweep_factory
 
 
 def test_finished_failed_and_missing_runs_are_told_apart(sweep_dir):
@@ -54,7 +54,9 @@ def test_a_ledger_run_without_results_is_still_listed(sweep_dir):
     ledger = json.loads(ledger_path.read_text())
     ledger["runs"]["crashed-early"] = {
         "config": {"label_fraction": "1.0", "method": "ssl", "fold": 2},  # string spelling
-        "state": "failed", "exit_code": 2, "results_file": "runs/crashed-early/results.json",
+        "state": "failed",
+        "exit_code": 2,
+        "results_file": "runs/crashed-early/results.json",
         "error": "bad --pretrained",
     }
     ledger_path.write_text(json.dumps(ledger))

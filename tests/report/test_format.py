@@ -17,7 +17,9 @@ def test_numbers_are_written_as_the_tables_and_the_verdict_need_them():
     assert format.points(0.031, signed=True) == "+3.10"
     assert format.points(-0.031, signed=True, digits=1) == "-3.1"
     assert format.count(12345.4) == "12,345"
-    assert format.mean_std(0.72, 0.0173) == "72.00 ± 1.73" and format.mean_std(0.72, None) == "72.00"
+    assert (
+        format.mean_std(0.72, 0.0173) == "72.00 ± 1.73" and format.mean_std(0.72, None) == "72.00"
+    )
     assert format.p_value(0.0004) == "0.0004" and format.p_value(0.0612) == "0.061"
     assert format.ratio(1.0, "<= ") == "<= 1.00x"
 
@@ -30,4 +32,5 @@ def test_paths_are_shown_relative_to_the_sweep_or_the_project(tmp_path):
     assert format.shown_path(Path("/elsewhere/backbone"), [sweep, project]) == "backbone"
     note = f"Pretraining {cache}: results.json is not valid JSON."
     assert format.without_machine_paths(note, [sweep, project]) == (
-        "Pretraining artifacts/backbones/digits-16px-abc: results.json is not valid JSON.")
+        "Pretraining artifacts/backbones/digits-16px-abc: results.json is not valid JSON."
+    )

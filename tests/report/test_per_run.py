@@ -14,21 +14,31 @@ def finished(method: str, **config) -> SweepRun:
 
 
 def test_each_arm_shows_its_tuned_settings_and_the_rule_that_chose_them(tmp_path):
-    winners = write_winners(tmp_path / "winners.yaml", {
-        "chosen_by": "highest mean validation accuracy on tuning fold 10 of 11",
-        "methods": {"ssl": {"lr": 0.002, "augment": False, "weight_decay": 0.0},
-                    "scratch": {"lr": 0.006, "augment": True, "weight_decay": 0.05}}})
-    rows = arm_rows([
-        finished("ssl", lr=0.002, augment=False, weight_decay=0.0, tuned=str(winners)),
-        finished("scratch", lr=0.006, augment=True, weight_decay=0.05, tuned=str(winners))])
+    winners = write_winners(
+        tmp_path / "winners.yaml",
+        {
+            "chosen_by": "highest mean validation accuracy on tuning fold 10 of 11",
+            "methods": {
+                "ssl": {"lr": 0.002, "augment": False, "weight_decay": 0.0},
+                "scratch": {"lr": 0.006, "augment": True, "weight_decay": 0.05},
+            },
+        },
+    )
+    rows = arm_rows(
+        [
+            finished("ssl", lr=0.002, augment=False, weight_decay=0.0, tuned=str(winners)),
+            finished("scratch", lr=0.006, augment=True, weight_decay=0.05, tuned=str(winners)),
+        ]
+    )
     ssl, scratch = rows
-    assert (scratch["lr"], scratch["augment"], scratch["weight decay"]) == ("0.006", "True",
-                                                                            "0.05")
-    assert scratch["how chosen"] == (f"tuned: {winners}, highest mean validation accuracy on "
-                                     "tuning fold 10 of 11")
+    assert (scratch["lr"], scratch["augment"], scratch["weight decay"]) == ("0.006", "True", "0.05")
+    assert scratch["how chosen"] == (
+        f"tuned: {winners}, highest mean validation accuracy on tuning fold 10 of 11"
+    )
     assert ssl["lr"] == "0.002"
-    untuned = arm_rows([finished("scratch", lr=0.001, augment=False, weight_decay=0.0,
-                                 tuned="gone.yaml")])
+    untuned = arm_rows(
+        [finished("scratch", lr=0.001, augment=False, weight_decay=0.0, tuned="gone.yaml")]
+    )
     assert untuned[0]["how chosen"] == "tuned: gone.yaml (not readable here)"
 
 

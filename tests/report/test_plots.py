@@ -87,8 +87,9 @@ def test_efficiency_at_the_edge_of_the_scratch_curve_prints_as_a_bound(tmp_path,
     monkeypatch.setattr(sweep_factory, "FOLDS", (0, 1))
     report = build_two_fold_report(tmp_path)
     markdown = html.unescape(report.markdown.read_text())
-    (largest,) = [line for line in markdown.splitlines()
-                  if line.startswith("| 1 | 500 |") and "x" in line]
+    (largest,) = [
+        line for line in markdown.splitlines() if line.startswith("| 1 | 500 |") and "x" in line
+    ]
     # ssl beats scratch's best mean: every resample ends at the last scratch point, 500 labels
     assert "| > 1.00x | [> 1.00x, > 1.00x] |" in largest
     assert not re.search(r"(\[|, )1\.00x", markdown)  # no clamp printed as a plain value
@@ -113,8 +114,9 @@ def ten_backbones(tmp_path) -> list[PretrainRun]:
         for epoch in results["history"]:
             epoch["val_accuracy"] += 0.01 * index
         (directory / "results.json").write_text(json.dumps(results))
-        pretrains.append(PretrainRun(backbone, directory, load_record(directory).record,
-                                     [f"ssl-{index}"]))
+        pretrains.append(
+            PretrainRun(backbone, directory, load_record(directory).record, [f"ssl-{index}"])
+        )
     return pretrains
 
 
@@ -136,8 +138,9 @@ def test_each_backbone_has_one_colour_and_a_line_style_per_split(tmp_path):
     accuracy_axis = figure.axes[0]
     curves = [line for line in accuracy_axis.get_lines() if len(line.get_xdata()) > 2]
     assert len(curves) == 20
-    colours = [tuple(np.round(plots.matplotlib.colors.to_rgba(line.get_color()), 3))
-               for line in curves]
+    colours = [
+        tuple(np.round(plots.matplotlib.colors.to_rgba(line.get_color()), 3)) for line in curves
+    ]
     assert len(set(colours)) == 10
     for train, held_out in zip(curves[::2], curves[1::2]):
         assert train.get_color() == held_out.get_color()

@@ -5,10 +5,20 @@ import math
 import numpy as np
 import pytest
 
-from sslexp.report.stats import (bootstrap_label_efficiency, can_reach, describe,
-                                 exact_p_floor, fold_blocked_test, holm_adjusted,
-                                 label_efficiency, labels_to_reach, paired_difference,
-                                 sign_flip_test, sign_test, too_few_pairs)
+from sslexp.report.stats import (
+    bootstrap_label_efficiency,
+    can_reach,
+    describe,
+    exact_p_floor,
+    fold_blocked_test,
+    holm_adjusted,
+    label_efficiency,
+    labels_to_reach,
+    paired_difference,
+    sign_flip_test,
+    sign_test,
+    too_few_pairs,
+)
 
 SSL = [0.70, 0.73, 0.73]
 SCRATCH = [0.60, 0.62, 0.64]
@@ -74,7 +84,7 @@ def test_labels_to_reach_follows_a_bending_curve_below_the_straight_line():
     # than the straight line between the two points around the crossing.
     labels, accuracies = [60, 300, 1200], [0.66, 0.74, 0.77]
     curved, bound = labels_to_reach(0.70, labels, accuracies)
-    straight = 60 * 5 ** 0.5  # 0.70 is halfway from 0.66 to 0.74 in log labels
+    straight = 60 * 5**0.5  # 0.70 is halfway from 0.66 to 0.74 in log labels
     assert bound == "interpolated"
     assert 60 < curved < straight
 
@@ -132,8 +142,11 @@ def test_sign_flip_test_samples_when_pairs_are_many():
 
 def test_label_efficiency_interval_brackets_the_estimate():
     ssl = {0: 0.70, 1: 0.73, 2: 0.73}
-    scratch_curve = [(50, {0: 0.60, 1: 0.62, 2: 0.64}), (150, {0: 0.75, 1: 0.77, 2: 0.79}),
-                     (500, {0: 0.90, 1: 0.91, 2: 0.92})]
+    scratch_curve = [
+        (50, {0: 0.60, 1: 0.62, 2: 0.64}),
+        (150, {0: 0.75, 1: 0.77, 2: 0.79}),
+        (500, {0: 0.90, 1: 0.91, 2: 0.92}),
+    ]
     interval = bootstrap_label_efficiency(ssl, 50, scratch_curve, resamples=500)
     estimate = label_efficiency(0.72, 50, [50, 150, 500], [0.62, 0.77, 0.91]).ratio
     assert interval.low <= estimate <= interval.high
@@ -162,8 +175,9 @@ def test_the_blocked_test_flips_whole_folds_not_pairs():
     assert result.p_value == pytest.approx(0.0625) and result.p_floor == pytest.approx(0.0625)
     assert result.fold_means[0] == pytest.approx(0.035)
     assert result.mean == pytest.approx(np.mean([0.035 + 0.0055 * fold for fold in range(5)]))
-    assert sign_flip_test([d for values in by_fold.values() for d in values]).p_value \
-        == pytest.approx(2 / 2 ** 10)
+    assert sign_flip_test(
+        [d for values in by_fold.values() for d in values]
+    ).p_value == pytest.approx(2 / 2**10)
 
 
 def test_the_sign_test_counts_positive_folds_with_its_exact_p():

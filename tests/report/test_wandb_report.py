@@ -22,19 +22,31 @@ class FakeServer:
     def __init__(self):
         self.calls = []
         self.api = SimpleNamespace(
-            _service_api=SimpleNamespace(execute_graphql=self.execute,
-                                         app_url="https://wandb.example/"),
-            projects=lambda entity: [SimpleNamespace(name="sslexp")], create_project=mock.Mock(),
-            default_entity="team")
+            _service_api=SimpleNamespace(
+                execute_graphql=self.execute, app_url="https://wandb.example/"
+            ),
+            projects=lambda entity: [SimpleNamespace(name="sslexp")],
+            create_project=mock.Mock(),
+            default_entity="team",
+        )
 
     def execute(self, query, variables=None, **_):
         self.calls.append((query, variables))
         if "upsertView" in query:
-            return {"upsertView": {"view": {
-                "id": "VIEW123", "displayName": variables["displayName"], "spec": variables["spec"],
-                "project": {"name": variables["projectName"],
-                            "entityName": variables["entityName"]},
-            }, "inserted": True}}
+            return {
+                "upsertView": {
+                    "view": {
+                        "id": "VIEW123",
+                        "displayName": variables["displayName"],
+                        "spec": variables["spec"],
+                        "project": {
+                            "name": variables["projectName"],
+                            "entityName": variables["entityName"],
+                        },
+                    },
+                    "inserted": True,
+                }
+            }
         if "internalId" in query:
             return {"project": {"id": "UHJvamVjdDox", "internalId": "PROJECT1"}}
         raise AssertionError(f"unexpected query: {query[:80]}")
@@ -44,9 +56,15 @@ class FakeServer:
 def saved():
     """The spec `publish` sent and the URL it returned."""
     server = FakeServer()
-    spec = WandbReportSpec("team", "sslexp", sweep_id="abc123", comparison_run_id="cmp1",
-                           label_fractions=(0.1, 0.3, 1.0), backbone_keys=("k1",),
-                           headline_markdown="| a |\n|---|\n| 1 |")
+    spec = WandbReportSpec(
+        "team",
+        "sslexp",
+        sweep_id="abc123",
+        comparison_run_id="cmp1",
+        label_fractions=(0.1, 0.3, 1.0),
+        backbone_keys=("k1",),
+        headline_markdown="| a |\n|---|\n| 1 |",
+    )
     with mock.patch("wandb_workspaces.reports.v2.interface._get_api", return_value=server.api):
         url = publish(build_wandb_report(spec, VERDICT, WARNINGS))
     (variables,) = [v for query, v in server.calls if "upsertView" in query]
@@ -56,10 +74,13 @@ def saved():
 
 def panels(spec, view_type):
     """(runsets, panel) for every panel of that type."""
-    return [(grid["metadata"]["runSets"], panel)
-            for grid in spec["blocks"] if grid["type"] == "panel-grid"
-            for panel in grid["metadata"]["panelBankSectionConfig"]["panels"]
-            if panel["viewType"] == view_type]
+    return [
+        (grid["metadata"]["runSets"], panel)
+        for grid in spec["blocks"]
+        if grid["type"] == "panel-grid"
+        for panel in grid["metadata"]["panelBankSectionConfig"]["panels"]
+        if panel["viewType"] == view_type
+    ]
 
 
 def leaves(runset):
@@ -71,16 +92,18 @@ def leaves(runset):
             for child in node["filters"]:
                 walk(child)
         elif node.get("key"):
-            found.append((node["key"]["section"], node["key"]["name"], node["op"],
-                          node.get("value")))
+            found.append(
+                (node["key"]["section"], node["key"]["name"], node["op"], node.get("value"))
+            )
 
     walk(runset["filters"])
     return found
 
 
 def test_the_url_is_returned(saved):
-    assert saved[1] == ("https://wandb.example/team/sslexp/reports/"
-                        "ssl-vs-scratch:-sweep-abc123--VIEW123")
+    assert saved[1] == (
+        "https://wandb.example/team/sslexp/reports/ssl-vs-scratch:-sweep-abc123--VIEW123"
+    )
 
 
 def test_the_verdict_opens_the_report(saved):
@@ -99,44 +122,64 @@ def test_the_warnings_follow_the_verdict_as_a_list_under_a_callout(saved):
     spec, _ = saved
     types = [block["type"] for block in spec["blocks"]]
     verdict_at = types.index("markdown-block")
-    assert types[verdict_at + 1:verdict_at + 3] == ["callout-block", "list"]
-    callout, listing = spec["blocks"][verdict_at + 1:verdict_at + 3]
+    assert types[verdict_at + 1 : verdict_at + 3] == ["callout-block", "list"]
+    callout, listing = spec["blocks"][verdict_at + 1 : verdict_at + 3]
     assert text_of(callout) == "2 warning(s) limit this verdict:"
     assert [text_of(item) for item in listing["children"]] == WARNINGS
 
 
 def test_accuracy_against_labels_is_mean_and_band_per_method_on_a_log_axis(saved):
     spec, _ = saved
-    ((runsets, panel),) = [(r, p) for r, p in panels(spec, "Run History Line Plot")
-                           if "ssl/accuracy_mean" in p["config"]["metrics"]]
+    ((runsets, panel),) = [
+        (r, p)
+        for r, p in panels(spec, "Run History Line Plot")
+        if "ssl/accuracy_mean" in p["config"]["metrics"]
+    ]
     assert panel["config"]["xAxis"] == "labels" and panel["config"]["xLogScale"] is True
-    assert panel["config"]["metrics"] == [f"{method}/accuracy_{part}" for method in
-                                          ("ssl", "scratch") for part in ("mean", "low", "high")]
+    assert panel["config"]["metrics"] == [
+        f"{method}/accuracy_{part}"
+        for method in ("ssl", "scratch")
+        for part in ("mean", "low", "high")
+    ]
     assert ("run", "name", "=", "cmp1") in leaves(runsets[0])
 
 
 def test_the_differences_table_and_curve_come_from_the_comparison_run(saved):
     spec, _ = saved
     tables = panels(spec, "Weave")
-    keys = [panel["config"]["panel2Config"]["exp"]["fromOp"]["inputs"]["key"]["val"]
-            for _, panel in tables]
+    keys = [
+        panel["config"]["panel2Config"]["exp"]["fromOp"]["inputs"]["key"]["val"]
+        for _, panel in tables
+    ]
     assert keys == ["paired_differences", "paired_folds"]
-    assert all(("run", "jobType", "=", "comparison") in leaves(runsets[0])
-               for runsets, _ in tables)
-    ((_, curve),) = [(r, p) for r, p in panels(spec, "Run History Line Plot")
-                     if "difference/mean" in p["config"]["metrics"]]
-    assert curve["config"]["metrics"] == ["difference/mean", "difference/ci_low",
-                                          "difference/ci_high"]
+    assert all(("run", "jobType", "=", "comparison") in leaves(runsets[0]) for runsets, _ in tables)
+    ((_, curve),) = [
+        (r, p)
+        for r, p in panels(spec, "Run History Line Plot")
+        if "difference/mean" in p["config"]["metrics"]
+    ]
+    assert curve["config"]["metrics"] == [
+        "difference/mean",
+        "difference/ci_low",
+        "difference/ci_high",
+    ]
 
 
 def test_the_pretext_curves_are_the_pretrainings_of_the_backbones_used(saved):
     spec, _ = saved
-    pretext = [(r, p) for r, p in panels(spec, "Run History Line Plot")
-               if p["config"]["xAxis"] == "epoch/epoch"]
+    pretext = [
+        (r, p)
+        for r, p in panels(spec, "Run History Line Plot")
+        if p["config"]["xAxis"] == "epoch/epoch"
+    ]
     assert [p["config"]["metrics"] for _, p in pretext] == [
-        ["epoch/accuracy", "epoch/val_accuracy"], ["epoch/loss", "epoch/val_loss"]]
-    assert leaves(pretext[0][0][0]) == [("run", "jobType", "=", "pretrain"),
-                                        ("config", "backbone_key", "IN", ["k1"])]
+        ["epoch/accuracy", "epoch/val_accuracy"],
+        ["epoch/loss", "epoch/val_loss"],
+    ]
+    assert leaves(pretext[0][0][0]) == [
+        ("run", "jobType", "=", "pretrain"),
+        ("config", "backbone_key", "IN", ["k1"]),
+    ]
 
 
 def test_ssl_and_scratch_figures_are_paired_by_fraction_and_fold(saved):
@@ -161,8 +204,12 @@ def test_the_runs_table_shows_what_each_run_is_and_scored(saved):
     ((runsets, _),) = panels(spec, "Run Comparer")
     feed = runsets[0]["runFeed"]
     assert feed["lockColumns"] is True and feed["columnPinned"] == {"run:displayName": True}
-    assert {"config:method.value", "config:label_fraction.value", "config:fold.value",
-            "summary:test/accuracy"} <= set(feed["columnOrder"])
+    assert {
+        "config:method.value",
+        "config:label_fraction.value",
+        "config:fold.value",
+        "summary:test/accuracy",
+    } <= set(feed["columnOrder"])
 
 
 def test_runs_are_selected_by_exactly_one_of_sweep_or_group():

@@ -27,16 +27,36 @@ def api_from_sweep(sweep_dir: Path, with_results: bool = True) -> FakeApi:
             results["model"]["pretrained"]["pretext"] = {"key": BACKBONE}
         summary = {}
         if results.get("test"):
-            summary = {"test/accuracy": results["test"]["accuracy"],
-                       "n_labels": results["split"]["n_labels"]}
-        api.add_run(f"w{index}", name=run.run_id, state=results["state"], group=SWEEP_ID,
-                    job_type="train", sweep=SWEEP_ID, config=run.config, summary=summary,
-                    files={"results.json": results} if with_results else {})
+            summary = {
+                "test/accuracy": results["test"]["accuracy"],
+                "n_labels": results["split"]["n_labels"],
+            }
+        api.add_run(
+            f"w{index}",
+            name=run.run_id,
+            state=results["state"],
+            group=SWEEP_ID,
+            job_type="train",
+            sweep=SWEEP_ID,
+            config=run.config,
+            summary=summary,
+            files={"results.json": results} if with_results else {},
+        )
     pretrain_results = json.loads((sweep_dir.parent / "pretrain" / "results.json").read_text())
-    pretrain = api.add_run("p0", name="pretrain-digits", job_type="pretrain", group=SWEEP_ID,
-                           config={"backbone_key": BACKBONE},
-                           files={"results.json": {**pretrain_results, "key": BACKBONE}})
-    api.add_run("p1", name="pretrain-digits", job_type="pretrain", state="finished",
-                config={"backbone_key": BACKBONE})  # a claim that yielded: no results file
+    pretrain = api.add_run(
+        "p0",
+        name="pretrain-digits",
+        job_type="pretrain",
+        group=SWEEP_ID,
+        config={"backbone_key": BACKBONE},
+        files={"results.json": {**pretrain_results, "key": BACKBONE}},
+    )
+    api.add_run(
+        "p1",
+        name="pretrain-digits",
+        job_type="pretrain",
+        state="finished",
+        config={"backbone_key": BACKBONE},
+    )  # a claim that yielded: no results file
     api.log_artifact(pretrain, f"backbone-{BACKBONE}", {"backbone.keras": b"keras"})
     return api

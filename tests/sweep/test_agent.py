@@ -10,35 +10,57 @@ from pathlib import Path
 
 from sslexp.runs.lifecycle import recorded
 from sslexp.runs.record import Record, read_record, write_record
-from sslexp.sweep.agent import (Agent, AgentState, agent_request, end_state, read_parameters,
-                                run_location)
+from sslexp.sweep.agent import (
+    Agent,
+    AgentState,
+    agent_request,
+    end_state,
+    read_parameters,
+    run_location,
+)
 from sslexp.sweep.executor import RunRequest, in_process_command
 
 
-def test_a_run_is_sslexp_train_with_the_arguments_wandb_agent_gives_args(tmp_path,
-                                                                         monkeypatch):
+def test_a_run_is_sslexp_train_with_the_arguments_wandb_agent_gives_args(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    parameters = {"label_fraction": 0.05, "method": "ssl", "fold": 0, "pretrained": "auto",
-                  "lr": 0.003}
+    parameters = {
+        "label_fraction": 0.05,
+        "method": "ssl",
+        "fold": 0,
+        "pretrained": "auto",
+        "lr": 0.003,
+    }
     request = agent_request(parameters, "abc123", {"PATH": "/bin"})
     arguments, _ = in_process_command(request.argv, sys.executable)  # runs in the worker
-    assert arguments == ["train", "--label_fraction=0.05", "--method=ssl", "--fold=0",
-                         "--pretrained=auto", "--lr=0.003"]
+    assert arguments == [
+        "train",
+        "--label_fraction=0.05",
+        "--method=ssl",
+        "--fold=0",
+        "--pretrained=auto",
+        "--lr=0.003",
+    ]
     path = tmp_path / "config-run1.yaml"
     path.write_text("wandb_version: 1\nmethod:\n  value: ssl\nfold:\n  value: 2\n")
     assert read_parameters(str(path)) == {"method": "ssl", "fold": 2}
 
 
-def test_a_run_keeps_the_agents_wandb_variables_but_not_a_launchers_output_dir(tmp_path,
-                                                                               monkeypatch):
+def test_a_run_keeps_the_agents_wandb_variables_but_not_a_launchers_output_dir(
+    tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
-    environ = {"WANDB_RUN_ID": "abc123", "WANDB_SWEEP_ID": "swp1", "WANDB_PROJECT": "p",
-               "WANDB_SWEEP_PARAM_PATH": "/x.yaml", "SSLEXP_OUTPUT_DIR": "/elsewhere",
-               "CUDA_VISIBLE_DEVICES": "1"}
-    request = agent_request({"method": "scratch", "label_fraction": 0.2, "fold": 1}, "abc123",
-                            environ)
-    assert {key: request.env.get(key) for key in environ} == {
-        **environ, "SSLEXP_OUTPUT_DIR": None}
+    environ = {
+        "WANDB_RUN_ID": "abc123",
+        "WANDB_SWEEP_ID": "swp1",
+        "WANDB_PROJECT": "p",
+        "WANDB_SWEEP_PARAM_PATH": "/x.yaml",
+        "SSLEXP_OUTPUT_DIR": "/elsewhere",
+        "CUDA_VISIBLE_DEVICES": "1",
+    }
+    request = agent_request(
+        {"method": "scratch", "label_fraction": 0.2, "fold": 1}, "abc123", environ
+    )
+    assert {key: request.env.get(key) for key in environ} == {**environ, "SSLEXP_OUTPUT_DIR": None}
     assert request.env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
     assert request.run_dir == tmp_path / "runs" / "scratch-p0.2-fold1-abc123"
 
@@ -47,7 +69,9 @@ def test_a_run_goes_where_sslexp_train_puts_it_under_an_agent(monkeypatch):
     monkeypatch.setenv("WANDB_SWEEP_ID", "swp1")
     parameters = {"method": "scratch", "label_fraction": 0.2, "fold": 1}
     assert run_location(parameters, "abc123") == (
-        "scratch-p0.2-fold1", Path("runs/scratch-p0.2-fold1-abc123"))
+        "scratch-p0.2-fold1",
+        Path("runs/scratch-p0.2-fold1-abc123"),
+    )
     assert run_location({"label_fraction": 7}, "abc123") == ("abc123", Path("runs/abc123"))
 
 
@@ -83,8 +107,7 @@ class SignalledRuns:
 
     def run(self, request, on_start):
         try:
-            with recorded(request.run_dir, Record(kind="train", name=request.name),
-                          resume=False):
+            with recorded(request.run_dir, Record(kind="train", name=request.name), resume=False):
                 self.started.set()
                 if self._stopped.wait(30):
                     raise KeyboardInterrupt  # what the run's signal handler raises
@@ -103,8 +126,9 @@ class SignalledRuns:
         pass
 
 
-def test_a_stop_from_wandb_reaches_the_run_as_sigterm_and_it_ends_interrupted(tmp_path,
-                                                                             monkeypatch):
+def test_a_stop_from_wandb_reaches_the_run_as_sigterm_and_it_ends_interrupted(
+    tmp_path, monkeypatch
+):
     from wandb.agents.pyagent import _terminate_thread
 
     monkeypatch.chdir(tmp_path)

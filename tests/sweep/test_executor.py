@@ -11,27 +11,59 @@ PARAMETERS = {"label_fraction": 0.02, "method": "ssl", "augment": True, "fold": 
 
 
 def test_args_expand_to_agent_spelling():
-    argv = build_command(["${env}", "${interpreter}", "-m", "sslexp", "train", "${args}"], PARAMETERS,
-                         interpreter="/opt/python")
-    assert argv == ["/usr/bin/env", "/opt/python", "-m", "sslexp", "train",
-                    "--label_fraction=0.02", "--method=ssl", "--augment=True", "--fold=0"]
+    argv = build_command(
+        ["${env}", "${interpreter}", "-m", "sslexp", "train", "${args}"],
+        PARAMETERS,
+        interpreter="/opt/python",
+    )
+    assert argv == [
+        "/usr/bin/env",
+        "/opt/python",
+        "-m",
+        "sslexp",
+        "train",
+        "--label_fraction=0.02",
+        "--method=ssl",
+        "--augment=True",
+        "--fold=0",
+    ]
 
 
 def test_other_macros_follow_wandb_agent(monkeypatch, tmp_path):
     monkeypatch.setenv("SWEEP_TEST_VALUE", "from-env")
-    template = ["${program}", "${args_no_hyphens}", "${args_json}", "${args_no_boolean_flags}",
-                "--x=${envvar:SWEEP_TEST_VALUE}", "${args_json_file}", "${unknown_macro}"]
-    argv = build_command(template, {"a": 1, "flag": False}, program="train.py",
-                         args_json_file=tmp_path / "args.json")
-    assert argv == ["train.py", "a=1", "flag=False", json.dumps({"a": 1, "flag": False}), "--a=1",
-                    "--x=from-env", str(tmp_path / "args.json")]
+    template = [
+        "${program}",
+        "${args_no_hyphens}",
+        "${args_json}",
+        "${args_no_boolean_flags}",
+        "--x=${envvar:SWEEP_TEST_VALUE}",
+        "${args_json_file}",
+        "${unknown_macro}",
+    ]
+    argv = build_command(
+        template, {"a": 1, "flag": False}, program="train.py", args_json_file=tmp_path / "args.json"
+    )
+    assert argv == [
+        "train.py",
+        "a=1",
+        "flag=False",
+        json.dumps({"a": 1, "flag": False}),
+        "--a=1",
+        "--x=from-env",
+        str(tmp_path / "args.json"),
+    ]
 
 
 def test_run_environment_groups_runs_and_keeps_wandb_in_the_run_dir():
     run_dir = Path("/sweeps/demo/runs/ssl-p0.1-fold0")
-    env = run_environment({"PATH": "/bin", "WANDB_MODE": "online"}, sweep_name="demo",
-                          run_dir=run_dir, run_name="ssl-p0.1-fold0", wandb_mode="offline",
-                          cuda_visible_devices="1")
+    env = run_environment(
+        {"PATH": "/bin", "WANDB_MODE": "online"},
+        sweep_name="demo",
+        run_dir=run_dir,
+        run_name="ssl-p0.1-fold0",
+        wandb_mode="offline",
+        cuda_visible_devices="1",
+    )
     assert env["PATH"] == "/bin"
     assert env["WANDB_MODE"] == env["SSLEXP_WANDB_MODE"] == "offline"
     assert env["WANDB_RUN_GROUP"] == env["SSLEXP_GROUP"] == "demo"
@@ -42,6 +74,12 @@ def test_run_environment_groups_runs_and_keeps_wandb_in_the_run_dir():
 
 
 def test_without_gpus_the_inherited_cuda_devices_stay():
-    env = run_environment({"CUDA_VISIBLE_DEVICES": "3"}, sweep_name="s", run_dir=Path("/r"),
-                          run_name="r", wandb_mode="disabled", cuda_visible_devices=None)
+    env = run_environment(
+        {"CUDA_VISIBLE_DEVICES": "3"},
+        sweep_name="s",
+        run_dir=Path("/r"),
+        run_name="r",
+        wandb_mode="disabled",
+        cuda_visible_devices=None,
+    )
     assert env["CUDA_VISIBLE_DEVICES"] == "3"

@@ -30,28 +30,48 @@ def run(run_id, state, **config):
 
 
 def grid(command=TRAIN, method="grid"):
-    return {"name": "g", "method": method, "command": command,
-            "parameters": {"method": {"values": ["ssl", "scratch"]},
-                           "fold": {"values": [0, 1]}, "dataset": {"value": "digits"}}}
+    return {
+        "name": "g",
+        "method": method,
+        "command": command,
+        "parameters": {
+            "method": {"values": ["ssl", "scratch"]},
+            "fold": {"values": [0, 1]},
+            "dataset": {"value": "digits"},
+        },
+    }
 
 
 def test_points_without_a_finished_run_are_open_with_what_became_of_their_tries():
-    api = Api(grid(), [run("a", "finished", method="ssl", fold=0),
-                       run("b", "failed", method="ssl", fold=1),
-                       run("c", "killed", method="scratch", fold="0"),
-                       run("d", "finished", method="scratch", fold=0.0)])
+    api = Api(
+        grid(),
+        [
+            run("a", "finished", method="ssl", fold=0),
+            run("b", "failed", method="ssl", fold=1),
+            run("c", "killed", method="scratch", fold="0"),
+            run("d", "finished", method="scratch", fold=0.0),
+        ],
+    )
     spec, points = open_points(api, "acme-team/rotnet-study/swp1")
-    assert [point.varied for point in points] == [{"method": "ssl", "fold": 1},
-                                                  {"method": "scratch", "fold": 1}]
+    assert [point.varied for point in points] == [
+        {"method": "ssl", "fold": 1},
+        {"method": "scratch", "fold": 1},
+    ]
     assert points[0].parameters["dataset"] == "digits"
     assert [point.describe() for point in points] == [
-        "method=ssl fold=1 (tried: b (failed))", "method=scratch fold=1 (never run)"]
+        "method=ssl fold=1 (tried: b (failed))",
+        "method=scratch fold=1 (never run)",
+    ]
     assert api.asked == [("acme-team/rotnet-study", {"sweep": "swp1"})]
 
 
-@pytest.mark.parametrize("config, problem", [
-    (grid(method="random"), "only a grid sweep"),
-    (grid(command=["python", "other.py", "${args}"]), "fills only sweeps of that command")])
+@pytest.mark.parametrize(
+    "config, problem",
+    [
+        (grid(method="random"), "only a grid sweep"),
+        (grid(command=["python", "other.py", "${args}"]), "fills only sweeps of that command"),
+    ],
+)
 def test_only_a_grid_of_sslexp_train_runs_can_be_filled(config, problem):
     with pytest.raises(ValueError, match=problem):
         open_points(Api(config, []), "acme-team/rotnet-study/swp1")

@@ -20,8 +20,9 @@ def write_nvidia_smi(directory, output: str, status: int = 0):
     """A stand-in `nvidia-smi` printing ``output`` for `-L`."""
     directory.mkdir(exist_ok=True)
     script = directory / "nvidia-smi"
-    script.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.write({output!r})\n"
-                      f"sys.exit({status})\n")
+    script.write_text(
+        f"#!{sys.executable}\nimport sys\nsys.stdout.write({output!r})\nsys.exit({status})\n"
+    )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return directory
 
@@ -30,8 +31,11 @@ def test_the_listing_gives_indices_names_and_uuids():
     gpus = parse_listing(LISTING)
     assert [gpu.index for gpu in gpus] == ["0", "1"]
     assert gpus[0].name == "NVIDIA H200"
-    assert gpus[1].ids == {"1", "GPU-1a2b3c4d-0000-1111-2222-333344445555",
-                           "MIG-5f6e7d8c-0000-1111-2222-333344445555"}
+    assert gpus[1].ids == {
+        "1",
+        "GPU-1a2b3c4d-0000-1111-2222-333344445555",
+        "MIG-5f6e7d8c-0000-1111-2222-333344445555",
+    }
 
 
 def test_gpus_are_found_with_nvidia_smi_on_path(tmp_path, monkeypatch):
@@ -66,8 +70,11 @@ def test_a_machine_without_gpus_refuses_any_id_and_says_to_leave_the_option_out(
 
 
 def test_a_failing_nvidia_smi_is_reported(tmp_path, monkeypatch):
-    failing = write_nvidia_smi(tmp_path / "bin", "NVIDIA-SMI has failed because it couldn't "
-                                                 "communicate with the NVIDIA driver.\n", 9)
+    failing = write_nvidia_smi(
+        tmp_path / "bin",
+        "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n",
+        9,
+    )
     monkeypatch.setenv("PATH", str(failing) + os.pathsep + os.environ["PATH"])
     with pytest.raises(ValueError, match="couldn't communicate with the NVIDIA driver"):
         check_gpu_ids(("0",), find_gpus())
@@ -80,8 +87,10 @@ def test_slots_are_dealt_round_robin_over_the_gpus():
     assert gpu_slots((), slots=2) == [None, None]
 
 
-@pytest.mark.parametrize("gpus, per_gpu, slots, problem", [
-    ((), 2, None, "--per-gpu"), (("0",), 2, 3, "--per-gpu"), ((), None, 0, "at least 1")])
+@pytest.mark.parametrize(
+    "gpus, per_gpu, slots, problem",
+    [((), 2, None, "--per-gpu"), (("0",), 2, 3, "--per-gpu"), ((), None, 0, "at least 1")],
+)
 def test_impossible_slot_requests_say_which_option_to_change(gpus, per_gpu, slots, problem):
     with pytest.raises(ValueError, match=problem):
         gpu_slots(gpus, per_gpu, slots)

@@ -11,8 +11,15 @@ import sys
 import pytest
 
 from sslexp.runs.record import Record, write_json_atomic
-from sslexp.sweep.ledger import (Ledger, classify, last_line, new_entry, new_run_id,
-                                 readable_name, run_state)
+from sslexp.sweep.ledger import (
+    Ledger,
+    classify,
+    last_line,
+    new_entry,
+    new_run_id,
+    readable_name,
+    run_state,
+)
 
 INCREMENT = """
 import sys
@@ -26,7 +33,9 @@ for _ in range(int(sys.argv[2])):
 
 
 def test_concurrent_processes_lose_no_update(tmp_path):
-    processes = [subprocess.Popen([sys.executable, "-c", INCREMENT, str(tmp_path), "25"]) for _ in range(2)]
+    processes = [
+        subprocess.Popen([sys.executable, "-c", INCREMENT, str(tmp_path), "25"]) for _ in range(2)
+    ]
     assert [process.wait(timeout=60) for process in processes] == [0, 0]
     assert Ledger(tmp_path).read()["counter"] == 50
 
@@ -63,9 +72,21 @@ def test_run_ids_look_like_wandb_ids_and_avoid_taken_ones():
 
 def test_a_new_entry_has_every_field_the_report_reads():
     assert set(new_entry({"a": 1})) == {
-        "config", "name", "run_dir", "wandb_id", "state", "exit_code", "results_file",
-        "wandb_dir", "cuda_visible_devices", "worker", "started_at", "finished_at", "attempts",
-        "kills", "error",
+        "config",
+        "name",
+        "run_dir",
+        "wandb_id",
+        "state",
+        "exit_code",
+        "results_file",
+        "wandb_dir",
+        "cuda_visible_devices",
+        "worker",
+        "started_at",
+        "finished_at",
+        "attempts",
+        "kills",
+        "error",
     }
 
 
@@ -87,21 +108,27 @@ def test_a_finished_entry_counts_only_while_its_record_says_finished():
 FINISHED = Record(kind="train", state="finished")
 
 
-@pytest.mark.parametrize("exit_code, results, state", [
-    (0, FINISHED, "finished"),
-    (0, Record(kind="train", state="running"), "failed"),
-    (0, None, "failed"),
-    (1, FINISHED, "failed"),
-    (2, Record(kind="train", state="failed", error={"type": "ValueError", "message": "bad"}),
-     "failed"),
-    (-signal.SIGTERM, Record(kind="train", state="running"), "interrupted"),
-    (-signal.SIGINT, None, "interrupted"),
-    (130, Record(kind="train", state="interrupted"), "interrupted"),
-    (-signal.SIGKILL, Record(kind="train", state="running"), "interrupted"),
-    (-signal.SIGSEGV, None, "interrupted"),
-    (128 + signal.SIGKILL, Record(kind="train", state="running"), "interrupted"),  # via a shell
-    (137, Record(kind="train", state="failed"), "failed"),
-])
+@pytest.mark.parametrize(
+    "exit_code, results, state",
+    [
+        (0, FINISHED, "finished"),
+        (0, Record(kind="train", state="running"), "failed"),
+        (0, None, "failed"),
+        (1, FINISHED, "failed"),
+        (
+            2,
+            Record(kind="train", state="failed", error={"type": "ValueError", "message": "bad"}),
+            "failed",
+        ),
+        (-signal.SIGTERM, Record(kind="train", state="running"), "interrupted"),
+        (-signal.SIGINT, None, "interrupted"),
+        (130, Record(kind="train", state="interrupted"), "interrupted"),
+        (-signal.SIGKILL, Record(kind="train", state="running"), "interrupted"),
+        (-signal.SIGSEGV, None, "interrupted"),
+        (128 + signal.SIGKILL, Record(kind="train", state="running"), "interrupted"),  # via a shell
+        (137, Record(kind="train", state="failed"), "failed"),
+    ],
+)
 def test_classify(exit_code, results, state):
     assert classify(exit_code, results).state == state
 
@@ -118,10 +145,14 @@ def test_only_deaths_the_run_could_not_catch_count_as_kills():
 def test_errors_say_what_happened():
     running = Record(kind="train", state="running")
     assert "exited 0 but results.json says state 'running'" in classify(0, running).error
-    failed = classify(2, Record(kind="train", state="failed",
-                                error={"type": "ValueError", "message": "bad"}))
+    failed = classify(
+        2, Record(kind="train", state="failed", error={"type": "ValueError", "message": "bad"})
+    )
     assert failed.error == "exited with status 2: ValueError: bad"
-    assert classify(1, None, "Traceback...\nKeyError: 'x'").error == "exited with status 1: Traceback...\nKeyError: 'x'"
+    assert (
+        classify(1, None, "Traceback...\nKeyError: 'x'").error
+        == "exited with status 1: Traceback...\nKeyError: 'x'"
+    )
     assert classify(-signal.SIGKILL, None).error == "killed by SIGKILL"
     assert classify(0, FINISHED).error is None
 
@@ -133,11 +164,18 @@ def test_last_line_of_a_log(tmp_path):
     assert last_line(tmp_path / "missing.log") == ""
 
 
-@pytest.mark.parametrize("content", ["[]", "", "{not json", '{"sweep": "x", "runs": []}',
-                                     '{"sweep": "x", "runs": {"a1": "finished"}}',
-                                     '{"sweep": "x", "runs": {"a1": {"state": "done"}}}'],
-                         ids=["list", "empty", "not-json", "runs-list", "entry-text",
-                              "unknown-state"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[]",
+        "",
+        "{not json",
+        '{"sweep": "x", "runs": []}',
+        '{"sweep": "x", "runs": {"a1": "finished"}}',
+        '{"sweep": "x", "runs": {"a1": {"state": "done"}}}',
+    ],
+    ids=["list", "empty", "not-json", "runs-list", "entry-text", "unknown-state"],
+)
 def test_a_malformed_ledger_is_an_error_that_says_what_to_do(tmp_path, content):
     (tmp_path / "ledger.json").write_text(content)
     with pytest.raises(ValueError, match="another --dir") as raised:

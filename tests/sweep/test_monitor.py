@@ -6,18 +6,31 @@ import json
 
 import pytest
 
-from sslexp.sweep.ledger import Ledger, new_entry
-from sslexp.sweep.monitor import (InFlight, format_duration, in_flight, phase_seconds_left,
-                                  run_seconds, time_left)
 from sslexp.runs.protocol import progress_path, write_progress
+from sslexp.sweep.ledger import Ledger, new_entry
+from sslexp.sweep.monitor import (
+    InFlight,
+    format_duration,
+    in_flight,
+    phase_seconds_left,
+    run_seconds,
+    time_left,
+)
 
 
-def add_run(ledger: Ledger, run_id: str, name: str, state: str = "running",
-            started_at: str = "2026-01-01T00:00:00+00:00", **fields):
+def add_run(
+    ledger: Ledger,
+    run_id: str,
+    name: str,
+    state: str = "running",
+    started_at: str = "2026-01-01T00:00:00+00:00",
+    **fields,
+):
     with ledger.transaction() as data:
         entry = new_entry({"a": run_id})
-        entry.update(name=name, run_dir=f"runs/{name}", state=state, started_at=started_at,
-                     **fields)
+        entry.update(
+            name=name, run_dir=f"runs/{name}", state=state, started_at=started_at, **fields
+        )
         data["runs"][run_id] = entry
     return ledger.sweep_dir / "runs" / name
 
@@ -35,16 +48,30 @@ def test_runs_in_flight_show_name_phase_epoch_and_step(tmp_path):
 
 
 def test_a_run_waiting_for_another_runs_pretraining_says_so(tmp_path):
-    waiting = InFlight("r1", "ssl-p0.2-fold0", "pretrain", 0, 15,
-                       detail="waiting for digits-16px, pretrained by another run")
+    waiting = InFlight(
+        "r1",
+        "ssl-p0.2-fold0",
+        "pretrain",
+        0,
+        15,
+        detail="waiting for digits-16px, pretrained by another run",
+    )
     assert waiting.waiting
-    assert waiting.describe() == ("ssl-p0.2-fold0  pretrain  waiting for digits-16px, "
-                                  "pretrained by another run")
+    assert waiting.describe() == (
+        "ssl-p0.2-fold0  pretrain  waiting for digits-16px, pretrained by another run"
+    )
 
 
 def test_the_phase_left_follows_its_pace_so_far():
-    progress = {"phase": "train", "epoch": 2, "epochs": 10, "step": 50, "steps": 100,
-                "updated_at": 1150.0, "phases": {"train": {"started_at": 1000.0}}}
+    progress = {
+        "phase": "train",
+        "epoch": 2,
+        "epochs": 10,
+        "step": 50,
+        "steps": 100,
+        "updated_at": 1150.0,
+        "phases": {"train": {"started_at": 1000.0}},
+    }
     # 1.5 of 10 epochs took 150 s: 8.5 epochs at 100 s each are left
     assert phase_seconds_left(progress, now=1150.0) == pytest.approx(850.0)
     assert phase_seconds_left({**progress, "epoch": 1, "step": 0}, now=1150.0) is None
@@ -52,8 +79,9 @@ def test_the_phase_left_follows_its_pace_so_far():
 
 def test_finished_runs_are_timed_without_their_pretraining(tmp_path):
     ledger = Ledger(tmp_path)
-    run_dir = add_run(ledger, "r1", "ssl", state="finished",
-                      finished_at="2026-01-01T00:10:00+00:00")
+    run_dir = add_run(
+        ledger, "r1", "ssl", state="finished", finished_at="2026-01-01T00:10:00+00:00"
+    )
     path = progress_path(run_dir)
     write_progress(path, "pretrain", 1, 1)
     data = json.loads(path.read_text())
@@ -74,4 +102,8 @@ def test_time_left_spreads_the_remaining_work_over_the_workers():
 
 def test_durations_read_well():
     assert [format_duration(s) for s in (12, 600, 5400, 7260)] == [
-        "12 s", "10 min", "1 h 30 min", "2 h 01 min"]
+        "12 s",
+        "10 min",
+        "1 h 30 min",
+        "2 h 01 min",
+    ]

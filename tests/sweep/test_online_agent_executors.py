@@ -20,31 +20,66 @@ REUSED = "reusing the compiled steps of an earlier run in this process"
 
 
 def scratch_run(fold: int) -> dict:
-    return {"dataset": "digits", "image_size": 8, "depth": 8, "width": 4, "method": "scratch",
-            "label_fraction": 0.1, "fold": fold, "budget": "matched", "max_updates": 2}
+    return {
+        "dataset": "digits",
+        "image_size": 8,
+        "depth": 8,
+        "width": 4,
+        "method": "scratch",
+        "label_fraction": 0.1,
+        "fold": fold,
+        "budget": "matched",
+        "max_updates": 2,
+    }
 
 
 def run_agents(tmp_path, data_cache, *options: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SSLEXP_CACHE_DIR": str(data_cache),
-           "PYTHONPATH": str(Path(sslexp.__file__).resolve().parents[1])}
+    env = {
+        **os.environ,
+        "SSLEXP_CACHE_DIR": str(data_cache),
+        "PYTHONPATH": str(Path(sslexp.__file__).resolve().parents[1]),
+    }
     return subprocess.run(
-        [sys.executable, "-m", "sslexp", "sweep", "agents", "--stagger", "0",
-         "--logs", str(tmp_path / "agents"), *options],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "sslexp",
+            "sweep",
+            "agents",
+            "--stagger",
+            "0",
+            "--logs",
+            str(tmp_path / "agents"),
+            *options,
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
-def test_an_online_agents_second_run_reuses_the_compiled_step_of_its_first(tmp_path,
-                                                                           monkeypatch,
-                                                                           data_cache):
+def test_an_online_agents_second_run_reuses_the_compiled_step_of_its_first(
+    tmp_path, monkeypatch, data_cache
+):
     with fake_wandb(monkeypatch, tmp_path) as backend:
-        backend.add_sweep("swp2", [("runone01", scratch_run(0)), ("runtwo02", scratch_run(1))],
-                          entity="team", project="sslexp")
+        backend.add_sweep(
+            "swp2",
+            [("runone01", scratch_run(0)), ("runtwo02", scratch_run(1))],
+            entity="team",
+            project="sslexp",
+        )
         agents = run_agents(tmp_path, data_cache, "team/sslexp/swp2", "--count", "2")
-        run_dirs = [tmp_path / "runs" / f"scratch-p0.1-fold{fold}-{run_id}"
-                    for fold, run_id in ((0, "runone01"), (1, "runtwo02"))]
-        logs = [(run_dir / "output.log").read_text() if (run_dir / "output.log").exists()
-                else "" for run_dir in run_dirs]
+        run_dirs = [
+            tmp_path / "runs" / f"scratch-p0.1-fold{fold}-{run_id}"
+            for fold, run_id in ((0, "runone01"), (1, "runtwo02"))
+        ]
+        logs = [
+            (run_dir / "output.log").read_text() if (run_dir / "output.log").exists() else ""
+            for run_dir in run_dirs
+        ]
         assert agents.returncode == 0, agents.stdout + agents.stderr + "".join(logs)
         assert "agent 0 (GPU 0): 2 finished; exit status 0" in agents.stdout
 
@@ -52,22 +87,25 @@ def test_an_online_agents_second_run_reuses_the_compiled_step_of_its_first(tmp_p
         assert REUSED not in logs[0] and REUSED in logs[1]
 
         runs = {run["name"]: run for run in backend.runs.values()}
-        for run_id, name in (("runone01", "scratch-p0.1-fold0"),
-                             ("runtwo02", "scratch-p0.1-fold1")):
+        for run_id, name in (
+            ("runone01", "scratch-p0.1-fold0"),
+            ("runtwo02", "scratch-p0.1-fold1"),
+        ):
             assert runs[run_id]["sweep"] == "swp2" and runs[run_id]["displayName"] == name
         assert [read_record(run_dir).wandb["run_id"] for run_dir in run_dirs] == [
-            "runone01", "runtwo02"]
+            "runone01",
+            "runtwo02",
+        ]
         backend.assert_clean()
 
 
 @pytest.mark.slow
 def test_an_isolated_online_run_is_a_process_of_its_own_joining_the_agents_run(
-        tmp_path, monkeypatch, data_cache):
+    tmp_path, monkeypatch, data_cache
+):
     with fake_wandb(monkeypatch, tmp_path) as backend:
-        backend.add_sweep("swp3", [("runiso01", scratch_run(0))], entity="team",
-                          project="sslexp")
-        agents = run_agents(tmp_path, data_cache, "team/sslexp/swp3", "--count", "1",
-                            "--isolate")
+        backend.add_sweep("swp3", [("runiso01", scratch_run(0))], entity="team", project="sslexp")
+        agents = run_agents(tmp_path, data_cache, "team/sslexp/swp3", "--count", "1", "--isolate")
         run_dir = tmp_path / "runs" / "scratch-p0.1-fold0-runiso01"
         log = (run_dir / "output.log").read_text() if (run_dir / "output.log").exists() else ""
         assert agents.returncode == 0, agents.stdout + agents.stderr + log

@@ -21,16 +21,30 @@ from sslexp.runs.record import read_record
 from tests.wandb_standins.server import fake_wandb
 
 ENTITY, PROJECT = "acme-team", "rotnet-study"
-COMMON = {"dataset": "digits", "image_size": 8, "depth": 8, "width": 4, "label_fraction": 0.1,
-          "fold": 0, "budget": "matched", "max_updates": 2, "pretext_epochs": 1,
-          "pretext_batch_size": 128}
+COMMON = {
+    "dataset": "digits",
+    "image_size": 8,
+    "depth": 8,
+    "width": 4,
+    "label_fraction": 0.1,
+    "fold": 0,
+    "budget": "matched",
+    "max_updates": 2,
+    "pretext_epochs": 1,
+    "pretext_batch_size": 128,
+}
 SSL = {**COMMON, "method": "ssl", "pretrained": "auto"}
 SCRATCH = {**COMMON, "method": "scratch"}
-SWEEP_CONFIG = {"name": "tiny", "method": "grid", "metric": {"name": "test/accuracy",
-                                                             "goal": "maximize"},
-                "parameters": {**{name: {"value": value} for name, value in COMMON.items()},
-                               "method": {"values": ["ssl", "scratch"]},
-                               "pretrained": {"value": "auto"}}}
+SWEEP_CONFIG = {
+    "name": "tiny",
+    "method": "grid",
+    "metric": {"name": "test/accuracy", "goal": "maximize"},
+    "parameters": {
+        **{name: {"value": value} for name, value in COMMON.items()},
+        "method": {"values": ["ssl", "scratch"]},
+        "pretrained": {"value": "auto"},
+    },
+}
 
 
 def uploaded_json(backend, run_id: str, name: str) -> dict:
@@ -38,9 +52,12 @@ def uploaded_json(backend, run_id: str, name: str) -> dict:
 
 
 def sslexp_env(tmp_path, data_cache) -> dict:
-    return {**os.environ, "SSLEXP_CACHE_DIR": str(data_cache),
-            "SSLEXP_BACKBONE_CACHE": str(tmp_path / "backbones"),
-            "PYTHONPATH": str(Path(sslexp.__file__).resolve().parents[1])}
+    return {
+        **os.environ,
+        "SSLEXP_CACHE_DIR": str(data_cache),
+        "SSLEXP_BACKBONE_CACHE": str(tmp_path / "backbones"),
+        "PYTHONPATH": str(Path(sslexp.__file__).resolve().parents[1]),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -49,20 +66,63 @@ def team_sweep(tmp_path_factory, data_cache):
     tmp_path = tmp_path_factory.mktemp("team-sweep")
     monkeypatch = pytest.MonkeyPatch()
     with fake_wandb(monkeypatch, tmp_path) as backend:
-        backend.add_sweep("swp1", [("runssl01", SSL), ("runscr01", SCRATCH)], SWEEP_CONFIG,
-                          entity=ENTITY, project=PROJECT)
+        backend.add_sweep(
+            "swp1",
+            [("runssl01", SSL), ("runscr01", SCRATCH)],
+            SWEEP_CONFIG,
+            entity=ENTITY,
+            project=PROJECT,
+        )
         env = sslexp_env(tmp_path, data_cache)
         agents = subprocess.run(
-            [sys.executable, "-m", "sslexp", "sweep", "agents", f"{ENTITY}/{PROJECT}/swp1",
-             "--count", "2", "--stagger", "0", "--logs", str(tmp_path / "agents")],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-        logs = "".join(path.read_text() for path in [*(tmp_path / "agents").glob("*.log"),
-                                                     *(tmp_path / "runs").glob("*/output.log")])
+            [
+                sys.executable,
+                "-m",
+                "sslexp",
+                "sweep",
+                "agents",
+                f"{ENTITY}/{PROJECT}/swp1",
+                "--count",
+                "2",
+                "--stagger",
+                "0",
+                "--logs",
+                str(tmp_path / "agents"),
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        logs = "".join(
+            path.read_text()
+            for path in [
+                *(tmp_path / "agents").glob("*.log"),
+                *(tmp_path / "runs").glob("*/output.log"),
+            ]
+        )
         assert agents.returncode == 0, agents.stdout + agents.stderr + logs
         report = subprocess.run(
-            [sys.executable, "-m", "sslexp", "report", "--wandb", f"{ENTITY}/{PROJECT}",
-             "--sweep", "swp1", "--pictures=false", "--out", str(tmp_path / "report")],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+            [
+                sys.executable,
+                "-m",
+                "sslexp",
+                "report",
+                "--wandb",
+                f"{ENTITY}/{PROJECT}",
+                "--sweep",
+                "swp1",
+                "--pictures=false",
+                "--out",
+                str(tmp_path / "report"),
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert report.returncode == 0, report.stdout + report.stderr
         yield backend, tmp_path, agents, report
     monkeypatch.undo()
@@ -76,11 +136,13 @@ def test_every_wandb_object_lands_in_the_sweeps_team_entity_and_project(team_swe
     jobs = sorted(run.get("jobType") for run in backend.runs.values())
     assert jobs == ["comparison", "pretrain", "train", "train"]
     assert {(art["entity"], art["project"]) for art in backend.artifacts.values()} == {
-        (ENTITY, PROJECT)}
+        (ENTITY, PROJECT)
+    }
     (artifact,) = [art for art in backend.artifacts.values() if art["type"] == "model"]
     assert backend.uses == [(ENTITY, PROJECT, "runssl01", artifact["id"])]
     assert [(report["entity"], report["project"]) for report in backend.reports] == [
-        (ENTITY, PROJECT)]
+        (ENTITY, PROJECT)
+    ]
     backend.assert_clean()
 
 
@@ -105,15 +167,20 @@ def test_one_agent_runs_both_runs_and_the_ssl_run_declares_its_pretrained_backbo
     key = record.model["pretrained"]["pretext"]["key"]
     reference = f"{ENTITY}/{PROJECT}/backbone-{key}:v0"
     assert artifact["name"] == f"backbone-{key}"
-    assert record.model["pretrained"]["artifact"] == {"reference": reference, "declared": True,
-                                                      "note": None}
+    assert record.model["pretrained"]["artifact"] == {
+        "reference": reference,
+        "declared": True,
+        "note": None,
+    }
     assert record.wandb["run_id"] == "runssl01" and record.wandb["project"] == PROJECT
     assert uploaded_json(backend, "runssl01", "results.json") == json.loads(
-        (run_dir / "results.json").read_text())
+        (run_dir / "results.json").read_text()
+    )
     output = (run_dir / "output.log").read_text()  # the pretraining's and the run's
     assert "pretraining into" in output and "ssl-p0.1-fold0: test accuracy" in output
-    cached = read_record(tmp_path / "backbones" / Path(record.model["pretrained"]["path"])
-                         .parent.name)
+    cached = read_record(
+        tmp_path / "backbones" / Path(record.model["pretrained"]["path"]).parent.name
+    )
     assert cached.artifact == reference
 
 
@@ -127,8 +194,14 @@ def test_the_report_from_wandb_reads_the_runs_back_through_the_public_api(team_s
 
 def report_references(spec: dict) -> dict[str, set]:
     """What a saved Report's panels read, by where W&B looks it up."""
-    found = {"history": set(), "summary": set(), "config": set(), "media": set(),
-             "tables": set(), "pretext_history": set()}
+    found = {
+        "history": set(),
+        "summary": set(),
+        "config": set(),
+        "media": set(),
+        "tables": set(),
+        "pretext_history": set(),
+    }
     for grid in (block for block in spec["blocks"] if block["type"] == "panel-grid"):
         runsets = grid["metadata"]["runSets"]
         pretext = any("pretrain" in json.dumps(runset["filters"]) for runset in runsets)
@@ -145,13 +218,13 @@ def report_references(spec: dict) -> dict[str, set]:
                 keys = {*config["metrics"], config["xAxis"]}
                 found["pretext_history" if pretext else "history"] |= keys
             elif panel["viewType"] == "Scatter Plot":
-                found["summary"] |= {config[axis].removeprefix("summary:")
-                                     for axis in ("xAxis", "yAxis")}
+                found["summary"] |= {
+                    config[axis].removeprefix("summary:") for axis in ("xAxis", "yAxis")
+                }
             elif panel["viewType"] == "Media Browser":
                 found["media"] |= set(config["mediaKeys"])
             elif panel["viewType"] == "Weave":
-                found["tables"].add(
-                    config["panel2Config"]["exp"]["fromOp"]["inputs"]["key"]["val"])
+                found["tables"].add(config["panel2Config"]["exp"]["fromOp"]["inputs"]["key"]["val"])
     return found
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from sslexp.cli import main
@@ -15,19 +16,21 @@ from tests.faults.test_bad_sweep_input import write_sweep
 
 def test_only_sslexp_train_sweeps_are_planned():
     def spec(command):
-        return parse_sweep({"method": "grid", "parameters": {"a": {"values": [1]}},
-                            "command": command}, Path("s.yaml"))
+        return parse_sweep(
+            {"method": "grid", "parameters": {"a": {"values": [1]}}, "command": command},
+            Path("s.yaml"),
+        )
 
-    assert runs_sslexp_train(spec(["${env}", "${interpreter}", "-m", "sslexp", "train",
-                                   "${args}"]))
+    assert runs_sslexp_train(spec(["${env}", "${interpreter}", "-m", "sslexp", "train", "${args}"]))
     assert runs_sslexp_train(spec(["/opt/env/bin/sslexp", "train", "${args}"]))
     assert not runs_sslexp_train(spec(["${env}", "${interpreter}", "other.py", "${args}"]))
 
 
 def test_the_backbone_cache_is_the_sweeps_parameter_else_the_default():
     def spec(parameters):
-        return parse_sweep({"method": "grid", "parameters": parameters, "program": "x.py"},
-                           Path("s.yaml"))
+        return parse_sweep(
+            {"method": "grid", "parameters": parameters, "program": "x.py"}, Path("s.yaml")
+        )
 
     default = Path("artifacts/backbones")
     shared = spec({"backbone_cache": {"value": "/shared"}, "fold": {"values": [0]}})
@@ -35,8 +38,10 @@ def test_the_backbone_cache_is_the_sweeps_parameter_else_the_default():
     assert backbone_cache_of(spec({"fold": {"values": [0]}}), default) == default
 
 
-def test_the_plan_lists_runs_backbones_and_a_measured_time(tmp_path, monkeypatch, data_cache,
-                                                           pretrained_dir):
+@pytest.mark.slow
+def test_the_plan_lists_runs_backbones_and_a_measured_time(
+    tmp_path, monkeypatch, data_cache, pretrained_dir
+):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SSLEXP_CACHE_DIR", str(data_cache))
     sweep = write_sweep(tmp_path, {"label_fraction": 0.2})
@@ -62,9 +67,11 @@ def test_the_plan_lists_runs_backbones_and_a_measured_time(tmp_path, monkeypatch
 
 
 def test_the_workers_default_to_those_the_yaml_header_suggests():
-    header = ("# Sized for two workers:\n"
-              "#   sslexp sweep local sweeps/fashion_mnist.yaml --workers 2\n"
-              "name: fashion_mnist\n")
+    header = (
+        "# Sized for two workers:\n"
+        "#   sslexp sweep local sweeps/fashion_mnist.yaml --workers 2\n"
+        "name: fashion_mnist\n"
+    )
     assert workers_in_comments(header) == 2
     assert workers_in_comments("# sslexp sweep local s.yaml --workers=3\n") == 3
     assert workers_in_comments("name: demo\n") is None

@@ -42,7 +42,6 @@ def test_terminate_stops_a_left_behind_process():
         process.kill()
 
 
-
 def test_terminate_leaves_a_dead_unreaped_process_alone():
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
@@ -61,10 +60,12 @@ def test_terminate_leaves_a_dead_unreaped_process_alone():
 def test_a_forceful_stop_kills_descendants_in_sessions_of_their_own(tmp_path):
     """An agent's worker runs in its own session: killing the agent must not orphan it."""
     pid_file = tmp_path / "grandchild.pid"
-    code = ("import subprocess, sys, time; "
-            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], "
-            "start_new_session=True); "
-            f"open({str(pid_file)!r}, 'w').write(str(child.pid)); time.sleep(60)")
+    code = (
+        "import subprocess, sys, time; "
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], "
+        "start_new_session=True); "
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid)); time.sleep(60)"
+    )
     process = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
     try:
         deadline = time.monotonic() + 30

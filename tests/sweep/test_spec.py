@@ -8,8 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sslexp.sweep.spec import (SweepConfigError, grid_parameters, grid_points, load_sweep,
-                               planned_run_count)
+from sslexp.sweep.spec import (
+    SweepConfigError,
+    grid_parameters,
+    grid_points,
+    load_sweep,
+    planned_run_count,
+)
 
 SWEEPS_DIR = Path(__file__).resolve().parents[2] / "sweeps"
 SHIPPED = sorted(SWEEPS_DIR.glob("*.yaml"))
@@ -17,12 +22,16 @@ SHIPPED = sorted(SWEEPS_DIR.glob("*.yaml"))
 
 def product_of_values(parameters: dict) -> list[dict]:
     names = list(parameters)
-    choices = [spec["values"] if "values" in spec else [spec["value"]] for spec in parameters.values()]
+    choices = [
+        spec["values"] if "values" in spec else [spec["value"]] for spec in parameters.values()
+    ]
     return [dict(zip(names, combination)) for combination in itertools.product(*choices)]
 
 
 def canonical(points: list[dict]) -> list[tuple]:
-    return sorted(tuple(sorted((name, repr(value)) for name, value in point.items())) for point in points)
+    return sorted(
+        tuple(sorted((name, repr(value)) for name, value in point.items())) for point in points
+    )
 
 
 def write(tmp_path, config: dict, name: str = "sweep.yaml") -> Path:
@@ -41,7 +50,9 @@ def test_grid_of_a_shipped_sweep_is_the_product_of_its_values(path):
     points = grid_points(spec)
     expected = product_of_values(yaml.safe_load(path.read_text())["parameters"])
     assert canonical(points) == canonical(expected)
-    assert len(points) == len({tuple(sorted(p.items())) for p in points}), "the grid repeats a point"
+    assert len(points) == len({tuple(sorted(p.items())) for p in points}), (
+        "the grid repeats a point"
+    )
     assert planned_run_count(spec) == len(expected)
 
 
@@ -62,11 +73,14 @@ def test_every_parameter_of_a_shipped_sweep_is_a_train_option(path):
 
     options = {name for param in train.params for name in param.opts if name.startswith("--")}
     for name in yaml.safe_load(path.read_text())["parameters"]:
-        assert "--" + name.replace("_", "-") in options, f"{path.name}: `sslexp train` has no --{name}"
+        assert "--" + name.replace("_", "-") in options, (
+            f"{path.name}: `sslexp train` has no --{name}"
+        )
 
 
 def test_the_volume_sweep_repeats_the_studys_downstream_settings():
     """Its ssl runs are compared with the study's scratch runs (`report --baseline`)."""
+
     def fixed(name):
         parameters = yaml.safe_load((SWEEPS_DIR / name).read_text())["parameters"]
         return {key: spec for key, spec in parameters.items() if not key.startswith("pretext_")}
@@ -76,8 +90,9 @@ def test_the_volume_sweep_repeats_the_studys_downstream_settings():
     assert set(volume["label_fraction"]["values"]) <= set(study["label_fraction"]["values"])
     assert set(volume["fold"]["values"]) <= set(study["fold"]["values"])
     axes = {"method", "label_fraction", "fold"}
-    assert ({k: v for k, v in volume.items() if k not in axes}
-            == {k: v for k, v in study.items() if k not in axes})
+    assert {k: v for k, v in volume.items() if k not in axes} == {
+        k: v for k, v in study.items() if k not in axes
+    }
 
 
 def test_reference_sweep_matches_the_reference_experiment():
@@ -93,12 +108,15 @@ def test_reference_sweep_matches_the_reference_experiment():
 
 
 def test_an_invalid_sweep_lists_the_engines_violations(tmp_path):
-    path = write(tmp_path, {
-        "method": "grd",
-        "metric": {"name": "test/accuracy", "goal": "max"},
-        "program": "train.py",
-        "parameters": {"lr": {"valus": [1, 2]}},
-    })
+    path = write(
+        tmp_path,
+        {
+            "method": "grd",
+            "metric": {"name": "test/accuracy", "goal": "max"},
+            "program": "train.py",
+            "parameters": {"lr": {"valus": [1, 2]}},
+        },
+    )
     with pytest.raises(SweepConfigError) as caught:
         load_sweep(path)
     text = "\n".join(caught.value.violations)
@@ -109,8 +127,15 @@ def test_an_invalid_sweep_lists_the_engines_violations(tmp_path):
 
 
 def test_run_cap_is_accepted_although_the_engine_schema_lacks_it(tmp_path):
-    path = write(tmp_path, {"method": "grid", "run_cap": 2, "program": "p.py",
-                            "parameters": {"a": {"values": [1, 2, 3]}}})
+    path = write(
+        tmp_path,
+        {
+            "method": "grid",
+            "run_cap": 2,
+            "program": "p.py",
+            "parameters": {"a": {"values": [1, 2, 3]}},
+        },
+    )
     spec = load_sweep(path)
     assert spec.run_cap == 2
     assert "run_cap" not in spec.engine_config
@@ -119,8 +144,15 @@ def test_run_cap_is_accepted_although_the_engine_schema_lacks_it(tmp_path):
 
 @pytest.mark.parametrize("run_cap", [0, -1, "3", 1.5])
 def test_a_run_cap_that_is_not_a_positive_integer_is_rejected(tmp_path, run_cap):
-    path = write(tmp_path, {"method": "grid", "run_cap": run_cap, "program": "p.py",
-                            "parameters": {"a": {"values": [1]}}})
+    path = write(
+        tmp_path,
+        {
+            "method": "grid",
+            "run_cap": run_cap,
+            "program": "p.py",
+            "parameters": {"a": {"values": [1]}},
+        },
+    )
     with pytest.raises(SweepConfigError, match="run_cap must be a positive integer"):
         load_sweep(path)
 
@@ -131,11 +163,17 @@ def test_the_default_command_needs_a_program(tmp_path):
         load_sweep(path)
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("method: [grid\n", "not valid YAML"),
-    ("- just\n- a list\n", "must hold a YAML mapping"),
-    ("method: grid\nprogram: p.py\nparameters:\n  a: 3\n", "Invalid configuration for hyperparameter 'a'"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("method: [grid\n", "not valid YAML"),
+        ("- just\n- a list\n", "must hold a YAML mapping"),
+        (
+            "method: grid\nprogram: p.py\nparameters:\n  a: 3\n",
+            "Invalid configuration for hyperparameter 'a'",
+        ),
+    ],
+)
 def test_malformed_files_are_reported_not_raised_as_crashes(tmp_path, text, problem):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
@@ -144,11 +182,20 @@ def test_malformed_files_are_reported_not_raised_as_crashes(tmp_path, text, prob
 
 
 def test_sweep_name_defaults_to_the_file_name(tmp_path):
-    path = write(tmp_path, {"method": "grid", "program": "p.py", "parameters": {"a": {"value": 1}}}, "my-sweep.yaml")
+    path = write(
+        tmp_path,
+        {"method": "grid", "program": "p.py", "parameters": {"a": {"value": 1}}},
+        "my-sweep.yaml",
+    )
     assert load_sweep(path).name == "my-sweep"
 
 
 def test_grid_parameters_are_the_values_lists_only():
-    config = {"parameters": {"a": {"values": [1, 2]}, "b": {"value": 3},
-                             "c": {"distribution": "uniform", "min": 0, "max": 1}}}
+    config = {
+        "parameters": {
+            "a": {"values": [1, 2]},
+            "b": {"value": 3},
+            "c": {"distribution": "uniform", "min": 0, "max": 1},
+        }
+    }
     assert grid_parameters(config) == {"a": [1, 2]}

@@ -21,14 +21,16 @@ def test_both_arms_are_tuned_on_the_same_grid_with_the_studys_other_settings():
     study = parameters("fashion_mnist.yaml")
     assert ssl["method"] == {"values": ["ssl"]} and scratch["method"] == {"values": ["scratch"]}
     differs = {"method"}
-    assert {k: v for k, v in ssl.items() if k not in differs} == \
-        {k: v for k, v in scratch.items() if k not in differs}
+    assert {k: v for k, v in ssl.items() if k not in differs} == {
+        k: v for k, v in scratch.items() if k not in differs
+    }
     for name in TUNED_FIELDS:
         assert len(ssl[name]["values"]) >= 2, f"{name} is not tuned"
     assert 0.002 in ssl["lr"]["values"]  # the untuned protocol's rate is a candidate
     tuning_only = {"method", "fold", "label_fraction", "tuned", *TUNED_FIELDS}
-    assert {k: v for k, v in ssl.items() if k not in tuning_only} == \
-        {k: v for k, v in study.items() if k not in tuning_only}
+    assert {k: v for k, v in ssl.items() if k not in tuning_only} == {
+        k: v for k, v in study.items() if k not in tuning_only
+    }
     assert set(ssl["label_fraction"]["values"]) <= set(study["label_fraction"]["values"])
 
 
@@ -53,7 +55,17 @@ def test_sweep_plan_lists_a_tuning_sweep(name, data_cache, monkeypatch, tmp_path
     from sslexp.cli import main
 
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["sweep", "plan", str(SWEEPS_DIR / name), "--probe",
-                                       "false", "--cache-dir", str(data_cache)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            "plan",
+            str(SWEEPS_DIR / name),
+            "--probe",
+            "false",
+            "--cache-dir",
+            str(data_cache),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "24 runs over label_fraction x method x lr x augment x weight_decay" in result.output

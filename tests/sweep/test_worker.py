@@ -13,8 +13,13 @@ import yaml
 
 import sslexp
 from sslexp.runs.record import LOG_FILE, read_record
-from sslexp.sweep.executor import (InProcessExecutor, IsolatedExecutor, RunRequest,
-                                   build_command, in_process_command)
+from sslexp.sweep.executor import (
+    InProcessExecutor,
+    IsolatedExecutor,
+    RunRequest,
+    build_command,
+    in_process_command,
+)
 from sslexp.sweep.runner import LocalSweep, LocalSweepOptions, worker_slots
 from sslexp.sweep.spec import load_sweep
 from sslexp.sweep.worker import exit_status, output_to
@@ -24,17 +29,21 @@ PYTHON = "/venv/bin/python"
 
 def test_sslexp_train_through_this_interpreter_runs_in_process():
     arguments, sys_argv = in_process_command(
-        ["/usr/bin/env", PYTHON, "-m", "sslexp", "train", "--fold=0"], PYTHON)
+        ["/usr/bin/env", PYTHON, "-m", "sslexp", "train", "--fold=0"], PYTHON
+    )
     assert arguments == ["train", "--fold=0"]
     assert sys_argv == [str(Path(sslexp.__file__).parent / "__main__.py"), "train", "--fold=0"]
 
 
-@pytest.mark.parametrize("argv", [
-    ["/usr/bin/env", "/other/python", "-m", "sslexp", "train"],  # another environment
-    ["/usr/bin/env", PYTHON, "-m", "sslexp", "pretrain"],  # not a train run
-    ["/usr/bin/env", "FOO=1", PYTHON, "-m", "sslexp", "train"],  # env with settings
-    [PYTHON, "train.py", "--fold=0"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["/usr/bin/env", "/other/python", "-m", "sslexp", "train"],  # another environment
+        ["/usr/bin/env", PYTHON, "-m", "sslexp", "pretrain"],  # not a train run
+        ["/usr/bin/env", "FOO=1", PYTHON, "-m", "sslexp", "train"],  # env with settings
+        [PYTHON, "train.py", "--fold=0"],
+    ],
+)
 def test_other_commands_get_their_own_process(argv):
     assert in_process_command(argv, PYTHON) is None
 
@@ -47,7 +56,9 @@ def test_the_console_script_of_this_environment_runs_in_process(tmp_path, monkey
     script.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
     assert in_process_command(["sslexp", "train", "--a=1"], str(bin_dir / "python")) == (
-        ["train", "--a=1"], [str(script), "train", "--a=1"])
+        ["train", "--a=1"],
+        [str(script), "train", "--a=1"],
+    )
     assert in_process_command(["sslexp", "train"], "/elsewhere/python") is None
 
 
@@ -78,8 +89,13 @@ TRAIN = ["${env}", "${interpreter}", "-m", "sslexp", "train", "${args}"]
 
 def train_request(tmp_path: Path, name: str, options: list[str]) -> RunRequest:
     config = {option.split("=")[0][2:]: option.split("=", 1)[1] for option in options}
-    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(Path(sslexp.__file__).parent.parent), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "WANDB_MODE": "disabled",
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(Path(sslexp.__file__).parent.parent), os.environ.get("PYTHONPATH")])
+        ),
+    }
     return RunRequest(name, name, tmp_path / name, build_command(TRAIN, config), env)
 
 
@@ -90,6 +106,7 @@ def executor(tmp_path):
     executor.close()
 
 
+@pytest.mark.slow
 def test_a_run_that_kills_its_worker_is_reported_and_the_worker_replaced(executor, tmp_path):
     killed_pids = []
 
@@ -136,36 +153,62 @@ def test_an_isolated_run_that_outlives_the_run_timeout_is_killed(tmp_path):
 
 def tiny_grid_sweep(directory: Path, data_cache: Path, pretrained: Path) -> Path:
     """Two runs that share a process in persistent mode: ssl from a file, then scratch."""
-    common = {"dataset": "digits", "image_size": 8, "depth": 8, "width": 4,
-              "budget": "matched", "max_updates": 60,
-              "label_fraction": 0.1, "cache_dir": str(data_cache),
-              "pretrained": str(pretrained / "backbone.keras")}
-    config = {"name": "modes", "method": "grid",
-              "metric": {"name": "test/accuracy", "goal": "maximize"},
-              "parameters": {**{key: {"value": value} for key, value in common.items()},
-                             "method": {"values": ["ssl", "scratch"]}},
-              "command": ["${env}", "${interpreter}", "-m", "sslexp", "train", "${args}"]}
+    common = {
+        "dataset": "digits",
+        "image_size": 8,
+        "depth": 8,
+        "width": 4,
+        "budget": "matched",
+        "max_updates": 60,
+        "label_fraction": 0.1,
+        "cache_dir": str(data_cache),
+        "pretrained": str(pretrained / "backbone.keras"),
+    }
+    config = {
+        "name": "modes",
+        "method": "grid",
+        "metric": {"name": "test/accuracy", "goal": "maximize"},
+        "parameters": {
+            **{key: {"value": value} for key, value in common.items()},
+            "method": {"values": ["ssl", "scratch"]},
+        },
+        "command": ["${env}", "${interpreter}", "-m", "sslexp", "train", "${args}"],
+    }
     path = directory / "modes.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
-def test_persistent_and_isolated_workers_give_the_same_records(tmp_path, data_cache,
-                                                               pretrained_dir):
+@pytest.mark.slow
+def test_persistent_and_isolated_workers_give_the_same_records(
+    tmp_path, data_cache, pretrained_dir
+):
     """Same seeds, same data order, same initial weights: the same metrics to the last bit
     (the runs are deterministic on a CPU), whether runs share a worker or not."""
     sweep_file = tiny_grid_sweep(tmp_path, data_cache, pretrained_dir)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(Path(sslexp.__file__).parent.parent), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(Path(sslexp.__file__).parent.parent), os.environ.get("PYTHONPATH")])
+        ),
+    }
     records, pids = {}, {}
     for mode, isolate in (("persistent", False), ("isolated", True)):
         sweep_dir = tmp_path / mode
-        ledger = LocalSweep(load_sweep(sweep_file), LocalSweepOptions(
-            sweep_dir=sweep_dir, base_env=env, wandb_mode="disabled", isolate=isolate,
-            working_dir=tmp_path)).run()
+        ledger = LocalSweep(
+            load_sweep(sweep_file),
+            LocalSweepOptions(
+                sweep_dir=sweep_dir,
+                base_env=env,
+                wandb_mode="disabled",
+                isolate=isolate,
+                working_dir=tmp_path,
+            ),
+        ).run()
         entries = sorted(ledger["runs"].values(), key=lambda entry: entry["name"])
         assert [entry["state"] for entry in entries] == ["finished", "finished"], [
-            (sweep_dir / entry["run_dir"] / LOG_FILE).read_text()[-2000:] for entry in entries]
+            (sweep_dir / entry["run_dir"] / LOG_FILE).read_text()[-2000:] for entry in entries
+        ]
         records[mode] = [read_record(sweep_dir / entry["run_dir"]) for entry in entries]
         pids[mode] = {entry["worker"]["run"]["pid"] for entry in entries}
     assert len(pids["persistent"]) == 1 and len(pids["isolated"]) == 2

@@ -37,23 +37,49 @@ TINY = ["--dataset=digits", "--image-size=8", "--depth=8", "--width=4", "--wandb
 
 def sslexp_under(backend: str, *arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     source = str(Path(sslexp.__file__).parent.parent)
-    env = {**os.environ, "KERAS_BACKEND": backend, "WANDB_MODE": "disabled",
-           "PYTHONPATH": os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, *arguments], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=900)
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "WANDB_MODE": "disabled",
+        "PYTHONPATH": os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")])),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_TENSORFLOW, *arguments],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_pretrain_and_train_run_without_tensorflow(backend, tmp_path):
     pytest.importorskip(backend)
     cache = f"--cache-dir={tmp_path / 'cache'}"  # shared: the second process reuses compilations
-    pretrained = sslexp_under(backend, "pretrain", *TINY, "--epochs=1", "--rotations=random", cache,
-                                  f"--output-dir={tmp_path / 'pretrain'}", cwd=tmp_path)
+    pretrained = sslexp_under(
+        backend,
+        "pretrain",
+        *TINY,
+        "--epochs=1",
+        "--rotations=random",
+        cache,
+        f"--output-dir={tmp_path / 'pretrain'}",
+        cwd=tmp_path,
+    )
     assert pretrained.returncode == 0, pretrained.stderr[-3000:]
-    trained = sslexp_under(backend, "train", *TINY, "--budget=matched", "--max-updates=20",
-                               "--label-fraction=0.1", cache,
-                               f"--pretrained={tmp_path / 'pretrain' / 'backbone.keras'}",
-                               f"--output-dir={tmp_path / 'train'}", cwd=tmp_path)
+    trained = sslexp_under(
+        backend,
+        "train",
+        *TINY,
+        "--budget=matched",
+        "--max-updates=20",
+        "--label-fraction=0.1",
+        cache,
+        f"--pretrained={tmp_path / 'pretrain' / 'backbone.keras'}",
+        f"--output-dir={tmp_path / 'train'}",
+        cwd=tmp_path,
+    )
     assert trained.returncode == 0, trained.stderr[-3000:]
     for run in ("pretrain", "train"):
         record = read_record(tmp_path / run)

@@ -44,15 +44,18 @@ def batch_statistics_accuracy(model, images, labels, batch_size: int) -> float:
     import keras
 
     saved = model.get_weights()
-    predictions = [keras.ops.convert_to_numpy(model(images[start:start + batch_size]
-                                                    .astype("float32"), training=True))
-                   for start in range(0, len(images), batch_size)]
+    predictions = [
+        keras.ops.convert_to_numpy(
+            model(images[start : start + batch_size].astype("float32"), training=True)
+        )
+        for start in range(0, len(images), batch_size)
+    ]
     model.set_weights(saved)
     return float((np.concatenate(predictions).argmax(1) == labels).mean())
 
 
-def test_a_short_scratch_run_no_longer_collapses_below_its_batch_statistics(tmp_path,
-                                                                            data_cache):
+@pytest.mark.slow
+def test_a_short_scratch_run_no_longer_collapses_below_its_batch_statistics(tmp_path, data_cache):
     """100 updates leave Keras' moving statistics far from the weights' own (measured here:
     66% test accuracy with them, 77% with batch statistics, 79% recalibrated)."""
     import keras
@@ -60,14 +63,22 @@ def test_a_short_scratch_run_no_longer_collapses_below_its_batch_statistics(tmp_
     from sslexp.config import BackboneConfig, TrainConfig
     from sslexp.data import load_dataset
     from sslexp.runs.record import MODEL_FILE
-    from sslexp.training.train import run_training
     from sslexp.training.tracking import WandbSettings
+    from sslexp.training.train import run_training
 
-    config = TrainConfig(dataset="digits", image_size=8, backbone=BackboneConfig(depth=8, width=4),
-                         method="scratch", label_fraction=0.2, budget="matched",
-                         max_updates=100, lr=0.003)
-    record = run_training(config, tmp_path / "run", data_cache, tmp_path / "backbones",
-                          WandbSettings(mode="disabled"))
+    config = TrainConfig(
+        dataset="digits",
+        image_size=8,
+        backbone=BackboneConfig(depth=8, width=4),
+        method="scratch",
+        label_fraction=0.2,
+        budget="matched",
+        max_updates=100,
+        lr=0.003,
+    )
+    record = run_training(
+        config, tmp_path / "run", data_cache, tmp_path / "backbones", WandbSettings(mode="disabled")
+    )
     data = load_dataset("digits", 8, data_cache)
     model = keras.saving.load_model(tmp_path / "run" / MODEL_FILE, compile=False)
     batch = batch_statistics_accuracy(model, data.test_images, data.test_labels, 32)

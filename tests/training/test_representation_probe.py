@@ -7,9 +7,14 @@ import pytest
 from click.testing import CliRunner
 
 from sslexp.config import PretextConfig
-from sslexp.training.representation_probe import (PROBE_METRIC, RepresentationProbe,
-                                                   all_rotations, knn_accuracy, probe_split,
-                                                   still_improving)
+from sslexp.training.representation_probe import (
+    PROBE_METRIC,
+    RepresentationProbe,
+    all_rotations,
+    knn_accuracy,
+    probe_split,
+    still_improving,
+)
 
 
 def test_the_probe_slice_is_stratified_halved_and_fixed():
@@ -33,8 +38,10 @@ def test_knn_accuracy_separates_separable_features_and_not_noise():
 
 
 def test_still_improving_goes_by_the_probe_when_there_is_one():
-    rotation_rises = [{"val_accuracy": 0.5, PROBE_METRIC: 0.6},
-                      {"val_accuracy": 0.7, PROBE_METRIC: 0.55}]
+    rotation_rises = [
+        {"val_accuracy": 0.5, PROBE_METRIC: 0.6},
+        {"val_accuracy": 0.7, PROBE_METRIC: 0.55},
+    ]
     assert not still_improving(rotation_rises, "val_accuracy")
     assert still_improving([{"val_accuracy": 0.5}, {"val_accuracy": 0.7}], "val_accuracy")
 
@@ -63,8 +70,9 @@ def test_the_probe_adds_its_accuracy_to_the_epoch_logs_and_keeps_batchnorm():
     x = keras.layers.BatchNormalization()(x)
     backbone = keras.Model(inputs, x)
     labels = np.repeat(np.arange(2), 20)
-    images = (labels[:, None, None, None] * 100 + np.random.default_rng(1).normal(
-        size=(40, 4, 4, 1))).astype("float32")
+    images = (
+        labels[:, None, None, None] * 100 + np.random.default_rng(1).normal(size=(40, 4, 4, 1))
+    ).astype("float32")
     bn = backbone.layers[-1]
     before = keras.ops.convert_to_numpy(bn.moving_mean).copy()
     probe = RepresentationProbe(backbone, images, labels, images, seed=0, limit=40)
@@ -75,19 +83,34 @@ def test_the_probe_adds_its_accuracy_to_the_epoch_logs_and_keeps_batchnorm():
 
 
 @pytest.mark.slow
-def test_pretraining_logs_the_probe_and_trains_the_updates_it_is_given(tmp_path, data_cache,
-                                                                       tiny):
+def test_pretraining_logs_the_probe_and_trains_the_updates_it_is_given(tmp_path, data_cache, tiny):
     from sslexp.cli import main
 
-    result = CliRunner().invoke(main, [
-        "pretrain", *tiny, "--epochs", "2", "--updates", "6", "--probe-images", "100",
-        "--cache-dir", str(data_cache), "--output-dir", str(tmp_path / "p"),
-        "--wandb-mode", "disabled"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "pretrain",
+            *tiny,
+            "--epochs",
+            "2",
+            "--updates",
+            "6",
+            "--probe-images",
+            "100",
+            "--cache-dir",
+            str(data_cache),
+            "--output-dir",
+            str(tmp_path / "p"),
+            "--wandb-mode",
+            "disabled",
+        ],
+    )
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "p" / "results.json").read_text())
     assert [set(row) >= {PROBE_METRIC, "val_accuracy"} for row in record["history"]] == [True] * 2
     training = record["training"]
     assert (training["steps_per_epoch"], training["updates"]) == (3, 6)
     assert 0 <= training["best_probe_accuracy"] <= 1
-    assert training["still_improving"] == (record["history"][1][PROBE_METRIC]
-                                           >= record["history"][0][PROBE_METRIC])
+    assert training["still_improving"] == (
+        record["history"][1][PROBE_METRIC] >= record["history"][0][PROBE_METRIC]
+    )

@@ -14,14 +14,16 @@ KEY = "k1"
 
 
 def pretrain_record(key: str = KEY) -> bytes:
-    return json.dumps({"kind": "pretrain", "state": "finished", "key": key,
-                       "best_val_accuracy": 0.9}).encode()
+    return json.dumps(
+        {"kind": "pretrain", "state": "finished", "key": key, "best_val_accuracy": 0.9}
+    ).encode()
 
 
 def deliver(api: FakeApi, run, key: str = KEY) -> None:
     """What a pretraining that finished does: log backbone and record, end the run."""
-    api.log_artifact(run, f"backbone-{key}", {"backbone.keras": b"keras", "results.json":
-                                              pretrain_record(key)})
+    api.log_artifact(
+        run, f"backbone-{key}", {"backbone.keras": b"keras", "results.json": pretrain_record(key)}
+    )
     run.state = "finished"
 
 
@@ -43,14 +45,25 @@ class World:
                 action()
 
     def rule(self, wait_s: float = 600) -> SharedBackbones:
-        return SharedBackbones("sslexp", "team", wait_s=wait_s, poll_s=60,
-                               api_factory=lambda: self.api, sleep=self.sleep,
-                               clock=lambda: self.now, echo=self.messages.append)
+        return SharedBackbones(
+            "sslexp",
+            "team",
+            wait_s=wait_s,
+            poll_s=60,
+            api_factory=lambda: self.api,
+            sleep=self.sleep,
+            clock=lambda: self.now,
+            echo=self.messages.append,
+        )
 
     def pretrain(self, on_start):
         """This machine's pretraining: its W&B run is the claim, checked right after init."""
-        run = self.api.add_run(f"mine-{len(self.pretrained_here)}", job_type="pretrain",
-                               state="running", config={"backbone_key": KEY})
+        run = self.api.add_run(
+            f"mine-{len(self.pretrained_here)}",
+            job_type="pretrain",
+            state="running",
+            config={"backbone_key": KEY},
+        )
         self.pretrained_here.append(run.id)
         try:
             on_start(run)
@@ -61,8 +74,9 @@ class World:
         return "pretrained here"
 
     def other_claim(self, delivers_after: float | None, crashes_after: float | None = None):
-        run = self.api.add_run("other", job_type="pretrain", state="running",
-                               config={"backbone_key": KEY})
+        run = self.api.add_run(
+            "other", job_type="pretrain", state="running", config={"backbone_key": KEY}
+        )
         if delivers_after is not None:
             self.events.append((delivers_after, lambda: deliver(self.api, run)))
         if crashes_after is not None:

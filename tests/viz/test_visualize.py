@@ -70,8 +70,11 @@ def test_real_resnet8_backbone_is_drawn_quickly(images, tmp_path):
     started = time.perf_counter()
     save_run_figures(model, big_images, tmp_path)
     assert time.perf_counter() - started < 10
-    assert set(stage_activations(model, big_images[:2])) == {"stage1_out", "stage2_out",
-                                                            "stage3_out"}
+    assert set(stage_activations(model, big_images[:2])) == {
+        "stage1_out",
+        "stage2_out",
+        "stage3_out",
+    }
 
 
 def test_ssl_and_scratch_pictures_differ_when_weights_differ(models, images):
@@ -82,10 +85,12 @@ def test_ssl_and_scratch_pictures_differ_when_weights_differ(models, images):
     assert not np.array_equal(ssl_filters, scratch_filters)
     assert np.array_equal(ssl_filters, again), "the same weights must draw the same picture"
 
-    ssl_maps = pixels(activations_figure(
-        images, {"model": stage_activations(models["ssl"], images)}))
-    scratch_maps = pixels(activations_figure(
-        images, {"model": stage_activations(models["scratch"], images)}))
+    ssl_maps = pixels(
+        activations_figure(images, {"model": stage_activations(models["ssl"], images)})
+    )
+    scratch_maps = pixels(
+        activations_figure(images, {"model": stage_activations(models["scratch"], images)})
+    )
     assert np.abs(ssl_maps.astype(int) - scratch_maps.astype(int)).mean() > 1
 
 
@@ -96,15 +101,17 @@ def test_filter_difference_is_zero_only_for_equal_weights(models):
     assert relative_filter_difference(models["ssl"], models["scratch"]) > 0.1
 
 
-def test_models_from_different_starts_get_no_filter_difference_between_them(models, images,
-                                                                            tmp_path):
+def test_models_from_different_starts_get_no_filter_difference_between_them(
+    models, images, tmp_path
+):
     pair = {"ssl": models["ssl"], "scratch": models["scratch"]}
     shared, _ = save_comparison_figures(pair, images, tmp_path / "shared", shared_start=True)
     apart, _ = save_comparison_figures(pair, images, tmp_path / "apart", shared_start=False)
     assert colored_pixels(shared) > 50 and colored_pixels(apart) == 0
     start = first_layer_filters(models["scratch"]) * 0.5
-    moved, _ = save_comparison_figures(pair, images, tmp_path / "moved", shared_start=False,
-                                       initial=("start", start))
+    moved, _ = save_comparison_figures(
+        pair, images, tmp_path / "moved", shared_start=False, initial=("start", start)
+    )
     assert colored_pixels(moved) > 50  # scratch - its start: what training moved
 
 
@@ -117,6 +124,7 @@ def test_every_activation_difference_has_a_colour_bar(models, images):
     assert all("to +" in bar.get_xlabel() for bar in bars)
 
 
+@pytest.mark.slow
 def test_side_by_side_figures_are_written_and_logged(models, images, tmp_path):
     logged = []
 
@@ -124,12 +132,16 @@ def test_side_by_side_figures_are_written_and_logged(models, images, tmp_path):
         def log(self, data):
             logged.append(data)
 
-    paths = save_comparison_figures({"ssl": models["ssl"], "scratch": models["scratch"]}, images,
-                                    tmp_path, wandb_run=FakeRun())
-    assert [path.name for path in paths] == ["filters_side_by_side.png",
-                                             "activations_side_by_side.png"]
-    same = save_comparison_figures({"ssl": models["ssl"], "scratch": models["ssl"]}, images,
-                                   tmp_path / "same")
+    paths = save_comparison_figures(
+        {"ssl": models["ssl"], "scratch": models["scratch"]}, images, tmp_path, wandb_run=FakeRun()
+    )
+    assert [path.name for path in paths] == [
+        "filters_side_by_side.png",
+        "activations_side_by_side.png",
+    ]
+    same = save_comparison_figures(
+        {"ssl": models["ssl"], "scratch": models["ssl"]}, images, tmp_path / "same"
+    )
     # the ssl - scratch panel shows the difference; equal models leave only the colour bar red
     # and blue, and their activation difference white
     assert colored_pixels(paths[0]) > colored_pixels(same[0]) + 50
@@ -207,15 +219,35 @@ def run_dirs(tmp_path_factory, models):
     return root
 
 
+@pytest.mark.slow
 def test_visualize_command_draws_both_checkpoints_side_by_side(run_dirs, tmp_path):
     out = tmp_path / "figures"
-    result = CliRunner().invoke(main, [
-        "visualize", "--ssl", str(run_dirs / "ssl"), "--scratch", str(run_dirs / "scratch"),
-        "--pretext", str(run_dirs / "pretext.keras"), "--npz", str(run_dirs / "images.npz"),
-        "--images", "3", "--out", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "visualize",
+            "--ssl",
+            str(run_dirs / "ssl"),
+            "--scratch",
+            str(run_dirs / "scratch"),
+            "--pretext",
+            str(run_dirs / "pretext.keras"),
+            "--npz",
+            str(run_dirs / "images.npz"),
+            "--images",
+            "3",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
-    for name in ("filters_side_by_side.png", "activations_side_by_side.png", "ssl/filters.png",
-                 "scratch/activations.png", "pretext/rotations.png"):
+    for name in (
+        "filters_side_by_side.png",
+        "activations_side_by_side.png",
+        "ssl/filters.png",
+        "scratch/activations.png",
+        "pretext/rotations.png",
+    ):
         assert (out / name).is_file(), name
     assert str(out / "filters_side_by_side.png") in result.output
 
@@ -229,6 +261,16 @@ def test_visualize_command_rejects_bad_input_with_status_2(run_dirs, tmp_path):
     no_model = runner.invoke(main, ["visualize", "--ssl", str(empty), "--out", str(tmp_path)])
     assert no_model.exit_code == 2 and "model.keras" in no_model.output
     np.savez(tmp_path / "wrong.npz", images=np.zeros((4, 5, 5, 1), np.uint8))
-    wrong_shape = runner.invoke(main, ["visualize", "--ssl", str(run_dirs / "ssl"), "--npz",
-                                       str(tmp_path / "wrong.npz"), "--out", str(tmp_path)])
+    wrong_shape = runner.invoke(
+        main,
+        [
+            "visualize",
+            "--ssl",
+            str(run_dirs / "ssl"),
+            "--npz",
+            str(tmp_path / "wrong.npz"),
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert wrong_shape.exit_code == 2 and "expect" in wrong_shape.output

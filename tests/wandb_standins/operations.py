@@ -20,8 +20,10 @@ import re
 from dataclasses import dataclass
 
 GENERATED_PACKAGES = ("wandb.apis._generated", "wandb.sdk.artifacts._generated")
-_TOKEN = re.compile(r'"""(?:.|\n)*?"""|"(?:[^"\\]|\\.)*"|\.\.\.|[_A-Za-z][_0-9A-Za-z]*'
-                    r'|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|[!$():=@\[\]{}|]')
+_TOKEN = re.compile(
+    r'"""(?:.|\n)*?"""|"(?:[^"\\]|\\.)*"|\.\.\.|[_A-Za-z][_0-9A-Za-z]*'
+    r"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|[!$():=@\[\]{}|]"
+)
 _DEFINITION = re.compile(r"\b(query|mutation|subscription|fragment)\b")
 
 
@@ -60,7 +62,7 @@ def _without_gated_fields(found: list[str]) -> list[str]:
     kept = []
     index = 0
     while index < len(found):
-        if found[index + 1:index + 1 + len(gate)] == gate:
+        if found[index + 1 : index + 1 + len(gate)] == gate:
             index += 1 + len(gate)
             continue
         kept.append(found[index])
@@ -91,7 +93,7 @@ def shipped_operations() -> dict[str, ShippedOperation]:
 
 def declared_variables(text: str) -> dict[str, bool]:
     """The variables the operation declares -> whether the server requires them."""
-    header = text[:text.index("{")] if "{" in text else text
+    header = text[: text.index("{")] if "{" in text else text
     declared = {}
     for name, kind, default in re.findall(r"\$(\w+)\s*:\s*([\w\[\]!]+)\s*(=)?", header):
         declared[name] = kind.endswith("!") and not default
@@ -104,11 +106,14 @@ def request_problems(name: str, text: str, variables: dict) -> list[str]:
     shipped = shipped_operations().get(name)
     if shipped is not None and definitions(text) != definitions(shipped.text):
         sent, shipped_text = set(definitions(text)), set(definitions(shipped.text))
-        problems.append(f"{name}: the query text differs from the one wandb ships: sent "
-                        f"{sorted(sent - shipped_text)}, shipped {sorted(shipped_text - sent)}")
+        problems.append(
+            f"{name}: the query text differs from the one wandb ships: sent "
+            f"{sorted(sent - shipped_text)}, shipped {sorted(shipped_text - sent)}"
+        )
     declared = declared_variables(text)
-    missing = sorted(key for key, required in declared.items()
-                     if required and variables.get(key) is None)
+    missing = sorted(
+        key for key, required in declared.items() if required and variables.get(key) is None
+    )
     if missing:
         problems.append(f"{name}: required variables missing: {missing}")
     return problems

@@ -42,8 +42,10 @@ class FakeFile:
         if path.exists() and not replace:
             if exist_ok:
                 return open(path)
-            raise ValueError("File already exists, pass replace=True to overwrite "
-                             "or exist_ok=True to leave it as is and don't error.")
+            raise ValueError(
+                "File already exists, pass replace=True to overwrite "
+                "or exist_ok=True to leave it as is and don't error."
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(self._content)
         return open(path)
@@ -87,8 +89,22 @@ class FakeSweep:
 
 
 class FakeRun:
-    def __init__(self, api, entity, project, run_id, *, name=None, state="finished", group=None,
-                 job_type=None, config=None, summary=None, sweep=None, files=None):
+    def __init__(
+        self,
+        api,
+        entity,
+        project,
+        run_id,
+        *,
+        name=None,
+        state="finished",
+        group=None,
+        job_type=None,
+        config=None,
+        summary=None,
+        sweep=None,
+        files=None,
+    ):
         self._api = api
         self.entity, self.project, self.id = entity, project, run_id
         self.name = name or run_id
@@ -110,8 +126,9 @@ class FakeRun:
     def add_file(self, name: str, content) -> None:
         if not isinstance(content, (bytes, str)):
             content = json.dumps(content)
-        self._files[name] = FakeFile(name, content.encode() if isinstance(content, str)
-                                     else content)
+        self._files[name] = FakeFile(
+            name, content.encode() if isinstance(content, str) else content
+        )
 
     def file(self, name: str) -> FakeFile:
         try:
@@ -150,24 +167,36 @@ class FakeApi:
         self._sweeps[(self.default_entity, self.project, sweep_id)] = sweep
         return sweep
 
-    def log_artifact(self, run: FakeRun, name: str, files: dict, metadata=None,
-                     type: str = "model") -> FakeArtifact:
+    def log_artifact(
+        self, run: FakeRun, name: str, files: dict, metadata=None, type: str = "model"
+    ) -> FakeArtifact:
         """run.log_artifact + commit: a new version, and 'latest' moves to it."""
         versions = [a for a in self._artifacts if a.source_name == name]
         for old in versions:
             old.aliases = [alias for alias in old.aliases if alias != "latest"]
-        artifact = FakeArtifact(run.entity, run.project, name, type, len(versions), files,
-                                ["latest"], metadata)
+        artifact = FakeArtifact(
+            run.entity, run.project, name, type, len(versions), files, ["latest"], metadata
+        )
         run._logged.append(artifact)
         self._artifacts.append(artifact)
         return artifact
 
-    def runs(self, path=None, filters=None, order="+created_at", per_page=50,
-             include_sweeps=True, lazy=True):
+    def runs(
+        self,
+        path=None,
+        filters=None,
+        order="+created_at",
+        per_page=50,
+        include_sweeps=True,
+        lazy=True,
+    ):
         self.calls.append(("runs", path, filters))
         entity, project = self._project_path(path)
-        runs = [run for run in self._runs if (run.entity, run.project) == (entity, project)
-                and _matches(run, filters or {})]
+        runs = [
+            run
+            for run in self._runs
+            if (run.entity, run.project) == (entity, project) and _matches(run, filters or {})
+        ]
         return sorted(runs, key=lambda run: run.created_at, reverse=order.startswith("-"))
 
     def sweep(self, path: str) -> FakeSweep:
@@ -183,14 +212,18 @@ class FakeApi:
         entity, project, collection = self._full_path(path)
         alias = alias or "latest"
         for artifact in reversed(self._artifacts):
-            if ((artifact.entity, artifact.project, artifact.source_name)
-                    == (entity, project, collection)
-                    and (alias in artifact.aliases or alias == artifact.version)):
+            if (artifact.entity, artifact.project, artifact.source_name) == (
+                entity,
+                project,
+                collection,
+            ) and (alias in artifact.aliases or alias == artifact.version):
                 fetched = copy.copy(artifact)
                 fetched._fetched_as = alias
                 return fetched
-        raise CommError(f"artifact membership '{collection}:{alias}' not found in "
-                        f"'{entity}/{project}'", ValueError(name))
+        raise CommError(
+            f"artifact membership '{collection}:{alias}' not found in '{entity}/{project}'",
+            ValueError(name),
+        )
 
     def _project_path(self, path):
         parts = path.split("/") if path else []
@@ -212,8 +245,14 @@ def _field(run: FakeRun, key: str):
         return run.config.get(key.split(".")[1])
     if key.startswith("summary_metrics."):
         return run.summary_metrics.get(key.split(".", 1)[1])
-    return {"sweep": run.sweep_name, "group": run.group, "jobType": run.job_type,
-            "state": run.state, "name": run.id, "displayName": run.name}[key]
+    return {
+        "sweep": run.sweep_name,
+        "group": run.group,
+        "jobType": run.job_type,
+        "state": run.state,
+        "name": run.id,
+        "displayName": run.name,
+    }[key]
 
 
 def _matches(run: FakeRun, filters: dict) -> bool:
@@ -224,9 +263,15 @@ def _matches(run: FakeRun, filters: dict) -> bool:
             ok = any(_matches(run, part) for part in wanted)
         elif isinstance(wanted, dict):
             have = _field(run, key)
-            ok = all({"$eq": lambda v: have == v, "$ne": lambda v: have != v,
-                      "$in": lambda v: have in v, "$nin": lambda v: have not in v}[op](value)
-                     for op, value in wanted.items())
+            ok = all(
+                {
+                    "$eq": lambda v, have=have: have == v,
+                    "$ne": lambda v, have=have: have != v,
+                    "$in": lambda v, have=have: have in v,
+                    "$nin": lambda v, have=have: have not in v,
+                }[op](value)
+                for op, value in wanted.items()
+            )
         else:
             ok = _field(run, key) == wanted
         if not ok:

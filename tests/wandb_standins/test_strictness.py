@@ -21,24 +21,26 @@ def test_an_unknown_operation_is_an_error_and_listed():
 def test_a_shipped_operation_must_be_sent_as_shipped():
     text = shipped_operations()["GetSweep"].text
     assert request_problems("GetSweep", text, {"name": "s1"}) == []
-    (problem,) = request_problems("GetSweep", text.replace("bestLoss", "bestLos"),
-                                  {"name": "s1"})
+    (problem,) = request_problems("GetSweep", text.replace("bestLoss", "bestLos"), {"name": "s1"})
     assert "differs from the one wandb ships" in problem
 
 
 def test_fields_the_client_strips_for_an_older_server_may_be_missing():
     text = shipped_operations()["ArtifactByID"].text
     assert "digestAlgorithm @include(if: true)" in text
-    assert request_problems("ArtifactByID", text.replace(
-        "digestAlgorithm @include(if: true)", ""), {"id": "a1"}) == []
+    assert (
+        request_problems(
+            "ArtifactByID", text.replace("digestAlgorithm @include(if: true)", ""), {"id": "a1"}
+        )
+        == []
+    )
 
 
 def test_required_variables_must_be_sent():
     text = shipped_operations()["GetSweep"].text
     (problem,) = request_problems("GetSweep", text, {"project": "p"})
     assert "required variables missing: ['name']" in problem
-    assert request_problems("Custom", "query Custom($a: Int!, $b: Int = 1) { x }",
-                            {"a": 1}) == []
+    assert request_problems("Custom", "query Custom($a: Int!, $b: Int = 1) { x }", {"a": 1}) == []
 
 
 def test_an_answer_the_clients_model_rejects_is_a_problem():
