@@ -1,6 +1,7 @@
 # sslexp: every target sets itself up first (a .venv with pip, or the active conda env).
 #   make demo    the main job: the demo sweep offline on digits, then the report
-#   make test    the test suite
+#   make test    ruff, then the whole test suite (what CI runs)
+#   make test-fast  the suite without slow tests: the edit loop
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -27,10 +28,10 @@ ARGS ?=
 STUDY_WORKERS ?= 2
 DEMO_WORKERS ?= 2
 
-.PHONY: help setup test demo pretrain train sweep agents sync report bench tune study volume clean
+.PHONY: help setup test test-fast lint format demo pretrain train sweep agents sync report bench tune study volume clean
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 13
 
 setup: $(STAMP)  ## create .venv (or use the active conda env) and install sslexp
 
@@ -45,15 +46,28 @@ $(STAMP): pyproject.toml
 		|| echo "note: could not install dataset-fashion-mnist; fashion_mnist will use tfds"; fi
 	touch $(STAMP)
 
-test: setup  ## run the test suite
+LINTED := sslexp tests benchmarks
+
+test: setup lint  ## ruff (format and lint), then every test: what CI runs
 	$(PYTHON) -m pytest
+
+test-fast: setup  ## the suite without slow tests (processes, real training, bench): the edit loop
+	$(PYTHON) -m pytest -m "not slow"
+
+lint: setup  ## ruff: formatting and lint checks, changing nothing
+	$(PYTHON) -m ruff format --check $(LINTED)
+	$(PYTHON) -m ruff check $(LINTED)
+
+format: setup  ## ruff: format the code and apply the safe lint fixes
+	$(PYTHON) -m ruff format $(LINTED)
+	$(PYTHON) -m ruff check --fix $(LINTED)
 
 demo: setup  ## the main job, offline: demo sweep on digits (pretrain, ssl + scratch runs), then the report
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/demo.yaml --dir sweep-runs/demo --workers $(DEMO_WORKERS)
 	$(SSLEXP) report sweep-runs/demo
 
-pretrain: setup  ## pretrain every backbone a sweep's ssl runs use (SWEEP=sweeps/demo.yaml)
-	$(SSLEXP) sweep pretrain $(SWEEP)
+pretrain: setup  ## pretrain every backbone a sweep's ssl runs use (SWEEP=sweeps/demo.yaml; online: SWEEP_ID=entity/project/id)
+	$(SSLEXP) sweep pretrain $(SWEEP) $(if $(SWEEP_ID),--sweep $(SWEEP_ID))
 
 train: setup  ## one downstream run (ARGS="--method ssl --label-fraction 0.05 ...")
 	$(SSLEXP) train $(ARGS)

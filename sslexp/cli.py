@@ -33,7 +33,7 @@ SHORT_HELP = {
     "datasets": "List the data sets and whether each is available here.",
     "pretrain": "Pretrain a backbone on the RotNet rotation task.",
     "train": "Train one downstream run (label fraction x method x fold).",
-    "sweep": "Run a sweep YAML here (local), or on the W&B server (create, agents); sync.",
+    "sweep": "Run a sweep YAML here (local), or on the W&B server (create, agents, fill); sync.",
     "agents": "Same as `sslexp sweep agents`: run a W&B sweep on this machine's GPUs.",
     "sync": "Same as `sslexp sweep sync`: upload a local sweep's offline runs.",
     "visualize": "Filters and activations of the ssl and scratch models, side by side.",

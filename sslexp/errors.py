@@ -118,7 +118,6 @@ def release_failed_writes(error: BaseException) -> None:
     ``error``'s traceback), keeping their complaints out of the output: left to the
     interpreter's exit, HDF5 prints one traceback per buffer and may crash the process."""
     import gc
-    import sys
     import traceback
 
     seen = set()
@@ -149,3 +148,13 @@ def exit_after_failed_write(status: int) -> None:
             pass
     atexit._run_exitfuncs()
     os._exit(status)
+
+
+class WandbUnavailable(RuntimeError):
+    """W&B cannot be used as asked (no key, a rejected key, no network, no such entity,
+    project or sweep); the message says what to do. ``exit_code``: 1 for the network, 2 for
+    what the user must change."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -18,9 +18,9 @@ import click
 import yaml
 
 from sslexp import config as configs
-from sslexp.errors import (DataUnavailableError, InputError, exit_after_failed_write,
-                           quiet_hdf5_write_failures, release_failed_writes,
-                           write_failure_line)
+from sslexp.errors import (DataUnavailableError, InputError, WandbUnavailable,
+                           exit_after_failed_write, quiet_hdf5_write_failures,
+                           release_failed_writes, write_failure_line)
 
 CONTEXT_SETTINGS = {
     "token_normalize_func": lambda token: token.replace("_", "-"),
@@ -301,6 +301,10 @@ def user_errors(function):
                                      param_hint=f"'{option}'") from error
         except DataUnavailableError as error:
             raise click.ClickException(str(error)) from error
+        except WandbUnavailable as error:
+            failure = click.ClickException(str(error))
+            failure.exit_code = error.exit_code
+            raise failure from None
         except KeyboardInterrupt:
             # The run already recorded itself as interrupted; 130 is what shells expect.
             click.echo("interrupted", err=True)

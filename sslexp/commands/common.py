@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from sslexp.options import flag, option
-from sslexp.runs.protocol import GROUP_ENV, OUTPUT_DIR_ENV, RESUME_ENV, WANDB_MODE_ENV
+from sslexp.runs.protocol import (ENTITY_ENV, GROUP_ENV, OUTPUT_DIR_ENV, PROJECT_ENV, RESUME_ENV,
+                                  WANDB_MODE_ENV)
 
 DEFAULT_CACHE_DIR = Path(".cache/sslexp")
 DEFAULT_BACKBONE_CACHE = Path("artifacts/backbones")
@@ -45,6 +46,20 @@ def run_options(output_help: str):
     return decorate
 
 
+def project_option(**attrs):
+    """--project, read from one variable in every command; the rule that completes it is
+    ``sslexp.runs.wandb_target``'s."""
+    return option("--project", default=None, envvar=PROJECT_ENV, show_default=False,
+                  help="W&B project. Default: $WANDB_PROJECT, else sslexp; inside a W&B sweep "
+                       "always the sweep's.", **attrs)
+
+
+def entity_option(**attrs):
+    return option("--entity", default=None, envvar=ENTITY_ENV, show_default=False,
+                  help="W&B entity (user or team). Default: $WANDB_ENTITY, else your default "
+                       "entity; inside a W&B sweep always the sweep's.", **attrs)
+
+
 def wandb_options(command):
     """--wandb-mode, --project, --entity, --group."""
     for decorator in reversed([
@@ -52,10 +67,8 @@ def wandb_options(command):
                envvar=[WANDB_MODE_ENV, "WANDB_MODE"], show_default=False, section=WANDB,
                help="W&B mode. Default: $WANDB_MODE, else online if you are logged in, "
                     "else offline (sync later with `wandb sync`)."),
-        option("--project", default="sslexp", envvar="SSLEXP_PROJECT", section=WANDB,
-               help="W&B project."),
-        option("--entity", default=None, envvar="SSLEXP_ENTITY", section=WANDB,
-               help="W&B entity (user or team)."),
+        project_option(section=WANDB),
+        entity_option(section=WANDB),
         option("--group", default=None, envvar=GROUP_ENV, section=WANDB,
                help="W&B group (a sweep's runs share one)."),
     ]):

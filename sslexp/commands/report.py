@@ -100,8 +100,7 @@ def report(sweep_dir, out_dir, title, pictures, image_count, seed, npz_path, cac
                 "pick it with --experiment NAME (the names are listed above).",
                 param_hint="--experiment")
         result = results[0]
-        _publish(target, sweep_id, group, title, result.sweep, result.verdict + [
-            f"Warning: {warning}" for warning in result.warnings])
+        _publish(target, sweep_id, group, title, result.sweep, result.verdict, result.warnings)
 
 
 def _build(sweep_dir, from_wandb, out_dir, title, image_source, image_count, seed, experiment,
@@ -177,9 +176,18 @@ def _collect_from_wandb(target, sweep_id, group, downloads: Path, pictures: bool
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--sweep/--group") from error
     except Exception as error:  # the W&B client raises many types for auth and network trouble
-        raise click.ClickException(
-            f"could not read the runs from W&B {target[0]}/{target[1]}: {error}. Check "
-            f"`wandb login` and the network; `sslexp report SWEEP_DIR` needs neither.") from error
+        _wandb_failure(error, f"{target[0]}/{target[1]}",
+                       "`sslexp report SWEEP_DIR` needs no W&B")
+
+
+def _wandb_failure(error: Exception, where: str, instead: str) -> None:
+    """One line saying what to do, exit status 2 (1 for the network), as every command."""
+    from sslexp.runs.wandb_errors import explain
+
+    unavailable = explain(error, where)
+    failure = click.ClickException(f"{unavailable} ({instead}.)")
+    failure.exit_code = unavailable.exit_code
+    raise failure from None
 
 
 def _compare_sources(results, from_wandb) -> None:
@@ -195,7 +203,7 @@ def _compare_sources(results, from_wandb) -> None:
                    f"Report shows W&B's.", err=True)
 
 
-def _publish(target, sweep_id, group, title, sweep, verdict=None) -> None:
+def _publish(target, sweep_id, group, title, sweep, verdict=None, warnings=()) -> None:
     """The `comparison` run, then the W&B Report built on it; both URLs printed."""
     from sslexp.report import tables
     from sslexp.report.comparison import compare
@@ -211,7 +219,7 @@ def _publish(target, sweep_id, group, title, sweep, verdict=None) -> None:
                              group=group or sweep_id,
                              config={"sweep": sweep_id, "group": group,
                                      "runs": len(sweep.usable_runs)})
-        log_comparison(run, comparison, verdict)
+        log_comparison(run, comparison, verdict, warnings)
         run_id, run_url = run.id, run.url
         run.finish()
         spec = WandbReportSpec(
@@ -220,10 +228,8 @@ def _publish(target, sweep_id, group, title, sweep, verdict=None) -> None:
             backbone_keys=tuple(backbone_users(sweep.runs)),
             headline_markdown=tables.markdown_table(tables.headline_rows(comparison),
                                                     tables.HEADLINE_COLUMNS))
-        url = publish(build_wandb_report(spec, verdict))
+        url = publish(build_wandb_report(spec, verdict, warnings))
     except Exception as error:  # the W&B client raises many types for auth and network trouble
-        raise click.ClickException(
-            f"could not save the comparison to W&B {entity}/{project}: {error}. Check "
-            f"`wandb login` and the network; the HTML report above needs neither.") from error
+        _wandb_failure(error, f"{entity}/{project}", "the HTML report above needs no W&B")
     click.echo(f"W&B comparison run: {run_url}")
     click.echo(f"W&B Report: {url}")

@@ -1,5 +1,6 @@
 """``sslexp sweep``: run a sweep YAML here (``local``), or on the W&B server
-(``create``, then ``agents``), and upload offline runs (``sync``)."""
+(``create``, then ``agents``, then ``fill`` for the points that did not finish), and
+upload offline runs (``sync``)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,22 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from sslexp.commands.common import backbone_cache_option, cache_dir_option, wandb_options
+from sslexp.commands.common import (backbone_cache_option, cache_dir_option, entity_option,
+                                    project_option, wandb_options)
 from sslexp.options import (CONTEXT_SETTINGS, Command, OrderedGroup, argument, flag, option,
                             user_errors)
-from sslexp.runs.protocol import WANDB_MODE_ENV
+from sslexp.runs.protocol import ENTITY_ENV, GROUP_ENV, PROJECT_ENV, WANDB_MODE_ENV
 
 SWEEP_FILE = argument("sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                       help="A W&B sweep YAML, e.g. sweeps/demo.yaml.")
-WORKFLOW = ("plan", "pretrain", "local", "sync", "create", "agents")
+WORKFLOW = ("plan", "pretrain", "local", "sync", "create", "agents", "fill")
 
 
 @click.group(cls=OrderedGroup, order=WORKFLOW, context_settings=CONTEXT_SETTINGS)
 def sweep():
     """Run a W&B sweep YAML here (`local`), or on the W&B server (`create`, then
-    `agents`), and upload offline runs (`sync`).
+    `agents`, then `fill` for the grid points that did not finish), and upload
+    offline runs (`sync`).
 
     The YAML is a plain W&B sweep file (see sweeps/*.yaml); the same file works
     both ways. The commands are listed in the order they are used:
@@ -184,23 +187,37 @@ def plan(sweep_file, cache_dir, probe, workers):
 
 @sweep.command("create", cls=Command, env_prefix="SWEEP")
 @SWEEP_FILE
-@option("--project", default=None, show_default=False,
-        help="W&B project of the sweep. Default: the YAML's `project`, else $WANDB_PROJECT, else sslexp.")
-@option("--entity", default=None, help="W&B entity (user or team) of the sweep.")
+@project_option()
+@entity_option()
 def create(sweep_file, project, entity):
-    """Create SWEEP_FILE on the W&B server (`wandb sweep`) and print how to start agents."""
+    """Create SWEEP_FILE on the W&B server and print its path and how to start agents.
+
+    The sweep goes to --entity/--project (else $SSLEXP_ENTITY/$SSLEXP_PROJECT, else the
+    YAML's `entity`/`project`, else $WANDB_ENTITY/$WANDB_PROJECT, else your default entity
+    and project sslexp); its runs, their pretrainings and artifacts follow it there.
+    """
+    from sslexp.errors import WandbUnavailable
+    from sslexp.runs.wandb_target import resolve_target
     from sslexp.sweep.online import agent_hints, create_online_sweep
 
     spec = _load_spec(sweep_file)
+    target = resolve_target(entity or spec.raw.get("entity"), project or spec.raw.get("project"))
     try:
-        created = create_online_sweep(spec, project=project, entity=entity)
-    except (ValueError, RuntimeError) as error:
-        raise click.ClickException(str(error)) from error
+        created = create_online_sweep(spec, target)
+    except WandbUnavailable as error:
+        _fail(error)
     click.echo(f"sweep id: {created.sweep_id}")
     click.echo(f"sweep path: {created.sweep_path}")
     click.echo("Start one agent per GPU with:")
     for hint in agent_hints(created.sweep_path, gpus="0,1"):
         click.echo(f"  {hint}")
+
+
+def _fail(error) -> None:
+    """A ``WandbUnavailable`` as one line and its exit status (2, or 1 for the network)."""
+    failure = click.ClickException(str(error))
+    failure.exit_code = error.exit_code
+    raise failure from None
 
 
 @sweep.command("agents", cls=Command, env_prefix="AGENTS")
@@ -223,9 +240,9 @@ def create(sweep_file, project, entity):
 @option("--logs", "logs_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
         help="Where each agent process writes its log and state. "
              "Default: sweep-agents/<sweep id>/<host name>.")
-@option("--project", default=None, help="W&B project, when SWEEP_ID is not entity/project/id.")
-@option("--entity", default=None, help="W&B entity, when SWEEP_ID is not entity/project/id.")
-@option("--group", default=None,
+@project_option()
+@entity_option()
+@option("--group", default=None, envvar=GROUP_ENV,
         help="W&B group of the runs and their pretrainings. Default: the sweep id.")
 @option("--slurm", "slurm_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="Write an sbatch script that runs these agents on every node of a Slurm job, "
@@ -263,6 +280,8 @@ def agents(sweep_id, gpus, per_gpu, count, stagger, isolate, run_timeout, logs_d
         _write_slurm_script(slurm_file, sweep_id, len(gpu_list), nodes, time_limit,
                             sbatch_options, click.get_current_context())
         return
+    sweep_id = _existing_sweep(sweep_id, project, entity)  # its path names entity and project
+    project = entity = None
     from sslexp.sweep.agent_pool import AgentPool, PoolOptions, describe_slots
 
     logs_dir = logs_dir or Path("sweep-agents") / sweep_id.replace("/", "-") / socket.gethostname()
@@ -275,6 +294,25 @@ def agents(sweep_id, gpus, per_gpu, count, stagger, isolate, run_timeout, logs_d
         click.echo(line)
     if any(slot.exit_code not in (0, None) or slot.lost for slot in slots):
         sys.exit(1)
+
+
+def _existing_sweep(text: str, project: str | None, entity: str | None) -> str:
+    """The sweep's full path (the entity and project in ``text`` win over the options), once
+    W&B has confirmed it exists; a usage error (exit 2, or 1 for the network) otherwise."""
+    from sslexp.errors import WandbUnavailable
+    from sslexp.runs.wandb_target import SweepPath
+    from sslexp.sweep.online import check_sweep_exists
+
+    try:
+        path = SweepPath.parse(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="SWEEP_ID") from error
+    target = path.target(entity, project)
+    try:
+        check_sweep_exists(path.full(target))
+    except WandbUnavailable as error:
+        _fail(error)
+    return path.full(target)
 
 
 def _write_slurm_script(path: Path, sweep_id, gpus_per_node, nodes, time_limit, sbatch_options,
@@ -298,25 +336,78 @@ def _write_slurm_script(path: Path, sweep_id, gpus_per_node, nodes, time_limit, 
                f"`sbatch {path}`")
 
 
+@sweep.command("fill", cls=Command, env_prefix="FILL")
+@click.argument("sweep_id")
+@project_option()
+@entity_option()
+@option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Where the runs' parameter files and the fill's state go. "
+             "Default: sweep-agents/<sweep id>/fill.")
+@flag("--dry-run", False, "List the open grid points; run nothing.")
+def fill(sweep_id, project, entity, work_dir, dry_run):
+    """Run again the grid points of the W&B sweep SWEEP_ID that have no finished run.
+
+    W&B's grid controller hands out each point once: a point whose run failed,
+    crashed or was stopped from W&B is never run again by the agents. This runs
+    each such point (and any never run) here, one after the other, as a new run
+    of the same sweep, so `sslexp report --wandb --sweep` counts it (once: the
+    latest finished run of a point wins). Run it after the agents have ended.
+    """
+    import wandb
+
+    from sslexp.sweep.fill import fill as fill_points
+    from sslexp.sweep.fill import open_points
+    from sslexp.sweep.spec import grid_points
+
+    sweep_path = _existing_sweep(sweep_id, project, entity)
+    try:
+        spec, points = open_points(wandb.Api(), sweep_path)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="SWEEP_ID") from error
+    size = len(grid_points(spec))
+    click.echo(f"{sweep_path}: {len(points)} of {size} grid point(s) have no finished run")
+    for point in points:
+        click.echo(f"  {point.describe()}")
+    if dry_run or not points:
+        return
+    work_dir = work_dir or Path("sweep-agents") / sweep_path.replace("/", "-") / "fill"
+    ended = fill_points(sweep_path, points, work_dir,
+                        echo=lambda line: click.echo(line, err=True))
+    states = list(ended.values())
+    click.echo(f"filled {states.count('finished')} of {len(points)} grid point(s)")
+    if states.count("finished") != len(points):
+        sys.exit(1)
+
+
 @sweep.command("sync", cls=Command, env_prefix="SYNC")
 @argument("sweep_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
           help="A directory `sslexp sweep local` wrote, e.g. sweep-runs/demo.")
-@option("--project", default=None, help="Upload to this W&B project (default: the one each run recorded).")
-@option("--entity", default=None, help="Upload to this W&B entity (default: the one each run recorded).")
+@option("--project", default=None, envvar=PROJECT_ENV,
+        help="Upload to this W&B project (default: the one each run recorded).")
+@option("--entity", default=None, envvar=ENTITY_ENV,
+        help="Upload to this W&B entity (default: the one each run recorded).")
 @flag("--dry-run", False, "List what would be uploaded, one line per run with its group; upload nothing.")
 @flag("--include-unfinished", False, "Upload failed and interrupted runs too.")
 def sync(sweep_dir, project, entity, dry_run, include_unfinished):
     """Upload the offline W&B runs of SWEEP_DIR (made by `sslexp sweep local`) with `wandb sync`.
 
-    Each run keeps its group (the sweep name).
+    Each run keeps its group (the sweep name). The offline pretrain runs of the
+    backbones the runs used (in the backbone cache, artifacts included) are
+    uploaded first, each once.
     """
     from sslexp.sweep.online import find_wandb_executable
-    from sslexp.sweep.sync import describe, find_offline_runs, sync_runs
+    from sslexp.sweep.sync import describe, find_backbone_runs, find_offline_runs, sync_runs
 
     try:
         runs, without_data = find_offline_runs(sweep_dir, include_unfinished=include_unfinished)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="SWEEP_DIR") from error
+    backbones, backbones_without_data = find_backbone_runs(sweep_dir)
+    runs = backbones + runs  # a pretraining before the runs that used its backbone
+    if backbones_without_data:
+        click.echo(f"{len(backbones_without_data)} backbone(s) have no offline W&B data "
+                   "(pretrained with W&B disabled or online): "
+                   + ", ".join(backbones_without_data), err=True)
     if without_data:
         click.echo(
             f"{len(without_data)} run(s) have no offline W&B data (logged with W&B disabled or online?): "
@@ -348,10 +439,14 @@ def sync(sweep_dir, project, entity, dry_run, include_unfinished):
 @cache_dir_option
 @backbone_cache_option
 @wandb_options
+@option("--sweep", "sweep_path", default=None,
+        help="The W&B sweep these backbones are for, as `sslexp sweep create` printed it "
+             "(ENTITY/PROJECT/ID): they are logged to its entity and project, in its group, "
+             "where its agents look for them.")
 @flag("--dry-run", False, "List the backbones (and whether each is cached); pretrain nothing.")
 @user_errors
 def pretrain_backbones(sweep_file, cache_dir, backbone_cache, wandb_mode, project, entity, group,
-                       dry_run):
+                       sweep_path, dry_run):
     """Pretrain every backbone the ssl runs of SWEEP_FILE will ask for, before the sweep.
 
     The backbones are keyed by the sweep's `pretext_*` parameters (and data
@@ -359,7 +454,9 @@ def pretrain_backbones(sweep_file, cache_dir, backbone_cache, wandb_mode, projec
     auto` keys them, so the sweep's ssl runs then find them in --backbone-cache
     and start training at once. Online each is also logged as the W&B artifact
     agents on other machines download instead of pretraining it again (a
-    backbone cached without W&B is logged from a run replaying its record).
+    backbone cached without W&B is logged from a run replaying its record), in
+    the sweep's entity and project: give --sweep ENTITY/PROJECT/ID (or
+    --entity and --project).
     """
     from sslexp.sweep.spec import planned_backbones
     from sslexp.training.backbones import backbone_dir, ensure_backbone, is_usable
@@ -374,6 +471,15 @@ def pretrain_backbones(sweep_file, cache_dir, backbone_cache, wandb_mode, projec
     if not configs:
         click.echo(f"{spec.name}: no ssl run uses `pretrained: auto`; nothing to pretrain.")
         return
+    if sweep_path:
+        from sslexp.runs.wandb_target import SweepPath
+
+        try:
+            path = SweepPath.parse(sweep_path)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--sweep") from error
+        project, entity = path.project or project, path.entity or entity
+        group = group or path.sweep_id  # the group the sweep's own pretrainings have
     settings = WandbSettings(wandb_mode, project, entity, group or spec.name)
     shared = SharedBackbones.for_settings(settings)
     for index, config in enumerate(configs, 1):

@@ -9,7 +9,7 @@ import math
 from sslexp.report.collect import PretrainRun, SweepRun
 from sslexp.report.format import count, percent
 from sslexp.report.verdict import MIN_VAL_PER_CLASS, RunFacts
-from sslexp.runs.record import TrainingView, as_float
+from sslexp.runs.record import TrainingView
 
 BUDGET_COLUMNS = ("run", "method", "label fraction", "fold", "budget", "updates", "cap",
                   "best / max epoch", "train images", "val images", "cap hit", "test acc %",

@@ -71,7 +71,8 @@ def fold_rows(comparison: Comparison) -> list[list]:
     return rows
 
 
-def log_comparison(run, comparison: Comparison, verdict: Sequence[str] | None = None) -> None:
+def log_comparison(run, comparison: Comparison, verdict: Sequence[str] | None = None,
+                   warnings: Sequence[str] = ()) -> None:
     """Write the comparison into ``run`` (a ``wandb.init`` run)."""
     import wandb
 
@@ -85,6 +86,8 @@ def log_comparison(run, comparison: Comparison, verdict: Sequence[str] | None = 
              FOLDS_TABLE: wandb.Table(columns=list(FOLD_COLUMNS), data=fold_rows(comparison))})
     if verdict:
         run.summary["verdict"] = " ".join(verdict)
+    if warnings:
+        run.summary["warnings"] = list(warnings)
 
 
 def comparison_run(entity: str, project: str, *, name: str, group: str | None, config: dict):

@@ -50,9 +50,11 @@ class WandbReportSpec:
         return f"sweep {self.sweep_id}" if self.sweep_id else f"group {self.group}"
 
 
-def build_wandb_report(spec: WandbReportSpec, verdict: Sequence[str] | None = None):
-    """A ``wandb_workspaces.reports.v2.Report`` (not saved yet); ``verdict`` is its
-    opening text, one sentence an item."""
+def build_wandb_report(spec: WandbReportSpec, verdict: Sequence[str] | None = None,
+                       warnings: Sequence[str] = ()):
+    """A ``wandb_workspaces.reports.v2.Report`` (not saved yet). It opens, as the HTML
+    report does, with the ``verdict`` (one sentence an item) as a block of its own, then
+    the ``warnings`` that limit it as a list in a callout."""
     import wandb_workspaces.reports.v2 as wr
 
     title = spec.title or f"ssl vs scratch: {spec.selection}"
@@ -64,6 +66,9 @@ def build_wandb_report(spec: WandbReportSpec, verdict: Sequence[str] | None = No
     ]
     if verdict:
         blocks += [wr.H2("Verdict"), wr.MarkdownBlock(text=" ".join(verdict))]
+    if warnings:
+        blocks += [wr.CalloutBlock(text=f"{len(warnings)} warning(s) limit this verdict:"),
+                   wr.UnorderedList(items=list(warnings))]
     if spec.headline_markdown:
         blocks += [wr.H2("Per label fraction"), wr.MarkdownBlock(text=spec.headline_markdown)]
     if spec.comparison_run_id:

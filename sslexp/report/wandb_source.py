@@ -15,7 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sslexp.config import TrainConfig
-from sslexp.report.collect import PretrainRun, SweepData, SweepRun, expected_grid, flat_config
+from sslexp.report.collect import (PretrainRun, SweepData, SweepRun, _match_key, expected_grid,
+                                   flat_config)
 from sslexp.runs.protocol import BACKBONE_KEY, PRETRAIN_JOB, TEST_ACCURACY, TRAIN_JOB
 from sslexp.runs.record import (BACKBONE_FILE, MODEL_FILE, PRETEXT_FILE, RESULTS_FILE, Record,
                                 as_float, load_record)
@@ -60,6 +61,7 @@ def collect_wandb(api, entity: str, project: str, *, sweep_id: str | None = None
         notes.append(f"{len(without)} run(s) have no {RESULTS_FILE} on W&B; their numbers come "
                      f"from the W&B config and summary: {', '.join(without)}.")
     varying = grid_parameters(sweep_config)
+    runs = once_per_point(runs, list(varying), notes)
     grid = expected_grid(download_dir, sweep_config, varying, runs, notes)
     pretrains = _pretrains(api, path, runs, download_dir / "pretrain", pictures, notes)
     if pictures:
@@ -70,6 +72,36 @@ def collect_wandb(api, entity: str, project: str, *, sweep_id: str | None = None
         (download_dir / SWEEP_COPY).write_text(yaml_text)
     return SweepData(download_dir, str(name), yaml_text, sweep_config, varying, runs,
                      grid, False, notes, pretrains=pretrains, source=described)
+
+
+def once_per_point(runs: list[SweepRun], grid_names: list[str],
+                   notes: list[str]) -> list[SweepRun]:
+    """One run per grid point (per run name when the grid is unknown): the latest finished
+    one, else the latest. ``runs`` come oldest first, as ``Api.runs`` lists them; a point
+    run again (after a stop, a crash, or `sslexp sweep fill`) counts once."""
+    def point(run: SweepRun) -> tuple:
+        if grid_names:
+            return tuple(_match_key(run.config.get(name)) for name in grid_names)
+        return (run.run_id,)
+
+    chosen: dict[tuple, SweepRun] = {}
+    dropped: dict[tuple, list[SweepRun]] = {}
+    for run in runs:
+        key = point(run)
+        kept = chosen.get(key)
+        if kept is not None and kept.state == "finished" and run.state != "finished":
+            dropped.setdefault(key, []).append(run)
+            continue
+        if kept is not None:
+            dropped.setdefault(key, []).append(kept)
+        chosen[key] = run
+    for key, others in dropped.items():
+        notes.append(f"{chosen[key].run_id}: {len(others) + 1} runs of one grid point on W&B; "
+                     f"the latest {'finished ' if chosen[key].state == 'finished' else ''}one "
+                     f"counts, not the {len(others)} other(s) "
+                     f"({', '.join(sorted({run.state for run in others}))}).")
+    kept_ids = {id(run) for run in chosen.values()}
+    return [run for run in runs if id(run) in kept_ids]
 
 
 def _sweep_run(run, directory: Path) -> SweepRun:

@@ -4,9 +4,10 @@
    finished run is refused (or, with ``--resume``, reported as done); a
    directory holding an unfinished run is started over or resumed.
 2. ``recorded``: the record is written as ``running``, then ends ``finished``,
-   ``failed`` (with the error) or ``interrupted`` (Ctrl-C, SIGTERM, SIGHUP),
-   whatever happens inside. SIGKILL cannot be caught: its record stays
-   ``running``, which the sweep reads as interrupted.
+   ``failed`` (with the error) or ``interrupted`` (Ctrl-C, SIGTERM, SIGHUP, or a
+   stop from W&B, whose error type is ``StoppedFromWandb``), whatever happens
+   inside. SIGKILL cannot be caught: its record stays ``running``, which the
+   sweep reads as interrupted.
 
 Every input is checked by the caller before step 1, so bad input never
 touches an earlier run's files. ``run_location`` names a run and its
@@ -17,6 +18,7 @@ and for agents that must find a run's directory).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sslexp.errors import InputError
+from sslexp.runs.protocol import STOPPED_FROM_WANDB_FILE
 from sslexp.runs.record import (BACKUP_DIR, Record, error_record, now, read_record,
                                 write_record)
 
@@ -84,9 +87,14 @@ def recorded(run_dir: Path, record: Record, resume: bool):
             yield record
     except KeyboardInterrupt as error:
         record.state, record.error = "interrupted", error_record(error)
+        if (run_dir / STOPPED_FROM_WANDB_FILE).exists():  # the agent passed W&B's stop on
+            record.error.update(type=STOPPED_FROM_WANDB, message=STOPPED_MESSAGE)
         raise
     except BaseException as error:
         record.state, record.error = "failed", error_record(error)
+        if stopped_from_wandb(error):
+            record.state = "interrupted"
+            record.error.update(type=STOPPED_FROM_WANDB, message=STOPPED_MESSAGE)
         raise
     else:
         record.state = "finished"
@@ -98,16 +106,43 @@ def recorded(run_dir: Path, record: Record, resume: bool):
 
 
 def _write_last_record(run_dir: Path, record: Record) -> None:
-    """The record of how the run ended, if the file system still takes it: when it does
-    not (a full disk), the error that ended the run is what the user must see, so this
-    failure is one line, and the record stays as it was (``running``: read as interrupted)."""
+    """The record of how the run ended, if the file system still takes it.
+
+    On a full disk the backup being written when the disk filled is incomplete, so it
+    cannot be resumed from: it is removed to make room for the record. When the record
+    still cannot be written, the error that ended the run is what the user must see, so
+    this is one warning line and the record stays ``running`` (read as interrupted).
+    """
     try:
         write_record(run_dir, record)
+        return
     except OSError as error:
         if record.state == "finished":
             raise
-        print(f"warning: could not record the run as {record.state} in {run_dir} "
-              f"({type(error).__name__}: {error})", file=sys.stderr, flush=True)
+        failure = error
+    if failure.errno in (errno.ENOSPC, errno.EDQUOT) and (run_dir / BACKUP_DIR).exists():
+        shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)
+        try:
+            write_record(run_dir, record)
+            print(f"warning: the disk is full; removed the run's incomplete {BACKUP_DIR}/ to "
+                  f"record it as {record.state}", file=sys.stderr, flush=True)
+            return
+        except OSError as error:
+            failure = error
+    print(f"warning: could not record the run as {record.state} in {run_dir} "
+          f"({type(failure).__name__}: {failure})", file=sys.stderr, flush=True)
+
+
+STOPPED_FROM_WANDB = "StoppedFromWandb"
+STOPPED_MESSAGE = ("stopped from W&B (the sweep's Stop button or API): its grid point is "
+                   "open again for `sslexp sweep fill`")
+
+
+def stopped_from_wandb(error: BaseException) -> bool:
+    """A run stopped from W&B: ``wandb.agent`` stops the run it executes in-process by
+    raising a bare ``Exception()`` in the run's thread, which is never the main thread."""
+    return (type(error) is Exception and not error.args
+            and threading.current_thread() is not threading.main_thread())
 
 
 @contextlib.contextmanager

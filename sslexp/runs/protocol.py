@@ -33,11 +33,16 @@ OUTPUT_DIR_ENV = "SSLEXP_OUTPUT_DIR"
 RUN_NAME_ENV = "SSLEXP_RUN_NAME"
 RESUME_ENV = "SSLEXP_RESUME"
 GROUP_ENV = "SSLEXP_GROUP"
+ENTITY_ENV = "SSLEXP_ENTITY"
+PROJECT_ENV = "SSLEXP_PROJECT"
 WANDB_MODE_ENV = "SSLEXP_WANDB_MODE"
 # Set by whoever runs many runs in one process: how many compiled models to keep for reuse.
 KEEP_COMPILED_ENV = "SSLEXP_KEEP_COMPILED_MODELS"
 DETERMINISTIC_ENV = "SSLEXP_DETERMINISTIC"
 # How long and how often a run waits for a backbone another machine claimed (online).
+# An agent writes this into a run directory before passing a stop from W&B on as SIGTERM,
+# so the run records why it was interrupted.
+STOPPED_FROM_WANDB_FILE = "stopped-from-wandb"
 BACKBONE_WAIT_ENV = "SSLEXP_BACKBONE_WAIT_S"
 BACKBONE_POLL_ENV = "SSLEXP_BACKBONE_POLL_S"
 

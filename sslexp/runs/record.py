@@ -471,7 +471,9 @@ def schema_markdown() -> str:
         f"Every `sslexp pretrain` and `sslexp train` run writes one `{RESULTS_FILE}` in its run",
         "directory, replaced atomically (written to a temporary file in the same directory,",
         "then renamed), so a reader never sees half a file. W&B mirrors these files; it is",
-        "never the only copy. A file that is missing or cannot be parsed counts as no record.",
+        "never the only copy. A file that is missing or cannot be parsed counts as no record;",
+        "where runs are compared (a resumed sweep, the report) so does a finished record",
+        "without its `config` (or, for train, without `test.accuracy`).",
         "",
         f"Schema version {SCHEMA_VERSION}. Other files of a run directory: `{HISTORY_FILE}` "
         f"(one row per epoch), `{MODEL_FILE}` (train: the selected classifier), "

@@ -33,7 +33,9 @@ import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
-from sslexp.runs.protocol import OUTPUT_DIR_ENV, RESUME_ENV, RUN_NAME_ENV
+from sslexp.runs.lifecycle import STOPPED_FROM_WANDB, STOPPED_MESSAGE
+from sslexp.runs.protocol import (OUTPUT_DIR_ENV, RESUME_ENV, RUN_NAME_ENV,
+                                  STOPPED_FROM_WANDB_FILE)
 from sslexp.runs.record import (LOG_FILE, Record, now, read_record, write_json_atomic,
                                 write_record)
 from sslexp.sweep.executor import (SHARED_GPU_ENV, Executor, RunRequest, build_command,
@@ -57,6 +59,11 @@ class AgentState:
         self.data["started"] += 1
         self.data["current"] = {"run_id": run_id, "name": name, "run_dir": str(run_dir),
                                 "started_at": time.time()}
+        write_json_atomic(self.path, self.data)
+
+    def give_up(self, reason: str) -> None:
+        """The wandb agent stopped asking for runs on its own rule; the pool's summary says so."""
+        self.data["gave_up"] = reason
         write_json_atomic(self.path, self.data)
 
     def end(self, run_id: str, state: str, error: str | None = None) -> None:
@@ -89,12 +96,11 @@ def run_location(parameters: dict, run_id: str,
                  environ: Mapping[str, str] = os.environ) -> tuple[str, Path]:
     """The name and directory `sslexp train` will use for these parameters, in the
     environment ``wandb.agent`` gives the run."""
-    from sslexp.config import TrainConfig, build, flat_fields
+    from sslexp.config import TrainConfig
     from sslexp.runs.lifecycle import run_location as train_location
 
-    names = {name for _, _, _, name in flat_fields(TrainConfig)}
     try:
-        config = build(TrainConfig, {k: v for k, v in parameters.items() if k in names})
+        config = TrainConfig.from_flat(parameters)
     except ValueError:  # `sslexp train` will say what is wrong; keep its output anyway
         return run_id, Path("runs") / run_id
     output_dir = parameters.get("output_dir")
@@ -141,7 +147,12 @@ def end_state(request: RunRequest, status: int, stopped_by: str | None) -> Outco
     elif outcome.killed:
         outcome = Outcome("failed", outcome.error)
     if record is None or record.state == "running":
-        record_lost_run(request.run_dir, request.name, outcome.error or "", outcome.state)
+        record = record_lost_run(request.run_dir, request.name, outcome.error or "",
+                                 outcome.state)
+    if stopped_by == "W&B" and record.state == "interrupted":  # its point is open for fill
+        record.error = {"type": STOPPED_FROM_WANDB, "message": STOPPED_MESSAGE,
+                        "traceback": None}
+        write_record(request.run_dir, record)
     return outcome
 
 
@@ -195,7 +206,8 @@ class Agent:
                 runner.join(timeout=0.2)
             except Exception:  # how wandb.agent stops a run: an exception in this thread
                 stopped_by = "W&B"
-                self.executor.stop(signal.SIGTERM, forceful=False)
+                (request.run_dir / STOPPED_FROM_WANDB_FILE).touch()
+                self.executor.interrupt(signal.SIGTERM)  # this run; the agent goes on
         if stopped_by is None and self.stopping.is_set():
             stopped_by = "the agent"
         outcome = end_state(request, ended.get("status", 1), stopped_by)
@@ -209,6 +221,24 @@ class Agent:
         self._signals += 1
         self.stopping.set()
         self.executor.stop(signum, forceful=self._signals > 1)
+
+
+def gave_up_reason(ended: list[dict], started_at: float,
+                   environ: Mapping[str, str] = os.environ) -> str | None:
+    """Why ``wandb.agent`` stopped asking for runs, when its own rule stopped it: a third
+    failed run within its first 60 s (``wandb.agents.pyagent.Agent``'s constants)."""
+    from wandb.agents.pyagent import Agent as WandbAgent
+
+    if environ.get("WANDB_AGENT_DISABLE_FLAPPING") == "true":
+        return None
+    early = [run for run in ended if run.get("state") == "failed"
+             and run.get("ended_at", started_at) - started_at < WandbAgent.FLAPPING_MAX_SECONDS]
+    if len(early) < WandbAgent.FLAPPING_MAX_FAILURES:
+        return None
+    return (f"the wandb agent gave up: {len(early)} runs failed within its first "
+            f"{WandbAgent.FLAPPING_MAX_SECONDS} s (wandb's rule against a broken setup; see the "
+            f"runs' output.log, fix the cause and start the agents again; "
+            f"WANDB_AGENT_DISABLE_FLAPPING=true turns the rule off)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,15 +261,21 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda received, frame: agent.stop(received))
     # wandb.agent runs in a helper thread, so that signals reach this one, not the agent.
     thread = threading.Thread(target=agent.run_agent, name="wandb-agent", daemon=True)
+    started_at = time.time()
     thread.start()
     while thread.is_alive():
         thread.join(timeout=0.2)
         if agent.stopping.is_set() and not agent.busy.is_set():
             break
     executor.close()
+    reason = None if agent.stopping.is_set() else gave_up_reason(agent.state.data["ended"],
+                                                                 started_at)
+    if reason:
+        agent.state.give_up(reason)
+        print(reason, file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
-    return 1 if agent.error is not None else 0
+    return 1 if agent.error is not None or reason else 0
 
 
 if __name__ == "__main__":

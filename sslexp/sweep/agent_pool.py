@@ -63,6 +63,7 @@ class Slot:
     ended: list[dict] = field(default_factory=list)
     reported: tuple[int, str | None] = (0, None)  # (ended runs, current run id) already shown
     done: bool = False
+    gave_up: str | None = None  # why the wandb agent stopped asking for runs, if it gave up
 
     @property
     def label(self) -> str:
@@ -151,6 +152,7 @@ class AgentPool:
             self.echo(f"{slot.label}: {current.get('name')} (W&B run {current['run_id']}) "
                       f"{status}: {reason}")
         slot.ended = state.get("ended", [])
+        slot.gave_up = state.get("gave_up") or slot.gave_up
         slot.exit_code = code
         slot.done = True
 
@@ -185,5 +187,6 @@ def describe_slots(slots: list[Slot]) -> list[str]:
             states["lost"] = len(slot.lost)
         runs = ", ".join(f"{count} {state}" for state, count in states.items()) or "no runs"
         status = "not started" if slot.exit_code is None else describe_exit(slot.exit_code)
-        lines.append(f"{slot.label}: {runs}; {status}")
+        gave_up = f"; {slot.gave_up}" if slot.gave_up else ""
+        lines.append(f"{slot.label}: {runs}; {status}{gave_up}")
     return lines

@@ -170,6 +170,9 @@ class Executor(Protocol):
         """Pass ``signum`` to every running run (kill them when forceful); runs started
         later get it too."""
 
+    def interrupt(self, signum: int) -> None:
+        """Pass ``signum`` to the running runs only (a stop of runs, not of the executor)."""
+
     def close(self) -> None:
         """Let whatever outlives a run exit."""
 
@@ -221,6 +224,12 @@ class IsolatedExecutor:
             self._stop_signal = signum
             processes = list(self._processes.values())
         pass_signal(processes, signum, forceful)
+
+    def interrupt(self, signum: int) -> None:
+        """Pass ``signum`` to the running runs only: runs started later are not stopped."""
+        with self._guard:
+            processes = list(self._processes.values())
+        pass_signal(processes, signum, False)
 
     def close(self) -> None:
         """Nothing outlives a run here."""
@@ -325,6 +334,13 @@ class InProcessExecutor:
             self._stop_signal = signum
             busy = [worker.process for worker in self._busy]
         pass_signal(busy, signum, forceful)
+
+    def interrupt(self, signum: int) -> None:
+        """Pass ``signum`` to the running runs only: runs started later are not stopped."""
+        self.isolated.interrupt(signum)
+        with self._guard:
+            busy = [worker.process for worker in self._busy]
+        pass_signal(busy, signum, False)
 
     def close(self) -> None:
         """Let every idle worker exit."""

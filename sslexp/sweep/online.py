@@ -1,4 +1,4 @@
-"""Sweeps on the W&B server: create one with ``wandb sweep``, write the sbatch script
+"""Sweeps on the W&B server: create one through ``wandb.sweep``, write the sbatch script
 that starts agents on every node of a Slurm job, and find the ``wandb`` executable.
 The agents themselves are ``agent_pool`` (this machine's agent processes) and
 ``agent`` (one agent process).
@@ -9,15 +9,15 @@ reported before anything reaches the server.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
-import re
 import shutil
-import subprocess
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sslexp.runs.wandb_target import WandbTarget
 from sslexp.sweep.spec import SweepSpec
 
 def find_wandb_executable(path: str | None = None) -> str:
@@ -34,71 +34,58 @@ def find_wandb_executable(path: str | None = None) -> str:
     )
 
 
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-_AGENT_LINE = re.compile(r"wandb agent (\S+)")
-_CREATED_LINE = re.compile(r"(?:Creating|Created) sweep with ID: (\S+)")
 
 
 @dataclass(frozen=True)
 class CreatedSweep:
     sweep_id: str
-    sweep_path: str  # entity/project/id when W&B printed it, else the id
-    output: str
+    sweep_path: str  # entity/project/id
 
 
-# `sslexp train` logs to this project by default; without it `wandb sweep` would
-# name the project after the git repository.
-DEFAULT_PROJECT = "sslexp"
+def create_online_sweep(spec: SweepSpec, target: WandbTarget) -> CreatedSweep:
+    """Create the sweep in ``target`` through ``wandb.sweep`` (its id comes back from the
+    API, whatever WANDB_SILENT says); WandbUnavailable says what went wrong.
+
+    wandb makes the sweep's entity and project the process defaults, which is how the
+    default entity is learnt when none was given.
+    """
+    import wandb
+
+    from sslexp.runs.wandb_errors import check_reachable, explain
+
+    check_reachable()
+    config = {key: value for key, value in spec.raw.items() if key not in ("entity", "project")}
+    printed = io.StringIO()  # wandb prints the id and URL itself; sslexp prints them once
+    try:
+        with contextlib.redirect_stdout(printed):
+            sweep_id = wandb.sweep(sweep=config, entity=target.entity, project=target.project)
+    except Exception as error:  # the client raises several types for auth and network trouble
+        raise explain(error, f"entity/project {target.path()}") from None
+    entity = target.entity or os.environ.get("WANDB_ENTITY")
+    return CreatedSweep(sweep_id, WandbTarget(entity, target.project).path(sweep_id))
 
 
-def create_sweep_command(
-    spec: SweepSpec,
-    project: str | None,
-    entity: str | None,
-    wandb: str,
-    env: Mapping[str, str] = os.environ,
-) -> list[str]:
-    """``wandb sweep`` with the project from the option, the YAML, $WANDB_PROJECT or sslexp's default."""
-    project = project or spec.raw.get("project") or env.get("WANDB_PROJECT") or DEFAULT_PROJECT
-    argv = [wandb, "sweep", "--project", project]
-    if entity:
-        argv += ["--entity", entity]
-    return argv + [str(spec.path)]
+def check_sweep_exists(sweep_path: str) -> None:
+    """WandbUnavailable unless W&B answers for ``sweep_path`` (no key, a rejected key, no
+    network, no such entity, project or sweep), before any agent starts."""
+    import wandb
 
+    from sslexp.runs.wandb_errors import check_reachable, explain
 
-def parse_sweep_output(output: str) -> tuple[str, str] | None:
-    """(sweep id, sweep path) from ``wandb sweep``'s output, or None if absent."""
-    plain = _ANSI_ESCAPE.sub("", output)
-    agent = _AGENT_LINE.search(plain)
-    if agent:
-        path = agent.group(1).strip("'\"")
-        return path.rsplit("/", 1)[-1], path
-    created = _CREATED_LINE.search(plain)
-    if created:
-        return created.group(1), created.group(1)
-    return None
-
-
-def create_online_sweep(spec: SweepSpec, project: str | None = None, entity: str | None = None) -> CreatedSweep:
-    """Run ``wandb sweep``; RuntimeError with its output when no sweep id comes back."""
-    argv = create_sweep_command(spec, project, entity, find_wandb_executable())
-    completed = subprocess.run(argv, capture_output=True, text=True)
-    output = completed.stdout + completed.stderr
-    parsed = parse_sweep_output(output)
-    if completed.returncode != 0 or parsed is None:
-        raise RuntimeError(
-            f"`{' '.join(argv)}` did not create a sweep (exit status {completed.returncode}). "
-            f"Check `wandb login` and the project/entity. Its output:\n{output.strip()}"
-        )
-    sweep_id, sweep_path = parsed
-    return CreatedSweep(sweep_id=sweep_id, sweep_path=sweep_path, output=output)
+    check_reachable()
+    try:
+        sweep = wandb.Api().sweep(sweep_path)
+    except Exception as error:  # the client raises several types for auth and network trouble
+        raise explain(error, f"sweep {sweep_path}") from None
+    if sweep is None:
+        raise explain(LookupError(f"sweep {sweep_path} not found"), f"sweep {sweep_path}")
 
 
 def agent_hints(sweep_path: str, gpus: str = "0") -> list[str]:
     """Commands to print after creating a sweep."""
     return [
-        f"sslexp agents {sweep_path} --gpus {gpus}",
-        f"sslexp agents {sweep_path} --gpus {gpus} --slurm agents.sbatch --nodes 2"
+        f"sslexp sweep agents {sweep_path} --gpus {gpus}",
+        f"sslexp sweep agents {sweep_path} --gpus {gpus} --slurm agents.sbatch --nodes 2"
         "   (a cluster: then sbatch agents.sbatch)",
         f"wandb agent {sweep_path}",
     ]

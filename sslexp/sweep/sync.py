@@ -2,7 +2,11 @@
 
 Each run of a local sweep logs offline under ``runs/<name>/wandb/``; the
 group (the sweep name) is recorded in the offline run itself, so ``wandb sync``
-keeps it. The group listed is the one the run recorded, else the sweep name. Runs that did not finish are left out unless asked for.
+keeps it. The group listed is the one the run recorded, else the sweep name.
+Runs that did not finish are left out unless asked for. The pretrainings of the
+backbones the ssl runs started from log offline in the backbone's directory
+(``artifacts/backbones/<key>/wandb/``); they are uploaded first, once each, with
+their artifact.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sslexp.runs.record import read_record
 from sslexp.sweep.ledger import Ledger
 
 OFFLINE_RUN_GLOB = "wandb/offline-run-*"
@@ -46,6 +51,36 @@ def find_offline_runs(sweep_dir: Path, include_unfinished: bool = False) -> tupl
             without_data.append(run_id)
         group = _recorded_group(ledger, entry) or sweep_group
         found += [OfflineRun(entry.get("name") or run_id, entry["state"], group, path)
+                  for path in offline_dirs]
+    return found, without_data
+
+
+def find_backbone_runs(sweep_dir: Path) -> tuple[list[OfflineRun], list[str]]:
+    """The offline W&B runs of the pretrainings the sweep's runs used (each backbone once),
+    and the backbone directories that have none (pretrained with W&B disabled, online, or
+    moved since)."""
+    ledger = Ledger(sweep_dir)
+    data = ledger.read()
+    found: list[OfflineRun] = []
+    without_data: list[str] = []
+    seen: set[Path] = set()
+    for entry in (data.get("runs") or {}).values():
+        record = ledger.record_of(entry)
+        pretrained = ((record.model if record else None) or {}).get("pretrained") or {}
+        if not pretrained.get("path"):
+            continue
+        directory = Path(pretrained["path"]).parent
+        if directory in seen:
+            continue
+        seen.add(directory)
+        offline_dirs = sorted(path for path in directory.glob(OFFLINE_RUN_GLOB) if path.is_dir())
+        if not offline_dirs:
+            without_data.append(str(directory))
+            continue
+        backbone = read_record(directory)
+        group = ((backbone.wandb if backbone else None) or {}).get("group") or ""
+        state = backbone.state if backbone else "unknown"
+        found += [OfflineRun(f"pretrain {directory.name}", state, group, path)
                   for path in offline_dirs]
     return found, without_data
 

@@ -151,9 +151,7 @@ def pretrain_outside_the_sweep(config: PretrainConfig, cache_root: Path, data_ca
             f"--backbone-cache={cache_root}", f"--output-dir={directory}",
             f"--cache-dir={data_cache_dir}",
             f"--wandb-mode={resolve_mode(wandb_settings.mode)}",
-            f"--project={wandb_settings.project}"]
-    if wandb_settings.entity:
-        argv.append(f"--entity={wandb_settings.entity}")
+            *wandb_settings.target().arguments()]  # the sweep's entity and project
     group = group_of(wandb_settings)
     if group:
         argv.append(f"--group={group}")

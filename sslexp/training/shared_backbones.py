@@ -66,7 +66,8 @@ class SharedBackbones:
         SSLEXP_BACKBONE_POLL_S set how long and how often to look for a claimed backbone."""
         if resolve_mode(settings.mode) != "online":
             return None
-        return cls(settings.project, settings.entity,
+        target = settings.target()
+        return cls(target.project, target.entity,
                    wait_s=_seconds(environ, BACKBONE_WAIT_ENV, DEFAULT_WAIT_S),
                    poll_s=_seconds(environ, BACKBONE_POLL_ENV, DEFAULT_POLL_S))
 

@@ -23,6 +23,8 @@ from sslexp.errors import InputError
 from sslexp.runs.lifecycle import recorded
 from sslexp.runs.protocol import ARTIFACT_PREFIX, SWEEP_ENV
 from sslexp.runs.record import RESULTS_FILE, Record, write_record
+from sslexp.runs.wandb_errors import check_reachable, explain
+from sslexp.runs.wandb_target import WandbTarget, resolve_target
 
 MODES = ("online", "offline", "disabled")
 UNDECLARED_OFFLINE = ("not declared: W&B records the use of an artifact through its server, "
@@ -32,9 +34,13 @@ UNDECLARED_OFFLINE = ("not declared: W&B records the use of an artifact through 
 @dataclasses.dataclass(frozen=True)
 class WandbSettings:
     mode: str | None = None  # None: WANDB_MODE, else online with credentials, else offline
-    project: str = "sslexp"
+    project: str | None = None  # None: as ``sslexp.runs.wandb_target`` resolves it
     entity: str | None = None
     group: str | None = None
+
+    def target(self) -> WandbTarget:
+        """Where this run goes (inside a sweep, the sweep's entity and project)."""
+        return resolve_target(self.entity, self.project)
 
 
 class Yielded(Exception):
@@ -89,17 +95,23 @@ def start_run(settings: WandbSettings, *, job_type: str, name: str, config: dict
         return
     import wandb
 
-    run = wandb.init(
-        mode=mode,
-        project=settings.project,
-        entity=settings.entity,
-        group=group_of(settings),
-        job_type=job_type,
-        name=name,
-        config=config,
-        dir=os.environ.get("WANDB_DIR") or str(run_dir),
-        reinit="finish_previous",
-    )
+    target = settings.target()
+    if mode == "online":
+        check_reachable()
+    try:
+        run = wandb.init(
+            mode=mode,
+            project=target.project,
+            entity=target.entity,
+            group=group_of(settings),
+            job_type=job_type,
+            name=name,
+            config=config,
+            dir=os.environ.get("WANDB_DIR") or str(run_dir),
+            reinit="finish_previous",
+        )
+    except Exception as error:  # nothing is written yet: one clear line, no traceback
+        raise explain(error, target.path()) from None
     try:
         yield run
     except Yielded:

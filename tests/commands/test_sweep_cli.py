@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,7 @@ def test_sweep_help_lists_the_commands_in_workflow_order_with_whole_lines():
     lines = invoke("sweep", "--help").output.split("Commands:")[1].splitlines()
     listed = [line.split()[0] for line in lines if line.startswith("  ") and
               not line.startswith("   ")]
-    assert listed == ["plan", "pretrain", "local", "sync", "create", "agents"]
+    assert listed == ["plan", "pretrain", "local", "sync", "create", "agents", "fill"]
     assert not any(line.rstrip().endswith("...") for line in lines)  # click's truncation
 
 
@@ -175,26 +176,100 @@ def test_gpus_on_a_machine_without_any_exit_2(tmp_path, monkeypatch):
     assert "no GPU to give" in result.output and "leave out --gpus" in result.output
 
 
-def test_create_wraps_wandb_sweep_and_prints_the_agent_commands(tmp_path, fake_wandb):
-    path = write_sweep(tmp_path)
-    result = invoke("sweep", "create", str(path), "--project", "proj", "--entity", "me")
+def test_create_makes_the_sweep_through_the_api_with_wandb_silent(tmp_path, sweep_on_wandb,
+                                                                   monkeypatch):
+    monkeypatch.setenv("WANDB_SILENT", "true")  # `wandb sweep` then prints no id to read
+    result = invoke("sweep", "create", str(write_sweep(tmp_path)), "--project", "rotnet-study",
+                    "--entity", "acme-team")
     assert result.exit_code == 0, result.output
-    assert [call["argv"] for call in fake_wandb()] == [["sweep", "--project", "proj", "--entity", "me", str(path)]]
-    assert "sweep id: ab12cd34" in result.output
-    assert "sslexp agents me/proj/ab12cd34 --gpus" in result.output
-    assert "wandb agent me/proj/ab12cd34" in result.output
+    (sweep_id,) = [name for name, place in sweep_on_wandb.sweep_places.items()
+                   if place == ("acme-team", "rotnet-study")]
+    assert sweep_on_wandb.sweep_configs[sweep_id]["parameters"]["a"] == {"values": [1, 3]}
+    assert result.output.splitlines()[:2] == [f"sweep id: {sweep_id}",
+                                              f"sweep path: acme-team/rotnet-study/{sweep_id}"]
+    assert f"sslexp sweep agents acme-team/rotnet-study/{sweep_id} --gpus" in result.output
+    sweep_on_wandb.assert_clean()
 
 
-def test_create_uses_the_train_project_by_default(tmp_path, fake_wandb, monkeypatch):
-    monkeypatch.delenv("WANDB_PROJECT", raising=False)
-    assert invoke("sweep", "create", str(write_sweep(tmp_path))).exit_code == 0
-    assert fake_wandb()[0]["argv"][:3] == ["sweep", "--project", "sslexp"]
+def test_create_goes_to_the_default_entity_and_wandbs_project_variable(tmp_path, sweep_on_wandb,
+                                                                       monkeypatch):
+    monkeypatch.setenv("WANDB_PROJECT", "rotnet-study")
+    result = invoke("sweep", "create", str(write_sweep(tmp_path)))
+    assert result.exit_code == 0, result.output
+    assert "sweep path: me/rotnet-study/" in result.output
+    assert ("me", "rotnet-study") in sweep_on_wandb.sweep_places.values()
+
+
+def test_create_without_an_api_key_is_one_line_and_exit_2(tmp_path, sweep_on_wandb,
+                                                          monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY")
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    result = CliRunner().invoke(main, ["sweep", "create", str(write_sweep(tmp_path))])
+    assert result.exit_code == 2, result.output
+    assert "no W&B API key: run `wandb login`" in result.output
+    assert "Traceback" not in result.output and len(sweep_on_wandb.sweep_places) == 2
+
+
+def test_create_with_a_key_wandb_rejects_is_one_line_and_exit_2(tmp_path, sweep_on_wandb,
+                                                                 monkeypatch):
+    monkeypatch.setenv("WANDB_API_KEY", "w" * 40)
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["sweep", "create", str(write_sweep(tmp_path))])
+    assert result.exit_code == 2, result.output
+    assert "rejected the API key" in result.output and "wandb login --relogin" in result.output
+    assert "Traceback" not in result.output and len(sweep_on_wandb.sweep_places) == 2
+    assert time.monotonic() - started < 60
+
+
+def test_create_in_an_entity_wandb_does_not_have_is_one_line_and_exit_2(tmp_path,
+                                                                        sweep_on_wandb):
+    sweep_on_wandb.missing_entities.add("acme-typo")
+    result = CliRunner().invoke(main, ["sweep", "create", str(write_sweep(tmp_path)),
+                                       "--entity", "acme-typo"])
+    assert result.exit_code == 2, result.output
+    assert "W&B has no entity/project acme-typo/sslexp" in result.output
+    assert "Traceback" not in result.output and len(sweep_on_wandb.sweep_places) == 2
+
+
+def test_create_with_no_network_fails_at_once_with_exit_1(tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as closed:  # a loopback port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["sweep", "create", str(write_sweep(tmp_path))])
+    assert result.exit_code == 1, result.output
+    assert f"cannot reach W&B at http://127.0.0.1:{port}" in result.output
+    assert "Traceback" not in result.output and time.monotonic() - started < 10
+
+
+def test_agents_for_a_sweep_that_does_not_exist_exit_2(tmp_path, sweep_on_wandb):
+    result = CliRunner().invoke(main, ["sweep", "agents", "me/proj/nosuch1", "--logs",
+                                       str(tmp_path / "logs")])
+    assert result.exit_code == 2, result.output
+    assert "W&B has no sweep me/proj/nosuch1" in result.output
+    assert not (tmp_path / "logs").exists()
 
 
 def test_create_checks_the_yaml_before_calling_wandb(tmp_path, fake_wandb):
     result = invoke("sweep", "create", str(write_sweep(tmp_path, method="grd")))
     assert result.exit_code == 2 and "'grd' is not one of" in result.output
     assert fake_wandb() == []
+
+
+@pytest.fixture
+def sweep_on_wandb(tmp_path, monkeypatch):
+    """A loopback W&B server that holds the sweeps me/proj/ab12cd34 and sweep123."""
+    from tests.wandb_standins.server import fake_wandb as wandb_server
+
+    with wandb_server(monkeypatch, tmp_path, entity="me") as backend:
+        backend.add_sweep("ab12cd34", [], entity="me", project="proj")
+        backend.add_sweep("sweep123", [], entity="me", project="sslexp")
+        yield backend
 
 
 def make_finished_offline_sweep(tmp_path) -> Path:

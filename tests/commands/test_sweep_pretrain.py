@@ -88,3 +88,34 @@ def test_online_a_backbone_cached_without_wandb_is_logged_once(tmp_path, data_ca
         again = CliRunner().invoke(main, command)
         assert again.exit_code == 0 and f"(cached; W&B artifact {reference})" in again.output
         assert len(backend.runs) == 1 and len(backend.artifacts) == 1
+        backend.assert_clean()
+
+
+@pytest.mark.slow
+def test_online_the_sweeps_path_sends_the_backbones_to_its_entity_project_and_group(
+        tmp_path, data_cache, pretrained_dir, monkeypatch):
+    import shutil
+
+    from sslexp.config import PretrainConfig, build
+    from sslexp.training.backbones import backbone_dir
+    from tests.wandb_standins.server import fake_wandb
+
+    sweep = {**TINY_SWEEP, "parameters": {**TINY_SWEEP["parameters"],
+                                          "pretext_unlabeled_fraction": {"value": 1.0},
+                                          "pretext_batch_size": {"value": 64}}}
+    sweep_file = tmp_path / "tiny.yaml"
+    sweep_file.write_text(yaml.safe_dump(sweep))
+    config = build(PretrainConfig, {"dataset": "digits", "image_size": 8, "depth": 8, "width": 4,
+                                    "epochs": 1}, {"pretext": ""})
+    shutil.copytree(pretrained_dir, backbone_dir(tmp_path / "backbones", config))
+    with fake_wandb(monkeypatch, tmp_path) as backend:
+        result = CliRunner().invoke(main, [
+            "sweep", "pretrain", str(sweep_file), f"--backbone-cache={tmp_path / 'backbones'}",
+            f"--cache-dir={data_cache}", "--wandb-mode=online",
+            "--sweep=acme-team/rotnet-study/swp1"])
+        assert result.exit_code == 0, result.output
+        assert f"W&B artifact acme-team/rotnet-study/backbone-{config.key()}:v0" in result.output
+        (run,) = backend.runs.values()
+        assert (run["entity"], run["project"], run["groupName"]) == (
+            "acme-team", "rotnet-study", "swp1")
+        backend.assert_clean()

@@ -13,6 +13,7 @@ from sslexp.report.wandb_comparison import difference_rows, fold_rows, history_r
 from sslexp.report.wandb_report import WandbReportSpec, build_wandb_report, publish
 
 VERDICT = ["ssl beats scratch at every label fraction.", "The gain shrinks with more labels."]
+WARNINGS = ["Only 2 folds: intervals are wide.", "3 runs hit their update cap."]
 
 
 class FakeServer:
@@ -47,7 +48,7 @@ def saved():
                            label_fractions=(0.1, 0.3, 1.0), backbone_keys=("k1",),
                            headline_markdown="| a |\n|---|\n| 1 |")
     with mock.patch("wandb_workspaces.reports.v2.interface._get_api", return_value=server.api):
-        url = publish(build_wandb_report(spec, VERDICT))
+        url = publish(build_wandb_report(spec, VERDICT, WARNINGS))
     (variables,) = [v for query, v in server.calls if "upsertView" in query]
     server.api.create_project.assert_not_called()
     return json.loads(variables["spec"]), url
@@ -86,6 +87,22 @@ def test_the_verdict_opens_the_report(saved):
     spec, _ = saved
     markdown = [block["content"] for block in spec["blocks"] if block["type"] == "markdown-block"]
     assert markdown[0] == " ".join(VERDICT)
+
+
+def text_of(node) -> str:
+    if "text" in node:
+        return node["text"]
+    return "".join(text_of(child) for child in node.get("children", []))
+
+
+def test_the_warnings_follow_the_verdict_as_a_list_under_a_callout(saved):
+    spec, _ = saved
+    types = [block["type"] for block in spec["blocks"]]
+    verdict_at = types.index("markdown-block")
+    assert types[verdict_at + 1:verdict_at + 3] == ["callout-block", "list"]
+    callout, listing = spec["blocks"][verdict_at + 1:verdict_at + 3]
+    assert text_of(callout) == "2 warning(s) limit this verdict:"
+    assert [text_of(item) for item in listing["children"]] == WARNINGS
 
 
 def test_accuracy_against_labels_is_mean_and_band_per_method_on_a_log_axis(saved):

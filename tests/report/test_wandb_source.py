@@ -57,3 +57,23 @@ def test_a_group_is_selected_by_its_name_and_an_empty_one_is_an_error(sweep_dir,
     assert sweep.grid is None and sweep.state_counts()["finished"] == 16
     with pytest.raises(ValueError, match="holds no `train` runs"):
         collect_wandb(api, "team", "sslexp", group="nothing-here", download_dir=tmp_path)
+
+
+def test_a_grid_point_run_again_counts_once_the_latest_finished_run_winning():
+    from sslexp.report.collect import SweepRun
+    from sslexp.report.wandb_source import once_per_point
+
+    def run(name, state, fold):
+        return SweepRun(name, None, state, {"method": "ssl", "label_fraction": 0.1, "fold": fold})
+
+    stopped, filled, later_stop = run("a", "interrupted", 0), run("b", "finished", 0), run(
+        "c", "failed", 0)
+    first, again, other = run("d", "finished", 1), run("e", "finished", 1), run("f", "failed", 2)
+    notes = []
+    kept = once_per_point([stopped, first, filled, again, later_stop, other],
+                          ["method", "label_fraction", "fold"], notes)
+    assert [r.run_id for r in kept] == ["b", "e", "f"]
+    assert notes == ["b: 3 runs of one grid point on W&B; the latest finished one counts, not "
+                     "the 2 other(s) (failed, interrupted).",
+                     "e: 2 runs of one grid point on W&B; the latest finished one counts, not "
+                     "the 1 other(s) (finished)."]

@@ -96,6 +96,9 @@ class SignalledRuns:
         self.signals.append(signum)
         self._stopped.set()
 
+    def interrupt(self, signum):
+        self.stop(signum, forceful=False)
+
     def close(self):
         pass
 

@@ -38,7 +38,8 @@ def test_an_online_agents_second_run_reuses_the_compiled_step_of_its_first(tmp_p
                                                                            monkeypatch,
                                                                            data_cache):
     with fake_wandb(monkeypatch, tmp_path) as backend:
-        backend.add_sweep("swp2", [("runone01", scratch_run(0)), ("runtwo02", scratch_run(1))])
+        backend.add_sweep("swp2", [("runone01", scratch_run(0)), ("runtwo02", scratch_run(1))],
+                          entity="team", project="sslexp")
         agents = run_agents(tmp_path, data_cache, "team/sslexp/swp2", "--count", "2")
         run_dirs = [tmp_path / "runs" / f"scratch-p0.1-fold{fold}-{run_id}"
                     for fold, run_id in ((0, "runone01"), (1, "runtwo02"))]
@@ -56,13 +57,15 @@ def test_an_online_agents_second_run_reuses_the_compiled_step_of_its_first(tmp_p
             assert runs[run_id]["sweep"] == "swp2" and runs[run_id]["displayName"] == name
         assert [read_record(run_dir).wandb["run_id"] for run_dir in run_dirs] == [
             "runone01", "runtwo02"]
+        backend.assert_clean()
 
 
 @pytest.mark.slow
 def test_an_isolated_online_run_is_a_process_of_its_own_joining_the_agents_run(
         tmp_path, monkeypatch, data_cache):
     with fake_wandb(monkeypatch, tmp_path) as backend:
-        backend.add_sweep("swp3", [("runiso01", scratch_run(0))])
+        backend.add_sweep("swp3", [("runiso01", scratch_run(0))], entity="team",
+                          project="sslexp")
         agents = run_agents(tmp_path, data_cache, "team/sslexp/swp3", "--count", "1",
                             "--isolate")
         run_dir = tmp_path / "runs" / "scratch-p0.1-fold0-runiso01"
@@ -73,3 +76,4 @@ def test_an_isolated_online_run_is_a_process_of_its_own_joining_the_agents_run(
         assert log.startswith(f"$ /usr/bin/env {sys.executable} -m sslexp train ")
         (run,) = backend.runs.values()
         assert run["name"] == "runiso01" and run["sweep"] == "swp3"
+        backend.assert_clean()

@@ -51,3 +51,23 @@ def test_the_group_a_run_recorded_wins_over_the_sweep_name(tmp_path):
         json.dumps({"kind": "train", "state": "finished", "wandb": {"group": "from-run"}}))
     runs, _ = find_offline_runs(sweep_dir)
     assert runs[0].group == "from-run"
+
+
+def test_the_pretrainings_of_the_backbones_used_are_found_once_each(tmp_path):
+    from sslexp.sweep.sync import find_backbone_runs
+
+    sweep_dir = make_sweep_dir(tmp_path / "sweep", {"aaa": "finished", "bbb": "finished",
+                                                    "ccc": "finished"})
+    logged, unlogged = tmp_path / "backbones" / "k1", tmp_path / "backbones" / "k2"
+    (logged / "wandb" / "offline-run-20250101_000000-p1").mkdir(parents=True)
+    unlogged.mkdir(parents=True)
+    (logged / "results.json").write_text(json.dumps(
+        {"kind": "pretrain", "state": "finished", "wandb": {"group": "demo"}}))
+    for run_id, backbone in (("aaa", logged), ("bbb", logged), ("ccc", unlogged)):
+        (sweep_dir / "runs" / run_id / "results.json").write_text(json.dumps(
+            {"kind": "train", "state": "finished",
+             "model": {"pretrained": {"path": str(backbone / "backbone.keras")}}}))
+    runs, without_data = find_backbone_runs(sweep_dir)
+    assert [(run.run_id, run.group, run.state, run.offline_dir.name) for run in runs] == [
+        ("pretrain k1", "demo", "finished", "offline-run-20250101_000000-p1")]
+    assert without_data == [str(unlogged)]
