@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sslexp.report.collect import SweepRun
-from sslexp.runs.record import as_float
 from sslexp.report.stats import (
     BlockedTest,
     Interval,
@@ -39,6 +38,7 @@ from sslexp.report.stats import (
     paired_difference,
     sign_test,
 )
+from sslexp.runs.record import as_float
 
 METHODS = ("ssl", "scratch")
 LOW_LABELS_PER_CLASS = 100  # fractions with at most this many labels per class are "low-label"

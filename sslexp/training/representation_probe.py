@@ -18,12 +18,15 @@ Imports Keras: import this module lazily, where training starts.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
-import keras
-
-from sslexp.training.batchnorm import (moving_statistics, recalibrate, restore_statistics,
-                                       trainable_batchnorm_layers)
+from sslexp.training.batchnorm import (
+    moving_statistics,
+    recalibrate,
+    restore_statistics,
+    trainable_batchnorm_layers,
+)
 
 PROBE_METRIC = "probe_accuracy"
 PROBE_NEIGHBOURS = 10

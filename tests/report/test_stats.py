@@ -5,10 +5,20 @@ import math
 import numpy as np
 import pytest
 
-from sslexp.report.stats import (bootstrap_label_efficiency, can_reach, describe,
-                                 exact_p_floor, fold_blocked_test, holm_adjusted,
-                                 label_efficiency, labels_to_reach, paired_difference,
-                                 sign_flip_test, sign_test, too_few_pairs)
+from sslexp.report.stats import (
+    bootstrap_label_efficiency,
+    can_reach,
+    describe,
+    exact_p_floor,
+    fold_blocked_test,
+    holm_adjusted,
+    label_efficiency,
+    labels_to_reach,
+    paired_difference,
+    sign_flip_test,
+    sign_test,
+    too_few_pairs,
+)
 
 SSL = [0.70, 0.73, 0.73]
 SCRATCH = [0.60, 0.62, 0.64]

@@ -5,8 +5,7 @@ import math
 import pytest
 
 from sslexp.report.comparison import Comparison, FractionRow
-from sslexp.report.stats import (LabelEfficiency, describe, fold_blocked_test,
-                                 paired_difference)
+from sslexp.report.stats import LabelEfficiency, describe, fold_blocked_test, paired_difference
 from sslexp.report.verdict import RunFacts, verdict, warnings
 
 NO_FACTS = RunFacts(cap_hit=[], noisy_validation={}, without_validation=0,

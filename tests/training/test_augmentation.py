@@ -3,8 +3,7 @@
 import numpy as np
 
 from sslexp.data.pipelines import LabelledBatches
-from sslexp.training.augmentation import (AugmentedBatches, augment, augmentation_layers,
-                                          augmented)
+from sslexp.training.augmentation import AugmentedBatches, augment, augmentation_layers, augmented
 
 
 def test_augmentation_is_a_pure_function_of_the_seed():

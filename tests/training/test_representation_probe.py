@@ -7,9 +7,14 @@ import pytest
 from click.testing import CliRunner
 
 from sslexp.config import PretextConfig
-from sslexp.training.representation_probe import (PROBE_METRIC, RepresentationProbe,
-                                                   all_rotations, knn_accuracy, probe_split,
-                                                   still_improving)
+from sslexp.training.representation_probe import (
+    PROBE_METRIC,
+    RepresentationProbe,
+    all_rotations,
+    knn_accuracy,
+    probe_split,
+    still_improving,
+)
 
 
 def test_the_probe_slice_is_stratified_halved_and_fixed():
