@@ -35,7 +35,7 @@ SWEEP_FILE = argument(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A W&B sweep YAML, e.g. sweeps/demo.yaml.",
 )
-WORKFLOW = ("plan", "pretrain", "local", "sync", "create", "agents", "fill")
+WORKFLOW = ("plan", "tune-winners", "pretrain", "local", "sync", "create", "agents", "fill")
 
 
 @click.group(cls=OrderedGroup, order=WORKFLOW, context_settings=CONTEXT_SETTINGS)

@@ -244,7 +244,7 @@ def _build(
             "caption": "Rotation accuracy and loss per epoch, one colour per "
             "backbone, named by what differs between them (solid: "
             "training images; dashed: held-out images, BatchNorm "
-            "statistics recomputed; dotted: k-NN probe accuracy of "
+            "statistics recomputed; dash-dotted: k-NN probe accuracy of "
             "the backbone's features on a labelled slice of the "
             "pool, never test).",
         }

@@ -221,7 +221,8 @@ def gain_vs_unlabeled(rows: list[VolumeRow]) -> Figure:
 def pretext_curves(pretrains: list[PretrainRun]) -> Figure | None:
     """Rotation accuracy and loss per epoch of each pretrain run the ssl runs used: one
     colour per backbone (named by what differs between them), solid for training, dashed
-    for held-out images, the legend beside the axes so that no curve hides under it."""
+    for held-out images, dash-dotted for the k-NN probe of the features, the legend beside
+    the axes so that no curve hides under it."""
     with_history = [record for record in pretrains if record.history]
     if not with_history:
         return None
@@ -237,7 +238,7 @@ def pretext_curves(pretrains: list[PretrainRun]) -> Figure | None:
             (accuracy_axis, ("accuracy", "val_accuracy", "probe_accuracy"), percent_value),
             (loss_axis, ("loss", "val_loss"), number),
         ):
-            for key, style in zip(keys, ("-", "--", ":")):
+            for key, style in zip(keys, ("-", "--", "-.")):
                 values = [convert(epoch.get(key)) for epoch in record.history]
                 if any(math.isfinite(value) for value in values):
                     axis.plot(epochs, values, style, marker=".", color=color, linewidth=1.3)
@@ -254,6 +255,11 @@ def pretext_curves(pretrains: list[PretrainRun]) -> Figure | None:
     style_key = [
         Line2D([], [], color="black", linestyle="-", label="training images"),
         Line2D([], [], color="black", linestyle="--", label="held-out images"),
+        *(
+            [Line2D([], [], color="black", linestyle="-.", label="k-NN probe")]
+            if any("probe_accuracy" in epoch for record in with_history for epoch in record.history)
+            else []
+        ),
         Line2D([], [], color="gray", linestyle=":", label="chance (25%)"),
     ]
     if legend_width:

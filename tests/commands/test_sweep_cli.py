@@ -104,7 +104,16 @@ def test_sweep_help_lists_the_commands_in_workflow_order_with_whole_lines():
     listed = [
         line.split()[0] for line in lines if line.startswith("  ") and not line.startswith("   ")
     ]
-    assert listed == ["plan", "pretrain", "local", "sync", "create", "agents", "fill"]
+    assert listed == [
+        "plan",
+        "tune-winners",
+        "pretrain",
+        "local",
+        "sync",
+        "create",
+        "agents",
+        "fill",
+    ]
     assert not any(line.rstrip().endswith("...") for line in lines)  # click's truncation
 
 

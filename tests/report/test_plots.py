@@ -137,11 +137,15 @@ def test_each_backbone_has_one_colour_and_a_line_style_per_split(tmp_path):
     figure = plots.pretext_curves(ten_backbones(tmp_path))
     accuracy_axis = figure.axes[0]
     curves = [line for line in accuracy_axis.get_lines() if len(line.get_xdata()) > 2]
-    assert len(curves) == 20
+    assert len(curves) == 30  # training, held-out and k-NN probe per backbone
     colours = [
         tuple(np.round(plots.matplotlib.colors.to_rgba(line.get_color()), 3)) for line in curves
     ]
     assert len(set(colours)) == 10
-    for train, held_out in zip(curves[::2], curves[1::2]):
-        assert train.get_color() == held_out.get_color()
-        assert (train.get_linestyle(), held_out.get_linestyle()) == ("-", "--")
+    for train, held_out, probe in zip(curves[::3], curves[1::3], curves[2::3]):
+        assert train.get_color() == held_out.get_color() == probe.get_color()
+        assert (train.get_linestyle(), held_out.get_linestyle(), probe.get_linestyle()) == (
+            "-",
+            "--",
+            "-.",
+        )
