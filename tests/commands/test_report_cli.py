@@ -46,6 +46,7 @@ def test_report_writes_html_and_prints_the_headline(sweep_with_models):
 @pytest.mark.parametrize(
     "no_pictures", [["--no-pictures"], ["--pictures", "false"], ["--pictures=False"]]
 )
+@pytest.mark.slow
 def test_report_out_option_and_no_pictures(sweep_with_models, tmp_path, no_pictures):
     result = invoke(sweep_with_models, "--out", tmp_path / "elsewhere", *no_pictures)
     assert result.exit_code == 0, result.output

@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from sslexp.cli import main
 from sslexp.runs.record import read_record
 
+pytestmark = pytest.mark.slow  # trains real models
+
 TINY = ["--dataset", "digits", "--image-size", "8", "--depth", "8", "--width", "4"]
 ONE_SHORT_EPOCH = ["--budget=matched", "--max-updates=5"]
 

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from sslexp.cli import main
@@ -112,6 +113,7 @@ def test_the_sweep_summary_says_which_files_a_folder_data_set_skipped(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_the_report_says_which_files_a_folder_data_set_skipped(tmp_path):
     sweep_dir = sweep_factory.write_sweep(tmp_path)
     for record_path in (sweep_dir / "runs").glob("*/results.json"):

@@ -19,6 +19,8 @@ from tests.data.test_folder import write_images
 from tests.faults.helpers import run_sweep_process
 from tests.report import sweep_factory
 
+pytestmark = pytest.mark.slow  # trains real models
+
 SHARED_UMASK = 0o002  # a group sharing results on one file system
 TINY_MODEL = ["--image-size", "8", "--depth", "8", "--width", "4", "--wandb-mode", "disabled"]
 

@@ -80,6 +80,7 @@ def test_a_finished_record_without_its_config_is_redone_by_a_resumed_sweep(
     assert "config" in json.loads((sweep_dir / runs[damaged_id]["results_file"]).read_text())
 
 
+@pytest.mark.slow
 def test_the_report_lists_a_finished_record_without_its_config_as_unreadable(tmp_path):
     sweep_dir = sweep_factory.write_sweep(tmp_path)
     name = sweep_factory.run_id("ssl", 0.1, 0)

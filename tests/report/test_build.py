@@ -35,6 +35,7 @@ def test_report_files_are_written_next_to_the_sweep(built_report):
         assert path.is_file() and path.stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_html_is_self_contained_with_inline_images(built_report):
     html = built_report.html.read_text()
     sources = re.findall(r'<img src="([^"]+)"', html)
@@ -114,6 +115,7 @@ def test_csv_and_markdown_carry_the_same_numbers(built_report):
     assert "figures/filters_side_by_side.png" in markdown
 
 
+@pytest.mark.slow
 def test_config_strings_are_escaped_everywhere(tmp_path):
     sweep_dir = sweep_factory.write_sweep(tmp_path, extra_config={"note": SCRIPT})
     report = build_local_report(sweep_dir, tmp_path / "out")

@@ -83,6 +83,7 @@ def test_an_empty_or_absent_directory_is_an_error_that_says_so(tmp_path):
         collect_sweep(tmp_path)
 
 
+@pytest.mark.slow
 def test_comparison_pairs_by_fold_and_skips_unfinished_runs(sweep_dir):
     rows = {row.label_fraction: row for row in compare(collect_sweep(sweep_dir).runs).rows}
     assert sorted(rows) == [0.1, 0.3, 1.0]

@@ -46,6 +46,7 @@ def volume_runs() -> list[SweepRun]:
     return runs
 
 
+@pytest.mark.slow
 def test_every_unlabelled_share_pairs_with_the_same_scratch_runs():
     rows = compare_volumes(volume_runs())
     assert [(row.volume, row.n_unlabeled) for row in rows] == [(0.1, 100), (0.5, 500), (1.0, 1000)]

@@ -7,6 +7,7 @@ import json
 import re
 
 import numpy as np
+import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 
@@ -67,6 +68,7 @@ def test_an_interval_wider_than_the_data_is_cut_at_the_edge_with_its_true_end():
     assert steady_bar[1] - steady_bar[0] > 0.05 * (high - low)  # still readable
 
 
+@pytest.mark.slow
 def test_the_two_fold_report_marks_every_interval_it_cannot_draw(tmp_path, monkeypatch):
     monkeypatch.setattr(sweep_factory, "FOLDS", (0, 1))
     report = build_two_fold_report(tmp_path)
@@ -83,6 +85,7 @@ def test_the_two_fold_report_marks_every_interval_it_cannot_draw(tmp_path, monke
     assert texts.count("n = 1") == sum(row.difference.n_pairs == 1 for row in rows)
 
 
+@pytest.mark.slow
 def test_efficiency_at_the_edge_of_the_scratch_curve_prints_as_a_bound(tmp_path, monkeypatch):
     monkeypatch.setattr(sweep_factory, "FOLDS", (0, 1))
     report = build_two_fold_report(tmp_path)

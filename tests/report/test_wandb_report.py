@@ -219,6 +219,7 @@ def test_runs_are_selected_by_exactly_one_of_sweep_or_group():
         WandbReportSpec("team", "sslexp", sweep_id="a", group="b")
 
 
+@pytest.mark.slow
 def test_the_comparison_runs_rows_are_the_reports_statistics(sweep_dir):
     comparison = compare(collect_sweep(sweep_dir).runs)
     rows = history_rows(comparison)

@@ -25,6 +25,7 @@ def summarise(sweep):
     )
 
 
+@pytest.mark.slow
 def test_a_sweeps_runs_on_wandb_are_the_records_of_its_directory(sweep_dir, tmp_path):
     api = wandb_factory.api_from_sweep(sweep_dir)
     from_wandb = collect_wandb(
@@ -61,6 +62,7 @@ def test_the_pretraining_is_found_by_its_backbone_key(sweep_dir, tmp_path):
     assert len(pretrain.run_ids) == 8
 
 
+@pytest.mark.slow
 def test_runs_without_a_results_file_are_read_from_their_summary(sweep_dir, tmp_path):
     api = wandb_factory.api_from_sweep(sweep_dir, with_results=False)
     sweep = collect_wandb(
