@@ -727,7 +727,7 @@ def tune_winners(sweep_dirs, out):
     test accuracy is never used. Refused unless every arm had the same grid on
     the tuning fold (the last fold) and every run finished.
     """
-    from sslexp.sweep.tuning import winners_from_sweeps
+    from sslexp.report.tuning import winners_from_sweeps
     from sslexp.tuning import TUNED_FIELDS, write_winners
 
     try:

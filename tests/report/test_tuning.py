@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from sslexp.report.collect import SweepRun
 from sslexp.runs.record import Record
-from sslexp.sweep.tuning import choose_winners
+from sslexp.report.tuning import choose_winners
 
 GRID = list(itertools.product([0.001, 0.003], [False, True], [0.0, 0.05]))
 
@@ -100,7 +100,7 @@ def test_tuning_on_an_evaluation_fold_or_with_unfinished_runs_is_refused():
 
 def test_tune_winners_writes_the_file_a_study_names(tmp_path, monkeypatch):
     from sslexp.cli import main
-    from sslexp.sweep import tuning
+    from sslexp.report import tuning
 
     monkeypatch.setattr(
         tuning,
