@@ -168,17 +168,7 @@ def run_training(
     config = apply_tuned(config)  # the method's tuned lr, augment and weight decay, if named
     timer = StepTimer()
     with timer.step("data"):
-        data = load_dataset(config.dataset, config.image_size, cache_dir)
-        split = label_split(
-            data.pool_labels,
-            config.label_fraction,
-            config.fold,
-            config.folds,
-            config.seed,
-            config.val_fraction,
-            with_validation=config.select == "best",
-        )
-        budget = budget_for(config, len(split.train_indices))
+        data, split, budget = _labelled_data(config, cache_dir)
     given = config.method == "ssl" and config.pretrained != "auto"
     with timer.step("backbone"):  # a given file or artifact is checked before the run directory
         pretrained, backbone, trainable_layers = (
@@ -187,11 +177,8 @@ def run_training(
             else (None, None, [])
         )
     check_run_dir(output_dir, resume)
-    plan.show(
-        plan.train_plan(
-            config, data, len(split.train_indices), len(split.val_indices), budget, backbone_cache
-        )
-    )
+    n_train, n_val = len(split.train_indices), len(split.val_indices)
+    plan.show(plan.train_plan(config, data, n_train, n_val, budget, backbone_cache))
     with timer.step("backbone"):
         if config.method == "ssl" and not given:  # auto: pretrained now unless cached
             pretrained, backbone, trainable_layers = _pretrained_backbone(
@@ -220,26 +207,42 @@ def run_training(
                 run, pretrained.artifact
             )
         with timer.step("compile"):
-            optimizer = keras.optimizers.Adam(config.lr, weight_decay=config.weight_decay or None)
-            model = runtime.compile_model(
-                model, optimizer, "sparse_categorical_crossentropy", ["accuracy"]
-            )
-            _save_initial_filters(model, output_dir / INITIAL_FILTERS_FILE)
-        train_images = data.pool_images[split.train_indices]
-        calibration_images = recalibration_images(train_images, config.run_seed)
+            model = _compiled(model, config, output_dir)
+        calibration = recalibration_images(data.pool_images[split.train_indices], config.run_seed)
         with timer.step("fit"):
-            _fit(model, config, data, split, budget, output_dir, resume, calibration_images, run)
+            _fit(model, config, data, split, budget, output_dir, resume, calibration, run)
         with timer.step("select"):
             _select(model, record, output_dir, validated=config.select == "best")
         with timer.step("test"):
-            record.training, record.test = _test(
-                model, config, data, budget, record, calibration_images
-            )
+            record.training, record.test = _test(model, config, data, budget, record, calibration)
         with timer.step("save"):
             runtime.save_model_atomic(model, output_dir / MODEL_FILE)
             record.files = _files(model, data, output_dir, run, config.select == "best")
         record.wandb = tracking.mirror_summary(run, train_summary(record))
     return record
+
+
+def _labelled_data(config: TrainConfig, cache_dir: Path):
+    """The data set, the run's labelled subset (train and validation) and its budget."""
+    data = load_dataset(config.dataset, config.image_size, cache_dir)
+    split = label_split(
+        data.pool_labels,
+        config.label_fraction,
+        config.fold,
+        config.folds,
+        config.seed,
+        config.val_fraction,
+        with_validation=config.select == "best",
+    )
+    return data, split, budget_for(config, len(split.train_indices))
+
+
+def _compiled(model, config: TrainConfig, output_dir: Path):
+    """The model compiled with the run's optimizer; its first filters kept for the figures."""
+    optimizer = keras.optimizers.Adam(config.lr, weight_decay=config.weight_decay or None)
+    model = runtime.compile_model(model, optimizer, "sparse_categorical_crossentropy", ["accuracy"])
+    _save_initial_filters(model, output_dir / INITIAL_FILTERS_FILE)
+    return model
 
 
 def _new_backbone(config: TrainConfig, data) -> tuple:
