@@ -83,7 +83,7 @@ def recorded(run_dir: Path, record: Record, resume: bool):
     record.state, record.error, record.started_at = "running", None, now()
     write_record(run_dir, record)
     try:
-        with _signals_interrupt():
+        with signals_interrupt():
             yield record
     except KeyboardInterrupt as error:
         record.state, record.error = "interrupted", error_record(error)
@@ -146,7 +146,7 @@ def stopped_from_wandb(error: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def _signals_interrupt():
+def signals_interrupt():
     """SIGTERM and SIGHUP raise RunInterrupted in the main thread, like Ctrl-C does."""
     if threading.current_thread() is not threading.main_thread():
         yield

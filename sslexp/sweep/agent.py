@@ -42,6 +42,9 @@ from sslexp.sweep.ledger import Outcome, classify, last_line
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # Set per run by a local sweep; inherited from a launcher they would send every run to one place.
 LAUNCHER_ONLY_ENV = (OUTPUT_DIR_ENV, RUN_NAME_ENV, RESUME_ENV)
+# The agent's own W&B service: a run uses one of its own, so a run that dies is not reported
+# finished by the agent's service on its behalf.
+AGENT_ONLY_ENV = ("WANDB_SERVICE",)
 TRAIN_COMMAND = ["${env}", "${interpreter}", "-m", "sslexp", "train", "${args}"]
 
 
@@ -122,7 +125,11 @@ def agent_request(parameters: dict, run_id: str, environ: Mapping[str, str]) -> 
     """The run ``wandb.agent`` handed out, as the command-line agent would start it:
     ``sslexp train ${args}`` in the agent's environment (its W&B variables included)."""
     name, run_dir = run_location(parameters, run_id, environ)
-    env = {key: value for key, value in environ.items() if key not in LAUNCHER_ONLY_ENV}
+    env = {
+        key: value
+        for key, value in environ.items()
+        if key not in LAUNCHER_ONLY_ENV and key not in AGENT_ONLY_ENV
+    }
     return RunRequest(
         run_id,
         name,

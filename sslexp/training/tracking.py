@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sslexp.config import Config, flatten
 from sslexp.errors import InputError
-from sslexp.runs.lifecycle import recorded
+from sslexp.runs.lifecycle import recorded, signals_interrupt
 from sslexp.runs.protocol import ARTIFACT_PREFIX, SWEEP_ENV
 from sslexp.runs.record import RESULTS_FILE, Record, write_record
 from sslexp.runs.wandb_errors import check_reachable, explain
@@ -157,13 +157,17 @@ def tracked_run(
     then names it); results.json and the ``upload`` files saved to W&B; finish.
     """
     run_dir = Path(run_dir)
-    with start_run(
-        settings,
-        job_type=job_type,
-        name=name or record.name or job_type,
-        config=config,
-        run_dir=run_dir,
-    ) as run:
+    # a stop while W&B starts ends the run as interrupted too, not the process
+    with (
+        signals_interrupt(),
+        start_run(
+            settings,
+            job_type=job_type,
+            name=name or record.name or job_type,
+            config=config,
+            run_dir=run_dir,
+        ) as run,
+    ):
         if run is not None and on_start is not None:
             on_start(run)
         try:

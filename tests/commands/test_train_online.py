@@ -31,6 +31,7 @@ def sslexp_train(tmp_path, data_cache, *options, **env):
     for name in ("WANDB_PROJECT", "WANDB_ENTITY", "SSLEXP_PROJECT", "SSLEXP_ENTITY"):
         if name not in env:
             environ.pop(name, None)
+    environ.pop("WANDB_SERVICE", None)  # a service an earlier test of this process started
     return subprocess.run(
         [
             sys.executable,

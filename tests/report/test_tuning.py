@@ -7,8 +7,8 @@ import yaml
 from click.testing import CliRunner
 
 from sslexp.report.collect import SweepRun
-from sslexp.runs.record import Record
 from sslexp.report.tuning import choose_winners
+from sslexp.runs.record import Record
 
 GRID = list(itertools.product([0.001, 0.003], [False, True], [0.0, 0.05]))
 

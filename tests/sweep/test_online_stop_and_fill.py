@@ -18,8 +18,8 @@ from sslexp.runs.record import read_record
 from tests.wandb_standins.server import fake_wandb
 
 ENTITY, PROJECT = "acme-team", "rotnet-study"
-# Long enough for the stop to arrive (the agent reports to W&B every 5 s), short enough to
-# run again.
+# Long enough for the stop to arrive (the agent reports to W&B every 5 s, and the stop comes
+# once the run has reached the server), short enough to run again.
 POINT = {
     "dataset": "digits",
     "image_size": 8,
@@ -29,7 +29,7 @@ POINT = {
     "label_fraction": 0.1,
     "fold": 0,
     "budget": "matched",
-    "max_updates": 400,
+    "max_updates": 2000,
 }
 CONFIG = {
     "name": "stoppable",
