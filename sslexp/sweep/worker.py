@@ -20,7 +20,6 @@ for the next run.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import select
@@ -111,14 +110,18 @@ class WorkerState:
         if "keras" in sys.modules:
             import keras
 
-            keras.utils.clear_session(free_memory=True)
+            from sslexp.training.between_runs import clear_keras_session
+
+            clear_keras_session()
             keras.config.set_dtype_policy("float32")
         warnings.filters[:] = self.warning_filters
         sys.argv = list(self.argv)
         os.chdir(self.directory)
         os.environ.clear()
         os.environ.update(self.environment)
-        gc.collect()
+        from sslexp.training.between_runs import collect_garbage
+
+        collect_garbage()
 
 
 def serve(requests, replies) -> int:
