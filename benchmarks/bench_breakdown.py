@@ -112,8 +112,8 @@ class WorkerMeasurement:
     runs: list[dict]
 
     def per_run(self) -> dict[str, float]:
-        """Seconds a run of a demo worker spends in each component: a later run's (the mean
-        over the runs after the first), plus what the worker's start and its first run cost
+        """Seconds a run of a demo worker spends in each component: a later run's (the median
+        over the runs after the first, so that one disturbed run does not decide), plus what the worker's start and its first run cost
         beyond that, spread over the demo's runs per worker."""
         from breakdown_probe import COMPONENTS
 
@@ -121,14 +121,14 @@ class WorkerMeasurement:
         later = later or [first]
         per_run = {}
         for name in COMPONENTS:
-            steady = statistics.fmean(seconds.get(name, 0.0) for seconds in later)
+            steady = statistics.median(seconds.get(name, 0.0) for seconds in later)
             per_run[name] = steady + (first.get(name, 0.0) - steady) / RUNS_PER_WORKER
         return {WORKER_START: self.imports_s / RUNS_PER_WORKER, **per_run}
 
     def wall_per_run(self) -> float:
         """The same for the wall time measured around each run."""
         first, later = self.runs[0]["wall_s"], [run["wall_s"] for run in self.runs[1:]]
-        steady = statistics.fmean(later or [first])
+        steady = statistics.median(later or [first])
         return steady + (first - steady + self.imports_s) / RUNS_PER_WORKER
 
 
@@ -251,7 +251,7 @@ def breakdown_rows(work_dir: Path, quick: bool, rounds: int = 3, baseline: str |
     described = (f"demo run breakdown: a worker's runs of the demo grid ({len(points)} runs: "
                  + ", ".join(f"{p['method']} {p['label_fraction']}" for p in points) + "), "
                  f"fold 0, max_updates {settings['max_updates']}, in a probe process playing a "
-                 f"sweep worker; seconds a run = a later run's + (first run's extra + worker "
+                 f"sweep worker; seconds a run = a later run's (median) + (first run's extra + worker "
                  f"start) / {RUNS_PER_WORKER} (the demo's runs per worker); W&B offline and "
                  f"disabled alternating, {rounds} rounds, medians over rounds"
                  + (f"; against revision {baseline} alternating too" if baseline else "")
