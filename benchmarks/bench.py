@@ -71,6 +71,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                              "installed one of tensorflow, jax, torch)")
     parser.add_argument("--skip-sweep", action="store_true",
                         help="leave out the demo sweep run in both modes")
+    parser.add_argument("--skip-breakdown", action="store_true",
+                        help="leave out the demo run breakdown")
     parser.add_argument("--sweep-rounds", type=int,
                         help="rounds of the four demo sweeps (long-lived and --isolate, W&B "
                              "offline and disabled), alternating order (full: 3)")
@@ -145,8 +147,10 @@ def sweep_section(arguments, work_dir: Path) -> tuple[list[Row], list[str]]:
 
 
 def breakdown_section(arguments, work_dir: Path) -> tuple[list[Row], list[str]]:
-    from bench_breakdown import breakdown_rows
+    from bench_breakdown import SECTION, breakdown_rows
 
+    if arguments.skip_breakdown:
+        return [Row(SECTION, "all", "skipped: --skip-breakdown")], []
     rows, _, described = breakdown_rows(work_dir / "breakdown", arguments.quick,
                                         rounds=arguments.breakdown_rounds,
                                         baseline=arguments.baseline,

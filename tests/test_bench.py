@@ -48,7 +48,7 @@ def test_quick_bench_writes_the_table_and_prints_it_last(tmp_path):
     out = tmp_path / "RESULTS.md"
     completed = subprocess.run(
         [sys.executable, str(BENCH_DIR / "bench.py"), "--quick", "--skip-startup",
-         "--skip-sweep", "--backends=tensorflow", "--out", str(out)],
+         "--skip-sweep", "--skip-breakdown", "--backends=tensorflow", "--out", str(out)],
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "WANDB_MODE": "disabled", "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -58,6 +58,7 @@ def test_quick_bench_writes_the_table_and_prints_it_last(tmp_path):
     for measurement in THROUGHPUT_ROWS:
         assert measurement in text
     assert "skipped: --skip-startup" in text and "skipped: --skip-sweep" in text
+    assert "skipped: --skip-breakdown" in text
     assert "skipped: no GPU" in text or "matmul rate" in text
     table_lines = [line for line in text.splitlines() if line.startswith("| ")]
     assert completed.stdout.rstrip().endswith(table_lines[-1])
