@@ -113,8 +113,9 @@ class WorkerMeasurement:
 
     def per_run(self) -> dict[str, float]:
         """Seconds a run of a demo worker spends in each component: a later run's (the median
-        over the runs after the first, so that one disturbed run does not decide), plus what the worker's start and its first run cost
-        beyond that, spread over the demo's runs per worker."""
+        over the runs after the first, so that one disturbed run does not decide), plus what
+        the worker's start and its first run cost beyond that, spread over the demo's runs
+        per worker."""
         from breakdown_probe import COMPONENTS
 
         first, later = self.runs[0]["seconds"], [run["seconds"] for run in self.runs[1:]]
@@ -188,7 +189,7 @@ def summary_rows(per_mode: dict[str, dict[str, float]],
         per_run = per_mode[mode]
         shares = [non_update_share(m.per_run()) for m in measured[(CURRENT, mode)]]
         rows.append(Row(SECTION, f"W&B {mode}: seconds a run{label}", f"{total(per_run):.1f} s",
-                        note=f"wall per run measured around each run: " + ", ".join(
+                        note="wall per run measured around each run: " + ", ".join(
                             f"{m.wall_per_run():.1f}" for m in measured[(CURRENT, mode)])
                         + " s (rounds)"))
         share = non_update_share(per_run)
@@ -214,7 +215,8 @@ def comparison_rows(measured: dict, baseline: str) -> list[Row]:
                   for a, b in zip(measured[(CURRENT, mode)], measured[("baseline", mode)])]
         moved = [f"{name.split(' (')[0]} {before[name]:.2f} -> {after[name]:.2f} s"
                  for name in after if abs(after[name] - before[name]) >= 0.1]
-        rows.append(Row(SECTION, f"W&B {mode}: this tree against {baseline[:12]}, seconds a run",
+        rows.append(Row(SECTION,
+                        f"W&B {mode}: this tree against {baseline[:12]}, seconds a run",
                         f"{total(before):.1f} -> {total(after):.1f} s "
                         f"({total(after) / total(before):.2f}x)",
                         note=f"rounds {min(ratios):.2f}-{max(ratios):.2f}x; " + "; ".join(moved)))
@@ -251,8 +253,8 @@ def breakdown_rows(work_dir: Path, quick: bool, rounds: int = 3, baseline: str |
     described = (f"demo run breakdown: a worker's runs of the demo grid ({len(points)} runs: "
                  + ", ".join(f"{p['method']} {p['label_fraction']}" for p in points) + "), "
                  f"fold 0, max_updates {settings['max_updates']}, in a probe process playing a "
-                 f"sweep worker; seconds a run = a later run's (median) + (first run's extra + worker "
-                 f"start) / {RUNS_PER_WORKER} (the demo's runs per worker); W&B offline and "
+                 "sweep worker; seconds a run = a later run's (median) + (first run's extra + "
+                 f"worker start) / {RUNS_PER_WORKER} (the demo's runs per worker); W&B offline and "
                  f"disabled alternating, {rounds} rounds, medians over rounds"
                  + (f"; against revision {baseline} alternating too" if baseline else "")
                  + f"; backbone pretrained first ({pretrain_s:.0f} s)")

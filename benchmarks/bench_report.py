@@ -158,8 +158,8 @@ def carried_over(previous: str, measured_sections: set[str],
                  for section, measurement, result, target, note in rows
                  if section not in measured_sections]
     labels = {line.split(":", 1)[0] for line in settings}
+    labels.add("load average at the end (1, 5, 15 min)")
     kept_settings = [f"{line[2:]} ({origin})" for line in previous.splitlines()
                      if line.startswith("- ") and ":" in line
-                     and line[2:].split(":", 1)[0] not in labels | {"load average at the end "
-                                                                     "(1, 5, 15 min)"}]
+                     and line[2:].split(":", 1)[0] not in labels]
     return kept_rows, kept_settings

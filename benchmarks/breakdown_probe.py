@@ -167,12 +167,9 @@ def instrument() -> None:
     import wandb
     import wandb.sdk.wandb_run
 
-    import sslexp.runs.lifecycle as lifecycle
-    import sslexp.sweep.worker as worker
-    import sslexp.training.batchnorm as batchnorm
-    import sslexp.training.runtime as runtime
-    import sslexp.training.tracking as tracking
-    import sslexp.training.train as train
+    from sslexp.runs import lifecycle
+    from sslexp.sweep import worker
+    from sslexp.training import batchnorm, runtime, tracking, train
 
     for attribute in ("load_dataset", "label_split"):
         wrap(train, attribute, DATA)
@@ -206,11 +203,10 @@ def run_all(requests: list[dict]) -> list[dict]:
     for request in requests:
         request = {"cwd": None, "sys_argv": ["sslexp", *request["arguments"]], **request}
         started = time.perf_counter()
-        with CLOCK.component(CLI):
-            with output_to(request["log"]):
-                state.enter(request)
-                status = run_command(request["arguments"])
-                state.restore()
+        with CLOCK.component(CLI), output_to(request["log"]):
+            state.enter(request)
+            status = run_command(request["arguments"])
+            state.restore()
         wall = time.perf_counter() - started
         seconds = CLOCK.take()
         first_step = min(FirstStep.take(), seconds.get(UPDATES, 0.0))

@@ -158,8 +158,8 @@ def test_rows_of_sections_not_run_are_carried_over_with_their_origin():
     assert [(row.section, row.result) for row in rows] == [("pretext throughput", "1.35x")]
     assert rows[0].note == ("carried over from the run of 2026-11-30 07:19 UTC, revision "
                             "0123456789ab")
-    assert settings == ["pretext throughput: fashion_mnist 28x28 (carried over from the run "
-                        "of 2026-11-30 07:19 UTC, revision 0123456789ab)"]
+    assert settings == [("pretext throughput: fashion_mnist 28x28 (carried over from the run "
+                         "of 2026-11-30 07:19 UTC, revision 0123456789ab)")]
 
 
 def test_only_rejects_a_section_it_does_not_know(capsys):
