@@ -254,7 +254,7 @@ def breakdown_rows(work_dir: Path, quick: bool, rounds: int = 3, baseline: str |
                  + ", ".join(f"{p['method']} {p['label_fraction']}" for p in points) + "), "
                  f"fold 0, max_updates {settings['max_updates']}, in a probe process playing a "
                  "sweep worker; seconds a run = a later run's (median) + (first run's extra + "
-                 f"worker start) / {RUNS_PER_WORKER} (the demo's runs per worker); W&B offline and "
+                 f"worker start) / {RUNS_PER_WORKER}, the demo's runs per worker; W&B offline and "
                  f"disabled alternating, {rounds} rounds, medians over rounds"
                  + (f"; against revision {baseline} alternating too" if baseline else "")
                  + f"; backbone pretrained first ({pretrain_s:.0f} s)")
