@@ -205,12 +205,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sslexp-bench-") as work_dir:
         rows, settings = run_sections(arguments, Path(work_dir))
     elapsed = time.perf_counter() - started
-    settings.append("load average at the end (1, 5, 15 min): "
-                    + ", ".join(f"{value:.1f}" for value in os.getloadavg()))
+    kept_settings = []
     if arguments.only and arguments.out.exists():
         kept_rows, kept_settings = carried_over(arguments.out.read_text(),
                                                 {row.section for row in rows}, settings)
-        rows, settings = kept_rows + rows, settings + kept_settings
+        rows = kept_rows + rows
+    settings.append("load average at the end (1, 5, 15 min): "
+                    + ", ".join(f"{value:.1f}" for value in os.getloadavg()))
+    settings += kept_settings
     if arguments.quick:
         settings.append("--quick: smoke-sized; the numbers only show that every section runs")
     markdown = render_markdown(machine, command, settings, rows, elapsed)

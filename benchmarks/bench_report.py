@@ -141,8 +141,9 @@ def render_markdown(machine: dict[str, str], command: str, settings: list[str],
 def carried_over(previous: str, measured_sections: set[str],
                  settings: list[str]) -> tuple[list[Row], list[str]]:
     """From an earlier RESULTS.md: the rows of the sections this run did not measure and
-    the settings lines this run did not write, each marked with the earlier run's date and
-    revision (only sections run together are comparable)."""
+    the settings lines this run did not write (the machine's load then included), each
+    marked with the earlier run's date and revision (only sections run together are
+    comparable)."""
     cells = {}
     rows = []
     for line in previous.splitlines():
@@ -158,8 +159,10 @@ def carried_over(previous: str, measured_sections: set[str],
                  for section, measurement, result, target, note in rows
                  if section not in measured_sections]
     labels = {line.split(":", 1)[0] for line in settings}
-    labels.add("load average at the end (1, 5, 15 min)")
-    kept_settings = [f"{line[2:]} ({origin})" for line in previous.splitlines()
-                     if line.startswith("- ") and ":" in line
-                     and line[2:].split(":", 1)[0] not in labels]
+    start_load = "load average at start (1, 5, 15 min)"
+    kept_settings = [f"{start_load}: {cells[start_load]} ({origin})"] if start_load in cells \
+        else []
+    kept_settings += [f"{line[2:]} ({origin})" for line in previous.splitlines()
+                      if line.startswith("- ") and ":" in line
+                      and line[2:].split(":", 1)[0] not in labels]
     return kept_rows, kept_settings

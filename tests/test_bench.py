@@ -146,7 +146,8 @@ def test_sweep_rounds_alternate_the_four_sweeps_and_give_medians(tmp_path, monke
 def test_rows_of_sections_not_run_are_carried_over_with_their_origin():
     previous = "\n".join([
         "| Machine |  |", "| --- | --- |", "| git revision | 0123456789abcdef |",
-        "| date | 2026-11-30 07:19 UTC |", "", "Settings:", "",
+        "| date | 2026-11-30 07:19 UTC |", "| load average at start (1, 5, 15 min) | 0.7, 3.2 |",
+        "", "Settings:", "",
         "- pretext throughput: fashion_mnist 28x28", "- demo sweep: demo.yaml (12 runs)",
         "- load average at the end (1, 5, 15 min): 4.6, 4.2, 3.6", "",
         "| Section | Measurement | Result | Target | Notes |",
@@ -158,8 +159,10 @@ def test_rows_of_sections_not_run_are_carried_over_with_their_origin():
     assert [(row.section, row.result) for row in rows] == [("pretext throughput", "1.35x")]
     assert rows[0].note == ("carried over from the run of 2026-11-30 07:19 UTC, revision "
                             "0123456789ab")
-    assert settings == [("pretext throughput: fashion_mnist 28x28 (carried over from the run "
-                         "of 2026-11-30 07:19 UTC, revision 0123456789ab)")]
+    origin = "(carried over from the run of 2026-11-30 07:19 UTC, revision 0123456789ab)"
+    assert settings == [f"load average at start (1, 5, 15 min): 0.7, 3.2 {origin}",
+                        f"pretext throughput: fashion_mnist 28x28 {origin}",
+                        f"load average at the end (1, 5, 15 min): 4.6, 4.2, 3.6 {origin}"]
 
 
 def test_only_rejects_a_section_it_does_not_know(capsys):
