@@ -85,7 +85,7 @@ sync: setup  ## upload a local sweep's offline runs (SWEEP_DIR=sweep-runs/demo)
 report: setup  ## the comparison report of a sweep (SWEEP_DIR=sweep-runs/demo)
 	$(SSLEXP) report $(SWEEP_DIR)
 
-bench: setup  ## speed per backend, start-up, demo sweep in both worker modes, GPU (ARGS=--quick)
+bench: setup  ## speed per backend, start-up, a demo run second by second, demo sweep rounds, GPU (ARGS=--quick)
 	$(PYTHON) benchmarks/bench.py $(ARGS)
 
 TUNED ?= sweeps/tuned/fashion_mnist.yaml

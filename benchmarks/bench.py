@@ -1,8 +1,10 @@
-"""sslexp benchmarks: pretext throughput per Keras backend, per-run start-up, the demo
-sweep with long-lived workers against one process per run, peak memory, GPU settings.
+"""sslexp benchmarks: pretext throughput per Keras backend, per-run start-up, where a
+demo run's seconds go in a long-lived worker, the demo sweep with long-lived workers
+against one process per run, peak memory, GPU settings.
 
-    python benchmarks/bench.py            # the full bench, about 20 minutes on 2 quiet cores
+    python benchmarks/bench.py            # the full bench, about 75 minutes on 2 quiet cores
     python benchmarks/bench.py --quick    # a smoke-sized version, to check it runs
+    python benchmarks/bench.py --only breakdown,sweep --baseline main
 
 Prints the results table last and writes it, with the machine and the exact
 command, to benchmarks/RESULTS.md (or --out). Numbers that compare two ways of
@@ -24,7 +26,14 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent)]
 
-from bench_report import Row, command_line, describe_machine, render_markdown, results_table  # noqa: E402
+from bench_report import (
+    Row,
+    carried_over,
+    command_line,
+    describe_machine,  # noqa: E402
+    render_markdown,
+    results_table,
+)
 
 # Full and --quick sizes; any of them can be set on the command line.
 FULL = {
@@ -39,6 +48,8 @@ FULL = {
     "gpu_depth": 20,
     "gpu_batch_sizes": "128,512",
     "matmul_size": 8192,
+    "breakdown_rounds": 3,
+    "sweep_rounds": 3,
 }
 QUICK = {
     "dataset": "digits",
@@ -52,7 +63,10 @@ QUICK = {
     "gpu_depth": 8,
     "gpu_batch_sizes": "8,16",
     "matmul_size": 256,
+    "breakdown_rounds": 1,
+    "sweep_rounds": 1,
 }
+SECTION_NAMES = ("throughput", "startup", "breakdown", "sweep", "gpu")
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -107,7 +121,45 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--skip-sweep", action="store_true", help="leave out the demo sweep run in both modes"
     )
+    parser.add_argument(
+        "--skip-breakdown", action="store_true", help="leave out the demo run breakdown"
+    )
+    parser.add_argument(
+        "--sweep-rounds",
+        type=int,
+        help="rounds of the four demo sweeps (long-lived and --isolate, W&B "
+        "offline and disabled), alternating order (full: 3)",
+    )
+    parser.add_argument(
+        "--breakdown-rounds",
+        type=int,
+        help="rounds of the demo run breakdown, W&B offline and disabled alternating (full: 3)",
+    )
+    parser.add_argument(
+        "--breakdown-runs",
+        type=int,
+        help="runs of the demo grid each breakdown worker runs (full: 6, one "
+        "fold's; fewer to save time)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REVISION",
+        help="git revision whose sslexp the breakdown also measures, "
+        "alternating with this tree's, to show what a change saved",
+    )
+    parser.add_argument(
+        "--only",
+        type=lambda text: text.split(","),
+        help=f"comma-separated sections to run, of {', '.join(SECTION_NAMES)}; "
+        "the rows of the others are carried over from --out, marked so",
+    )
     arguments = parser.parse_args(argv)
+    unknown = set(arguments.only or ()) - set(SECTION_NAMES)
+    if unknown:
+        parser.error(
+            f"--only: unknown sections {', '.join(sorted(unknown))}; choose from "
+            f"{', '.join(SECTION_NAMES)}"
+        )
     for name, value in (QUICK if arguments.quick else FULL).items():
         if getattr(arguments, name) is None:
             setattr(arguments, name, value)
@@ -165,7 +217,24 @@ def sweep_section(arguments, work_dir: Path) -> tuple[list[Row], list[str]]:
 
     if arguments.skip_sweep:
         return [Row(SECTION, "all", "skipped: --skip-sweep")], []
-    rows, _, described = sweep_rows(work_dir / "sweep", arguments.quick)
+    rows, _, described = sweep_rows(
+        work_dir / "sweep", arguments.quick, rounds=arguments.sweep_rounds
+    )
+    return rows, [described]
+
+
+def breakdown_section(arguments, work_dir: Path) -> tuple[list[Row], list[str]]:
+    from bench_breakdown import SECTION, breakdown_rows
+
+    if arguments.skip_breakdown:
+        return [Row(SECTION, "all", "skipped: --skip-breakdown")], []
+    rows, _, described = breakdown_rows(
+        work_dir / "breakdown",
+        arguments.quick,
+        rounds=arguments.breakdown_rounds,
+        baseline=arguments.baseline,
+        runs=arguments.breakdown_runs,
+    )
     return rows, [described]
 
 
@@ -189,17 +258,21 @@ def gpu_section(arguments, work_dir: Path) -> tuple[list[Row], list[str]]:
 
 
 SECTIONS = (
-    ("pretext throughput per backend", throughput_section),
-    ("start-up and memory (sslexp subprocesses)", startup_section),
-    ("demo sweep, long-lived workers and one process per run", sweep_section),
-    ("GPU", gpu_section),
+    ("throughput", "pretext throughput per backend", throughput_section),
+    ("startup", "start-up and memory (sslexp subprocesses)", startup_section),
+    ("breakdown", "demo run breakdown in a long-lived worker", breakdown_section),
+    ("sweep", "demo sweep, long-lived workers and one process per run", sweep_section),
+    ("gpu", "GPU", gpu_section),
 )
 
 
 def run_sections(arguments, work_dir: Path) -> tuple[list[Row], list[str]]:
-    """Every section in turn; each adds its rows and lines describing its settings."""
+    """Every section in turn (or those --only names); each adds its rows and lines
+    describing its settings."""
     rows, settings = [], []
-    for name, section in SECTIONS:
+    for key, name, section in SECTIONS:
+        if arguments.only and key not in arguments.only:
+            continue
         print(f"[bench] {name}", flush=True)
         started = time.perf_counter()
         section_rows, section_settings = section(arguments, work_dir)
@@ -217,10 +290,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sslexp-bench-") as work_dir:
         rows, settings = run_sections(arguments, Path(work_dir))
     elapsed = time.perf_counter() - started
+    kept_settings = []
+    if arguments.only and arguments.out.exists():
+        kept_rows, kept_settings = carried_over(
+            arguments.out.read_text(), {row.section for row in rows}, settings
+        )
+        rows = kept_rows + rows
     settings.append(
         "load average at the end (1, 5, 15 min): "
         + ", ".join(f"{value:.1f}" for value in os.getloadavg())
     )
+    settings += kept_settings
     if arguments.quick:
         settings.append("--quick: smoke-sized; the numbers only show that every section runs")
     markdown = render_markdown(machine, command, settings, rows, elapsed)

@@ -149,3 +149,38 @@ def render_markdown(
         "",
     ]
     return "\n".join(parts)
+
+
+def carried_over(
+    previous: str, measured_sections: set[str], settings: list[str]
+) -> tuple[list[Row], list[str]]:
+    """From an earlier RESULTS.md: the rows of the sections this run did not measure and
+    the settings lines this run did not write (the machine's load then included), each
+    marked with the earlier run's date and revision (only sections run together are
+    comparable)."""
+    cells = {}
+    rows = []
+    for line in previous.splitlines():
+        parts = [part.strip() for part in line.strip().strip("|").split(" | ")]
+        if len(parts) == 2:
+            cells[parts[0]] = parts[1]
+        elif len(parts) == 5 and parts[0] not in ("Section", "---"):
+            rows.append(parts)
+    origin = (
+        f"carried over from the run of {cells.get('date', 'an unknown date')}, "
+        f"revision {cells.get('git revision', 'unknown')[:12]}"
+    )
+    kept_rows = [
+        Row(section, measurement, result, target, f"{origin}; {note}" if note else origin)
+        for section, measurement, result, target, note in rows
+        if section not in measured_sections
+    ]
+    labels = {line.split(":", 1)[0] for line in settings}
+    start_load = "load average at start (1, 5, 15 min)"
+    kept_settings = [f"{start_load}: {cells[start_load]} ({origin})"] if start_load in cells else []
+    kept_settings += [
+        f"{line[2:]} ({origin})"
+        for line in previous.splitlines()
+        if line.startswith("- ") and ":" in line and line[2:].split(":", 1)[0] not in labels
+    ]
+    return kept_rows, kept_settings

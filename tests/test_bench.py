@@ -1,10 +1,11 @@
-"""The benchmark's smallest path runs and writes every row (timings are not checked)."""
+"""The benchmark's smallest paths run and write every row (timings are not checked)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,12 @@ import yaml
 BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCH_DIR))
 
+import bench  # noqa: E402
+import bench_breakdown  # noqa: E402
+import bench_report  # noqa: E402
 import bench_startup  # noqa: E402
 import bench_sweep  # noqa: E402
+import breakdown_probe  # noqa: E402
 import startup_probe  # noqa: E402
 
 THROUGHPUT_ROWS = (
@@ -39,7 +44,6 @@ STARTUP_ROWS = (
 )
 
 
-@pytest.mark.slow
 def test_quick_bench_writes_the_table_and_prints_it_last(tmp_path):
     out = tmp_path / "RESULTS.md"
     completed = subprocess.run(
@@ -49,6 +53,7 @@ def test_quick_bench_writes_the_table_and_prints_it_last(tmp_path):
             "--quick",
             "--skip-startup",
             "--skip-sweep",
+            "--skip-breakdown",
             "--backends=tensorflow",
             "--out",
             str(out),
@@ -65,6 +70,7 @@ def test_quick_bench_writes_the_table_and_prints_it_last(tmp_path):
     for measurement in THROUGHPUT_ROWS:
         assert measurement in text
     assert "skipped: --skip-startup" in text and "skipped: --skip-sweep" in text
+    assert "skipped: --skip-breakdown" in text
     assert "skipped: no GPU" in text or "matmul rate" in text
     table_lines = [line for line in text.splitlines() if line.startswith("| ")]
     assert completed.stdout.rstrip().endswith(table_lines[-1])
@@ -133,23 +139,147 @@ def test_probe_splits_command_lines():
     assert startup_probe.peak_rss_mib() > 0
 
 
-def test_sweep_rows_compare_the_two_modes_on_the_same_sweep(tmp_path, monkeypatch):
+def test_sweep_rounds_alternate_the_four_sweeps_and_give_medians(tmp_path, monkeypatch):
     commands = []
+    walls = iter(
+        [
+            10.0,
+            5.0,
+            8.0,
+            4.0,  # round 1: isolated then persistent, offline first
+            3.0,
+            6.0,
+            6.0,
+            12.0,
+        ]
+    )  # round 2, reversed: disabled first
 
     def fake_sslexp(arguments, work_dir, timeout_s):
         commands.append(arguments)
-        return 10.0 if "--isolate" in arguments else 5.0
+        return 60.0 if arguments[1] == "pretrain" else next(walls)
 
     monkeypatch.setattr(bench_sweep, "sslexp", fake_sslexp)
     monkeypatch.setattr(bench_sweep, "test_accuracies", lambda sweep_dir: {"a": 0.5, "b": 0.7})
-    rows, raw, described = bench_sweep.sweep_rows(tmp_path, quick=True)
-    assert [arguments[:2] for arguments in commands] == [
-        ["sweep", "pretrain"],
-        ["sweep", "local"],
-        ["sweep", "local"],
+    rows, raw, described = bench_sweep.sweep_rows(tmp_path, quick=True, rounds=2)
+    assert [arguments[:2] for arguments in commands] == [["sweep", "pretrain"]] + [
+        ["sweep", "local"]
+    ] * 8
+    assert len({arguments[2] for arguments in commands}) == 1  # one sweep file for all
+    order = [(("--isolate" in arguments), arguments[5]) for arguments in commands[1:]]
+    assert order[:4] == [
+        (True, "--wandb-mode=offline"),
+        (False, "--wandb-mode=offline"),
+        (True, "--wandb-mode=disabled"),
+        (False, "--wandb-mode=disabled"),
     ]
-    assert len({arguments[2] for arguments in commands}) == 1  # one sweep file for all three
-    assert raw["ratio"] == 0.5 and raw["identical"]
-    assert rows[-1].target == "<= 0.6x, met" and "identical" in rows[-1].note
+    assert order[4:] == order[:4][::-1]
+    assert raw["ratios"]["offline"] == [0.5, 0.5] and raw["ratios"]["disabled"] == [0.5, 0.5]
+    assert raw["identical"] and "2 rounds" in described
+    ratio_rows = [row for row in rows if row.measurement.endswith("one process per run")]
+    assert [row.target for row in ratio_rows] == ["<= 0.6x, met"] * 2
+    assert rows[0].result == "11 s (range 10-12, n=2)"
     quick = yaml.safe_load(Path(commands[0][2]).read_text())["parameters"]
     assert quick["image_size"] == {"value": 8} and quick["method"]["values"] == ["ssl", "scratch"]
+
+
+def test_rows_of_sections_not_run_are_carried_over_with_their_origin():
+    previous = "\n".join(
+        [
+            "| Machine |  |",
+            "| --- | --- |",
+            "| git revision | 0123456789abcdef |",
+            "| date | 2026-11-30 07:19 UTC |",
+            "| load average at start (1, 5, 15 min) | 0.7, 3.2 |",
+            "",
+            "Settings:",
+            "",
+            "- pretext throughput: fashion_mnist 28x28",
+            "- demo sweep: demo.yaml (12 runs)",
+            "- load average at the end (1, 5, 15 min): 4.6, 4.2, 3.6",
+            "",
+            "| Section | Measurement | Result | Target | Notes |",
+            "| --- | --- | --- | --- | --- |",
+            "| pretext throughput | tensorflow: sslexp / reference | 1.35x | >= 2x, missed |  |",
+            "| demo sweep | long-lived / one process per run | 0.65x | <= 0.6x, missed | old |",
+        ]
+    )
+    rows, settings = bench_report.carried_over(
+        previous, {"demo sweep"}, ["demo sweep: demo.yaml, 3 rounds"]
+    )
+    assert [(row.section, row.result) for row in rows] == [("pretext throughput", "1.35x")]
+    assert rows[0].note == (
+        "carried over from the run of 2026-11-30 07:19 UTC, revision 0123456789ab"
+    )
+    origin = "(carried over from the run of 2026-11-30 07:19 UTC, revision 0123456789ab)"
+    assert settings == [
+        f"load average at start (1, 5, 15 min): 0.7, 3.2 {origin}",
+        f"pretext throughput: fashion_mnist 28x28 {origin}",
+        f"load average at the end (1, 5, 15 min): 4.6, 4.2, 3.6 {origin}",
+    ]
+
+
+def test_only_rejects_a_section_it_does_not_know(capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_arguments(["--only", "breakdown,speed"])
+    assert "unknown sections speed" in capsys.readouterr().err
+
+
+def test_exclusive_clock_charges_each_second_to_the_innermost_component():
+    clock = breakdown_probe.ExclusiveClock()
+    with clock.component("run"):
+        time.sleep(0.02)
+        with clock.component("fit"):
+            time.sleep(0.05)
+            with clock.component("validation"):
+                time.sleep(0.03)
+    seconds = clock.take()
+    assert set(seconds) == {"run", "fit", "validation"}
+    assert seconds["fit"] >= 0.05 and 0.03 <= seconds["validation"] < 0.05
+    assert 0.1 <= sum(seconds.values()) < 0.2 and clock.take() == {}
+
+
+def test_a_worker_run_is_a_later_run_plus_the_first_runs_extra_spread_over_the_worker():
+    components = breakdown_probe.COMPONENTS
+    runs = [
+        {
+            "wall_s": 24.0,
+            "seconds": {breakdown_probe.FIRST_STEP: 12.0, breakdown_probe.UPDATES: 12.0},
+        },
+        {
+            "wall_s": 12.0,
+            "seconds": {breakdown_probe.FIRST_STEP: 0.0, breakdown_probe.UPDATES: 12.0},
+        },
+    ]
+    measured = bench_breakdown.WorkerMeasurement(imports_s=6.0, runs=runs)
+    per_run = measured.per_run()
+    assert set(per_run) == {bench_breakdown.WORKER_START, *components}
+    assert per_run[bench_breakdown.WORKER_START] == pytest.approx(1.0)
+    assert per_run[breakdown_probe.FIRST_STEP] == pytest.approx(2.0)
+    assert per_run[breakdown_probe.UPDATES] == pytest.approx(12.0)
+    assert bench_breakdown.non_update_share(per_run) == pytest.approx(3 / 15)
+    assert measured.wall_per_run() == pytest.approx(12.0 + (12.0 + 6.0) / 6)
+
+
+@pytest.mark.slow
+def test_breakdown_section_runs_at_quick_size_and_charges_every_second(tmp_path):
+    rows, raw, described = bench_breakdown.breakdown_rows(
+        tmp_path, quick=True, rounds=1, timeout_s=900
+    )
+    measurements = [row.measurement for row in rows]
+    for name in (bench_breakdown.WORKER_START, *breakdown_probe.COMPONENTS):
+        assert name in measurements
+    assert "W&B offline: non-update share of a run" in measurements
+    for mode in bench_breakdown.MODES:
+        assert 0 < raw["non_update_share"][mode] < 1
+        assert raw["per_mode"][mode][breakdown_probe.UPDATES] > 0
+    assert raw["per_mode"]["disabled"][breakdown_probe.WANDB_START] == 0
+    assert raw["per_mode"]["offline"][breakdown_probe.WANDB_START] > 0
+    assert "2 runs" in described
+
+
+@pytest.mark.slow
+def test_sweep_section_runs_one_round_at_quick_size(tmp_path):
+    rows, raw, described = bench_sweep.sweep_rows(tmp_path, quick=True, rounds=1)
+    assert raw["identical"]
+    assert set(raw["ratios"]) == {"offline", "disabled"}
+    assert len(rows) == 7 and "1 rounds" in described

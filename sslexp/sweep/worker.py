@@ -23,7 +23,6 @@ exit status, and starts a fresh worker for the next run.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import select
@@ -35,6 +34,8 @@ import traceback
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+from sslexp.sweep.between_runs import clear_keras_session, collect_garbage
 
 ENDED = "ended"
 READY = "ready"
@@ -110,25 +111,26 @@ class WorkerState:
         os.chdir(request["cwd"] or self.directory)
         sys.argv = list(request["sys_argv"])
 
-    def restore(self) -> None:
-        """Back to the state before the run, Keras' included."""
+    def restore(self, exit_status: int = 0) -> None:
+        """Back to the state before the run, Keras' included. A W&B run the command left
+        unfinished (interrupted while W&B started) ends with the run's exit status."""
         for signum, handler in self.handlers.items():
             signal.signal(signum, handler)
         if "keras" in sys.modules:
             import keras
 
-            keras.utils.clear_session(free_memory=True)
+            clear_keras_session()
             keras.config.set_dtype_policy("float32")
         if "wandb" in sys.modules:  # settings read from the run's environment (its run id)
             import wandb
 
-            wandb.teardown()
+            wandb.teardown(exit_code=1 if exit_status else None)
         warnings.filters[:] = self.warning_filters
         sys.argv = list(self.argv)
         os.chdir(self.directory)
         os.environ.clear()
         os.environ.update(self.environment)
-        gc.collect()
+        collect_garbage()
 
 
 def serve(requests, replies) -> int:
@@ -145,7 +147,7 @@ def serve(requests, replies) -> int:
             state.enter(request)
             status = run_command(request["arguments"])
             reply(event=ENDED, exit_code=status)
-            state.restore()
+            state.restore(status)
         reply(event=READY)
     return 0
 
