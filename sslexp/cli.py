@@ -101,7 +101,8 @@ def main():
     \b
     Online, through the W&B server (after `wandb login`):
       sslexp sweep create sweeps/fashion_mnist.yaml     prints ENTITY/PROJECT/ID
-      make pretrain SWEEP=sweeps/fashion_mnist.yaml     backbones ahead, as W&B artifacts
+      make pretrain SWEEP=sweeps/fashion_mnist.yaml SWEEP_ID=ENTITY/PROJECT/ID
+                                                      backbones ahead, as W&B artifacts
       sslexp sweep agents ENTITY/PROJECT/ID --gpus 0,1,2,3   on each GPU machine
       sslexp report --wandb ENTITY/PROJECT --sweep ID   HTML report and a W&B Report
 
