@@ -190,7 +190,13 @@ def instrument() -> None:
 
     for attribute in ("load_dataset", "label_split"):
         wrap(train, attribute, DATA)
-    for attribute in ("find_pretrained", "_backbone", "apply_finetune_policy", "build_classifier"):
+    for attribute in (
+        "find_pretrained",
+        "_pretrained_backbone",
+        "_new_backbone",
+        "apply_finetune_policy",
+        "build_classifier",
+    ):
         wrap(train, attribute, MODEL)
     wrap(runtime, "compile_model", COMPILE)
     wrap(train, "_save_initial_filters", SAVING)
@@ -222,7 +228,7 @@ def run_all(requests: list[dict]) -> list[dict]:
         with CLOCK.component(CLI), output_to(request["log"]):
             state.enter(request)
             status = run_command(request["arguments"])
-            state.restore()
+            state.restore(status)
         wall = time.perf_counter() - started
         seconds = CLOCK.take()
         first_step = min(FirstStep.take(), seconds.get(UPDATES, 0.0))
