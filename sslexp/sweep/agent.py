@@ -36,15 +36,19 @@ from pathlib import Path
 from sslexp.runs.lifecycle import STOPPED_FROM_WANDB, STOPPED_MESSAGE
 from sslexp.runs.protocol import OUTPUT_DIR_ENV, RESUME_ENV, RUN_NAME_ENV, STOPPED_FROM_WANDB_FILE
 from sslexp.runs.record import LOG_FILE, Record, now, read_record, write_json_atomic, write_record
-from sslexp.sweep.executor import SHARED_GPU_ENV, Executor, RunRequest, build_command, make_executor
+from sslexp.sweep.executor import (
+    PARENT_ONLY_ENV,
+    SHARED_GPU_ENV,
+    Executor,
+    RunRequest,
+    build_command,
+    make_executor,
+)
 from sslexp.sweep.ledger import Outcome, classify, last_line
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # Set per run by a local sweep; inherited from a launcher they would send every run to one place.
 LAUNCHER_ONLY_ENV = (OUTPUT_DIR_ENV, RUN_NAME_ENV, RESUME_ENV)
-# The agent's own W&B service: a run uses one of its own, so a run that dies is not reported
-# finished by the agent's service on its behalf.
-AGENT_ONLY_ENV = ("WANDB_SERVICE",)
 TRAIN_COMMAND = ["${env}", "${interpreter}", "-m", "sslexp", "train", "${args}"]
 
 
@@ -128,7 +132,7 @@ def agent_request(parameters: dict, run_id: str, environ: Mapping[str, str]) -> 
     env = {
         key: value
         for key, value in environ.items()
-        if key not in LAUNCHER_ONLY_ENV and key not in AGENT_ONLY_ENV
+        if key not in LAUNCHER_ONLY_ENV and key not in PARENT_ONLY_ENV
     }
     return RunRequest(
         run_id,

@@ -85,6 +85,12 @@ def uses_args_json_file(command_template: list[str]) -> bool:
     return "${args_json_file}" in command_template
 
 
+# The W&B service of the process that starts a run (an agent, a test, a notebook): a run
+# starts its own, so one that dies is never reported finished on its behalf, and a service
+# that has since ended is never tried.
+PARENT_ONLY_ENV = ("WANDB_SERVICE",)
+
+
 def run_environment(
     base_env: Mapping[str, str],
     *,
@@ -95,8 +101,8 @@ def run_environment(
     cuda_visible_devices: str | None,
 ) -> dict[str, str]:
     """A local sweep run's environment: W&B offline by default, grouped by sweep, writing
-    into its run dir."""
-    env = dict(base_env)
+    into its run dir, with a W&B service of its own."""
+    env = {key: value for key, value in base_env.items() if key not in PARENT_ONLY_ENV}
     env.update(
         {
             "WANDB_MODE": wandb_mode,

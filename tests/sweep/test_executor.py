@@ -83,3 +83,15 @@ def test_without_gpus_the_inherited_cuda_devices_stay():
         cuda_visible_devices=None,
     )
     assert env["CUDA_VISIBLE_DEVICES"] == "3"
+
+
+def test_a_run_starts_its_own_wandb_service_not_its_launchers(tmp_path):
+    env = run_environment(
+        {"WANDB_SERVICE": "2-123-unix-/tmp/gone/socket", "KEEP": "1"},
+        sweep_name="s",
+        run_dir=tmp_path,
+        run_name="r",
+        wandb_mode="offline",
+        cuda_visible_devices=None,
+    )
+    assert "WANDB_SERVICE" not in env and env["KEEP"] == "1"
