@@ -13,6 +13,7 @@ import os
 import click
 
 from sslexp import __version__
+from sslexp.console import VERBOSE_ENV
 from sslexp.options import CONTEXT_SETTINGS
 
 # TensorFlow's C++ start-up chatter hides the output users look for (see sslexp.console).
@@ -82,7 +83,7 @@ def _console_logs(ctx, param, verbose: bool) -> None:
     is_flag=True,
     is_eager=True,
     expose_value=False,
-    envvar="SSLEXP_VERBOSE",
+    envvar=VERBOSE_ENV,
     show_envvar=True,
     callback=_console_logs,
     help="Show TensorFlow's C++ and absl log lines (hidden by default).",
