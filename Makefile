@@ -93,16 +93,20 @@ TUNED ?= sweeps/tuned/fashion_mnist.yaml
 tune: setup  ## tune ssl and scratch on the tuning fold (the same grid each), write their winners
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/tuning_ssl.yaml --dir sweep-runs/tuning_ssl --workers $(STUDY_WORKERS)
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/tuning_scratch.yaml --dir sweep-runs/tuning_scratch --workers $(STUDY_WORKERS)
-	$(SSLEXP) sweep tune-winners sweep-runs/tuning_ssl sweep-runs/tuning_scratch --out $(TUNED)
+	$(SSLEXP) sweep tune-winners sweep-runs/tuning_ssl sweep-runs/tuning_scratch --out $(TUNED) \
+		--page docs/results/tuning.md --page-command "make tune"
 
-study: setup  ## the Fashion-MNIST study, offline (about an hour on 2 cores): pretraining, sweep, report
+study: setup  ## the Fashion-MNIST study, offline (under an hour on 2 cores): sweep, report, docs/results page
 	@test -f $(TUNED) || { echo "$(TUNED) is missing: run make tune first (the study uses its winners)"; exit 2; }
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/fashion_mnist.yaml --dir sweep-runs/fashion_mnist --workers $(STUDY_WORKERS)
-	$(SSLEXP) report sweep-runs/fashion_mnist
+	$(SSLEXP) report sweep-runs/fashion_mnist --page docs/results/fashion_mnist.md --page-command "make study" \
+		--previous docs/results/fashion_mnist_untuned_comparison.csv
 
-volume: setup  ## ssl against unlabelled volume (3k-30k images), scratch from `make study`, offline
+volume: setup  ## ssl against unlabelled volume (1.5k-60k images, matched updates), scratch from `make study`
+	@test -d sweep-runs/fashion_mnist || { echo "sweep-runs/fashion_mnist is missing: run make study first (its scratch runs are the baseline)"; exit 2; }
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/unlabeled_volume.yaml --dir sweep-runs/unlabeled_volume --workers $(STUDY_WORKERS)
-	$(SSLEXP) report sweep-runs/unlabeled_volume --baseline sweep-runs/fashion_mnist
+	$(SSLEXP) report sweep-runs/unlabeled_volume --baseline sweep-runs/fashion_mnist \
+		--page docs/results/unlabeled_volume.md --page-command "make volume"
 
 clean:  ## remove run outputs and caches (keeps .venv)
 	rm -rf runs sweep-runs artifacts .cache/sslexp wandb .pytest_cache

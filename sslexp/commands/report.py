@@ -96,6 +96,34 @@ DEFAULT_WANDB_OUT = Path("reports")
     default=MIN_VAL_PER_CLASS,
     help="Flag epoch selection as noisy below this many validation images per class.",
 )
+@option(
+    "--page",
+    "page_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    show_default=False,
+    help="Also write a results page (Markdown) for a project's docs: how to reproduce "
+    "the sweep, its wall time, revision and CPU, the sweep file's header, then the "
+    "report; figures and CSVs go to the directory named like the page "
+    "(docs/results/study.md -> docs/results/study/).",
+)
+@option(
+    "--page-command",
+    default=None,
+    show_default=False,
+    help="The command the page gives to reproduce the sweep, e.g. `make study` "
+    "(default: `sslexp sweep local` on SWEEP_DIR's copy of the sweep file, then "
+    "`sslexp report`).",
+)
+@option(
+    "--previous",
+    "previous_csv",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    show_default=False,
+    help="With --page: an earlier comparison.csv of the same label fractions; the page "
+    "sets each gap then and now side by side and says how much of it is gone.",
+)
 @user_errors
 def report(
     sweep_dir,
@@ -113,6 +141,9 @@ def report(
     experiment,
     baseline_dir,
     min_val_per_class,
+    page_path,
+    page_command,
+    previous_csv,
 ):
     """Compare ssl with scratch over a sweep: a verdict and its warnings, accuracy
     against labels, paired differences with 95% intervals and Holm-adjusted
@@ -124,6 +155,7 @@ def report(
     \b
     Offline:   sslexp report sweep-runs/demo         (writes sweep-runs/demo/report/)
     Baseline:  sslexp report sweep-runs/unlabeled_volume --baseline sweep-runs/fashion_mnist
+    Page:      sslexp report sweep-runs/fashion_mnist --page docs/results/fashion_mnist.md
     From W&B:  sslexp report --wandb me/sslexp --sweep abc123
                (writes reports/abc123/, logs a `comparison` run, prints the W&B Report URL)
     """
@@ -135,6 +167,16 @@ def report(
         raise click.BadParameter(
             "give the SWEEP_DIR whose ssl runs the baseline's scratch runs are compared with",
             param_hint="--baseline",
+        )
+    if (page_path is not None or previous_csv is not None) and sweep_dir is None:
+        raise click.BadParameter(
+            "a results page is written from a SWEEP_DIR: give one",
+            param_hint="--page" if page_path is not None else "--previous",
+        )
+    if previous_csv is not None and page_path is None:
+        raise click.BadParameter(
+            "the earlier comparison goes on the results page: add --page FILE",
+            param_hint="--previous",
         )
     target = _wandb_target(wandb_path, sweep_id, group) if wandb_path else None
     image_source = _image_source(cache_dir, npz_path) if pictures else None
@@ -166,6 +208,8 @@ def report(
         raise click.BadParameter(str(error), param_hint=hint) from error
     for result in results:
         _print_report(result)
+    if page_path is not None:
+        _write_page(results, page_path, page_command, sweep_dir, baseline_dir, previous_csv)
     if from_wandb is not None and sweep_dir is not None:
         _compare_sources(results, from_wandb)
     if target is not None and publish:
@@ -220,6 +264,29 @@ def _build(
         )
     except ExperimentChoiceError as error:
         raise click.BadParameter(str(error), param_hint="--experiment") from error
+
+
+def _write_page(results, page_path, page_command, sweep_dir, baseline_dir, previous_csv):
+    from sslexp.report.results_page import write_page
+    from sslexp.sweep.ledger import SWEEP_COPY
+
+    if len(results) > 1:
+        raise click.BadParameter(
+            f"the runs belong to {len(results)} experiments and a page shows one; pick it "
+            "with --experiment NAME (the names are listed above).",
+            param_hint="--experiment",
+        )
+    command = page_command or "\n".join(
+        [
+            f"sslexp sweep local {Path(sweep_dir) / SWEEP_COPY} --dir {sweep_dir}",
+            " ".join(
+                ["sslexp report", str(sweep_dir)]
+                + (["--baseline", str(baseline_dir)] if baseline_dir else [])
+            ),
+        ]
+    )
+    page = write_page(page_path, results[0], command, previous_csv)
+    click.echo(f"Page: {page} (figures and CSVs in {page.with_suffix('')}/)")
 
 
 def _image_source(cache_dir, npz_path):

@@ -718,7 +718,22 @@ def pretrain_backbones(
     required=True,
     help="The winners file to write (YAML); a study names it with `tuned: FILE`.",
 )
-def tune_winners(sweep_dirs, out):
+@option(
+    "--page",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    show_default=False,
+    help="Also write a results page (Markdown): the grid, each arm's winner and its "
+    "margin, every candidate and run, wall time, revision and CPU.",
+)
+@option(
+    "--page-command",
+    default=None,
+    show_default=False,
+    help="The command the page gives to reproduce the tuning, e.g. `make tune` "
+    "(default: this command).",
+)
+def tune_winners(sweep_dirs, out, page, page_command):
     """Choose each method's lr, augment and weight decay from finished tuning sweeps.
 
     SWEEP_DIRS are the directories of the per-method tuning sweeps
@@ -742,6 +757,14 @@ def tune_winners(sweep_dirs, out):
             f" over {chosen['runs']} run(s))"
         )
     click.echo(f"Chosen by {winners['chosen_by']}. Written to {out}.")
+    if page is not None:
+        from sslexp.report.tuning_page import write_tuning_page
+
+        command = page_command or " ".join(
+            ["sslexp sweep tune-winners", *map(str, sweep_dirs), "--out", str(out)]
+        )
+        write_tuning_page(page, winners, list(sweep_dirs), out, command)
+        click.echo(f"Page: {page}")
 
 
 def _load_spec(sweep_file: Path):

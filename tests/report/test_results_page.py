@@ -1,0 +1,124 @@
+"""The results page for docs/: reproduce, wall time, revision and CPU, then the report."""
+
+import csv
+import datetime
+
+from click.testing import CliRunner
+
+from sslexp.report.build import build_local_report
+from sslexp.report.collect import SweepRun
+from sslexp.report.results_page import (
+    duration,
+    measure,
+    previous_rows,
+    sweep_notes,
+    write_page,
+)
+from sslexp.runs.record import Record
+
+
+def timed_run(run_id, started, finished, wall, revision="abc", dirty=False):
+    record = Record(
+        kind="train",
+        state="finished",
+        started_at=started,
+        finished_at=finished,
+        wall_time_s=wall,
+        provenance={
+            "git": {"revision": revision, "dirty": dirty},
+            "cpu": {"model": "Test CPU", "instruction_set": "AVX2"},
+            "versions": {"tensorflow": "2.21.0", "keras": "3.15.1"},
+        },
+    )
+    return SweepRun(run_id, None, "finished", {}, record)
+
+
+def test_wall_time_spans_the_first_start_to_the_last_finish_and_run_time_adds_up():
+    runs = [
+        timed_run("a", "2026-01-01T10:00:00+00:00", "2026-01-01T10:20:00+00:00", 1200),
+        timed_run("b", "2026-01-01T10:05:00+00:00", "2026-01-01T10:31:30+00:00", 1590),
+        timed_run("c", "2026-01-01T10:02:00+00:00", "2026-01-01T10:10:00+00:00", 480, "def", True),
+        SweepRun("d", None, "failed", {}, Record(kind="train", state="failed")),
+    ]
+    measured = measure(runs)
+    assert measured.runs == 3
+    assert measured.wall_seconds == 31.5 * 60
+    assert measured.run_seconds == 1200 + 1590 + 480
+    assert measured.revisions == [("abc", False, 2), ("def", True, 1)]
+    assert measured.cpus == [("Test CPU, AVX2", 3)]
+    assert measured.first_start == datetime.datetime(2026, 1, 1, 10, tzinfo=datetime.timezone.utc)
+
+
+def test_durations_read_naturally():
+    assert duration(45.4) == "45 s"
+    assert duration(23 * 60 + 10) == "23 min 10 s"
+    assert duration(3600 + 4 * 60 + 59) == "1 h 04 min"
+    assert duration(None) == "unknown"
+
+
+def test_the_sweep_files_header_comment_is_what_the_page_quotes():
+    yaml_text = "# Sized for 2 cores:\n#   - cut: folds 6-9\n#\nname: x\n# not this\n"
+    assert sweep_notes(yaml_text) == ["Sized for 2 cores:", "  - cut: folds 6-9", ""]
+    assert sweep_notes(None) == []
+
+
+def test_a_previous_comparison_sets_each_gap_beside_the_new_one(sweep_dir, tmp_path):
+    report = build_local_report(sweep_dir, tmp_path / "report")
+    previous = tmp_path / "previous.csv"
+    with previous.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, ["label_fraction", "ssl_mean", "scratch_mean"])
+        writer.writeheader()
+        writer.writerow({"label_fraction": 0.1, "ssl_mean": 0.80, "scratch_mean": 0.60})
+        writer.writerow({"label_fraction": 0.7, "ssl_mean": 0.9, "scratch_mean": 0.8})
+    rows = previous_rows(previous, report.comparison)
+    assert [row["label fraction"] for row in rows] == ["0.1"]  # 0.7 is not in this sweep
+    row = rows[0]
+    assert row["gap then (pp)"] == "+20.00"
+    now = report.comparison.rows[0].difference.mean
+    assert row["gap now (pp)"] == f"{100 * now:+.2f}"
+    assert row["gap removed"] == f"{100 * (1 - now / 0.2):.0f}%"
+
+
+def test_the_page_leads_with_how_to_reproduce_and_links_its_own_copies(sweep_dir, tmp_path):
+    report = build_local_report(sweep_dir, tmp_path / "report")
+    docs = tmp_path / "docs" / "results"
+    (docs / "study").mkdir(parents=True)
+    (docs / "study" / "stale_figure.png").write_bytes(b"old")
+    page = write_page(docs / "study.md", report, "make study")
+    text = page.read_text()
+    assert text.startswith("# demo")
+    assert "```bash\nmake study\n```" in text
+    assert "**1 min 00 s wall time**" in text
+    assert "Revision: `0123abcd` (16 runs)" in text
+    assert "CPU: Test CPU, AVX2 (16 runs); tensorflow 2.21.0, keras 3.15.0." in text
+    assert "## The report" in text and "## Per-run results" in text
+    assert "](study/accuracy_vs_labels.png)" in text and "](figures/" not in text
+    assert (docs / "study" / "accuracy_vs_labels.png").exists()
+    assert (docs / "study" / "per_run.csv").exists()
+    assert not (docs / "study" / "stale_figure.png").exists()
+    assert not list(docs.glob("*.tmp"))
+
+
+def test_report_page_option_writes_the_page(sweep_dir, tmp_path):
+    from sslexp.cli import main
+
+    page = tmp_path / "page.md"
+    result = CliRunner().invoke(
+        main,
+        ["report", str(sweep_dir), "--no-pictures", "--page", str(page)],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Page: {page}" in result.output
+    assert f"sslexp sweep local {sweep_dir / 'sweep.yaml'} --dir {sweep_dir}" in page.read_text()
+
+
+def test_previous_without_a_page_is_refused_by_name(sweep_dir, tmp_path):
+    from sslexp.cli import main
+
+    previous = tmp_path / "previous.csv"
+    previous.write_text("label_fraction,ssl_mean,scratch_mean\n")
+    result = CliRunner().invoke(
+        main, ["report", str(sweep_dir), "--no-pictures", "--previous", str(previous)]
+    )
+    assert result.exit_code == 2
+    assert "--previous" in result.output and "add --page FILE" in result.output
