@@ -43,6 +43,7 @@ from sslexp.report.render import png_data_uri, render_html, render_markdown
 from sslexp.report.stats import EFFICIENCY_CURVE, MIN_PAIRS
 from sslexp.report.verdict import MIN_VAL_PER_CLASS, pooled_test_text, verdict, warnings
 from sslexp.report.visuals import ImageSource, Visuals, draw_visuals
+from sslexp.report.volume import answer_volumes, recorded_pretext_updates, section
 
 PRETRAIN_COLUMNS = (
     "backbone",
@@ -184,6 +185,11 @@ def _build(
     pretrains = find_pretrains(sweep)
     facts = run_facts(sweep.runs, pretrains, min_val_per_class)
     sentences = verdict(comparison)
+    volume_answer = section(
+        answer_volumes(sweep.runs, recorded_updates=recorded_pretext_updates(pretrains))
+    )
+    if volume_answer is not None:
+        sentences.append(volume_answer["sentence"])
     cautions = warnings(comparison, facts, min_val_per_class)
 
     charts, figure_paths = [], []
@@ -292,6 +298,7 @@ def _build(
                 "unlabelled images",
                 *tables.DIFFERENCE_COLUMNS,
             ],
+            "volume_answer": volume_answer,
             "arms": {"columns": ARM_COLUMNS, "rows": arm_rows(sweep.runs)},
             "per_run": {"columns": PER_RUN_COLUMNS, "rows": per_run_rows(sweep.runs)},
             "pooled_test": pooled_test_text(comparison),

@@ -84,6 +84,20 @@ def render_markdown(context: dict, figure_links: dict[str, str]) -> str:
         markdown_table(context["efficiency"]["rows"], context["efficiency"]["columns"]),
         "",
     ]
+    answer = context["volume_answer"]
+    if answer:
+        lines += [
+            "## How much unlabelled data",
+            "",
+            f"**{markdown_escape(answer['answer'])}**",
+            "",
+            markdown_escape(answer["method"]),
+            "",
+            markdown_table(answer["rows"], answer["columns"]),
+            "",
+            markdown_escape(answer["doubling"]),
+            "",
+        ]
     if context["volumes"]:
         lines += [
             "## Gain against unlabelled images",

@@ -179,38 +179,62 @@ def holm_adjusted(p_values) -> list[float]:
 
 @dataclass(frozen=True)
 class SignFlipTest:
-    """Mean of paired differences and the two-sided sign-flip permutation p-value."""
+    """Mean of paired differences and the sign-flip permutation p-value (two-sided unless
+    ``alternative`` says "greater" or "less")."""
 
     n_pairs: int
     mean: float
     p_value: float
     exact: bool
+    alternative: str = "two-sided"
 
 
 EXACT_SIGN_FLIPS_UP_TO = 16  # 2^16 sign patterns; beyond that, a seeded Monte Carlo sample
+ALTERNATIVES = ("two-sided", "greater", "less")  # as scipy spells them
 
 
-def sign_flip_test(differences, resamples: int = 20_000, seed: int = 0) -> SignFlipTest:
+def sign_flip_test(
+    differences, resamples: int = 20_000, seed: int = 0, alternative: str = "two-sided"
+) -> SignFlipTest:
     """H0: each difference is as likely positive as negative. Exact (every sign pattern)
     for up to ``EXACT_SIGN_FLIPS_UP_TO`` pairs, else ``resamples`` random patterns.
-    Uses ``scipy.stats.permutation_test`` (one sample, ``samples``: signs are flipped)."""
+    Uses ``scipy.stats.permutation_test`` (one sample, ``samples``: signs are flipped).
+
+    ``alternative``: "two-sided" (the default), or "greater" / "less" when only one direction
+    is a finding (H1: the mean difference is above / below zero); a one-sided exact p can go
+    down to 1 / 2^pairs, half the two-sided floor.
+    """
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"alternative must be one of {ALTERNATIVES}, got {alternative!r}")
     array = np.asarray(list(differences), dtype=float)
     array = array[np.isfinite(array)]
     n = int(array.size)
     if n == 0:
-        return SignFlipTest(0, NAN, NAN, True)
-    if n == 1 or not np.any(array):  # both signs of one pair reach |mean|: p = 1
-        return SignFlipTest(n, float(array.mean()), 1.0, True)
+        return SignFlipTest(0, NAN, NAN, True, alternative)
+    if n == 1 or not np.any(array):  # scipy needs two values; every flip of zeros ties
+        return SignFlipTest(
+            n, float(array.mean()), _one_pair_p(array, alternative), True, alternative
+        )
     exact = n <= EXACT_SIGN_FLIPS_UP_TO
     result = scipy_stats.permutation_test(
         (array,),
         np.mean,
         permutation_type="samples",
-        alternative="two-sided",
+        alternative=alternative,
         n_resamples=2**n if exact else resamples,
         rng=np.random.default_rng(seed),
     )
-    return SignFlipTest(n, float(array.mean()), float(min(1.0, result.pvalue)), exact)
+    return SignFlipTest(n, float(array.mean()), float(min(1.0, result.pvalue)), exact, alternative)
+
+
+def _one_pair_p(array: np.ndarray, alternative: str) -> float:
+    """The exact p of one difference (or of only zeros): its two sign patterns are the null.
+    Two-sided, both reach |d|; one-sided, only the pattern on the tested side does, unless
+    the difference is zero or on the other side."""
+    total = float(array.sum())
+    if (alternative == "greater" and total > 0) or (alternative == "less" and total < 0):
+        return 0.5
+    return 1.0
 
 
 @dataclass(frozen=True)
@@ -272,15 +296,18 @@ def too_few_pairs(n_pairs: int, minimum: int = MIN_PAIRS) -> bool:
     return n_pairs < minimum
 
 
-def exact_p_floor(units: int) -> float:
-    """The smallest two-sided p-value an exact sign-flip (or sign) test over ``units``
-    independent units can give: the two patterns with every sign alike, 2 / 2^units."""
-    return min(1.0, 2.0 / 2**units) if units > 0 else 1.0
+def exact_p_floor(units: int, one_sided: bool = False) -> float:
+    """The smallest p-value an exact sign-flip (or sign) test over ``units`` independent
+    units can give: the patterns with every sign alike, 2 / 2^units two-sided, or the one
+    pattern on the tested side, 1 / 2^units one-sided."""
+    if units <= 0:
+        return 1.0
+    return min(1.0, (1.0 if one_sided else 2.0) / 2**units)
 
 
-def can_reach(alpha: float, units: int) -> bool:
+def can_reach(alpha: float, units: int, one_sided: bool = False) -> bool:
     """Whether an exact test over ``units`` independent units can go below ``alpha``."""
-    return exact_p_floor(units) < alpha
+    return exact_p_floor(units, one_sided) < alpha
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sslexp.report.build import build_local_report
-from tests.report import sweep_factory
+from sslexp.report.build import build_local_report, build_reports
+from sslexp.report.collect import SweepData
+from tests.report import sweep_factory, volume_factory
 
 SCRIPT = "<script>alert('pwned')</script>"
 
@@ -232,3 +233,32 @@ def test_every_table_scrolls_on_its_own_on_a_narrow_screen(built_report):
     assert tables >= 8
     assert len(re.findall(r'<div class="scroll">\s*<table', html)) == tables
     assert ".scroll { overflow-x: auto;" in html
+
+
+@pytest.mark.slow
+def test_a_volume_report_says_how_much_unlabelled_data_is_needed(tmp_path):
+    runs = volume_factory.volume_sweep(volume_factory.plateau)
+    sweep = SweepData(tmp_path / "sweep", "unlabeled_volume", None, {}, {}, runs, None, False)
+    (report,) = build_reports(sweep, tmp_path / "out")
+    answer = report.verdict[-1]
+    assert answer.startswith("With 640 pretext updates at every volume, pretraining on 9,000 ")
+    markdown = report.markdown.read_text()
+    assert f"**{answer}**" in markdown
+    section = markdown.split("## How much unlabelled data", 1)[1].split("\n## ", 1)[0]
+    assert "**Smallest sufficient volume: 9,000 unlabelled images (a share of 0.15" in section
+    assert "Folds are the independent units" in section
+    assert "| unlabelled share | unlabelled images | pretext updates |" in section
+    assert "| 0.0625 | 3,750 | 640 | +2.00 | +3.00 | [+3.00, +3.00] | 0.0156 | below |" in section
+    assert "Gain per doubling of the unlabelled images: +0.97 points" in section
+    assert "## Gain against unlabelled images" in markdown  # the per-fraction table stays
+    html = report.html.read_text()
+    table = re.search(r'<table id="volume-answer-table">(.*?)</table>', html, re.S).group(1)
+    assert table.count("<tr>") == 6 and "not significantly below" in table
+    assert 'id="volume-doubling"' in html and 'href="#volume-answer"' in html
+    assert {path.name for path in report.figures} >= {"gain_vs_unlabeled.png"}
+
+
+def test_a_report_without_volumes_has_no_volume_section(built_report):
+    assert "How much unlabelled data" not in built_report.markdown.read_text()
+    assert 'id="volume-answer"' not in built_report.html.read_text()
+    assert len(built_report.verdict) == 2

@@ -135,6 +135,23 @@ def test_sign_flip_test_is_exact_for_few_pairs():
     assert sign_flip_test([0.3]).p_value == 1.0 and sign_flip_test([0.3]).mean == 0.3
 
 
+def test_a_one_sided_sign_flip_test_counts_only_the_tested_side():
+    # 3 positive differences: only the all-plus pattern reaches the mean, 1 of 8
+    greater = sign_flip_test([0.1, 0.2, 0.3], alternative="greater")
+    assert greater.p_value == pytest.approx(1 / 8) and greater.alternative == "greater"
+    assert sign_flip_test([0.1, 0.2, 0.3], alternative="less").p_value == pytest.approx(1.0)
+    # signed sums of |0.1|, |0.2|, |0.3|, |0.05| at or above the observed 0.25: 5 of 16
+    assert sign_flip_test([0.1, -0.2, 0.3, 0.05], alternative="greater").p_value == (
+        pytest.approx(5 / 16)
+    )
+    assert sign_flip_test([0.3], alternative="greater").p_value == 0.5  # +0.3 or -0.3
+    assert sign_flip_test([-0.3], alternative="greater").p_value == 1.0
+    assert sign_flip_test([0.0, 0.0], alternative="greater").p_value == 1.0
+    assert sign_flip_test([0.1, 0.2, 0.3]).alternative == "two-sided"
+    with pytest.raises(ValueError, match="alternative"):
+        sign_flip_test([0.1, 0.2], alternative="above")
+
+
 def test_sign_flip_test_samples_when_pairs_are_many():
     result = sign_flip_test([0.01 * k for k in range(1, 21)], resamples=2000)
     assert not result.exact and result.p_value < 0.01
@@ -164,6 +181,10 @@ def test_the_exact_floor_with_five_folds_is_two_in_thirty_two():
     assert exact_p_floor(5) == pytest.approx(0.0625)
     assert exact_p_floor(10) == pytest.approx(2 / 1024)
     assert not can_reach(0.05, 5) and can_reach(0.01, 10)
+    # one-sided, only the all-plus pattern: 1/2^5 = 0.03125 reaches 0.05, 1/2^4 does not
+    assert exact_p_floor(5, one_sided=True) == pytest.approx(1 / 32)
+    assert can_reach(0.05, 5, one_sided=True) and not can_reach(0.05, 4, one_sided=True)
+    assert exact_p_floor(0, one_sided=True) == 1.0
 
 
 def test_the_blocked_test_flips_whole_folds_not_pairs():
