@@ -68,4 +68,4 @@ def test_sweep_plan_lists_a_tuning_sweep(name, data_cache, monkeypatch, tmp_path
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "24 runs over label_fraction x method x lr x augment x weight_decay" in result.output
+    assert "32 runs over label_fraction x method x lr x augment x weight_decay" in result.output
