@@ -41,16 +41,25 @@ class Measured:
     runs: int
     first_start: datetime.datetime | None
     last_finish: datetime.datetime | None
+    busy_seconds: float  # while at least one run was going: pauses between sessions left out
     run_seconds: float  # the runs' own wall times added up (pretraining inside them included)
     revisions: list[tuple[str, bool, int]]  # (revision, had local edits, runs)
     cpus: list[tuple[str, int]]  # ("AMD EPYC 7B13, AVX-512", runs)
     versions: dict[str, list[str]]
 
-    @property
-    def wall_seconds(self) -> float | None:
-        if self.first_start is None or self.last_finish is None:
-            return None
-        return (self.last_finish - self.first_start).total_seconds()
+
+def busy_seconds(intervals: list[tuple[datetime.datetime, datetime.datetime]]) -> float:
+    """The length of the union of ``intervals``: the wall time some run was going, which
+    leaves out the pause when a sweep was stopped and resumed later."""
+    total, end = 0.0, None
+    for start, finish in sorted(intervals):
+        if end is None or start > end:
+            total += (finish - start).total_seconds()
+            end = finish
+        elif finish > end:
+            total += (finish - end).total_seconds()
+            end = finish
+    return total
 
 
 def measure(runs: list[SweepRun]) -> Measured:
@@ -58,6 +67,7 @@ def measure(runs: list[SweepRun]) -> Measured:
     finished = [run for run in runs if run.state == "finished" and run.record is not None]
     starts = [_time(run.record.started_at) for run in finished]
     finishes = [_time(run.record.finished_at) for run in finished]
+    intervals = [(start, end) for start, end in zip(starts, finishes) if start and end]
     revisions: Counter = Counter()
     cpus: Counter = Counter()
     versions: dict[str, set[str]] = {}
@@ -76,6 +86,7 @@ def measure(runs: list[SweepRun]) -> Measured:
         runs=len(finished),
         first_start=min((time for time in starts if time), default=None),
         last_finish=max((time for time in finishes if time), default=None),
+        busy_seconds=busy_seconds(intervals),
         run_seconds=sum(as_float(run.record.wall_time_s) or 0.0 for run in finished),
         revisions=[(revision, dirty, n) for (revision, dirty), n in revisions.most_common()],
         cpus=cpus.most_common(),
@@ -123,9 +134,9 @@ def provenance_lines(measured: Measured, libraries=("tensorflow", "keras")) -> l
         if library in measured.versions
     )
     return [
-        f"- {measured.runs} finished runs, {when}: **{duration(measured.wall_seconds)} wall "
-        f"time** from the first run's start to the last run's end "
-        f"({duration(measured.run_seconds)} of run time added up over the workers).",
+        f"- {measured.runs} finished runs, {when}: **{duration(measured.busy_seconds)} wall "
+        f"time** while runs were going (pauses between runs of a resumed sweep left out; "
+        f"{duration(measured.run_seconds)} of run time added up over the workers).",
         f"- Revision: {revisions or 'not recorded'}.",
         f"- CPU: {cpus or 'not recorded'}" + (f"; {versions}." if versions else "."),
     ]

@@ -121,12 +121,15 @@ def tuning_page(winners: dict, sweep_dirs: list[Path], winners_file: Path, comma
         "```",
         "",
     ]
-    for sweep in sweeps:
-        lines += [f"`{sweep.name}` ({sweep.directory.name}):", ""]
-        lines += provenance_lines(measure(sweep.runs))
-        backbones = backbone_line(find_pretrains(sweep))
-        lines += [backbones] if backbones else []
-        lines += [""]
+    lines += [
+        "Both sweeps: "
+        + ", ".join(f"`{sweep.name}` ({len(sweep.runs)} runs)" for sweep in sweeps)
+        + ".",
+        "",
+        *provenance_lines(measure([run for sweep in sweeps for run in sweep.runs])),
+        *filter(None, (backbone_line(find_pretrains(sweep)) for sweep in sweeps)),
+        "",
+    ]
     lines += [
         "## Winners",
         "",

@@ -33,19 +33,21 @@ def timed_run(run_id, started, finished, wall, revision="abc", dirty=False):
     return SweepRun(run_id, None, "finished", {}, record)
 
 
-def test_wall_time_spans_the_first_start_to_the_last_finish_and_run_time_adds_up():
+def test_wall_time_counts_while_runs_were_going_and_run_time_adds_up():
     runs = [
         timed_run("a", "2026-01-01T10:00:00+00:00", "2026-01-01T10:20:00+00:00", 1200),
         timed_run("b", "2026-01-01T10:05:00+00:00", "2026-01-01T10:31:30+00:00", 1590),
         timed_run("c", "2026-01-01T10:02:00+00:00", "2026-01-01T10:10:00+00:00", 480, "def", True),
+        # resumed an hour later: the pause is not wall time of the sweep
+        timed_run("e", "2026-01-01T11:31:30+00:00", "2026-01-01T11:33:30+00:00", 120),
         SweepRun("d", None, "failed", {}, Record(kind="train", state="failed")),
     ]
     measured = measure(runs)
-    assert measured.runs == 3
-    assert measured.wall_seconds == 31.5 * 60
-    assert measured.run_seconds == 1200 + 1590 + 480
-    assert measured.revisions == [("abc", False, 2), ("def", True, 1)]
-    assert measured.cpus == [("Test CPU, AVX2", 3)]
+    assert measured.runs == 4
+    assert measured.busy_seconds == (31.5 + 2) * 60
+    assert measured.run_seconds == 1200 + 1590 + 480 + 120
+    assert measured.revisions == [("abc", False, 3), ("def", True, 1)]
+    assert measured.cpus == [("Test CPU, AVX2", 4)]
     assert measured.first_start == datetime.datetime(2026, 1, 1, 10, tzinfo=datetime.timezone.utc)
 
 
