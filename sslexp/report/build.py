@@ -43,7 +43,8 @@ from sslexp.report.render import png_data_uri, render_html, render_markdown
 from sslexp.report.stats import EFFICIENCY_CURVE, MIN_PAIRS
 from sslexp.report.verdict import MIN_VAL_PER_CLASS, pooled_test_text, verdict, warnings
 from sslexp.report.visuals import ImageSource, Visuals, draw_visuals
-from sslexp.report.volume import answer_volumes, recorded_pretext_updates, section
+from sslexp.report.volume import answer_volumes, recorded_pretext_updates
+from sslexp.report.volume_text import section
 
 PRETRAIN_COLUMNS = (
     "backbone",

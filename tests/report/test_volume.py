@@ -7,13 +7,8 @@ import pytest
 from scipy import stats as scipy_stats
 
 from sslexp.report.collect import PretrainRun
-from sslexp.report.volume import (
-    answer_volumes,
-    fold_gains,
-    recorded_pretext_updates,
-    section,
-    sentence,
-)
+from sslexp.report.volume import answer_volumes, fold_gains, recorded_pretext_updates
+from sslexp.report.volume_text import section, sentence
 from sslexp.runs.record import Record
 from tests.report.volume_factory import (
     FOLDS,
