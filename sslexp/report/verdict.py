@@ -178,9 +178,14 @@ def warnings(
             f"last): they kept their final weights after a matched budget."
         )
     if comparison.volume is not None:
+        share = (
+            "all of the pool's images"
+            if comparison.volume == 1
+            else f"{100 * comparison.volume:g}% of the pool's images"
+        )
         found.append(
-            f"The ssl runs compared were pretrained on {comparison.volume:g} of the "
-            f"pool's images (the largest unlabelled share in this experiment)."
+            f"The per-fraction comparison uses the ssl runs pretrained on {share} (the "
+            f"largest unlabelled share in this experiment)."
         )
     return found
 

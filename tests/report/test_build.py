@@ -256,6 +256,7 @@ def test_a_volume_report_says_how_much_unlabelled_data_is_needed(tmp_path):
     assert table.count("<tr>") == 6 and "not significantly below" in table
     assert 'id="volume-doubling"' in html and 'href="#volume-answer"' in html
     assert {path.name for path in report.figures} >= {"gain_vs_unlabeled.png"}
+    assert any("ssl runs pretrained on all of the pool's images" in w for w in report.warnings)
 
 
 def test_a_report_without_volumes_has_no_volume_section(built_report):
