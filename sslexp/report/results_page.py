@@ -78,7 +78,8 @@ def measure(runs: list[SweepRun]) -> Measured:
             revisions[(str(git["revision"]), bool(git.get("dirty")))] += 1
         cpu = provenance.get("cpu") or {}
         model = cpu.get("model") or "unknown CPU"
-        cpus[f"{model}, {cpu.get('instruction_set') or 'instruction set unknown'}"] += 1
+        cores = f", {cpu['cores']} cores" if cpu.get("cores") else ""
+        cpus[f"{model}, {cpu.get('instruction_set') or 'instruction set unknown'}{cores}"] += 1
         for library, version in (provenance.get("versions") or {}).items():
             if version is not None:
                 versions.setdefault(str(library), set()).add(str(version))

@@ -59,7 +59,8 @@ INSTRUCTION_SETS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"),
 
 
 def cpu(cpuinfo: str | None = None) -> dict:
-    """The CPU model and its widest vector instruction set (Linux ``/proc/cpuinfo``)."""
+    """The CPU model, its widest vector instruction set (Linux ``/proc/cpuinfo``) and the
+    cores this process may use."""
     if cpuinfo is None:
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text()
@@ -72,7 +73,16 @@ def cpu(cpuinfo: str | None = None) -> dict:
     flags = set((fields.get("flags") or fields.get("features") or "").split())
     widest = next((name for flag, name in INSTRUCTION_SETS if flag in flags), None)
     return {"model": fields.get("model name") or platform.processor() or None,
-            "instruction_set": widest}
+            "instruction_set": widest, "cores": usable_cores()}
+
+
+def usable_cores() -> int | None:
+    """The cores this process may run on (a container's or taskset's share, not the host's):
+    wall times are only comparable at the same count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count()
 
 
 def provenance() -> dict:

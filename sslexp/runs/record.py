@@ -187,7 +187,8 @@ class Record:
                         "`model`, `compile`, `fit`, `select`, `save`", factory=dict)
     provenance: dict = doc("`versions` (python, sslexp, tensorflow, keras, numpy, ...), `git` "
                            "(`revision`, `dirty`), `cpu` (`model`, `instruction_set`: the widest "
-                           "vector extension, e.g. AVX-512, which decides the oneDNN kernels), "
+                           "vector extension, e.g. AVX-512, which decides the oneDNN kernels; "
+                           "`cores` the process could use), "
                            "`hostname`, `platform`, `argv`, "
                            "`cuda_visible_devices`", factory=dict)
     wandb: dict | None = doc("`mode`, `run_id`, `run_dir`, `url`, `project`, `group` of the W&B "

@@ -44,5 +44,11 @@ def test_each_arm_shows_its_tuned_settings_and_the_rule_that_chose_them(tmp_path
 
 def test_the_cpu_is_named_by_its_widest_vector_extension():
     info = "processor\t: 0\nmodel name\t: Example Xeon\nflags\t\t: fpu sse4_2 avx avx2 avx512f\n"
-    assert cpu(info) == {"model": "Example Xeon", "instruction_set": "AVX-512"}
+    assert cpu(info)["model"] == "Example Xeon" and cpu(info)["instruction_set"] == "AVX-512"
     assert cpu("model name : Old\nflags : sse4_2\n")["instruction_set"] == "SSE4.2"
+
+
+def test_the_cores_recorded_are_those_the_process_may_use():
+    import os
+
+    assert cpu("")["cores"] == len(os.sched_getaffinity(0))

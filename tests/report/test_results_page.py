@@ -17,7 +17,7 @@ from sslexp.report.results_page import (
 from sslexp.runs.record import Record
 
 
-def timed_run(run_id, started, finished, wall, revision="abc", dirty=False):
+def timed_run(run_id, started, finished, wall, revision="abc", dirty=False, cores=None):
     record = Record(
         kind="train",
         state="finished",
@@ -26,7 +26,7 @@ def timed_run(run_id, started, finished, wall, revision="abc", dirty=False):
         wall_time_s=wall,
         provenance={
             "git": {"revision": revision, "dirty": dirty},
-            "cpu": {"model": "Test CPU", "instruction_set": "AVX2"},
+            "cpu": {"model": "Test CPU", "instruction_set": "AVX2", "cores": cores},
             "versions": {"tensorflow": "2.21.0", "keras": "3.15.1"},
         },
     )
@@ -38,16 +38,17 @@ def test_wall_time_counts_while_runs_were_going_and_run_time_adds_up():
         timed_run("a", "2026-01-01T10:00:00+00:00", "2026-01-01T10:20:00+00:00", 1200),
         timed_run("b", "2026-01-01T10:05:00+00:00", "2026-01-01T10:31:30+00:00", 1590),
         timed_run("c", "2026-01-01T10:02:00+00:00", "2026-01-01T10:10:00+00:00", 480, "def", True),
+        timed_run("f", "2026-01-01T10:02:00+00:00", "2026-01-01T10:03:00+00:00", 60, cores=2),
         # resumed an hour later: the pause is not wall time of the sweep
         timed_run("e", "2026-01-01T11:31:30+00:00", "2026-01-01T11:33:30+00:00", 120),
         SweepRun("d", None, "failed", {}, Record(kind="train", state="failed")),
     ]
     measured = measure(runs)
-    assert measured.runs == 4
+    assert measured.runs == 5
     assert measured.busy_seconds == (31.5 + 2) * 60
-    assert measured.run_seconds == 1200 + 1590 + 480 + 120
-    assert measured.revisions == [("abc", False, 3), ("def", True, 1)]
-    assert measured.cpus == [("Test CPU, AVX2", 4)]
+    assert measured.run_seconds == 1200 + 1590 + 480 + 120 + 60
+    assert measured.revisions == [("abc", False, 4), ("def", True, 1)]
+    assert measured.cpus == [("Test CPU, AVX2", 4), ("Test CPU, AVX2, 2 cores", 1)]
     assert measured.first_start == datetime.datetime(2026, 1, 1, 10, tzinfo=datetime.timezone.utc)
 
 
