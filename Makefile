@@ -100,7 +100,8 @@ study: setup  ## the Fashion-MNIST study, offline (under an hour on 2 cores): sw
 	@test -f $(TUNED) || { echo "$(TUNED) is missing: run make tune first (the study uses its winners)"; exit 2; }
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/fashion_mnist.yaml --dir sweep-runs/fashion_mnist --workers $(STUDY_WORKERS)
 	$(SSLEXP) report sweep-runs/fashion_mnist --page docs/results/fashion_mnist.md --page-command "make study" \
-		--previous docs/results/fashion_mnist_untuned_comparison.csv
+		--previous docs/results/fashion_mnist_untuned_comparison.csv \
+		--previous-label "the same grid before tuning: 5 folds, lr 0.002 for both arms, no augmentation, no weight decay; revision aa52816"
 
 volume: setup  ## ssl against unlabelled volume (1.5k-60k images, matched updates), scratch from `make study`
 	@test -d sweep-runs/fashion_mnist || { echo "sweep-runs/fashion_mnist is missing: run make study first (its scratch runs are the baseline)"; exit 2; }

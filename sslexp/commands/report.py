@@ -124,6 +124,13 @@ DEFAULT_WANDB_OUT = Path("reports")
     help="With --page: an earlier comparison.csv of the same label fractions; the page "
     "sets each gap then and now side by side and says how much of it is gone.",
 )
+@option(
+    "--previous-label",
+    default=None,
+    show_default=False,
+    help="With --previous: what the earlier comparison was (its protocol, its revision), "
+    "said on the page beside its numbers.",
+)
 @user_errors
 def report(
     sweep_dir,
@@ -144,6 +151,7 @@ def report(
     page_path,
     page_command,
     previous_csv,
+    previous_label,
 ):
     """Compare ssl with scratch over a sweep: a verdict and its warnings, accuracy
     against labels, paired differences with 95% intervals and Holm-adjusted
@@ -209,7 +217,15 @@ def report(
     for result in results:
         _print_report(result)
     if page_path is not None:
-        _write_page(results, page_path, page_command, sweep_dir, baseline_dir, previous_csv)
+        _write_page(
+            results,
+            page_path,
+            page_command,
+            sweep_dir,
+            baseline_dir,
+            previous_csv,
+            previous_label,
+        )
     if from_wandb is not None and sweep_dir is not None:
         _compare_sources(results, from_wandb)
     if target is not None and publish:
@@ -266,7 +282,9 @@ def _build(
         raise click.BadParameter(str(error), param_hint="--experiment") from error
 
 
-def _write_page(results, page_path, page_command, sweep_dir, baseline_dir, previous_csv):
+def _write_page(
+    results, page_path, page_command, sweep_dir, baseline_dir, previous_csv, previous_label
+):
     from sslexp.report.results_page import write_page
     from sslexp.sweep.ledger import SWEEP_COPY
 
@@ -285,7 +303,7 @@ def _write_page(results, page_path, page_command, sweep_dir, baseline_dir, previ
             ),
         ]
     )
-    page = write_page(page_path, results[0], command, previous_csv)
+    page = write_page(page_path, results[0], command, previous_csv, previous_label)
     click.echo(f"Page: {page} (figures and CSVs in {page.with_suffix('')}/)")
 
 

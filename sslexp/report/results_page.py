@@ -242,6 +242,7 @@ def write_page(
     report,
     command: str,
     previous_csv: Path | None = None,
+    previous_label: str | None = None,
 ) -> Path:
     """Write ``page`` (Markdown) from a finished ``LocalReport``, its figures and CSVs in
     the directory named like the page (``docs/results/fashion_mnist.md`` ->
@@ -271,9 +272,9 @@ def write_page(
         lines += [
             "## Then and now",
             "",
-            f"The same fractions in `{Path(previous_csv).name}` (an earlier protocol) beside "
-            "this sweep: mean test accuracy, the gap ssl - scratch, and how much of the old "
-            "gap is gone.",
+            f"The same fractions in `{Path(previous_csv).name}` "
+            f"({previous_label or 'an earlier comparison'}) beside this sweep: mean test "
+            "accuracy, the gap ssl - scratch, and how much of the old gap is gone.",
             "",
             markdown_table(rows, PREVIOUS_COLUMNS) if rows else "(no fraction in common)",
             "",

@@ -87,7 +87,9 @@ def test_the_page_leads_with_how_to_reproduce_and_links_its_own_copies(sweep_dir
     docs = tmp_path / "docs" / "results"
     (docs / "study").mkdir(parents=True)
     (docs / "study" / "stale_figure.png").write_bytes(b"old")
-    page = write_page(docs / "study.md", report, "make study")
+    previous = tmp_path / "previous.csv"
+    previous.write_text("label_fraction,ssl_mean,scratch_mean\n0.1,0.8,0.6\n")
+    page = write_page(docs / "study.md", report, "make study", previous, "lr 0.002 for both")
     text = page.read_text()
     assert text.startswith("# demo")
     assert "```bash\nmake study\n```" in text
@@ -95,6 +97,8 @@ def test_the_page_leads_with_how_to_reproduce_and_links_its_own_copies(sweep_dir
     assert "Revision: `0123abcd` (16 runs)" in text
     assert "CPU: Test CPU, AVX2 (16 runs); tensorflow 2.21.0, keras 3.15.0." in text
     assert "## The report" in text and "## Per-run results" in text
+    assert "`previous.csv` (lr 0.002 for both) beside this sweep" in text
+    assert "| 0.1 | 50 | 80.00 | 60.00 | +20.00 |" in text
     assert "](study/accuracy_vs_labels.png)" in text and "](figures/" not in text
     assert (docs / "study" / "accuracy_vs_labels.png").exists()
     assert (docs / "study" / "per_run.csv").exists()
