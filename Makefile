@@ -28,7 +28,7 @@ ARGS ?=
 STUDY_WORKERS ?= 2
 DEMO_WORKERS ?= 2
 
-.PHONY: help setup test test-fast lint format demo pretrain train sweep agents sync report bench tune study volume clean
+.PHONY: help setup test test-fast lint format demo pretrain train sweep agents sync report bench tune study volume volume-epochs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 13
@@ -108,6 +108,12 @@ volume: setup  ## ssl against unlabelled volume (1.5k-60k images, matched update
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/unlabeled_volume.yaml --dir sweep-runs/unlabeled_volume --workers $(STUDY_WORKERS)
 	$(SSLEXP) report sweep-runs/unlabeled_volume --baseline sweep-runs/fashion_mnist \
 		--page docs/results/unlabeled_volume.md --page-command "make volume"
+
+volume-epochs: setup  ## the second volume series: the same 3 pretext epochs at every volume (60 labels, 5 folds)
+	@test -d sweep-runs/fashion_mnist || { echo "sweep-runs/fashion_mnist is missing: run make study first (its scratch runs are the baseline)"; exit 2; }
+	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/unlabeled_volume_epochs.yaml --dir sweep-runs/unlabeled_volume_epochs --workers $(STUDY_WORKERS)
+	$(SSLEXP) report sweep-runs/unlabeled_volume_epochs --baseline sweep-runs/fashion_mnist \
+		--page docs/results/unlabeled_volume_epochs.md --page-command "make volume-epochs"
 
 clean:  ## remove run outputs and caches (keeps .venv)
 	rm -rf runs sweep-runs artifacts .cache/sslexp wandb .pytest_cache

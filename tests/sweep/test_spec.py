@@ -78,14 +78,15 @@ def test_every_parameter_of_a_shipped_sweep_is_a_train_option(path):
         )
 
 
-def test_the_volume_sweep_repeats_the_studys_downstream_settings():
-    """Its ssl runs are compared with the study's scratch runs (`report --baseline`)."""
+@pytest.mark.parametrize("name", ["unlabeled_volume.yaml", "unlabeled_volume_epochs.yaml"])
+def test_the_volume_sweeps_repeat_the_studys_downstream_settings(name):
+    """Their ssl runs are compared with the study's scratch runs (`report --baseline`)."""
 
     def fixed(name):
         parameters = yaml.safe_load((SWEEPS_DIR / name).read_text())["parameters"]
         return {key: spec for key, spec in parameters.items() if not key.startswith("pretext_")}
 
-    study, volume = fixed("fashion_mnist.yaml"), fixed("unlabeled_volume.yaml")
+    study, volume = fixed("fashion_mnist.yaml"), fixed(name)
     assert volume["method"] == {"values": ["ssl"]}
     assert set(volume["label_fraction"]["values"]) <= set(study["label_fraction"]["values"])
     assert set(volume["fold"]["values"]) <= set(study["fold"]["values"])
@@ -199,3 +200,20 @@ def test_grid_parameters_are_the_values_lists_only():
         }
     }
     assert grid_parameters(config) == {"a": [1, 2]}
+
+
+def test_the_volume_series_differ_only_in_how_pretraining_compute_is_set():
+    """Matched updates in one, the study's epochs in the other, on the same volumes."""
+
+    def parameters(name):
+        return yaml.safe_load((SWEEPS_DIR / name).read_text())["parameters"]
+
+    updates, epochs = (
+        parameters("unlabeled_volume.yaml"),
+        parameters("unlabeled_volume_epochs.yaml"),
+    )
+    assert updates["pretext_updates"]["value"] > 0 and "pretext_updates" not in epochs
+    assert epochs["pretext_epochs"] == parameters("fashion_mnist.yaml")["pretext_epochs"]
+    assert updates["pretext_unlabeled_fraction"] == epochs["pretext_unlabeled_fraction"]
+    assert 1.0 in epochs["pretext_unlabeled_fraction"]["values"]
+    assert len(epochs["fold"]["values"]) >= 5  # a one-sided exact test can reach 1/32

@@ -37,7 +37,7 @@ def test_both_arms_are_tuned_on_the_same_grid_with_the_studys_other_settings():
 def test_tuning_uses_the_reserved_fold_and_the_study_never_does():
     folds = parameters("fashion_mnist.yaml")["folds"]["value"]
     assert parameters("tuning_ssl.yaml")["fold"] == {"value": tuning_fold(folds)}
-    for name in ("fashion_mnist.yaml", "unlabeled_volume.yaml"):
+    for name in ("fashion_mnist.yaml", "unlabeled_volume.yaml", "unlabeled_volume_epochs.yaml"):
         evaluated = parameters(name)["fold"]["values"]
         assert tuning_fold(folds) not in evaluated and max(evaluated) < folds
 
@@ -45,6 +45,7 @@ def test_tuning_uses_the_reserved_fold_and_the_study_never_does():
 def test_the_study_names_the_winners_file_make_tune_writes():
     tuned = parameters("fashion_mnist.yaml")["tuned"]["value"]
     assert parameters("unlabeled_volume.yaml")["tuned"]["value"] == tuned
+    assert parameters("unlabeled_volume_epochs.yaml")["tuned"]["value"] == tuned
     assert "lr" not in parameters("fashion_mnist.yaml")  # the winners set it per arm
     assert f"TUNED ?= {tuned}" in (ROOT / "Makefile").read_text()
 
