@@ -7,11 +7,12 @@ import signal
 import subprocess
 import sys
 
+import psutil
 import pytest
 from click.testing import CliRunner
 
 from sslexp.cli import main
-from tests.faults.helpers import run_sweep_process
+from tests.faults.helpers import run_sweep_process, wait_for
 
 
 def invoke_sweep(sweep_file, sweep_dir, *options):
@@ -68,10 +69,16 @@ def test_a_run_that_kills_its_worker_every_time_stops_after_the_limit(standin, l
     sweep_file = standin.make_sweep(parameters={"a": {"values": [1, 2, 3]}})
     sweep_dir = tmp_path / "sweep"
     env = standin.env(STANDIN_KILL_WORKER="2")
-    codes = [
-        run_sweep_process(sweep_file, sweep_dir, env, "--max-kills", "2").returncode
-        for _ in range(2)
-    ]
+
+    def killed_sweep(*options):
+        code = run_sweep_process(sweep_file, sweep_dir, env, *options).returncode
+        # The run kills itself just after its sweep; on a loaded machine the next sweep could
+        # otherwise find it still alive, stop it, and rightly not count it as killed.
+        run = ((entry_of(ledger_of(sweep_dir), 2).get("worker") or {}).get("run")) or {}
+        wait_for(lambda: not psutil.pid_exists(run.get("pid", -1)), 30, "the run to die")
+        return code
+
+    codes = [killed_sweep("--max-kills", "2") for _ in range(2)]
     assert codes == [-signal.SIGKILL] * 2  # the run took its sweep down each time
     last = run_sweep_process(sweep_file, sweep_dir, env)
     ledger = ledger_of(sweep_dir)
