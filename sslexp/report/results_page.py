@@ -154,14 +154,15 @@ def backbone_line(pretrains: list[PretrainRun]) -> str | None:
     ]
     if not pretrains:
         return None
-    spread = (
-        duration(min(seconds))
-        if seconds and min(seconds) == max(seconds)
-        else f"{duration(min(seconds))} to {duration(max(seconds))}"
-        if seconds
-        else ""
-    )
-    timed = f", each pretrained in {spread} ({duration(sum(seconds))} in all)" if seconds else ""
+    if not seconds:
+        timed = ""
+    elif len(seconds) == 1:
+        timed = f", pretrained in {duration(seconds[0])}"
+    else:
+        timed = (
+            f", each pretrained in {duration(min(seconds))} to {duration(max(seconds))} "
+            f"({duration(sum(seconds))} in all)"
+        )
     return f"- Backbones: {len(pretrains)} used by the ssl runs{timed}."
 
 

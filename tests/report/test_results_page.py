@@ -129,3 +129,24 @@ def test_previous_without_a_page_is_refused_by_name(sweep_dir, tmp_path):
     )
     assert result.exit_code == 2
     assert "--previous" in result.output and "add --page FILE" in result.output
+
+
+def test_the_backbone_line_says_how_long_pretraining_took():
+    from pathlib import Path
+
+    from sslexp.report.collect import PretrainRun
+    from sslexp.report.results_page import backbone_line
+
+    def backbone(seconds):
+        record = Record(kind="pretrain", state="finished", wall_time_s=seconds)
+        return PretrainRun(Path("b"), Path("b"), record, ["ssl-a"])
+
+    assert backbone_line([]) is None
+    assert (
+        backbone_line([backbone(38.2)])
+        == "- Backbones: 1 used by the ssl runs, pretrained in 38 s."
+    )
+    assert backbone_line([backbone(45), backbone(83)]) == (
+        "- Backbones: 2 used by the ssl runs, each pretrained in 45 s to 1 min 23 s "
+        "(2 min 08 s in all)."
+    )
