@@ -252,6 +252,7 @@ def write_page(
     outputs = page.with_suffix("")
     copy_outputs(report.markdown.parent, outputs)
     sweep = report.sweep
+    own = own_runs(sweep)
     lines = [f"# {_title(sweep)}", ""]
     lines += [
         "Reproduce (offline, on the data set the sweep names):",
@@ -260,8 +261,14 @@ def write_page(
         command,
         "```",
         "",
-        *provenance_lines(measure(sweep.runs)),
+        *provenance_lines(measure(own)),
     ]
+    borrowed = len(sweep.runs) - len(own)
+    if borrowed:
+        lines += [
+            f"- Plus {borrowed} baseline runs from another sweep directory (not counted above; "
+            "their own page gives their time)."
+        ]
     backbones = backbone_line(find_pretrains(sweep))
     lines += [backbones, ""] if backbones else [""]
     notes = sweep_notes(sweep.sweep_yaml)
@@ -286,6 +293,16 @@ def write_page(
     temporary.write_text("\n".join(lines).rstrip() + "\n")
     temporary.replace(page)
     return page
+
+
+def own_runs(sweep) -> list[SweepRun]:
+    """The runs of the sweep directory itself, not those a baseline lent it."""
+    root = Path(sweep.directory).resolve()
+    return [
+        run
+        for run in sweep.runs
+        if run.run_dir is None or root in Path(run.run_dir).resolve().parents
+    ]
 
 
 def _title(sweep) -> str:

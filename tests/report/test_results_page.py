@@ -150,3 +150,14 @@ def test_the_backbone_line_says_how_long_pretraining_took():
         "- Backbones: 2 used by the ssl runs, each pretrained in 45 s to 1 min 23 s "
         "(2 min 08 s in all)."
     )
+
+
+def test_a_baselines_runs_are_not_timed_as_the_sweeps_own(tmp_path):
+    from types import SimpleNamespace
+
+    from sslexp.report.results_page import own_runs
+
+    own = SweepRun("ssl-a", tmp_path / "volume" / "runs" / "ssl-a", "finished", {})
+    lent = SweepRun("scratch-a", tmp_path / "study" / "runs" / "scratch-a", "finished", {})
+    sweep = SimpleNamespace(directory=tmp_path / "volume", runs=[own, lent])
+    assert own_runs(sweep) == [own]
