@@ -41,7 +41,7 @@ class Measured:
     runs: int
     first_start: datetime.datetime | None
     last_finish: datetime.datetime | None
-    busy_seconds: float  # while at least one run was going: pauses between sessions left out
+    busy_seconds: float  # while a run or a backbone was training: pauses of a resume left out
     run_seconds: float  # the runs' own wall times added up (pretraining inside them included)
     revisions: list[tuple[str, bool, int]]  # (revision, had local edits, runs)
     cpus: list[tuple[str, int]]  # ("AMD EPYC 7B13, AVX-512", runs)
@@ -62,11 +62,14 @@ def busy_seconds(intervals: list[tuple[datetime.datetime, datetime.datetime]]) -
     return total
 
 
-def measure(runs: list[SweepRun]) -> Measured:
-    """``Measured`` from the records of the finished runs."""
+def measure(runs: list[SweepRun], pretrains: list[PretrainRun] = ()) -> Measured:
+    """``Measured`` from the records of the finished runs and of the backbones they used
+    (a run's record starts after its backbone is ready, so pretraining adds its own time)."""
     finished = [run for run in runs if run.state == "finished" and run.record is not None]
-    starts = [_time(run.record.started_at) for run in finished]
-    finishes = [_time(run.record.finished_at) for run in finished]
+    records = [run.record for run in finished]
+    records += [pretrain.record for pretrain in pretrains if pretrain.record is not None]
+    starts = [_time(record.started_at) for record in records]
+    finishes = [_time(record.finished_at) for record in records]
     intervals = [(start, end) for start, end in zip(starts, finishes) if start and end]
     revisions: Counter = Counter()
     cpus: Counter = Counter()
@@ -136,8 +139,9 @@ def provenance_lines(measured: Measured, libraries=("tensorflow", "keras")) -> l
     )
     return [
         f"- {measured.runs} finished runs, {when}: **{duration(measured.busy_seconds)} wall "
-        f"time** while runs were going (pauses between runs of a resumed sweep left out; "
-        f"{duration(measured.run_seconds)} of run time added up over the workers).",
+        f"time** while runs or their backbones' pretraining were going (pauses of a resumed "
+        f"sweep left out; {duration(measured.run_seconds)} of downstream run time added up "
+        f"over the workers).",
         f"- Revision: {revisions or 'not recorded'}.",
         f"- CPU: {cpus or 'not recorded'}" + (f"; {versions}." if versions else "."),
     ]
@@ -261,7 +265,7 @@ def write_page(
         command,
         "```",
         "",
-        *provenance_lines(measure(own)),
+        *provenance_lines(measure(own, find_pretrains(sweep))),
     ]
     borrowed = len(sweep.runs) - len(own)
     if borrowed:

@@ -126,7 +126,12 @@ def tuning_page(winners: dict, sweep_dirs: list[Path], winners_file: Path, comma
         + ", ".join(f"`{sweep.name}` ({len(sweep.runs)} runs)" for sweep in sweeps)
         + ".",
         "",
-        *provenance_lines(measure([run for sweep in sweeps for run in sweep.runs])),
+        *provenance_lines(
+            measure(
+                [run for sweep in sweeps for run in sweep.runs],
+                [pretrain for sweep in sweeps for pretrain in find_pretrains(sweep)],
+            )
+        ),
         *filter(None, (backbone_line(find_pretrains(sweep)) for sweep in sweeps)),
         "",
     ]

@@ -161,3 +161,21 @@ def test_a_baselines_runs_are_not_timed_as_the_sweeps_own(tmp_path):
     lent = SweepRun("scratch-a", tmp_path / "study" / "runs" / "scratch-a", "finished", {})
     sweep = SimpleNamespace(directory=tmp_path / "volume", runs=[own, lent])
     assert own_runs(sweep) == [own]
+
+
+def test_backbone_pretraining_before_the_runs_counts_as_wall_time():
+    from pathlib import Path
+
+    from sslexp.report.collect import PretrainRun
+
+    run = timed_run("ssl-a", "2026-01-01T10:05:00+00:00", "2026-01-01T10:06:00+00:00", 60)
+    record = Record(
+        kind="pretrain",
+        state="finished",
+        started_at="2026-01-01T10:00:00+00:00",
+        finished_at="2026-01-01T10:05:00+00:00",
+    )
+    backbone = PretrainRun(Path("b"), Path("b"), record, ["ssl-a"])
+    assert measure([run]).busy_seconds == 60
+    assert measure([run], [backbone]).busy_seconds == 6 * 60
+    assert measure([run], [backbone]).run_seconds == 60
