@@ -113,11 +113,14 @@ def difference_vs_labels(comparison: Comparison) -> Figure:
     return figure
 
 
-def draw_differences(axis, x, differences: list[PairedDifference], color: str, label: str) -> None:
+def draw_differences(
+    axis, x, differences: list[PairedDifference], color: str, label: str
+) -> tuple[float, float]:
     """Means of paired differences, with their t-intervals only where there are at least
     ``MIN_PAIRS`` pairs (fewer: a hollow marker labelled "n = 2", no bar). An interval
     that would flatten the others (beyond ``WINDOW_SPREADS`` times the spread of the
-    means) is cut at the plot's edge, where an arrow gives its true end."""
+    means) is cut at the plot's edge, where an arrow gives its true end. Sets and returns
+    the y-limits this line needs; a plot of several lines sets the union of theirs."""
     x = np.asarray(x, dtype=float)
     mean = 100 * np.array([difference.mean for difference in differences])
     low = 100 * np.array([difference.ci_low for difference in differences])
@@ -181,7 +184,9 @@ def draw_differences(axis, x, differences: list[PairedDifference], color: str, l
                 )
     drawn = np.concatenate([centre, shown_low[supported], shown_high[supported]])
     margin = 0.12 * max(float(drawn.max() - drawn.min()), MIN_WINDOW)
-    axis.set_ylim(drawn.min() - margin, drawn.max() + margin)
+    limits = (float(drawn.min() - margin), float(drawn.max() + margin))
+    axis.set_ylim(*limits)
+    return limits
 
 
 def gain_vs_unlabeled(rows: list[VolumeRow]) -> Figure:
@@ -192,6 +197,7 @@ def gain_vs_unlabeled(rows: list[VolumeRow]) -> Figure:
     axis = figure.subplots()
     fractions = sorted({row.label_fraction for row in rows})
     colors = [f"C{index % 10}" for index in range(len(fractions))]
+    limits = []
     for index, (fraction, color) in enumerate(zip(fractions, colors)):
         line = sorted(
             (row for row in rows if row.label_fraction == fraction), key=lambda row: row.volume
@@ -199,9 +205,13 @@ def gain_vs_unlabeled(rows: list[VolumeRow]) -> Figure:
         x = np.array(
             [row.n_unlabeled if math.isfinite(row.n_unlabeled) else row.volume for row in line]
         ) * (1 + 0.02 * index)  # side by side, not on top
-        draw_differences(
-            axis, x, [row.difference for row in line], color, f"label fraction {fraction:g}"
+        limits.append(
+            draw_differences(
+                axis, x, [row.difference for row in line], color, f"label fraction {fraction:g}"
+            )
         )
+    if limits:  # every line whole, not only the last one drawn
+        axis.set_ylim(min(low for low, _ in limits), max(high for _, high in limits))
     axis.axhline(0, color="gray", linewidth=1)
     known = all(math.isfinite(row.n_unlabeled) for row in rows)
     _label_axis(axis, [row.n_unlabeled if known else row.volume for row in rows])

@@ -68,6 +68,22 @@ def test_an_interval_wider_than_the_data_is_cut_at_the_edge_with_its_true_end():
     assert steady_bar[1] - steady_bar[0] > 0.05 * (high - low)  # still readable
 
 
+def test_every_line_of_the_gain_plot_fits_not_only_the_last_one_drawn():
+    from sslexp.report.comparison import VolumeRow
+
+    high_gain = paired_difference([0.70, 0.72, 0.74, 0.71], [0.60, 0.61, 0.62, 0.60])
+    small_gain = paired_difference([0.75, 0.76, 0.74, 0.75], [0.75, 0.75, 0.75, 0.74])
+    rows = [
+        VolumeRow(fraction, share, share * 60000, difference)
+        for fraction, difference in ((0.001, high_gain), (0.005, small_gain))
+        for share in (0.1, 1.0)
+    ]
+    axis = plots.gain_vs_unlabeled(rows).axes[0]
+    low, high = axis.get_ylim()
+    assert all(low <= bar_low and bar_high <= high for bar_low, bar_high in interval_bars(axis))
+    assert high > 100 * high_gain.ci_high
+
+
 @pytest.mark.slow
 def test_the_two_fold_report_marks_every_interval_it_cannot_draw(tmp_path, monkeypatch):
     monkeypatch.setattr(sweep_factory, "FOLDS", (0, 1))
