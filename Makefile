@@ -31,7 +31,7 @@ DEMO_WORKERS ?= 2
 .PHONY: help setup test test-fast lint format demo pretrain train sweep agents sync report bench tune study volume volume-epochs clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 13
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
 setup: $(STAMP)  ## create .venv (or use the active conda env) and install sslexp
 
@@ -90,7 +90,7 @@ bench: setup  ## speed per backend, start-up, a demo run second by second, demo 
 
 TUNED ?= sweeps/tuned/fashion_mnist.yaml
 
-tune: setup  ## tune ssl and scratch on the tuning fold (the same grid each), write their winners
+tune: setup  ## tune ssl and scratch on the tuning fold (the same grid each): winners, docs/results page
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/tuning_ssl.yaml --dir sweep-runs/tuning_ssl --workers $(STUDY_WORKERS)
 	WANDB_MODE=$${WANDB_MODE:-offline} $(SSLEXP) sweep local sweeps/tuning_scratch.yaml --dir sweep-runs/tuning_scratch --workers $(STUDY_WORKERS)
 	$(SSLEXP) sweep tune-winners sweep-runs/tuning_ssl sweep-runs/tuning_scratch --out $(TUNED) \
