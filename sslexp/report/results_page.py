@@ -19,7 +19,7 @@ from pathlib import Path
 from sslexp.report.collect import PretrainRun, SweepRun, find_pretrains
 from sslexp.report.format import count, percent, points
 from sslexp.report.tables import markdown_table
-from sslexp.runs.record import as_float
+from sslexp.runs.record import as_float, write_atomic
 
 PREVIOUS_COLUMNS = (
     "label fraction",
@@ -293,10 +293,7 @@ def write_page(
         ]
     lines += ["## The report", ""]
     lines += page_body(report.markdown.read_text(), outputs.name)
-    temporary = page.with_name(page.name + ".tmp")
-    temporary.write_text("\n".join(lines).rstrip() + "\n")
-    temporary.replace(page)
-    return page
+    return write_atomic(page, ("\n".join(lines).rstrip() + "\n").encode())
 
 
 def own_runs(sweep) -> list[SweepRun]:

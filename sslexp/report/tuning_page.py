@@ -16,7 +16,7 @@ from sslexp.report.collect import SweepRun, collect_sweep, find_pretrains
 from sslexp.report.format import count, percent, points
 from sslexp.report.results_page import backbone_line, measure, provenance_lines
 from sslexp.report.tables import markdown_table
-from sslexp.runs.record import as_float
+from sslexp.runs.record import as_float, write_atomic
 from sslexp.tuning import TUNED_FIELDS
 
 CANDIDATE_COLUMNS = ("rank", "lr", "augment", "weight decay")
@@ -188,9 +188,4 @@ def write_tuning_page(
     page: Path, winners: dict, sweep_dirs: list[Path], winners_file: Path, command: str
 ) -> Path:
     """Write the page whole or not at all."""
-    page = Path(page)
-    page.parent.mkdir(parents=True, exist_ok=True)
-    temporary = page.with_name(page.name + ".tmp")
-    temporary.write_text(tuning_page(winners, sweep_dirs, winners_file, command))
-    temporary.replace(page)
-    return page
+    return write_atomic(page, tuning_page(winners, sweep_dirs, winners_file, command).encode())
